@@ -1,0 +1,145 @@
+/**
+ * The error vocabulary of rejuv. Error `name`s are a contract: the state machine's Retry and Catch
+ * clauses match on them, so handlers must let these errors through unchanged rather than re-wrap them.
+ */
+export abstract class RejuvError extends Error {
+  /** True when the same call may succeed if simply tried again later. */
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Input at a boundary (event, CLI, document parameter, stored item) does not match its schema. */
+export class ValidationError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly subject: string,
+    readonly issues: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid ${subject}: ${issues.join('; ')}`, options);
+  }
+}
+
+/** The lifecycle table has no edge from `from` to `to`. */
+export class IllegalTransitionError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`illegal host transition ${from} -> ${to}`);
+  }
+}
+
+export class HostNotFoundError extends RejuvError {
+  readonly retryable = false;
+  constructor(readonly hostId: string) {
+    super(`host ${hostId} is not registered`);
+  }
+}
+
+export class HostAlreadyRegisteredError extends RejuvError {
+  readonly retryable = false;
+  constructor(readonly hostId: string) {
+    super(`host ${hostId} is already registered`);
+  }
+}
+
+/** What a conditional host write expected, next to what the store actually holds. */
+export interface HostStateSnapshot {
+  readonly state: string;
+  readonly stateVersion: number;
+  readonly executionId?: string | undefined;
+}
+
+/**
+ * A conditional host write found the host elsewhere than the caller believed: another execution owns
+ * it, or a duplicate or stale step already moved it. Never retried: the caller's view is out of date.
+ */
+export class StaleHostStateError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly expected: HostStateSnapshot,
+    readonly actual: HostStateSnapshot,
+  ) {
+    super(`host ${hostId} is ${describe(actual)}, expected ${describe(expected)}; refusing to move it`);
+  }
+}
+
+function describe(s: HostStateSnapshot): string {
+  return `${s.state}@v${s.stateVersion}${s.executionId ? ` owned by ${s.executionId}` : ' unowned'}`;
+}
+
+export interface LeaseHolder {
+  readonly owner: string;
+  readonly fencingToken: number;
+  readonly expiresAtMs: number;
+}
+
+/** Someone else holds a live lease on the resource. Retryable: leases expire or are released. */
+export class LockHeldError extends RejuvError {
+  readonly retryable = true;
+  constructor(
+    readonly resource: string,
+    readonly holder: LeaseHolder,
+  ) {
+    super(
+      `${resource} is locked by ${holder.owner} (token ${holder.fencingToken}) until ${new Date(holder.expiresAtMs).toISOString()}`,
+    );
+  }
+}
+
+/**
+ * The caller's lease is no longer the live one (it expired and was taken over, or was released):
+ * fencing refuses every write made under it.
+ */
+export class LeaseLostError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly resource: string,
+    readonly owner: string,
+    readonly fencingToken: number,
+  ) {
+    super(`lease on ${resource} held by ${owner} with token ${fencingToken} is no longer valid`);
+  }
+}
+
+/** Every slot of the pool's maintenance semaphore is held. Retryable: slots free up. */
+export class PoolFullError extends RejuvError {
+  readonly retryable = true;
+  constructor(
+    readonly pool: string,
+    readonly limit: number,
+    readonly holders: readonly string[],
+  ) {
+    super(`pool ${pool} already has ${limit} host(s) in maintenance: ${holders.join(', ')}`);
+  }
+}
+
+/** An audit append lost the race for the next sequence number too many times in a row. */
+export class AuditContentionError extends RejuvError {
+  readonly retryable = true;
+  constructor(
+    readonly chainId: string,
+    readonly attempts: number,
+  ) {
+    super(`could not append to audit chain ${chainId} after ${attempts} attempts`);
+  }
+}
+
+/** A stored item no longer matches its schema: edited behind the system's back, or corrupted. */
+export class CorruptItemError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly table: string,
+    readonly key: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`stored item ${key} in ${table} is corrupt: ${issues.join('; ')}`);
+  }
+}
