@@ -1,0 +1,17 @@
+import type { Host, HostRegistration, TransitionRequest } from '../domain/host.js';
+import type { Lease } from '../domain/lease.js';
+
+/** The registry of hosts and the only way to move one through its lifecycle. */
+export interface HostRepository {
+  /** Adds a host in IN_SERVICE; refuses an id that is already registered. */
+  register(registration: HostRegistration): Promise<Host>;
+  /** Throws HostNotFoundError when the host is not registered. */
+  get(hostId: string): Promise<Host>;
+  listByPool(pool: string): Promise<Host[]>;
+  /**
+   * Moves a host along one edge of the lifecycle table, as one conditional write: the host must be in
+   * `from` at `expectedVersion`, owned by `executionId` where the edge requires it, and `lease` must be
+   * the live lock on the host. Replaying a transition that already took effect returns the host as is.
+   */
+  transition(request: TransitionRequest, lease: Lease): Promise<Host>;
+}
