@@ -5,7 +5,9 @@ import { defineConfig } from 'vitest/config';
 // host tests boot real QEMU guests and are kept serial so they do not fight over 2 cores.
 export default defineConfig({
   test: {
-    reporters: ['default'],
+    // In CI a JSON report as well, from which .ci/run prints the plain "N passed, N failed" line.
+    reporters: process.env['CI'] ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'reports/vitest.json' },
     projects: [
       {
         test: {
