@@ -38,7 +38,12 @@ async function main(): Promise<void> {
     const hostId = 'host-a';
     const chainId = hostChainId(hostId);
 
-    await store.hosts.register({ hostId, pool: 'web', availabilityZone: 'local-1a', instanceId: 'mi-0000000000000000a' });
+    await store.hosts.register({
+      hostId,
+      pool: 'web',
+      availabilityZone: 'local-1a',
+      instanceId: 'mi-0000000000000000a',
+    });
     const lock = await store.hostLock.acquire(hostId, executionId, 60_000);
     const slot = await store.poolSemaphore.acquire('web', executionId, 1, 60_000);
     console.log(`lock ${lock.resource} token ${lock.fencingToken}; pool slot ${slot.resource}`);
@@ -47,7 +52,10 @@ async function main(): Promise<void> {
     for (let i = 1; i < HAPPY_PATH.length; i++) {
       const from = HAPPY_PATH[i - 1] as HostState;
       const to = HAPPY_PATH[i] as HostState;
-      const host = await store.hosts.transition({ hostId, from, to, expectedVersion: version, executionId }, lock);
+      const host = await store.hosts.transition(
+        { hostId, from, to, expectedVersion: version, executionId },
+        lock,
+      );
       version = host.stateVersion;
       await store.audit.append(chainId, {
         eventId: `${executionId}:${i}`,
