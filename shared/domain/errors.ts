@@ -143,3 +143,63 @@ export class CorruptItemError extends RejuvError {
     super(`stored item ${key} in ${table} is corrupt: ${issues.join('; ')}`);
   }
 }
+
+/** The host's preflight said no (per-VM reasons in the message); nothing on the host was touched. */
+export class PreflightRefusedError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly reasons: readonly string[],
+  ) {
+    super(`preflight refused host ${hostId}: ${reasons.join('; ')}`);
+  }
+}
+
+/** A host document ended in failure or printed no readable result. */
+export class HostCommandFailedError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly document: string,
+    readonly commandId: string,
+    readonly detail: string,
+  ) {
+    super(`${document} failed on host ${hostId} (command ${commandId}): ${detail}`);
+  }
+}
+
+/** A host document did not finish before its deadline; the command was cancelled. */
+export class HostCommandTimeoutError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly document: string,
+    readonly commandId: string,
+    readonly deadline: string,
+  ) {
+    super(`${document} on host ${hostId} (command ${commandId}) did not finish by ${deadline}; cancelled`);
+  }
+}
+
+/** The host's agent did not come back online before the deadline. */
+export class HostNotBackError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly deadline: string,
+    readonly lastStatus: string,
+  ) {
+    super(`host ${hostId} did not report back online by ${deadline} (last status ${lastStatus})`);
+  }
+}
+
+/** Rejuvenation starts only from IN_SERVICE; a host elsewhere (quarantined, mid-maintenance) is refused. */
+export class HostNotInServiceError extends RejuvError {
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly state: string,
+  ) {
+    super(`host ${hostId} is ${state}, not IN_SERVICE; refusing to start`);
+  }
+}

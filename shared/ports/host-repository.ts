@@ -14,4 +14,9 @@ export interface HostRepository {
    * the live lock on the host. Replaying a transition that already took effect returns the host as is.
    */
   transition(request: TransitionRequest, lease: Lease): Promise<Host>;
+  /**
+   * Sets or clears the cordon that keeps new placements off the host. Only the execution that owns the
+   * host, under the live lock, may change it.
+   */
+  setCordoned(hostId: string, cordoned: boolean, executionId: string, lease: Lease): Promise<Host>;
 }

@@ -22,7 +22,7 @@ import {
   type TransitionRequest,
 } from '../../domain/host.js';
 import { assertLegalTransition, ownershipRule, ownsHostAfter } from '../../domain/host-state.js';
-import { HostIdSchema, PoolIdSchema } from '../../domain/identifiers.js';
+import { ExecutionIdSchema, HostIdSchema, PoolIdSchema } from '../../domain/identifiers.js';
 import { LeaseSchema, hostLockResource, type Lease } from '../../domain/lease.js';
 import { parseWith } from '../../domain/validation.js';
 import type { HostRepository } from '../../ports/host-repository.js';
@@ -97,9 +97,7 @@ export class DynamoDbHostRepository implements HostRepository {
     const valid = parseWith(TransitionRequestSchema, 'host transition', request);
     parseWith(LeaseSchema, 'lease', lease);
     assertLegalTransition(valid.from, valid.to);
-    if (lease.resource !== hostLockResource(valid.hostId)) {
-      throw new LeaseLostError(hostLockResource(valid.hostId), lease.owner, lease.fencingToken);
-    }
+    assertLockOf(valid.hostId, lease);
     const nowMs = this.clock.nowMs();
     try {
       await this.documents.send(
@@ -144,6 +142,59 @@ export class DynamoDbHostRepository implements HostRepository {
       );
     }
     return this.get(valid.hostId);
+  }
+
+  async setCordoned(hostId: string, cordoned: boolean, executionId: string, lease: Lease): Promise<Host> {
+    parseWith(HostIdSchema, 'host id', hostId);
+    parseWith(ExecutionIdSchema, 'execution id', executionId);
+    parseWith(LeaseSchema, 'lease', lease);
+    assertLockOf(hostId, lease);
+    const nowMs = this.clock.nowMs();
+    try {
+      await this.documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { ConditionCheck: this.liveLeaseCheck(lease, nowMs) },
+            {
+              Update: {
+                TableName: this.tables.hosts,
+                Key: { hostId },
+                UpdateExpression: 'SET cordoned = :cordoned, updatedAt = :at',
+                ConditionExpression: 'executionId = :execution',
+                ExpressionAttributeValues: {
+                  ':cordoned': cordoned,
+                  ':at': new Date(nowMs).toISOString(),
+                  ':execution': executionId,
+                },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      const outcome = cancellationOutcome(error);
+      if (outcome === undefined || outcome.includes('retry')) throw error;
+      if (outcome[0] === 'condition')
+        throw new LeaseLostError(lease.resource, lease.owner, lease.fencingToken);
+      const current = await this.get(hostId);
+      throw new StaleHostStateError(
+        hostId,
+        { state: current.state, stateVersion: current.stateVersion, executionId },
+        current,
+      );
+    }
+    return this.get(hostId);
+  }
+
+  /** Fencing: a write stands only while the caller's lease is the live one. */
+  private liveLeaseCheck(lease: Lease, nowMs: number) {
+    return {
+      TableName: this.tables.leases,
+      Key: { resource: lease.resource },
+      ConditionExpression: '#owner = :owner AND fencingToken = :token AND expiresAtMs > :now',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.fencingToken, ':now': nowMs },
+    };
   }
 
   private transitionUpdate(t: ValidTransition, nowMs: number) {
@@ -200,4 +251,11 @@ function isReplayOf(t: ValidTransition, host: Host): boolean {
     last.to === t.to &&
     last.executionId === t.executionId
   );
+}
+
+/** A lease is only good for the host whose lock it is. */
+function assertLockOf(hostId: string, lease: Lease): void {
+  if (lease.resource !== hostLockResource(hostId)) {
+    throw new LeaseLostError(hostLockResource(hostId), lease.owner, lease.fencingToken);
+  }
 }

@@ -1,0 +1,14 @@
+/** Tells operators what they must know: quarantines, failures, completions. */
+export type NotificationKind = 'completed' | 'recovered' | 'quarantined' | 'failed' | 'refused';
+
+export interface Notification {
+  readonly kind: NotificationKind;
+  readonly hostId: string;
+  readonly executionId: string;
+  readonly subject: string;
+  readonly message: string;
+}
+
+export interface Notifier {
+  notify(notification: Notification): Promise<void>;
+}
