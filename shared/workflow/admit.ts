@@ -1,0 +1,77 @@
+/**
+ * Admit: the host lock, a pool slot, and IN_SERVICE → ADMITTED, in that order. Retrying Admit after a
+ * crash finds the lock, the slot and the transition already held by this execution and carries on.
+ */
+import { HostNotInServiceError } from '../domain/errors.js';
+import { ExecutionIdSchema } from '../domain/identifiers.js';
+import type { Lease } from '../domain/lease.js';
+import { parseWith } from '../domain/validation.js';
+import { advance } from './advance.js';
+import { auditStep } from './audit-step.js';
+import { RejuvenationRequestSchema } from './rejuvenation-request.js';
+import { poolLimit } from './workflow-config.js';
+import type { WorkflowContext } from './workflow-context.js';
+import type { WorkflowDeps } from './workflow-deps.js';
+
+export async function admit(
+  deps: WorkflowDeps,
+  executionId: string,
+  input: unknown,
+): Promise<WorkflowContext> {
+  parseWith(ExecutionIdSchema, 'execution id', executionId);
+  const request = parseWith(RejuvenationRequestSchema, 'rejuvenation request', input);
+  const { store, config } = deps;
+  const host = await store.hosts.get(request.hostId);
+  const lock = await store.hostLock.acquire(host.hostId, executionId, config.leaseDurationMs);
+  let poolSlot: Lease;
+  try {
+    poolSlot = await store.poolSemaphore.acquire(
+      host.pool,
+      executionId,
+      poolLimit(config, host.pool),
+      config.leaseDurationMs,
+    );
+  } catch (error) {
+    // Waiting for a slot must not keep the host locked against everyone else.
+    await store.hostLock.release(lock);
+    throw error;
+  }
+  const ctx: WorkflowContext = {
+    executionId,
+    request,
+    instanceId: host.instanceId,
+    pool: host.pool,
+    hostState: host.state,
+    hostVersion: host.stateVersion,
+    lock,
+    poolSlot,
+    startedAt: new Date(deps.clock.nowMs()).toISOString(),
+  };
+  if (request.dryRun) {
+    if (host.state !== 'IN_SERVICE') await refuse(deps, ctx);
+    await auditStep(deps, ctx, {
+      key: 'admitted',
+      step: 'Admit',
+      outcome: 'skipped',
+      detail: { dryRun: true, level: request.level, wouldTransition: 'IN_SERVICE>ADMITTED' },
+    });
+    return ctx;
+  }
+  // A retried Admit whose first attempt already moved the host replays that same transition, which
+  // the store recognises, so the audit record it may not have written gets written once.
+  const last = host.lastTransition;
+  const replay = host.state === 'ADMITTED' && last?.to === 'ADMITTED' && last.executionId === executionId;
+  if (!replay && host.state !== 'IN_SERVICE') await refuse(deps, ctx);
+  const before = replay ? { hostState: 'IN_SERVICE' as const, hostVersion: host.stateVersion - 1 } : {};
+  return advance(deps, { ...ctx, ...before }, 'ADMITTED', {
+    step: 'Admit',
+    detail: { level: request.level, poolSlot: poolSlot.resource },
+  });
+}
+
+/** Gives back what Admit took before saying no, so a refusal holds nothing. */
+async function refuse(deps: WorkflowDeps, ctx: WorkflowContext): Promise<never> {
+  await deps.store.poolSemaphore.release(ctx.poolSlot);
+  await deps.store.hostLock.release(ctx.lock);
+  throw new HostNotInServiceError(ctx.request.hostId, ctx.hostState);
+}

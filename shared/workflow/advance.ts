@@ -1,0 +1,45 @@
+/** Moves the host one edge along its lifecycle and records it: the unit every workflow step is built of. */
+import type { HostState } from '../domain/host-state.js';
+import { auditStep } from './audit-step.js';
+import type { WorkflowContext } from './workflow-context.js';
+import type { WorkflowDeps } from './workflow-deps.js';
+
+export interface AdvanceOptions {
+  readonly step: string;
+  readonly reason?: string;
+  readonly detail?: Record<string, string | number | boolean | null>;
+  readonly commandId?: string;
+  readonly durationMs?: number;
+}
+
+export async function advance(
+  deps: Pick<WorkflowDeps, 'store' | 'clock'>,
+  ctx: WorkflowContext,
+  to: HostState,
+  options: AdvanceOptions,
+): Promise<WorkflowContext> {
+  const from = ctx.hostState;
+  const host = await deps.store.hosts.transition(
+    {
+      hostId: ctx.request.hostId,
+      from,
+      to,
+      expectedVersion: ctx.hostVersion,
+      executionId: ctx.executionId,
+      ...(to === 'QUARANTINED' ? { reason: options.reason ?? ctx.request.reason } : {}),
+    },
+    ctx.lock,
+  );
+  await auditStep(deps, ctx, {
+    key: `${from}>${to}`,
+    step: options.step,
+    outcome: 'succeeded',
+    fromState: from,
+    toState: to,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+    ...(options.detail === undefined ? {} : { detail: options.detail }),
+    ...(options.commandId === undefined ? {} : { commandId: options.commandId }),
+    ...(options.durationMs === undefined ? {} : { durationMs: options.durationMs }),
+  });
+  return { ...ctx, hostState: host.state, hostVersion: host.stateVersion };
+}

@@ -1,0 +1,141 @@
+/**
+ * A host document as two steps the state machine loops over: start (send, with a deadline) and poll
+ * (look, cancel at the deadline, judge the result). No Lambda waits; the state machine's Wait does.
+ */
+import { z } from 'zod';
+import { HostCommandFailedError, HostCommandTimeoutError, PreflightRefusedError } from '../domain/errors.js';
+import { TERMINAL_COMMAND_STATUSES, type HostCommandInvocation } from '../ports/host-commands.js';
+import { auditStep } from './audit-step.js';
+import { HOST_DOCUMENTS, type HostDocument } from './workflow-config.js';
+import type { WorkflowContext } from './workflow-context.js';
+import type { WorkflowDeps } from './workflow-deps.js';
+import { readHostResult, type HostResult } from './host-result.js';
+
+export const PendingCommandSchema = z
+  .object({
+    document: z.enum(HOST_DOCUMENTS),
+    commandId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+    sentAt: z.iso.datetime(),
+    deadline: z.iso.datetime(),
+  })
+  .strict();
+
+export type PendingCommand = z.output<typeof PendingCommandSchema>;
+
+export type PollOutcome =
+  | { readonly done: false; readonly command: PendingCommand }
+  | { readonly done: true; readonly command: PendingCommand; readonly result: HostResult };
+
+/** The parameters each document takes, from the execution's context only: nothing else reaches a host. */
+function documentParameters(document: HostDocument, ctx: WorkflowContext): Record<string, string> {
+  switch (document) {
+    case 'Preflight':
+    case 'WarmReboot':
+      return { level: ctx.request.level, runId: ctx.executionId };
+    case 'Verify':
+    case 'Recover':
+      return { runId: ctx.executionId };
+  }
+}
+
+export async function startHostCommand(
+  deps: WorkflowDeps,
+  ctx: WorkflowContext,
+  document: HostDocument,
+): Promise<PendingCommand> {
+  const sentAtMs = deps.clock.nowMs();
+  const timeoutSeconds = deps.config.commandTimeoutSeconds[document];
+  const { commandId } = await deps.commands.send({
+    instanceId: ctx.instanceId,
+    documentName: deps.config.documents[document],
+    parameters: documentParameters(document, ctx),
+    executionTimeoutSeconds: timeoutSeconds,
+    stepKey: `${ctx.executionId}:${document}`,
+  });
+  await auditStep(deps, ctx, { key: 'sent', step: document, outcome: 'started', commandId });
+  return {
+    document,
+    commandId,
+    sentAt: new Date(sentAtMs).toISOString(),
+    deadline: new Date(sentAtMs + timeoutSeconds * 1000).toISOString(),
+  };
+}
+
+export async function pollHostCommand(
+  deps: WorkflowDeps,
+  ctx: WorkflowContext,
+  command: PendingCommand,
+): Promise<PollOutcome> {
+  const invocation = await deps.commands.invocation(command.commandId, ctx.instanceId);
+  const nowMs = deps.clock.nowMs();
+  const finished = (TERMINAL_COMMAND_STATUSES as readonly string[]).includes(invocation.status);
+  if (!finished) {
+    if (nowMs < Date.parse(command.deadline)) return { done: false, command };
+    await deps.commands.cancel(command.commandId, ctx.instanceId);
+    await auditStep(deps, ctx, {
+      key: 'result',
+      step: command.document,
+      outcome: 'failed',
+      commandId: command.commandId,
+      durationMs: nowMs - Date.parse(command.sentAt),
+      detail: { status: 'DeadlineExceeded' },
+    });
+    throw new HostCommandTimeoutError(
+      ctx.request.hostId,
+      command.document,
+      command.commandId,
+      command.deadline,
+    );
+  }
+  const result = readHostResult(invocation.stdout);
+  const ok = invocation.status === 'Success' && result?.outcome === 'ok';
+  await auditStep(deps, ctx, {
+    key: 'result',
+    step: command.document,
+    outcome: ok ? 'succeeded' : result?.outcome === 'refused' ? 'refused' : 'failed',
+    commandId: command.commandId,
+    durationMs: nowMs - Date.parse(command.sentAt),
+    detail: resultDetail(invocation, result),
+  });
+  if (ok) return { done: true, command, result };
+  throw failure(ctx, command, invocation, result);
+}
+
+function failure(
+  ctx: WorkflowContext,
+  command: PendingCommand,
+  invocation: HostCommandInvocation,
+  result: HostResult | undefined,
+): Error {
+  const reasons = result?.reasons ?? [];
+  if (command.document === 'Preflight' && result?.outcome === 'refused') {
+    return new PreflightRefusedError(ctx.request.hostId, reasons);
+  }
+  if (invocation.status === 'TimedOut') {
+    return new HostCommandTimeoutError(
+      ctx.request.hostId,
+      command.document,
+      command.commandId,
+      'its execution timeout',
+    );
+  }
+  const detail =
+    result === undefined
+      ? `status ${invocation.status}, exit ${invocation.responseCode}, no result line; stderr: ${invocation.stderr.slice(-500)}`
+      : `status ${invocation.status}, outcome ${result.outcome}: ${reasons.join('; ') || 'no reason given'}`;
+  return new HostCommandFailedError(ctx.request.hostId, command.document, command.commandId, detail);
+}
+
+function resultDetail(
+  invocation: HostCommandInvocation,
+  result: HostResult | undefined,
+): Record<string, string | number | boolean | null> {
+  return {
+    status: invocation.status,
+    responseCode: invocation.responseCode,
+    outcome: result?.outcome ?? null,
+    vms: result?.vms.length ?? null,
+    summary: result === undefined ? null : JSON.stringify(result.vms).slice(0, 4000),
+    reasons: result?.reasons.join('; ').slice(0, 4000) ?? null,
+  };
+}

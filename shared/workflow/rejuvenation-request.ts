@@ -1,0 +1,22 @@
+/** What starts one host's rejuvenation: the execution input, from an alarm or an operator. */
+import { z } from 'zod';
+import { AUDIT_TRIGGERS } from '../domain/audit-record.js';
+import { HostIdSchema, PrincipalSchema, ReasonSchema } from '../domain/identifiers.js';
+
+export const RELOAD_LEVELS = ['vmm-process', 'kernel'] as const;
+export type ReloadLevel = (typeof RELOAD_LEVELS)[number];
+
+export const RejuvenationRequestSchema = z
+  .object({
+    hostId: HostIdSchema,
+    trigger: z.enum(AUDIT_TRIGGERS),
+    principal: PrincipalSchema,
+    reason: ReasonSchema,
+    level: z.enum(RELOAD_LEVELS).default('vmm-process'),
+    /** Runs every check and records what would be done, touching no VM and moving no host state. */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export type RejuvenationRequest = z.output<typeof RejuvenationRequestSchema>;
+export type RejuvenationRequestInput = z.input<typeof RejuvenationRequestSchema>;

@@ -1,0 +1,93 @@
+/**
+ * Release: the last step of every execution, whatever happened. Gives back the pool slot and the host
+ * lock, records the final outcome, and tells the operators.
+ */
+import { LeaseLostError } from '../domain/errors.js';
+import type { Lease } from '../domain/lease.js';
+import type { NotificationKind } from '../ports/notifier.js';
+import { auditStep } from './audit-step.js';
+import { describeCaught } from './compensate.js';
+import type { CaughtError, WorkflowContext } from './workflow-context.js';
+import type { WorkflowDeps } from './workflow-deps.js';
+
+export type RejuvenationOutcome = 'rejuvenated' | 'dry-run' | 'recovered' | 'quarantined';
+
+export interface ReleaseResult {
+  readonly outcome: RejuvenationOutcome;
+  readonly hostId: string;
+  readonly hostState: string;
+  readonly executionId: string;
+  readonly reason?: string;
+}
+
+const NOTIFICATION: Record<RejuvenationOutcome, NotificationKind> = {
+  rejuvenated: 'completed',
+  'dry-run': 'completed',
+  recovered: 'recovered',
+  quarantined: 'quarantined',
+};
+
+export async function release(
+  deps: WorkflowDeps,
+  ctx: WorkflowContext,
+  error: CaughtError | undefined,
+): Promise<ReleaseResult> {
+  const host = await deps.store.hosts.get(ctx.request.hostId);
+  const outcome: RejuvenationOutcome =
+    host.state === 'QUARANTINED' && host.executionId === ctx.executionId
+      ? 'quarantined'
+      : error !== undefined
+        ? 'recovered'
+        : ctx.request.dryRun
+          ? 'dry-run'
+          : 'rejuvenated';
+  const reason = error === undefined ? undefined : describeCaught(error);
+  const lost = [
+    await giveBack(ctx.poolSlot, (l) => deps.store.poolSemaphore.release(l)),
+    await giveBack(ctx.lock, (l) => deps.store.hostLock.release(l)),
+  ].filter((l) => l !== undefined);
+  await auditStep(deps, ctx, {
+    key: 'released',
+    step: 'Release',
+    outcome:
+      outcome === 'rejuvenated' || outcome === 'dry-run'
+        ? 'succeeded'
+        : outcome === 'recovered'
+          ? 'compensated'
+          : 'failed',
+    ...(reason === undefined ? {} : { reason }),
+    detail: { outcome, hostState: host.state, leasesAlreadyLost: lost.join(',') || null },
+  });
+  await deps.notifier.notify({
+    kind: NOTIFICATION[outcome],
+    hostId: host.hostId,
+    executionId: ctx.executionId,
+    subject: `rejuv: host ${host.hostId} ${outcome}`,
+    message: [
+      `Host ${host.hostId} (pool ${host.pool}) is ${host.state} after execution ${ctx.executionId}: ${outcome}.`,
+      ...(reason === undefined ? [] : [`Cause: ${reason}`]),
+      ...(host.quarantineReason === undefined ? [] : [`Quarantine reason: ${host.quarantineReason}`]),
+    ].join('\n'),
+  });
+  return {
+    outcome,
+    hostId: host.hostId,
+    hostState: host.state,
+    executionId: ctx.executionId,
+    ...(reason === undefined ? {} : { reason }),
+  };
+}
+
+/** Releases one lease; a lease already lost (expired and taken over) is reported, not fatal. */
+async function giveBack(
+  lease: Lease,
+  releaseLease: (lease: Lease) => Promise<void>,
+): Promise<string | undefined> {
+  try {
+    await releaseLease(lease);
+    return undefined;
+  } catch (error) {
+    if (error instanceof LeaseLostError) return lease.resource;
+    throw error;
+  }
+}

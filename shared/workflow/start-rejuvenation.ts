@@ -1,0 +1,99 @@
+/**
+ * The two ways a rejuvenation starts. Both validate everything before anything is written, and both
+ * name the execution deterministically so that a repeated trigger can never start a second one.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { alarmIdempotencyKey } from '../domain/idempotency-key.js';
+import { parseWith } from '../domain/validation.js';
+import type { ExecutionStarter } from '../ports/execution-starter.js';
+import type { HostRepository } from '../ports/host-repository.js';
+import type { IdempotencyStore } from '../ports/idempotency-store.js';
+import { AlarmStateChangeEventSchema, hostIdOfAlarm, type AlarmMapping } from './alarm-event.js';
+import {
+  RejuvenationRequestSchema,
+  RELOAD_LEVELS,
+  type RejuvenationRequest,
+  type ReloadLevel,
+} from './rejuvenation-request.js';
+
+export interface TriggerDeps {
+  readonly hosts: Pick<HostRepository, 'get'>;
+  readonly idempotency: IdempotencyStore;
+  readonly executions: ExecutionStarter;
+  readonly dedupeTtlSeconds: number;
+}
+
+export type TriggerResult =
+  | {
+      readonly status: 'started';
+      readonly executionName: string;
+      readonly executionArn: string;
+      readonly hostId: string;
+    }
+  | { readonly status: 'duplicate'; readonly executionName: string; readonly hostId: string }
+  | { readonly status: 'ignored'; readonly reason: string };
+
+/** Step Functions execution names: at most 80 of [A-Za-z0-9_-]. */
+function executionName(kind: string, hostId: string, discriminator: string): string {
+  const digest = createHash('sha256').update(discriminator).digest('hex').slice(0, 16);
+  return `${kind}-${hostId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 56)}-${digest}`;
+}
+
+export async function startFromAlarm(
+  deps: TriggerDeps,
+  mapping: AlarmMapping & { readonly level: ReloadLevel },
+  event: unknown,
+): Promise<TriggerResult> {
+  const alarm = parseWith(AlarmStateChangeEventSchema, 'alarm event', event);
+  if (alarm.detail.state.value !== 'ALARM')
+    return { status: 'ignored', reason: `alarm state is ${alarm.detail.state.value}` };
+  const hostId = hostIdOfAlarm(alarm, mapping);
+  await deps.hosts.get(hostId);
+  const key = alarmIdempotencyKey(alarm.detail.alarmName, alarm.detail.state.timestamp);
+  const name = executionName('alarm', hostId, key);
+  const request: RejuvenationRequest = {
+    hostId,
+    trigger: 'alarm',
+    principal: `cloudwatch-alarm:${alarm.account}`,
+    reason: `alarm ${alarm.detail.alarmName} entered ALARM at ${alarm.detail.state.timestamp}`.slice(0, 1024),
+    level: mapping.level,
+    dryRun: false,
+  };
+  const claim = await deps.idempotency.claim(key, name, deps.dedupeTtlSeconds);
+  if (!claim.claimed) return { status: 'duplicate', executionName: claim.existingValue, hostId };
+  const started = await deps.executions.start(name, request);
+  return started.started
+    ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId }
+    : { status: 'duplicate', executionName: name, hostId };
+}
+
+export const OperatorRequestSchema = z
+  .object({
+    hostId: RejuvenationRequestSchema.shape.hostId,
+    reason: RejuvenationRequestSchema.shape.reason,
+    principal: RejuvenationRequestSchema.shape.principal,
+    level: z.enum(RELOAD_LEVELS).default('vmm-process'),
+    dryRun: z.boolean().default(false),
+    /** Makes a retried request idempotent; a fresh one gets a fresh execution. */
+    requestId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -'),
+  })
+  .strict();
+
+export async function startFromOperator(deps: TriggerDeps, input: unknown): Promise<TriggerResult> {
+  const op = parseWith(OperatorRequestSchema, 'operator request', input);
+  await deps.hosts.get(op.hostId);
+  const name = executionName(op.dryRun ? 'dryrun' : 'op', op.hostId, op.requestId);
+  const request: RejuvenationRequest = {
+    hostId: op.hostId,
+    trigger: 'operator',
+    principal: op.principal,
+    reason: op.reason,
+    level: op.level,
+    dryRun: op.dryRun,
+  };
+  const started = await deps.executions.start(name, request);
+  return started.started
+    ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId: op.hostId }
+    : { status: 'duplicate', executionName: name, hostId: op.hostId };
+}
