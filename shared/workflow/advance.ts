@@ -31,7 +31,7 @@ export async function advance(
     ctx.lock,
   );
   await auditStep(deps, ctx, {
-    key: `${from}>${to}`,
+    key: `${from}.${to}`,
     step: options.step,
     outcome: 'succeeded',
     fromState: from,

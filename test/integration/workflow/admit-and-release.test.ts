@@ -1,0 +1,160 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../../shared/adapters/dynamodb/dynamodb-store.js';
+import { hostChainId } from '../../../shared/domain/audit-record.js';
+import { ManualClock } from '../../../shared/domain/clock.js';
+import {
+  HostNotFoundError,
+  HostNotInServiceError,
+  LockHeldError,
+  PoolFullError,
+  ValidationError,
+} from '../../../shared/domain/errors.js';
+import { admit } from '../../../shared/workflow/admit.js';
+import { advance } from '../../../shared/workflow/advance.js';
+import { release } from '../../../shared/workflow/release.js';
+import { freshTables } from '../../support/dynamodb.js';
+import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
+
+let store: Store;
+let clock: ManualClock;
+let n = 0;
+
+beforeAll(async () => {
+  clock = new ManualClock(Date.UTC(2026, 10, 25));
+  store = (await freshTables()).store(clock);
+});
+
+/** A registered host, alone in its pool unless a test names a shared one. */
+async function newHost(sharedPool?: string): Promise<string> {
+  const hostId = `wf-${++n}`;
+  const pool = sharedPool ?? `pool-${n}`;
+  await store.hosts.register({
+    hostId,
+    pool,
+    availabilityZone: 'az-1',
+    instanceId: `mi-${String(n).padStart(17, '0')}`,
+  });
+  return hostId;
+}
+
+const request = (hostId: string, extra: Record<string, unknown> = {}) => ({
+  hostId,
+  trigger: 'operator',
+  principal: 'alice@example.com',
+  reason: 'scheduled rejuvenation',
+  ...extra,
+});
+
+async function auditSteps(hostId: string): Promise<string[]> {
+  const steps: string[] = [];
+  for await (const r of store.audit.read(hostChainId(hostId)))
+    steps.push(`${r.step}:${r.outcome}${r.toState ? `>${r.toState}` : ''}`);
+  return steps;
+}
+
+describe('Use case: admit', () => {
+  it('takes the lock and a pool slot, moves the host to ADMITTED and records it', async () => {
+    const hostId = await newHost();
+    const ctx = await admit(workflowDeps(store, clock), 'exec-a', request(hostId));
+    expect(ctx).toMatchObject({
+      hostState: 'ADMITTED',
+      hostVersion: 1,
+      lock: { owner: 'exec-a' },
+      poolSlot: { owner: 'exec-a' },
+    });
+    expect(await store.hostLock.current(hostId)).toEqual(ctx.lock);
+    expect(await auditSteps(hostId)).toEqual(['Admit:succeeded>ADMITTED']);
+  });
+
+  it('retried after a crash, carries on with the same lock, slot and transition, recorded once', async () => {
+    const hostId = await newHost();
+    const first = await admit(workflowDeps(store, clock), 'exec-r', request(hostId));
+    const again = await admit(workflowDeps(store, clock), 'exec-r', request(hostId));
+    expect(again).toMatchObject({
+      hostState: 'ADMITTED',
+      hostVersion: 1,
+      lock: { fencingToken: first.lock.fencingToken },
+    });
+    expect(again.poolSlot.resource).toBe(first.poolSlot.resource);
+    expect(await auditSteps(hostId)).toEqual(['Admit:succeeded>ADMITTED']);
+  });
+
+  it('refuses a host another execution holds, touching nothing', async () => {
+    const hostId = await newHost();
+    await admit(workflowDeps(store, clock), 'exec-1', request(hostId));
+    await expect(admit(workflowDeps(store, clock), 'exec-2', request(hostId))).rejects.toThrow(LockHeldError);
+    expect(await store.hosts.get(hostId)).toMatchObject({ executionId: 'exec-1', stateVersion: 1 });
+  });
+
+  it('when the pool is full, gives the host lock back so waiting holds nothing', async () => {
+    const [a, b] = [await newHost('tight'), await newHost('tight')];
+    await admit(workflowDeps(store, clock), 'exec-t1', request(a));
+    await expect(admit(workflowDeps(store, clock), 'exec-t2', request(b))).rejects.toThrow(PoolFullError);
+    expect(await store.hostLock.current(b)).toBeUndefined();
+    expect((await store.hosts.get(b)).state).toBe('IN_SERVICE');
+  });
+
+  it('refuses a quarantined host and releases what it took', async () => {
+    const hostId = await newHost();
+    let ctx = await admit(workflowDeps(store, clock), 'exec-q', request(hostId));
+    ctx = await advance(workflowDeps(store, clock), ctx, 'QUARANTINED', { step: 'Test', reason: 'broken' });
+    await release(workflowDeps(store, clock), ctx, { Error: 'Test', Cause: 'broken' });
+    await expect(admit(workflowDeps(store, clock), 'exec-q2', request(hostId))).rejects.toThrow(
+      HostNotInServiceError,
+    );
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(await store.poolSemaphore.holders((await store.hosts.get(hostId)).pool, 2)).toEqual([]);
+  });
+
+  it('in a dry run, checks everything but moves nothing', async () => {
+    const hostId = await newHost();
+    const ctx = await admit(workflowDeps(store, clock), 'exec-d', request(hostId, { dryRun: true }));
+    expect(ctx.hostState).toBe('IN_SERVICE');
+    expect(await store.hosts.get(hostId)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
+    expect(await auditSteps(hostId)).toEqual(['Admit:skipped']);
+  });
+
+  it.each([
+    ['an unknown host', { hostId: 'nobody' }, HostNotFoundError],
+    ['an unknown level', { level: 'firmware' }, ValidationError],
+    ['an empty reason', { reason: '' }, ValidationError],
+    ['an unknown field', { extra: 1 }, ValidationError],
+  ])('refuses %s before taking anything', async (_what, override, error) => {
+    const hostId = await newHost();
+    await expect(
+      admit(workflowDeps(store, clock), 'exec-bad', { ...request(hostId), ...override }),
+    ).rejects.toThrow(error);
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+  });
+});
+
+describe('Use case: release', () => {
+  it('gives back lock and slot, records the outcome and notifies', async () => {
+    const hostId = await newHost();
+    const notifier = new RecordingNotifier();
+    const deps = workflowDeps(store, clock, { notifier });
+    let ctx = await admit(deps, 'exec-rel', request(hostId));
+    ctx = await advance(deps, ctx, 'IN_SERVICE', { step: 'Compensate', reason: 'test' });
+    const result = await release(deps, ctx, { Error: 'PreflightRefusedError', Cause: 'vm1: private RAM' });
+    expect(result).toMatchObject({ outcome: 'recovered', hostState: 'IN_SERVICE' });
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(notifier.sent).toEqual([
+      expect.objectContaining({ kind: 'recovered', hostId, executionId: 'exec-rel' }),
+    ]);
+    expect(notifier.sent[0]?.message).toContain('PreflightRefusedError: vm1: private RAM');
+    expect((await auditSteps(hostId)).at(-1)).toBe('Release:compensated');
+  });
+
+  it('reports a lease lost to a takeover instead of failing, so the execution still ends', async () => {
+    const hostId = await newHost();
+    const deps = workflowDeps(store, clock);
+    const ctx = await admit(deps, 'exec-slow', request(hostId));
+    clock.advance(TEST_LEASE_MS + 1);
+    await store.hostLock.acquire(hostId, 'exec-new', 60_000);
+    const result = await release(deps, ctx, { Error: 'Test', Cause: 'stalled' });
+    expect(result.executionId).toBe('exec-slow');
+    expect((await store.hostLock.current(hostId))?.owner).toBe('exec-new');
+  });
+});
+
+const TEST_LEASE_MS = 60_000;

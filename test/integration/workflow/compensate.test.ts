@@ -1,0 +1,100 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../shared/domain/clock.js';
+import type { HostState } from '../../../shared/domain/host-state.js';
+import { admit } from '../../../shared/workflow/admit.js';
+import { compensate, type CompensationPlan } from '../../../shared/workflow/compensate.js';
+import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
+import { freshTables, type TestTables } from '../../support/dynamodb.js';
+import { workflowDeps } from '../../support/workflow-deps.js';
+
+let t: TestTables;
+let clock: ManualClock;
+let n = 0;
+
+beforeAll(async () => {
+  t = await freshTables();
+  clock = new ManualClock(Date.UTC(2026, 10, 25));
+});
+
+/** An admitted host moved straight to `state` (as if the workflow got that far), and its context. */
+async function hostIn(state: HostState): Promise<WorkflowContext> {
+  const store = t.store(clock);
+  const hostId = `cmp-${++n}`;
+  await store.hosts.register({
+    hostId,
+    pool: `p${n}`,
+    availabilityZone: 'az-1',
+    instanceId: `mi-${String(n).padStart(17, '0')}`,
+  });
+  const ctx = await admit(workflowDeps(store, clock), `exec-${n}`, {
+    hostId,
+    trigger: 'alarm',
+    principal: 'cw',
+    reason: 'aging',
+  });
+  const host = await store.hosts.get(hostId);
+  await t.documents.send(
+    new PutCommand({ TableName: t.tables.hosts, Item: { ...host, state, stateVersion: 5 } }),
+  );
+  // The context is deliberately stale (still ADMITTED@v1): compensation must read the real state.
+  return ctx;
+}
+
+describe('Use case: compensate', () => {
+  it.each<[HostState, CompensationPlan, HostState]>([
+    ['ADMITTED', 'release', 'IN_SERVICE'],
+    ['DRAINING', 'undrain', 'UNDRAINING'],
+    ['DRAINED', 'undrain', 'UNDRAINING'],
+    ['SUSPENDING', 'recover', 'RECOVERING'],
+    ['RELOADING', 'recover', 'RECOVERING'],
+    ['RESUMING', 'recover', 'RECOVERING'],
+    ['VERIFYING', 'recover', 'RECOVERING'],
+    ['RECOVERING', 'recover', 'RECOVERING'],
+    ['UNDRAINING', 'undrain', 'UNDRAINING'],
+  ])('from %s plans %s and leaves the host %s', async (state, plan, after) => {
+    const ctx = await hostIn(state);
+    const store = t.store(clock);
+    const result = await compensate(workflowDeps(store, clock), ctx, {
+      Error: 'HostCommandFailedError',
+      Cause: 'boom',
+    });
+    expect(result.plan).toBe(plan);
+    expect(result.ctx.hostState).toBe(after);
+    expect(await store.hosts.get(ctx.request.hostId)).toMatchObject({
+      state: after,
+      stateVersion: result.ctx.hostVersion,
+    });
+  });
+
+  it('quarantines rather than recovers a host that cannot be reached', async () => {
+    const ctx = await hostIn('RESUMING');
+    const result = await compensate(workflowDeps(t.store(clock), clock), ctx, {
+      Error: 'HostNotBackError',
+      Cause: 'gone',
+    });
+    expect(result.plan).toBe('quarantine');
+  });
+
+  it('touches nothing on a host it does not own', async () => {
+    const ctx = await hostIn('DRAINED');
+    const foreign = { ...ctx, executionId: 'someone-else' };
+    const store = t.store(clock);
+    const result = await compensate(workflowDeps(store, clock), foreign, { Error: 'X', Cause: 'y' });
+    expect(result.plan).toBe('release');
+    expect((await store.hosts.get(ctx.request.hostId)).state).toBe('DRAINED');
+  });
+
+  it('extracts the message of a Lambda-shaped cause', async () => {
+    const ctx = await hostIn('ADMITTED');
+    const cause = JSON.stringify({
+      errorType: 'PreflightRefusedError',
+      errorMessage: 'preflight refused host: vm2 private RAM',
+    });
+    const result = await compensate(workflowDeps(t.store(clock), clock), ctx, {
+      Error: 'PreflightRefusedError',
+      Cause: cause,
+    });
+    expect(result.reason).toBe('PreflightRefusedError: preflight refused host: vm2 private RAM');
+  });
+});
