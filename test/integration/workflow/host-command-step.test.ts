@@ -1,0 +1,169 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../../shared/adapters/dynamodb/dynamodb-store.js';
+import { hostChainId } from '../../../shared/domain/audit-record.js';
+import { ManualClock } from '../../../shared/domain/clock.js';
+import {
+  HostCommandFailedError,
+  HostCommandTimeoutError,
+  HostNotBackError,
+  PreflightRefusedError,
+} from '../../../shared/domain/errors.js';
+import { admit } from '../../../shared/workflow/admit.js';
+import { checkHostBack } from '../../../shared/workflow/await-host.js';
+import { pollHostCommand, startHostCommand } from '../../../shared/workflow/host-command-step.js';
+import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
+import { freshTables } from '../../support/dynamodb.js';
+import {
+  ScriptedAgents,
+  ScriptedHostCommands,
+  TEST_WORKFLOW_CONFIG,
+  workflowDeps,
+} from '../../support/workflow-deps.js';
+
+let store: Store;
+let clock: ManualClock;
+let n = 0;
+
+beforeAll(async () => {
+  clock = new ManualClock(Date.UTC(2026, 10, 25));
+  store = (await freshTables()).store(clock);
+});
+
+async function admitted(commands: ScriptedHostCommands): Promise<WorkflowContext> {
+  const hostId = `hc-${++n}`;
+  await store.hosts.register({
+    hostId,
+    pool: `p-${n}`,
+    availabilityZone: 'az-1',
+    instanceId: `mi-${String(n).padStart(17, '0')}`,
+  });
+  return admit(workflowDeps(store, clock, { commands }), `exec-${n}`, {
+    hostId,
+    trigger: 'alarm',
+    principal: 'cw',
+    reason: 'aging',
+    level: 'vmm-process',
+  });
+}
+
+const ok = (line: unknown) => ({
+  status: 'Success' as const,
+  responseCode: 0,
+  stdout: `progress...\n${JSON.stringify(line)}\n`,
+  stderr: '',
+});
+
+describe('Use case: host command step', () => {
+  it('sends the document with parameters from the context only, and a step key for idempotency', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    await startHostCommand(workflowDeps(store, clock, { commands }), ctx, 'WarmReboot');
+    expect(commands.sent).toEqual([
+      {
+        instanceId: ctx.instanceId,
+        documentName: TEST_WORKFLOW_CONFIG.documents.WarmReboot,
+        parameters: { level: 'vmm-process', runId: ctx.executionId },
+        executionTimeoutSeconds: 600,
+        stepKey: `${ctx.executionId}:WarmReboot`,
+      },
+    ]);
+  });
+
+  it('reports pending until the host answers, then returns the parsed result and records it', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    const command = await startHostCommand(deps, ctx, 'Verify');
+    expect(await pollHostCommand(deps, ctx, command)).toMatchObject({ done: false });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Verify] = ok({
+      outcome: 'ok',
+      vms: [{ name: 'vm1', outcome: 'running' }],
+    });
+    const done = await pollHostCommand(deps, ctx, command);
+    expect(done).toMatchObject({ done: true, result: { outcome: 'ok', vms: [{ name: 'vm1' }] } });
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(ctx.request.hostId))) records.push(r);
+    expect(records.at(-1)).toMatchObject({
+      step: 'Verify',
+      outcome: 'succeeded',
+      commandId: command.commandId,
+    });
+  });
+
+  it('cancels a command past its deadline and fails with HostCommandTimeoutError', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    const command = await startHostCommand(deps, ctx, 'Preflight');
+    clock.advance(60_001);
+    await expect(pollHostCommand(deps, ctx, command)).rejects.toThrow(HostCommandTimeoutError);
+    expect(commands.cancelled).toEqual([command.commandId]);
+  });
+
+  it('turns a refusing preflight into PreflightRefusedError naming each VM', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = {
+      status: 'Failed',
+      responseCode: 3,
+      stdout: JSON.stringify({
+        outcome: 'refused',
+        vms: [{ name: 'vm2', outcome: 'refused', reason: 'RAM is private memory' }],
+      }),
+      stderr: '',
+    };
+    const command = await startHostCommand(deps, ctx, 'Preflight');
+    await expect(pollHostCommand(deps, ctx, command)).rejects.toThrow(PreflightRefusedError);
+    await expect(pollHostCommand(deps, ctx, command)).rejects.toThrow(/vm2: RAM is private memory/);
+  });
+
+  it.each([
+    [
+      'a failed document',
+      {
+        status: 'Failed' as const,
+        responseCode: 2,
+        stdout: JSON.stringify({ outcome: 'failed', reason: 'qemu vm1 died' }),
+        stderr: '',
+      },
+      /outcome failed: qemu vm1 died/,
+    ],
+    [
+      'success without a result line',
+      { status: 'Success' as const, responseCode: 0, stdout: 'done', stderr: 'warn' },
+      /no result line/,
+    ],
+    [
+      'a garbled result line',
+      { status: 'Success' as const, responseCode: 0, stdout: '{"outcome": "ok", "vms": 7}', stderr: '' },
+      /no result line/,
+    ],
+  ])('fails with HostCommandFailedError on %s', async (_what, invocation, message) => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.WarmReboot] = invocation;
+    const command = await startHostCommand(deps, ctx, 'WarmReboot');
+    const poll = pollHostCommand(deps, ctx, command);
+    await expect(poll).rejects.toThrow(HostCommandFailedError);
+    await expect(pollHostCommand(deps, ctx, command)).rejects.toThrow(message);
+  });
+});
+
+describe('Use case: await host', () => {
+  it('waits while the agent is offline, succeeds once online, and gives up at the deadline', async () => {
+    const agents = new ScriptedAgents('ConnectionLost');
+    const ctx = await admitted(new ScriptedHostCommands());
+    const deps = workflowDeps(store, clock, { agents });
+    const first = await checkHostBack(deps, ctx, {});
+    expect(first.online).toBe(false);
+    clock.advance(100_000);
+    expect(await checkHostBack(deps, ctx, first)).toEqual({ online: false, deadline: first.deadline });
+    agents.pingStatus = 'Online';
+    expect((await checkHostBack(deps, ctx, first)).online).toBe(true);
+    agents.pingStatus = 'ConnectionLost';
+    clock.advance(200_001);
+    await expect(checkHostBack(deps, ctx, first)).rejects.toThrow(HostNotBackError);
+  });
+});
