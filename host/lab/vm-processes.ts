@@ -1,0 +1,60 @@
+/** Finding a VM's QEMU process from outside: by its command line, as /proc shows it. */
+import { readdir, readFile } from 'node:fs/promises';
+
+async function commandLine(pid: number): Promise<string[] | undefined> {
+  try {
+    const [raw, stat] = await Promise.all([
+      readFile(`/proc/${pid}/cmdline`, 'utf8'),
+      readFile(`/proc/${pid}/stat`, 'utf8'),
+    ]);
+    // A zombie has exited; only its parent has not collected it yet.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X' || raw === '') return undefined;
+    return raw.split('\0').slice(0, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live processes whose argv satisfies `matches`. */
+export async function findProcesses(matches: (argv: readonly string[]) => boolean): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((entry) => /^[0-9]+$/.test(entry)).map(Number);
+  const found: number[] = [];
+  for (const pid of pids) {
+    const argv = await commandLine(pid);
+    if (argv !== undefined && matches(argv)) found.push(pid);
+  }
+  return found;
+}
+
+/** Processes running exactly this VM argv, with or without a trailing `-incoming <uri>`. */
+export function findVmProcesses(vmArgv: readonly string[]): Promise<number[]> {
+  return findProcesses(
+    (argv) =>
+      vmArgv.every((arg, index) => argv[index] === arg) &&
+      (argv.length === vmArgv.length ||
+        (argv.length === vmArgv.length + 2 && argv[vmArgv.length] === '-incoming')),
+  );
+}
+
+/** The one QEMU process of a VM; throws when there is none or more than one. */
+export async function vmPid(vmArgv: readonly string[]): Promise<number> {
+  const pids = await findVmProcesses(vmArgv);
+  if (pids.length !== 1 || pids[0] === undefined)
+    throw new Error(`expected one QEMU process for ${vmArgv.join(' ')}, found ${pids.length}`);
+  return pids[0];
+}
+
+export async function isAlive(pid: number): Promise<boolean> {
+  return (await commandLine(pid)) !== undefined;
+}
+
+/** Resolves once the process is gone; false when it is still there after `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (await isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}

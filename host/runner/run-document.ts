@@ -1,0 +1,310 @@
+/**
+ * Runs an SSM Command document on a local "host" (a directory) the way the SSM agent runs it on an
+ * instance: parameters checked and substituted first, then each aws:runShellScript step written to
+ * `_script.sh` and started as `sh -c <script>` in its own process group, killed as a group at the
+ * step's timeoutSeconds, its exit code mapped to SSM statuses and its output truncated the way
+ * GetCommandInvocation truncates it.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  CommandDocumentSchema,
+  type CommandDocument,
+  type CommandDocumentInput,
+  type CommandDocumentStep,
+} from './command-document.js';
+import { resolveParameters, type SuppliedParameters } from './document-parameters.js';
+import { UnsupportedDocumentError } from './errors.js';
+import { substituteParameters } from './substitute-parameters.js';
+
+/** GetCommandInvocation returns the first 24,000 characters of stdout and the first 8,000 of stderr. */
+export const STDOUT_LIMIT_CHARS = 24_000;
+export const STDERR_LIMIT_CHARS = 8_000;
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
+/** The SSM agent reports a step it killed (timeout or cancel) with 128 + SIGKILL. */
+export const STOPPED_PREEMPTIVELY_EXIT_CODE = 137;
+/** Exit codes the SSM agent gives meaning to on Linux. */
+const EXIT_SUCCESS_SKIP_REST = 168;
+const EXIT_FAILURE_SKIP_REST = 169;
+const EXIT_REBOOT = 194;
+/** Output kept in memory per stream; everything past the SSM limits is dropped anyway. */
+const CAPTURE_LIMIT_CHARS = 1 << 20;
+/** How long to wait for a finished script's pipes to close, in case a leftover child still holds them. */
+const PIPE_DRAIN_MS = 2000;
+
+export type RunStatus = 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
+
+export interface StepRun {
+  readonly name: string;
+  readonly action: string;
+  readonly status: RunStatus | 'Skipped';
+  /** The step's exit code; 137 when the runner killed it; -1 when it never ran. */
+  readonly responseCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+}
+
+export interface DocumentRun {
+  readonly commandId: string;
+  readonly status: RunStatus;
+  readonly responseCode: number;
+  /** Every step's stdout, joined by newlines, truncated to STDOUT_LIMIT_CHARS. */
+  readonly stdout: string;
+  /** Every step's stderr, joined by newlines, truncated to STDERR_LIMIT_CHARS. */
+  readonly stderr: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly steps: readonly StepRun[];
+}
+
+export interface RunDocumentOptions {
+  readonly document: CommandDocumentInput;
+  /** Used in error messages and the orchestration directory's name. */
+  readonly documentName?: string;
+  readonly parameters?: SuppliedParameters;
+  /** The directory acting as the host's root; passed to the script as REJUV_HOST_ROOT. */
+  readonly hostRoot: string;
+  /** Extra environment for the script, on top of PATH, LANG and REJUV_HOST_ROOT (test seams use it). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+interface PreparedStep {
+  readonly step: CommandDocumentStep;
+  readonly script: string;
+  readonly timeoutSeconds: number;
+  readonly workingDirectory: string | undefined;
+  readonly applies: boolean;
+}
+
+function prepareSteps(
+  documentName: string,
+  document: CommandDocument,
+  values: Readonly<Record<string, string>>,
+): PreparedStep[] {
+  return document.mainSteps.map((step) => {
+    if (step.action !== 'aws:runShellScript')
+      throw new UnsupportedDocumentError(documentName, `step ${step.name} uses ${step.action}`);
+    const lines =
+      typeof step.inputs.runCommand === 'string' ? [step.inputs.runCommand] : step.inputs.runCommand;
+    const script = substituteParameters(documentName, lines.join('\n'), values);
+    const rawTimeout = substituteParameters(
+      documentName,
+      String(step.inputs.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS),
+      values,
+    );
+    const timeoutSeconds = Number(rawTimeout);
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1)
+      throw new UnsupportedDocumentError(documentName, `step ${step.name} timeoutSeconds ${rawTimeout}`);
+    const workingDirectory =
+      step.inputs.workingDirectory === undefined || step.inputs.workingDirectory === ''
+        ? undefined
+        : substituteParameters(documentName, step.inputs.workingDirectory, values);
+    const precondition = step.precondition?.StringEquals;
+    const applies =
+      precondition === undefined || (precondition[0] === 'platformType' && precondition[1] === 'Linux');
+    return { step, script, timeoutSeconds, workingDirectory, applies };
+  });
+}
+
+/** Collects a stream's text up to a limit, discarding the rest. */
+function collect(stream: Readable): () => string {
+  let text = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    if (text.length < CAPTURE_LIMIT_CHARS) text += chunk;
+  });
+  return () => text;
+}
+
+function ended(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.readableEnded || stream.destroyed) resolve();
+    else stream.once('close', () => resolve());
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function statusFor(exitCode: number): RunStatus {
+  return exitCode === 0 || exitCode === EXIT_SUCCESS_SKIP_REST ? 'Success' : 'Failed';
+}
+
+async function runStep(
+  prepared: PreparedStep,
+  orchestrationDir: string,
+  env: Readonly<Record<string, string>>,
+  signal: AbortSignal | undefined,
+): Promise<StepRun> {
+  const startedAt = new Date().toISOString();
+  const stepDir = join(orchestrationDir, prepared.step.name);
+  await mkdir(stepDir, { recursive: true });
+  const scriptPath = join(stepDir, '_script.sh');
+  await writeFile(scriptPath, prepared.script);
+  await chmod(scriptPath, 0o700);
+
+  const child = spawn('sh', ['-c', scriptPath], {
+    cwd: prepared.workingDirectory ?? stepDir,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  let stoppedAs: 'TimedOut' | 'Cancelled' | undefined;
+  const stop = (as: 'TimedOut' | 'Cancelled') => {
+    stoppedAs ??= as;
+    killGroup(child.pid);
+  };
+  const timer = setTimeout(() => stop('TimedOut'), prepared.timeoutSeconds * 1000);
+  const onAbort = () => stop('Cancelled');
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+    (resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal }));
+    },
+  );
+  clearTimeout(timer);
+  signal?.removeEventListener('abort', onAbort);
+  await Promise.race([
+    Promise.all([ended(child.stdout), ended(child.stderr)]),
+    new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS)),
+  ]);
+  child.stdout.destroy();
+  child.stderr.destroy();
+
+  let extraError = exit.error === undefined ? '' : `\nfailed to start the script: ${exit.error.message}`;
+  let status: RunStatus;
+  let responseCode: number;
+  if (stoppedAs !== undefined) {
+    status = stoppedAs;
+    responseCode = STOPPED_PREEMPTIVELY_EXIT_CODE;
+  } else if (exit.code === null) {
+    status = 'Failed';
+    responseCode = exit.signal === null ? 1 : 128 + signalNumber(exit.signal);
+  } else {
+    status = statusFor(exit.code);
+    responseCode = exit.code;
+    if (exit.code === EXIT_REBOOT)
+      extraError +=
+        '\n[local runner] exit 194 asks the SSM agent to reboot the host; the local runner does not';
+  }
+  return {
+    name: prepared.step.name,
+    action: prepared.step.action,
+    status,
+    responseCode,
+    stdout: stdout(),
+    stderr: stderr() + extraError,
+    startedAt,
+    endedAt: new Date().toISOString(),
+  };
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const signals: Partial<Record<NodeJS.Signals, number>> = {
+    SIGKILL: 9,
+    SIGTERM: 15,
+    SIGINT: 2,
+    SIGSEGV: 11,
+  };
+  return signals[signal] ?? 0;
+}
+
+function overallStatus(steps: readonly StepRun[]): RunStatus {
+  const ran = steps.map((s) => s.status);
+  if (ran.includes('Cancelled')) return 'Cancelled';
+  if (ran.includes('TimedOut')) return 'TimedOut';
+  if (ran.includes('Failed')) return 'Failed';
+  return 'Success';
+}
+
+function skipped(step: CommandDocumentStep): StepRun {
+  const now = new Date().toISOString();
+  return {
+    name: step.name,
+    action: step.action,
+    status: 'Skipped',
+    responseCode: -1,
+    stdout: '',
+    stderr: '',
+    startedAt: now,
+    endedAt: now,
+  };
+}
+
+/**
+ * Runs the document's steps in order. Throws DocumentParameterError or UnsupportedDocumentError before
+ * anything runs; otherwise resolves with the run however the steps end. As in SSM, a failed step does
+ * not stop the next unless it says `onFailure: exit`; exit code 168/169 stop the rest with success/failure.
+ */
+export async function runDocument(options: RunDocumentOptions): Promise<DocumentRun> {
+  const documentName = options.documentName ?? 'document';
+  const parsed = CommandDocumentSchema.safeParse(options.document);
+  if (!parsed.success)
+    throw new UnsupportedDocumentError(documentName, parsed.error.issues.map((i) => i.message).join('; '));
+  const values = resolveParameters(documentName, parsed.data, options.parameters ?? {});
+  const prepared = prepareSteps(documentName, parsed.data, values);
+
+  const commandId = randomUUID();
+  const startedAt = new Date().toISOString();
+  const orchestrationDir = join(options.hostRoot, 'var', 'lib', 'amazon', 'ssm', 'orchestration', commandId);
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C.UTF-8',
+    REJUV_HOST_ROOT: options.hostRoot,
+    ...options.env,
+  };
+
+  const steps: StepRun[] = [];
+  let halted = false;
+  for (const step of prepared) {
+    if (halted || !step.applies || options.signal?.aborted === true) {
+      steps.push(skipped(step.step));
+      continue;
+    }
+    const run = await runStep(step, orchestrationDir, env, options.signal);
+    steps.push(run);
+    halted =
+      run.status === 'Cancelled' ||
+      run.responseCode === EXIT_SUCCESS_SKIP_REST ||
+      run.responseCode === EXIT_FAILURE_SKIP_REST ||
+      (run.status !== 'Success' && step.step.onFailure === 'exit');
+  }
+  const ran = steps.filter((s) => s.status !== 'Skipped');
+  const last = ran.at(-1);
+  return {
+    commandId,
+    status: options.signal?.aborted === true && ran.length === 0 ? 'Cancelled' : overallStatus(ran),
+    responseCode: last?.responseCode ?? -1,
+    stdout: ran
+      .map((s) => s.stdout)
+      .join('\n')
+      .slice(0, STDOUT_LIMIT_CHARS),
+    stderr: ran
+      .map((s) => s.stderr)
+      .join('\n')
+      .slice(0, STDERR_LIMIT_CHARS),
+    startedAt,
+    endedAt: new Date().toISOString(),
+    steps: steps.map((s) => ({
+      ...s,
+      stdout: s.stdout.slice(0, STDOUT_LIMIT_CHARS),
+      stderr: s.stderr.slice(0, STDERR_LIMIT_CHARS),
+    })),
+  };
+}
