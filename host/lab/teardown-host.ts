@@ -1,0 +1,35 @@
+/**
+ * Removes a lab host completely: every QEMU process whose command line points into the host's
+ * directory is killed, its /dev/shm RAM files are deleted, and the directory goes. Works from the
+ * directory name alone, so a test that failed half-way through still cleans up everything.
+ */
+import { readdir, rm, unlink } from 'node:fs/promises';
+import { basename, resolve, sep } from 'node:path';
+import { LAB_HOSTS_DIR } from './repo-paths.js';
+import { findProcesses, waitForExit } from './vm-processes.js';
+
+function insideLabHosts(hostRoot: string): boolean {
+  return resolve(hostRoot).startsWith(resolve(LAB_HOSTS_DIR) + sep);
+}
+
+export async function teardownHost(hostRoot: string): Promise<void> {
+  if (!insideLabHosts(hostRoot))
+    throw new Error(`refusing to tear down ${hostRoot}: not a lab host under ${LAB_HOSTS_DIR}`);
+  const root = resolve(hostRoot) + sep;
+  const pids = await findProcesses(
+    (argv) => basename(argv[0] ?? '').startsWith('qemu-system') && argv.some((arg) => arg.includes(root)),
+  );
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await Promise.all(pids.map((pid) => waitForExit(pid, 5000)));
+  const shmPrefix = `rejuv-${basename(hostRoot)}-`;
+  for (const file of await readdir('/dev/shm')) {
+    if (file.startsWith(shmPrefix)) await unlink(`/dev/shm/${file}`).catch(() => undefined);
+  }
+  await rm(hostRoot, { recursive: true, force: true });
+}
