@@ -1,0 +1,1396 @@
+"""rejuv host agent: the one program behind the Preflight, WarmReboot, Verify and Recover documents.
+
+Runs on a virtualization host under the SSM agent (python3 standard library only, 3.8+). Every
+subcommand prints exactly one JSON line on stdout; everything else goes to stderr. The host is the
+directory named by REJUV_HOST_ROOT (default /): the VM inventory is <root>/etc/rejuv/vms.d/*.json,
+run journals and the host lock live under <root>/var/lib/rejuv/. See host/README.md.
+"""
+
+import argparse
+import array
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+RESULT_SCHEMA_VERSION = 1
+INVENTORY_SCHEMA_VERSION = 1
+
+VM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+VM_SELECTION = re.compile(r"^(\*|[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255})$")
+LEVELS = ("vmm-process", "kernel")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID_REQUEST = 2
+EXIT_REFUSED = 3
+EXIT_PARTIAL = 4
+
+# A new QEMU process needs memory of its own (guest RAM is already in place): TCG buffers, device
+# models, libraries. Generous on purpose: refusing is cheap, running out mid-reload is not.
+NEW_PROCESS_MEMORY_ALLOWANCE = 256 << 20
+# Device state of an in-memory suspend is well under a megabyte; this leaves room for VGA RAM and ROMs.
+DEVICE_STATE_DISK_ALLOWANCE = 64 << 20
+# Guest-visible pause is what matters, so the save is never throttled (QEMU 7.2 defaults to 128 MiB/s).
+UNTHROTTLED_BYTES_PER_SECOND = 1 << 40
+QMP_TIMEOUT_S = 10.0
+LOCK_WAIT_S = 10.0
+QUIT_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0
+# Shared memory is not copied, so anything slower than this is a hang, not a big VM.
+IN_MEMORY_MIGRATION_TIMEOUT_S = 60.0
+MIGRATION_POLL_S = 0.002
+
+
+def log(message):
+    sys.stderr.write("%s rejuv-host: %s\n" % (time.strftime("%H:%M:%S"), message))
+    sys.stderr.flush()
+
+
+def epoch_ms():
+    return round(time.time() * 1000.0, 3)
+
+
+def elapsed_ms(since_monotonic):
+    return round((time.monotonic() - since_monotonic) * 1000.0, 3)
+
+
+class Refusal(Exception):
+    """The request cannot be carried out and nothing was touched."""
+
+    def __init__(self, code, reason, exit_code=EXIT_REFUSED, vms=None):
+        Exception.__init__(self, reason)
+        self.code = code
+        self.reason = reason
+        self.exit_code = exit_code
+        self.vms = vms or []
+
+
+class VmFailure(Exception):
+    """One VM could not complete a phase; the message names what happened to it."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Host layout and inventory
+
+
+class Host:
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+        self.inventory_dir = os.path.join(self.root, "etc", "rejuv", "vms.d")
+        self.state_root = os.path.join(self.root, "var", "lib", "rejuv")
+        self.runs_dir = os.path.join(self.state_root, "runs")
+        self.lock_path = os.path.join(self.state_root, "agent.lock")
+
+
+class Vm:
+    def __init__(self, entry, source):
+        self.name = entry["name"]
+        self.argv = entry["argv"]
+        self.qmp_socket = entry["qmpSocket"]
+        self.state_dir = entry["stateDir"]
+        self.heartbeat_log = entry["heartbeat"]["log"]
+        self.heartbeat_pattern = re.compile(entry["heartbeat"]["pattern"])
+        self.source = source
+        self.state_file = os.path.join(self.state_dir, "suspend.vmstate")
+        self.state_meta = os.path.join(self.state_dir, "suspend.json")
+        self.qemu_log = os.path.join(self.state_dir, "qemu.log")
+
+    def argv_digest(self):
+        return hashlib.sha256(json.dumps(self.argv).encode()).hexdigest()
+
+
+def validate_entry(entry, file_stem):
+    problems = []
+    if not isinstance(entry, dict):
+        return ["not a JSON object"]
+    if entry.get("schemaVersion") != INVENTORY_SCHEMA_VERSION:
+        problems.append("schemaVersion must be %d" % INVENTORY_SCHEMA_VERSION)
+    name = entry.get("name")
+    if not isinstance(name, str) or not VM_NAME.fullmatch(name):
+        problems.append("name must match %s" % VM_NAME.pattern)
+    elif name != file_stem:
+        problems.append("name %r differs from its file name %r" % (name, file_stem))
+    argv = entry.get("argv")
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        problems.append("argv must be a non-empty list of strings")
+    elif "-incoming" in argv:
+        problems.append("argv must not contain -incoming (the agent adds it when restoring)")
+    for key in ("qmpSocket", "stateDir"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not os.path.isabs(value):
+            problems.append("%s must be an absolute path" % key)
+    heartbeat = entry.get("heartbeat")
+    if not isinstance(heartbeat, dict) or not isinstance(heartbeat.get("log"), str):
+        problems.append("heartbeat.log must be an absolute path")
+    else:
+        try:
+            if re.compile(heartbeat.get("pattern", "")).groups != 1:
+                problems.append("heartbeat.pattern must have exactly one group (the counter)")
+        except (re.error, TypeError):
+            problems.append("heartbeat.pattern is not a valid regular expression")
+    return problems
+
+
+def load_inventory(host):
+    """Every VM the host's inventory lists, plus a problem per entry that cannot be used."""
+    vms, problems = {}, {}
+    if not os.path.isdir(host.inventory_dir):
+        return vms, problems
+    for file_name in sorted(os.listdir(host.inventory_dir)):
+        if not file_name.endswith(".json"):
+            continue
+        stem = file_name[: -len(".json")]
+        path = os.path.join(host.inventory_dir, file_name)
+        try:
+            with open(path) as handle:
+                entry = json.load(handle)
+        except (OSError, ValueError) as error:
+            problems[stem] = "inventory entry %s is unreadable: %s" % (path, error)
+            continue
+        entry_problems = validate_entry(entry, stem)
+        if entry_problems:
+            problems[stem] = "inventory entry %s is invalid: %s" % (path, "; ".join(entry_problems))
+        else:
+            vms[stem] = Vm(entry, path)
+    return vms, problems
+
+
+def select_vms(host, selection, require_all):
+    """The VMs a request names ('*' = all). Unknown names are refused before anything is touched."""
+    vms, problems = load_inventory(host)
+    if selection == "*":
+        names = sorted(set(vms) | set(problems))
+    else:
+        names = selection.split(",")
+        unknown = [n for n in names if n not in vms and n not in problems]
+        if unknown:
+            raise Refusal(
+                "unknown-vm",
+                "unknown VM %s: not in this host's inventory (%s)"
+                % (", ".join(repr(n) for n in unknown), host.inventory_dir),
+                EXIT_INVALID_REQUEST,
+            )
+        if require_all:
+            unnamed = sorted((set(vms) | set(problems)) - set(names))
+            if unnamed:
+                raise Refusal(
+                    "vm-set-mismatch",
+                    "the inventory also lists %s, which the request did not name; a hypervisor reload "
+                    "restarts every VM on the host" % ", ".join(unnamed),
+                    EXIT_INVALID_REQUEST,
+                )
+    if not names:
+        raise Refusal("empty-inventory", "no VMs in this host's inventory (%s)" % host.inventory_dir)
+    return [vms.get(n) or n for n in names], problems
+
+
+def parse_object_option(value):
+    """A QEMU -object value, in either the key=value or the JSON syntax."""
+    if value.startswith("{"):
+        try:
+            parsed = json.loads(value)
+            return {str(k): str(v) for k, v in parsed.items()}
+        except ValueError:
+            return {}
+    fields = {}
+    for index, part in enumerate(value.replace(",,", "\0").split(",")):
+        part = part.replace("\0", ",")
+        if "=" in part:
+            key, _, val = part.partition("=")
+            fields[key] = val
+        elif index == 0:
+            fields["qom-type"] = part
+    return fields
+
+
+def ram_files_from_argv(argv):
+    """Files backing guest RAM (memory-backend-file mem-path values) that must survive the reload."""
+    files = []
+    for index, arg in enumerate(argv[:-1]):
+        if arg == "-object":
+            fields = parse_object_option(argv[index + 1])
+            if fields.get("qom-type") == "memory-backend-file" and fields.get("mem-path"):
+                files.append(fields["mem-path"])
+    return files
+
+
+# --------------------------------------------------------------------------------------------------
+# Processes
+
+
+def process_start_time(pid):
+    """Start time in clock ticks since boot, or None when the process is gone (zombies count as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def same_process_alive(pid, start_time):
+    return pid is not None and process_start_time(pid) == start_time
+
+
+def process_argv(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0")[:-1]]
+
+
+def runs_inventory_argv(args, vm):
+    """The VM's exact inventory argv, or that argv plus the -incoming the agent adds to restore it."""
+    if args == vm.argv:
+        return True
+    return args is not None and len(args) == len(vm.argv) + 2 and args[: len(vm.argv)] == vm.argv and args[-2] == "-incoming"
+
+
+def find_vm_processes(vm):
+    """Live processes running this VM's inventory argv."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and runs_inventory_argv(process_argv(int(entry)), vm):
+            if process_start_time(int(entry)) is not None:
+                found.append(int(entry))
+    return found
+
+
+def wait_for_exit(pid, start_time, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while same_process_alive(pid, start_time):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def tail_text(path, max_bytes=600):
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            return handle.read().decode("utf-8", "replace").strip().replace("\n", " | ")
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------------------------------
+# QMP
+
+
+class QmpError(Exception):
+    """QEMU answered a command with an error."""
+
+
+class QmpGone(Exception):
+    """The QMP connection closed: QEMU exited or dropped us."""
+
+
+class Qmp:
+    def __init__(self, path, timeout_s=QMP_TIMEOUT_S):
+        self.path = path
+        self.events = []
+        self._buffer = b""
+        self._next_id = 0
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout_s)
+        try:
+            self._sock.connect(path)
+            greeting = self._read_message()
+            if "QMP" not in greeting:
+                raise QmpGone("%s did not greet as QMP" % path)
+            self.execute("qmp_capabilities")
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def peer_pid(self):
+        creds = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[0]
+
+    def _read_message(self):
+        while b"\n" not in self._buffer:
+            try:
+                chunk = self._sock.recv(65536)
+            except socket.timeout:
+                raise QmpGone("no answer on %s within %.0f s" % (self.path, self._sock.gettimeout()))
+            except OSError as error:
+                raise QmpGone("QMP connection %s failed: %s" % (self.path, error))
+            if not chunk:
+                raise QmpGone("QMP connection %s closed" % self.path)
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line.decode("utf-8"))
+
+    def execute(self, command, arguments=None, fds=None):
+        self._next_id += 1
+        request_id = "rejuv-%d" % self._next_id
+        message = {"execute": command, "id": request_id}
+        if arguments is not None:
+            message["arguments"] = arguments
+        data = (json.dumps(message) + "\n").encode()
+        try:
+            if fds:
+                rights = array.array("i", fds)
+                self._sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
+            else:
+                self._sock.sendall(data)
+        except OSError as error:
+            raise QmpGone("QMP connection %s failed: %s" % (self.path, error))
+        while True:
+            reply = self._read_message()
+            if "event" in reply:
+                self.events.append(reply)
+            elif reply.get("id") == request_id:
+                if "error" in reply:
+                    raise QmpError("%s: %s" % (command, reply["error"].get("desc", reply["error"])))
+                return reply.get("return")
+
+    def event_time_ms(self, name):
+        """Host wall-clock time (ms) QEMU stamped on the latest event of this name, if any."""
+        for event in reversed(self.events):
+            if event.get("event") == name:
+                stamp = event.get("timestamp", {})
+                return round(stamp.get("seconds", 0) * 1000.0 + stamp.get("microseconds", 0) / 1000.0, 3)
+        return None
+
+    def status(self):
+        return self.execute("query-status")["status"]
+
+    def quit(self):
+        # QEMU may close the socket before its reply arrives (it is already exiting); that is success.
+        try:
+            self.execute("quit")
+        except QmpGone:
+            pass
+        finally:
+            self.close()
+
+    def close(self):
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+def wait_for_migration(qmp, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = qmp.execute("query-migrate")
+        status = info.get("status")
+        if status == "completed":
+            return info
+        if status in ("failed", "cancelled"):
+            raise VmFailure("%s %s: %s" % (what, status, info.get("error-desc", "no detail from QEMU")))
+        if time.monotonic() > deadline:
+            raise VmFailure("%s did not complete within %.0f s (status %s)" % (what, timeout_s, status))
+        time.sleep(MIGRATION_POLL_S)
+
+
+def set_migration_capabilities(qmp, in_place):
+    capabilities = [{"capability": "x-ignore-shared", "state": bool(in_place)}]
+    qmp.execute("migrate-set-capabilities", {"capabilities": capabilities})
+
+
+def send_fd(qmp, fd_name, fd):
+    qmp.execute("getfd", {"fdname": fd_name}, fds=[fd])
+
+
+# --------------------------------------------------------------------------------------------------
+# Test seam: hold at a named point until released from outside (see README, "Fault seams").
+
+
+def hold(point):
+    points = os.environ.get("REJUV_HOLD_AT", "")
+    hold_dir = os.environ.get("REJUV_HOLD_DIR", "")
+    if not points or not hold_dir or point not in points.split(","):
+        return
+    with open(os.path.join(hold_dir, point + ".reached"), "w") as handle:
+        handle.write(str(os.getpid()))
+    release = os.path.join(hold_dir, point + ".release")
+    deadline = time.monotonic() + 120
+    log("holding at %s until %s exists" % (point, release))
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+# --------------------------------------------------------------------------------------------------
+# Files: journal, saved device state, heartbeat log
+
+
+def write_json_atomically(path, value):
+    # No fsync: these files must survive a process restart, which the page cache already guarantees;
+    # a host crash would take guest RAM on /dev/shm with it anyway.
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    with open(temporary, "w") as handle:
+        json.dump(value, handle, separators=(",", ":"))
+    os.replace(temporary, path)
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def journal_path(host, run_id):
+    return os.path.join(host.runs_dir, run_id + ".json")
+
+
+def interrupted_runs(host):
+    """Journals still marked running while we hold the host lock: their agent died mid-run."""
+    runs = []
+    if os.path.isdir(host.runs_dir):
+        for file_name in sorted(os.listdir(host.runs_dir)):
+            journal = read_json(os.path.join(host.runs_dir, file_name)) if file_name.endswith(".json") else None
+            if journal and journal.get("status") == "running":
+                runs.append(journal)
+    return runs
+
+
+def usable_saved_state(vm):
+    """The saved device state to restore from, or (None, why not)."""
+    meta = read_json(vm.state_meta)
+    if meta is None:
+        if os.path.exists(vm.state_file + ".partial"):
+            return None, "device state was only partly written (the save did not finish)"
+        return None, "no saved device state"
+    if meta.get("argvSha256") != vm.argv_digest():
+        return None, "saved device state belongs to different QEMU arguments than the inventory lists"
+    try:
+        size = os.path.getsize(vm.state_file)
+    except OSError:
+        return None, "saved device state file %s is missing" % vm.state_file
+    if size != meta.get("bytes"):
+        return None, "saved device state is %d bytes, expected %s" % (size, meta.get("bytes"))
+    if meta.get("memoryInPlace"):
+        missing = [path for path in ram_files_from_argv(vm.argv) if not os.path.exists(path)]
+        if missing:
+            return None, "guest RAM backing file %s is gone" % ", ".join(missing)
+    return meta, None
+
+
+def discard_saved_state(vm):
+    for path in (vm.state_meta, vm.state_file, vm.state_file + ".partial"):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def read_heartbeat_tail(vm):
+    """(last counter, byte offset just after the last complete line) of the VM's heartbeat log."""
+    try:
+        with open(vm.heartbeat_log, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            start = max(0, size - 65536)
+            handle.seek(start)
+            data = handle.read()
+    except OSError:
+        return None, 0
+    end = data.rfind(b"\n") + 1
+    counter = None
+    for line in reversed(data[:end].decode("utf-8", "replace").splitlines()):
+        match = vm.heartbeat_pattern.search(line)
+        if match:
+            counter = int(match.group(1))
+            break
+    return counter, start + end
+
+
+def heartbeat_counters_since(vm, offset):
+    with open(vm.heartbeat_log, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read(16 << 20)
+    complete = data[: data.rfind(b"\n") + 1].decode("utf-8", "replace")
+    counters = []
+    for line in complete.splitlines():
+        match = vm.heartbeat_pattern.search(line)
+        if match:
+            counters.append(int(match.group(1)))
+    return counters
+
+
+# --------------------------------------------------------------------------------------------------
+# Host lock: one document at a time per host
+
+
+class HostLock:
+    def __init__(self, host, document, run_id):
+        os.makedirs(host.state_root, exist_ok=True)
+        self._handle = open(host.lock_path, "a+")
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._handle.seek(0)
+                    holder = self._handle.read().strip() or "unknown holder"
+                    self._handle.close()
+                    raise Refusal("busy", "another rejuv document is running on this host (%s)" % holder)
+                time.sleep(0.05)
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write("%s run %s, pid %d" % (document, run_id, os.getpid()))
+        self._handle.flush()
+
+    def release(self):
+        self._handle.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Assessment: can this VM go through an in-memory suspend and a process reload?
+
+
+class Assessment:
+    def __init__(self, vm_or_name):
+        self.vm = vm_or_name if isinstance(vm_or_name, Vm) else None
+        self.name = self.vm.name if self.vm else vm_or_name
+        self.reasons = []
+        self.qmp = None
+        self.pid = None
+        self.start_time = None
+        self.status = None
+        self.ram_bytes = 0
+        self.ram_backends = []
+
+    def report(self):
+        entry = {"name": self.name, "outcome": "refused" if self.reasons else "ready"}
+        if self.reasons:
+            entry["reason"] = "; ".join(self.reasons)
+        if self.pid is not None:
+            entry["pid"] = self.pid
+        if self.status is not None:
+            entry["status"] = self.status
+        if self.ram_bytes:
+            entry["ramBytes"] = self.ram_bytes
+        if self.ram_backends:
+            entry["ramBackends"] = self.ram_backends
+        return entry
+
+
+def check_ram_backends(assessment, require_shared):
+    qmp = assessment.qmp
+    machine_backend = qmp.execute("qom-get", {"path": "/machine", "property": "memory-backend"})
+    if not machine_backend and require_shared:
+        assessment.reasons.append("guest RAM is not on a memory backend object (legacy -m RAM is private)")
+    for memdev in qmp.execute("query-memdev"):
+        memdev_id = memdev.get("id", "")
+        path = "/objects/" + memdev_id
+        kind = qmp.execute("qom-get", {"path": path, "property": "type"})
+        backend = {"id": memdev_id, "type": kind, "share": bool(memdev.get("share")), "bytes": memdev["size"]}
+        assessment.ram_bytes += memdev["size"]
+        if kind == "memory-backend-file":
+            backend["memPath"] = qmp.execute("qom-get", {"path": path, "property": "mem-path"})
+        assessment.ram_backends.append(backend)
+        if not require_shared:
+            continue
+        if kind == "memory-backend-memfd":
+            assessment.reasons.append(
+                "RAM backend %r is memory-backend-memfd: a memfd dies with its QEMU process and QEMU 7.2 "
+                "cannot hand it to the new one (use memory-backend-file with share=on)" % memdev_id
+            )
+        elif kind != "memory-backend-file":
+            assessment.reasons.append(
+                "RAM backend %r is private memory (%s, share=%s): it would be lost when QEMU restarts"
+                % (memdev_id, kind, "on" if backend["share"] else "off")
+            )
+        elif not backend["share"]:
+            assessment.reasons.append(
+                "RAM backend %r is memory-backend-file with share=off: QEMU keeps guest writes private "
+                "to the process, so they would be lost when it restarts" % memdev_id
+            )
+        elif not os.path.exists(backend["memPath"]):
+            assessment.reasons.append("RAM backend %r file %s does not exist" % (memdev_id, backend["memPath"]))
+
+
+def assess_vm(vm_or_name, problems, keep_qmp, in_place=True):
+    assessment = Assessment(vm_or_name)
+    vm = assessment.vm
+    if vm is None:
+        assessment.reasons.append(problems.get(assessment.name, "not in the inventory"))
+        return assessment
+    if shutil.which(vm.argv[0]) is None:
+        assessment.reasons.append("QEMU binary %s is not executable on this host" % vm.argv[0])
+    try:
+        assessment.qmp = Qmp(vm.qmp_socket)
+    except (OSError, QmpGone, QmpError, ValueError) as error:
+        assessment.reasons.append("QMP is not reachable at %s: %s" % (vm.qmp_socket, error))
+        return assessment
+    try:
+        assessment.pid = assessment.qmp.peer_pid()
+        assessment.start_time = process_start_time(assessment.pid)
+        assessment.status = assessment.qmp.status()
+        if assessment.status != "running":
+            assessment.reasons.append("VM is %s, not running" % assessment.status)
+        if not runs_inventory_argv(process_argv(assessment.pid), vm):
+            assessment.reasons.append(
+                "QEMU pid %d was started with other arguments than the inventory lists; the restart "
+                "must use identical arguments" % assessment.pid
+            )
+        check_ram_backends(assessment, require_shared=in_place)
+        os.makedirs(vm.state_dir, exist_ok=True)
+        needed = DEVICE_STATE_DISK_ALLOWANCE + (0 if in_place else assessment.ram_bytes)
+        stat = os.statvfs(vm.state_dir)
+        free = stat.f_bavail * stat.f_frsize
+        if free < needed:
+            assessment.reasons.append(
+                "only %d MiB free for device state in %s, need %d MiB" % (free >> 20, vm.state_dir, needed >> 20)
+            )
+        if not os.access(vm.state_dir, os.W_OK):
+            assessment.reasons.append("state directory %s is not writable" % vm.state_dir)
+    except (OSError, QmpGone, QmpError, ValueError, KeyError) as error:
+        assessment.reasons.append("inspection failed: %s" % error)
+    if not keep_qmp or assessment.reasons:
+        assessment.qmp.close()
+        assessment.qmp = None
+    return assessment
+
+
+def memory_available_bytes():
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def kernel_level_gaps():
+    """Why the kernel-level reload cannot run here; this agent implements only the process level."""
+    gaps = ["this agent implements only the vmm-process level (restart every QEMU process)"]
+    if shutil.which("kexec") is None:
+        gaps.append("kexec-tools are not installed")
+    try:
+        with open("/sys/kernel/kexec_loaded") as handle:
+            if handle.read().strip() != "1":
+                gaps.append("no kexec kernel is staged (/sys/kernel/kexec_loaded is 0)")
+    except OSError:
+        gaps.append("the kernel exposes no kexec state (/sys/kernel/kexec_loaded)")
+    gaps.append("guest RAM is not on memory that survives kexec (persistent memory / DAX)")
+    return gaps
+
+
+def assess_host(host, level, assessments):
+    """Host-wide reasons to refuse, on top of the per-VM ones."""
+    reasons = []
+    if level == "kernel":
+        reasons.append("level 'kernel' is not supported on this host: " + "; ".join(kernel_level_gaps()))
+    needed = NEW_PROCESS_MEMORY_ALLOWANCE * len(assessments)
+    available = memory_available_bytes()
+    if available < needed:
+        reasons.append(
+            "only %d MiB of memory available, need %d MiB for %d new QEMU processes"
+            % (available >> 20, needed >> 20, len(assessments))
+        )
+    for journal in interrupted_runs(host):
+        reasons.append(
+            "run %s was interrupted during %s; send Recover first" % (journal.get("runId"), journal.get("phase"))
+        )
+    return reasons
+
+
+def refusal_code(level, host_reasons):
+    if level == "kernel":
+        return "level-unsupported"
+    return "host-not-ready" if host_reasons else "vm-not-ready"
+
+
+# --------------------------------------------------------------------------------------------------
+# Suspend, reload, resume
+
+
+class VmRun:
+    """One VM's way through a warm reboot, and what the result line reports about it."""
+
+    def __init__(self, assessment, run_id, in_place):
+        self.vm = assessment.vm
+        self.qmp = assessment.qmp
+        self.run_id = run_id
+        self.in_place = in_place
+        self.pid_before = assessment.pid
+        self.start_time_before = assessment.start_time
+        self.ram_bytes = assessment.ram_bytes
+        self.pid_after = None
+        self.start_time_after = None
+        self.outcome = "pending"
+        self.reason = None
+        self.stopped = False
+        self.saved = False
+        self.quit = False
+        self.state_bytes = None
+        self.stopped_at = None
+        self.resumed_at = None
+        self.heartbeat_at_suspend = None
+        self.heartbeat_offset = 0
+        self.phases = {}
+
+    def prepare(self):
+        set_migration_capabilities(self.qmp, self.in_place)
+        self.qmp.execute("migrate-set-parameters", {"max-bandwidth": UNTHROTTLED_BYTES_PER_SECOND})
+
+    def suspend(self):
+        started = time.monotonic()
+        self.qmp.execute("stop")
+        self.stopped = True
+        self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
+        self.phases["stop"] = elapsed_ms(started)
+        self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(self.vm)
+        hold(self.vm.name + ":stopped")
+        started = time.monotonic()
+        partial = self.vm.state_file + ".partial"
+        discard_saved_state(self.vm)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            send_fd(self.qmp, "rejuv-state", fd)
+        finally:
+            os.close(fd)
+        self.qmp.execute("migrate", {"uri": "fd:rejuv-state"})
+        timeout = IN_MEMORY_MIGRATION_TIMEOUT_S if self.in_place else 120.0 + self.ram_bytes / (20 << 20)
+        wait_for_migration(self.qmp, timeout, "device state save")
+        self.state_bytes = os.path.getsize(partial)
+        os.replace(partial, self.vm.state_file)
+        write_json_atomically(
+            self.vm.state_meta,
+            {
+                "runId": self.run_id,
+                "savedAt": epoch_ms(),
+                "bytes": self.state_bytes,
+                "memoryInPlace": self.in_place,
+                "argvSha256": self.vm.argv_digest(),
+                "pid": self.pid_before,
+                "heartbeatAtSuspend": self.heartbeat_at_suspend,
+                "heartbeatOffset": self.heartbeat_offset,
+            },
+        )
+        self.saved = True
+        self.phases["save"] = elapsed_ms(started)
+        hold(self.vm.name + ":saved")
+
+    def stop_old_process(self):
+        started = time.monotonic()
+        self.qmp.quit()
+        self.qmp = None
+        if not wait_for_exit(self.pid_before, self.start_time_before, QUIT_TIMEOUT_S):
+            log("%s: QEMU pid %d ignored quit; killing it" % (self.vm.name, self.pid_before))
+            os.kill(self.pid_before, 9)
+            wait_for_exit(self.pid_before, self.start_time_before, QUIT_TIMEOUT_S)
+        self.quit = True
+        self.phases["quit"] = elapsed_ms(started)
+
+    def resume(self):
+        restored = restore_vm(self.vm, self.in_place, self.phases)
+        self.pid_after, self.start_time_after, self.resumed_at = restored
+        self.outcome = "resumed"
+
+    def roll_back(self):
+        """Continue a VM still stopped in its original process (nothing lost, nothing restarted)."""
+        if self.qmp is None or not self.stopped or self.quit:
+            return
+        try:
+            if self.qmp.execute("query-migrate").get("status") in ("active", "setup", "device"):
+                self.qmp.execute("migrate_cancel")
+            self.qmp.execute("cont")
+            discard_saved_state(self.vm)
+            self.outcome = "rolled-back"
+            self.reason = "resumed in its original process after another VM failed to suspend"
+        except (QmpGone, QmpError, OSError) as error:
+            self.outcome = "failed"
+            self.reason = "could not be resumed in its original process: %s" % error
+
+    def report(self):
+        entry = {"name": self.vm.name, "outcome": self.outcome, "pidBefore": self.pid_before}
+        if self.reason:
+            entry["reason"] = self.reason
+        if self.pid_after is not None:
+            entry["pidAfter"] = self.pid_after
+        if self.stopped_at is not None and self.resumed_at is not None:
+            entry["pauseMs"] = round(self.resumed_at - self.stopped_at, 3)
+        if self.state_bytes is not None:
+            entry["stateBytes"] = self.state_bytes
+        entry["ramBytes"] = self.ram_bytes
+        entry["phasesMs"] = self.phases
+        if self.stopped_at is not None:
+            entry["stoppedAt"] = self.stopped_at
+        if self.resumed_at is not None:
+            entry["resumedAt"] = self.resumed_at
+        return entry
+
+    def journal_entry(self):
+        return {
+            "pidBefore": self.pid_before,
+            "startTimeBefore": self.start_time_before,
+            "pidAfter": self.pid_after,
+            "startTimeAfter": self.start_time_after,
+            "heartbeatAtSuspend": self.heartbeat_at_suspend,
+            "heartbeatOffset": self.heartbeat_offset,
+            "outcome": self.outcome,
+        }
+
+
+def start_incoming_process(vm):
+    """Starts the VM's QEMU with its exact inventory argv plus -incoming defer; returns (process, qmp)."""
+    os.makedirs(vm.state_dir, exist_ok=True)
+    with open(vm.qemu_log, "ab") as qemu_log:
+        # Own session: the VM must outlive this document, even when SSM kills the document's process group.
+        process = subprocess.Popen(
+            vm.argv + ["-incoming", "defer"],
+            stdin=subprocess.DEVNULL,
+            stdout=qemu_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise VmFailure(
+                "new QEMU process exited with code %d before QMP came up: %s"
+                % (process.returncode, tail_text(vm.qemu_log))
+            )
+        try:
+            qmp = Qmp(vm.qmp_socket)
+            if qmp.peer_pid() == process.pid:
+                return process, qmp
+            qmp.close()
+        except (OSError, QmpGone):
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise VmFailure("new QEMU process did not open QMP within %.0f s" % START_TIMEOUT_S)
+        time.sleep(0.003)
+
+
+def restore_vm(vm, in_place, phases):
+    """New process, device state restored over the memory left in place, running. (pid, start, resumedAt)"""
+    if in_place:
+        missing = [path for path in ram_files_from_argv(vm.argv) if not os.path.exists(path)]
+        if missing:
+            # QEMU would create an empty file and the guest would wake up to zeroed RAM.
+            raise VmFailure("guest RAM backing file %s is gone; not restoring over empty memory" % ", ".join(missing))
+    started = time.monotonic()
+    process, qmp = start_incoming_process(vm)
+    try:
+        phases["start"] = elapsed_ms(started)
+        hold(vm.name + ":started")
+        started = time.monotonic()
+        set_migration_capabilities(qmp, in_place)
+        fd = os.open(vm.state_file, os.O_RDONLY)
+        try:
+            send_fd(qmp, "rejuv-state", fd)
+        finally:
+            os.close(fd)
+        qmp.execute("migrate-incoming", {"uri": "fd:rejuv-state"})
+        wait_for_migration(qmp, IN_MEMORY_MIGRATION_TIMEOUT_S + (0 if in_place else 600), "device state restore")
+        phases["restore"] = elapsed_ms(started)
+        started = time.monotonic()
+        if qmp.status() != "running":
+            qmp.execute("cont")
+        status = qmp.status()
+        if status != "running":
+            raise VmFailure("restored VM is %s, not running" % status)
+        phases["cont"] = elapsed_ms(started)
+        resumed_at = qmp.event_time_ms("RESUME") or epoch_ms()
+    except (QmpGone, QmpError, OSError) as error:
+        raise VmFailure("restore in new QEMU pid %d failed: %s" % (process.pid, error))
+    finally:
+        qmp.close()
+    # The state is consumed: restoring it again over memory the guest has since changed would corrupt it.
+    discard_saved_state(vm)
+    return process.pid, process_start_time(process.pid), resumed_at
+
+
+def cold_start_vm(vm):
+    os.makedirs(vm.state_dir, exist_ok=True)
+    with open(vm.qemu_log, "ab") as qemu_log:
+        process = subprocess.Popen(
+            vm.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=qemu_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise VmFailure("QEMU exited with code %d: %s" % (process.returncode, tail_text(vm.qemu_log)))
+        try:
+            qmp = Qmp(vm.qmp_socket)
+            status = qmp.status()
+            qmp.close()
+            if status == "running":
+                return process.pid
+        except (OSError, QmpGone, QmpError):
+            pass
+        if time.monotonic() > deadline:
+            raise VmFailure("cold-started QEMU did not come up within %.0f s" % START_TIMEOUT_S)
+        time.sleep(0.01)
+
+
+def in_parallel(items, action):
+    """Runs action(item) for every item at once; returns {index: error message} for those that failed."""
+    errors = {}
+
+    def run(index, item):
+        try:
+            action(item)
+        except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
+            errors[index] = str(error)
+        except Exception as error:  # noqa: BLE001 - one VM's surprise must not abandon the others
+            errors[index] = "unexpected %s: %s" % (type(error).__name__, error)
+            log(traceback.format_exc())
+
+    threads = [threading.Thread(target=run, args=(i, item)) for i, item in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def describe_suspend_failure(run, error):
+    if not same_process_alive(run.pid_before, run.start_time_before):
+        return "QEMU pid %d exited while the VM was being suspended (%s)" % (run.pid_before, error)
+    return "suspend failed: %s" % error
+
+
+def warm_reboot(host, run_id, level, assessments, in_place):
+    runs = [VmRun(a, run_id, in_place) for a in assessments]
+    started_at = epoch_ms()
+    journal = {
+        "runId": run_id,
+        "document": "WarmReboot",
+        "level": level,
+        "memoryInPlace": in_place,
+        "status": "running",
+        "phase": "suspending",
+        "startedAt": started_at,
+        "vms": {},
+    }
+
+    def save_journal(phase):
+        journal["phase"] = phase
+        journal["vms"] = {r.vm.name: r.journal_entry() for r in runs}
+        write_json_atomically(journal_path(host, run_id), journal)
+
+    for run in runs:
+        run.prepare()
+    save_journal("suspending")
+
+    errors = in_parallel(runs, VmRun.suspend)
+    if errors:
+        for index, error in errors.items():
+            runs[index].outcome = "failed"
+            runs[index].reason = describe_suspend_failure(runs[index], error)
+        for run in runs:
+            if run.outcome == "pending":
+                run.roll_back()
+        failed = [runs[i] for i in sorted(errors)]
+        reason = "suspend failed, nothing was restarted: " + "; ".join(
+            "%s: %s" % (r.vm.name, r.reason) for r in failed
+        )
+        return finish_run(host, journal, runs, "failed", reason, "suspend-failed", save_journal)
+
+    save_journal("reloading")
+    errors = in_parallel(runs, VmRun.stop_old_process)
+    hold("reload")
+    save_journal("resuming")
+    alive = [r for i, r in enumerate(runs) if i not in errors]
+    for index, error in errors.items():
+        runs[index].outcome = "failed"
+        runs[index].reason = "old QEMU process could not be stopped: %s" % error
+    resume_errors = in_parallel(alive, VmRun.resume)
+    for index, error in resume_errors.items():
+        alive[index].outcome = "failed"
+        alive[index].reason = error
+    failed = [r for r in runs if r.outcome != "resumed"]
+    if failed:
+        reason = "not every VM resumed (device state kept for Recover): " + "; ".join(
+            "%s: %s" % (r.vm.name, r.reason) for r in failed
+        )
+        return finish_run(host, journal, runs, "failed", reason, "resume-failed", save_journal)
+    return finish_run(host, journal, runs, "ok", None, None, save_journal)
+
+
+def finish_run(host, journal, runs, outcome, reason, code, save_journal):
+    result = {
+        "document": "WarmReboot",
+        "runId": journal["runId"],
+        "level": journal["level"],
+        "memoryInPlace": journal["memoryInPlace"],
+        "outcome": outcome,
+        "vms": [r.report() for r in runs],
+        "startedAt": journal["startedAt"],
+        "durationMs": round(epoch_ms() - journal["startedAt"], 3),
+    }
+    if reason:
+        result["reason"] = reason
+        result["reasonCode"] = code
+    journal["status"] = "done"
+    journal["result"] = result
+    journal["exitCode"] = EXIT_OK if outcome == "ok" else EXIT_FAILED
+    save_journal("done")
+    return result, journal["exitCode"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Documents
+
+
+def refused_result(document, refusal, run_id, extra=None):
+    result = {"document": document, "outcome": "refused", "reason": refusal.reason, "reasonCode": refusal.code}
+    if run_id:
+        result["runId"] = run_id
+    result["vms"] = refusal.vms
+    result.update(extra or {})
+    return result
+
+
+def command_preflight(host, args):
+    targets, problems = select_vms(host, args.vms, require_all=False)
+    lock = HostLock(host, "Preflight", args.run_id)
+    try:
+        assessments = [assess_vm(t, problems, keep_qmp=False) for t in targets]
+        host_reasons = assess_host(host, args.level, assessments)
+    finally:
+        lock.release()
+    vms = [a.report() for a in assessments]
+    refused = [a for a in assessments if a.reasons]
+    result = {"document": "Preflight", "runId": args.run_id, "level": args.level, "vms": vms}
+    if host_reasons or refused:
+        reasons = host_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
+        result.update(
+            outcome="refused",
+            reason="; ".join(reasons),
+            reasonCode=refusal_code(args.level, host_reasons),
+        )
+        return result, EXIT_REFUSED
+    result["outcome"] = "ok"
+    return result, EXIT_OK
+
+
+def command_warm_reboot(host, args):
+    in_place = not args.classic
+    previous = read_json(journal_path(host, args.run_id))
+    if previous and previous.get("status") == "done":
+        return dict(previous["result"], replayed=True), previous.get("exitCode", EXIT_FAILED)
+    targets, problems = select_vms(host, args.vms, require_all=True)
+    lock = HostLock(host, "WarmReboot", args.run_id)
+    assessments = []
+    try:
+        previous = read_json(journal_path(host, args.run_id))
+        if previous and previous.get("status") == "done":
+            return dict(previous["result"], replayed=True), previous.get("exitCode", EXIT_FAILED)
+        if previous:
+            raise Refusal(
+                "interrupted",
+                "run %s was interrupted during %s and is not repeated; send Recover"
+                % (args.run_id, previous.get("phase")),
+            )
+        assessments = [assess_vm(t, problems, keep_qmp=True, in_place=in_place) for t in targets]
+        host_reasons = assess_host(host, args.level, assessments)
+        refused = [a for a in assessments if a.reasons]
+        if host_reasons or refused:
+            reasons = host_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
+            raise Refusal(
+                refusal_code(args.level, host_reasons),
+                "nothing was touched: " + "; ".join(reasons),
+                vms=[a.report() for a in assessments],
+            )
+        return warm_reboot(host, args.run_id, args.level, assessments, in_place)
+    finally:
+        for assessment in assessments:
+            if assessment.qmp is not None:
+                assessment.qmp.close()
+        lock.release()
+
+
+def verify_vm(vm, record, timeout_s):
+    entry = {"name": vm.name, "pidBefore": record.get("pidBefore")}
+    problems = []
+    try:
+        qmp = Qmp(vm.qmp_socket)
+        try:
+            entry["pid"] = qmp.peer_pid()
+            entry["status"] = qmp.status()
+        finally:
+            qmp.close()
+    except (OSError, QmpGone, QmpError) as error:
+        problems.append("QMP is not reachable: %s" % error)
+    if entry.get("status") not in (None, "running"):
+        problems.append("VM is %s, not running" % entry["status"])
+    if "pid" in entry and entry["pid"] == record.get("pidBefore"):
+        if process_start_time(entry["pid"]) == record.get("startTimeBefore"):
+            problems.append("QEMU process %d is the one from before the reboot" % entry["pid"])
+    at_suspend = record.get("heartbeatAtSuspend")
+    entry["heartbeatAtSuspend"] = at_suspend
+    deadline = time.monotonic() + timeout_s
+    counters = []
+    while True:
+        try:
+            counters = heartbeat_counters_since(vm, record.get("heartbeatOffset", 0))
+        except OSError as error:
+            problems.append("heartbeat log unreadable: %s" % error)
+            break
+        if counters and (at_suspend is None or counters[-1] > at_suspend) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if counters:
+        entry["heartbeatNow"] = counters[-1]
+    went_back = [
+        (a, b) for a, b in zip([at_suspend if at_suspend is not None else -1] + counters, counters) if b <= a
+    ]
+    if went_back:
+        problems.append("guest restarted: its heartbeat went back from %d to %d" % went_back[0])
+    elif not counters or (at_suspend is not None and counters[-1] <= at_suspend):
+        problems.append("guest heartbeat did not advance within %d s of resume" % timeout_s)
+    entry["outcome"] = "failed" if problems else "verified"
+    if problems:
+        entry["reason"] = "; ".join(problems)
+    return entry
+
+
+def command_verify(host, args):
+    targets, problems = select_vms(host, args.vms, require_all=False)
+    journal = read_json(journal_path(host, args.run_id))
+    if journal is None:
+        raise Refusal("unknown-run", "no WarmReboot run %s on this host" % args.run_id, EXIT_INVALID_REQUEST)
+    lock = HostLock(host, "Verify", args.run_id)
+    try:
+        entries = []
+        for target in targets:
+            record = journal.get("vms", {}).get(target.name if isinstance(target, Vm) else target)
+            if not isinstance(target, Vm):
+                entries.append({"name": target, "outcome": "failed", "reason": problems.get(target, "")})
+            elif record is None:
+                entries.append({"name": target.name, "outcome": "failed", "reason": "not part of run %s" % args.run_id})
+            else:
+                entries.append(verify_vm(target, record, args.heartbeat_timeout_seconds))
+    finally:
+        lock.release()
+    failed = [e for e in entries if e["outcome"] != "verified"]
+    result = {"document": "Verify", "runId": args.run_id, "outcome": "failed" if failed else "ok", "vms": entries}
+    if journal.get("status") != "done" or journal.get("result", {}).get("outcome") != "ok":
+        result["runOutcome"] = journal.get("result", {}).get("outcome", journal.get("status"))
+    if failed:
+        result["reason"] = "%d of %d VMs failed verification" % (len(failed), len(entries))
+        result["reasonCode"] = "verification-failed"
+        return result, EXIT_FAILED
+    return result, EXIT_OK
+
+
+def recover_vm(vm, cold_start):
+    """Brings one VM back from whatever a failed run left; reports what it found and what it did."""
+    entry = {"name": vm.name}
+    qmp = None
+    try:
+        qmp = Qmp(vm.qmp_socket, timeout_s=3.0)
+    except (OSError, QmpGone, QmpError, ValueError):
+        qmp = None
+    if qmp is not None:
+        try:
+            entry["pid"] = qmp.peer_pid()
+            status = qmp.status()
+            entry["found"] = status
+            if status == "running":
+                entry["action"] = "none"
+                if read_json(vm.state_meta) is not None or os.path.exists(vm.state_file + ".partial"):
+                    entry["action"] = "discarded stale device state"
+                discard_saved_state(vm)
+                entry["outcome"] = "running"
+                return entry
+            if status in ("paused", "postmigrate", "finish-migrate"):
+                if qmp.execute("query-migrate").get("status") in ("active", "setup", "device"):
+                    qmp.execute("migrate_cancel")
+                qmp.execute("cont")
+                discard_saved_state(vm)
+                entry["action"] = "cont"
+                entry["outcome"] = "running" if qmp.status() == "running" else "failed"
+                return entry
+            if status != "inmigrate":
+                entry["action"] = "none"
+                entry["outcome"] = "needs-attention"
+                entry["reason"] = "VM is %s; left for a person" % status
+                return entry
+            # A new process waiting for its state: restore into it if the state is there, else replace it.
+            meta, why_not = usable_saved_state(vm)
+            pid, start = entry["pid"], process_start_time(entry["pid"])
+            qmp.quit()
+            qmp = None
+            wait_for_exit(pid, start, QUIT_TIMEOUT_S)
+            entry["found"] = "inmigrate, " + ("device state saved" if meta else why_not)
+        except (QmpGone, QmpError, OSError) as error:
+            entry["outcome"] = "failed"
+            entry["reason"] = "QMP failed while inspecting: %s" % error
+            return entry
+        finally:
+            if qmp is not None:
+                qmp.close()
+    else:
+        alive = find_vm_processes(vm)
+        if alive:
+            entry["found"] = "QEMU pid %s alive but QMP unreachable" % ",".join(map(str, alive))
+            entry["action"] = "none"
+            entry["outcome"] = "unresponsive"
+            entry["reason"] = "QEMU process is alive but does not answer on %s" % vm.qmp_socket
+            return entry
+    meta, why_not = usable_saved_state(vm)
+    entry.setdefault("found", "process gone, " + ("device state saved" if meta else why_not))
+    try:
+        if meta is not None:
+            phases = {}
+            entry["pid"], _, _ = restore_vm(vm, meta.get("memoryInPlace", True), phases)
+            entry["action"] = "restored from saved device state"
+            entry["phasesMs"] = phases
+            entry["outcome"] = "running"
+        elif cold_start:
+            discard_saved_state(vm)
+            entry["pid"] = cold_start_vm(vm)
+            entry["action"] = "cold-started (the guest booted afresh)"
+            entry["outcome"] = "running"
+        else:
+            entry["action"] = "none"
+            entry["outcome"] = "lost"
+            entry["reason"] = "QEMU process is gone and %s; cold start not allowed" % why_not
+    except (VmFailure, QmpGone, QmpError, OSError) as error:
+        entry["outcome"] = "failed"
+        entry["reason"] = str(error)
+    return entry
+
+
+def command_recover(host, args):
+    targets, problems = select_vms(host, args.vms, require_all=False)
+    lock = HostLock(host, "Recover", args.run_id)
+    try:
+        entries = []
+        for target in targets:
+            if isinstance(target, Vm):
+                entries.append(recover_vm(target, args.cold_start == "true"))
+            else:
+                entries.append({"name": target, "outcome": "failed", "reason": problems.get(target, "")})
+        for journal in interrupted_runs(host):
+            journal["status"] = "recovered"
+            write_json_atomically(journal_path(host, journal["runId"]), journal)
+    finally:
+        lock.release()
+    not_running = [e for e in entries if e["outcome"] != "running"]
+    result = {"document": "Recover", "runId": args.run_id, "vms": entries}
+    if not not_running:
+        result["outcome"] = "ok"
+        return result, EXIT_OK
+    result["outcome"] = "partial" if len(not_running) < len(entries) else "failed"
+    result["reason"] = "not running after recovery: " + ", ".join(
+        "%s (%s)" % (e["name"], e["outcome"]) for e in not_running
+    )
+    result["reasonCode"] = "vms-not-recovered"
+    return result, EXIT_PARTIAL
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def pattern(regex, what):
+    def check(value):
+        if not regex.fullmatch(value):
+            raise argparse.ArgumentTypeError("%s must match %s" % (what, regex.pattern))
+        return value
+
+    return check
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="rejuv_host.py")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("preflight", "warm-reboot", "verify", "recover"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--run-id", required=True, type=pattern(RUN_ID, "run id"))
+        sub.add_argument("--vms", default="*", type=pattern(VM_SELECTION, "VM selection"))
+        if name in ("preflight", "warm-reboot"):
+            sub.add_argument("--level", default="vmm-process", choices=LEVELS)
+        if name == "warm-reboot":
+            # The classic baseline for the bench: guest RAM is copied into the state file as well.
+            sub.add_argument("--classic", action="store_true", help=argparse.SUPPRESS)
+        if name == "verify":
+            sub.add_argument("--heartbeat-timeout-seconds", type=int, default=30, choices=range(1, 1000))
+        if name == "recover":
+            sub.add_argument("--cold-start", default="false", choices=("true", "false"))
+    return parser.parse_args(argv)
+
+
+DOCUMENTS = {
+    "preflight": ("Preflight", command_preflight),
+    "warm-reboot": ("WarmReboot", command_warm_reboot),
+    "verify": ("Verify", command_verify),
+    "recover": ("Recover", command_recover),
+}
+
+# The coordinator reads only the first 24,000 characters of stdout.
+MAX_RESULT_CHARS = 23000
+
+
+def emit(result):
+    result = dict(result, schemaVersion=RESULT_SCHEMA_VERSION)
+    line = json.dumps(result, separators=(",", ":"), sort_keys=True)
+    if len(line) > MAX_RESULT_CHARS:
+        keep = ("name", "outcome", "reason", "pauseMs", "stateBytes")
+        result["vms"] = [{k: v for k, v in vm.items() if k in keep} for vm in result.get("vms", [])]
+        result["detailTrimmed"] = True
+        line = json.dumps(result, separators=(",", ":"), sort_keys=True)
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def main(argv):
+    try:
+        args = parse_args(argv)
+    except SystemExit as exit_request:
+        emit({"document": "unknown", "outcome": "refused", "reason": "invalid arguments", "reasonCode": "bad-arguments", "vms": []})
+        return EXIT_INVALID_REQUEST if exit_request.code else EXIT_OK
+    document, command = DOCUMENTS[args.command]
+    host = Host(os.environ.get("REJUV_HOST_ROOT") or "/")
+    try:
+        result, code = command(host, args)
+    except Refusal as refusal:
+        result, code = refused_result(document, refusal, args.run_id), refusal.exit_code
+    except Exception as error:  # noqa: BLE001 - whatever happens, the coordinator gets its one line
+        log(traceback.format_exc())
+        result = {
+            "document": document,
+            "runId": args.run_id,
+            "outcome": "failed",
+            "reason": "agent error: %s: %s" % (type(error).__name__, error),
+            "reasonCode": "agent-error",
+            "vms": [],
+        }
+        code = EXIT_FAILED
+    emit(result)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

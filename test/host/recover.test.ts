@@ -1,0 +1,183 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  counterBreaks,
+  readHeartbeatLog,
+  waitForHeartbeat,
+  waitForLog,
+} from '../../host/lab/heartbeat-log.js';
+import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
+import { findVmProcesses, vmPid, waitForExit } from '../../host/lab/vm-processes.js';
+import type { WarmRebootVm } from '../../host/results/host-document-result.js';
+import { loadHostDocument } from '../../host/documents/load-host-document.js';
+import { runDocument } from '../../host/runner/run-document.js';
+import { runHostDocument, waitForFile, type RunOptions } from './support/host-documents.js';
+import { pidsOf } from './support/vm-pids.js';
+
+let host: LabHost | undefined;
+afterEach(async () => {
+  await host?.teardown();
+  host = undefined;
+});
+afterAll(teardownOpenLabHosts);
+
+async function labHostWith(names: readonly string[]): Promise<LabHost> {
+  const lab = await createLabHost();
+  for (const name of names) await lab.addVm({ name, memoryMiB: 64 });
+  await lab.launch();
+  return lab;
+}
+
+/**
+ * The agent's documented test seam: with REJUV_HOLD_AT=<point> it stops at that point, creates
+ * `<point>.reached` in REJUV_HOLD_DIR, and waits for `<point>.release`. The test acts in between.
+ */
+async function holdAt(lab: LabHost, point: string) {
+  const dir = join(lab.root, 'holds');
+  await mkdir(dir, { recursive: true });
+  return {
+    env: { REJUV_HOLD_AT: point, REJUV_HOLD_DIR: dir },
+    reached: () => waitForFile(join(dir, `${point}.reached`)),
+    release: () => writeFile(join(dir, `${point}.release`), ''),
+  };
+}
+
+/** A WarmReboot whose agent the test kills: there is no result line to read, only the run. */
+function runWarmReboot(hostRoot: string, runId: string, options: RunOptions) {
+  return runDocument({
+    document: loadHostDocument('WarmReboot').content,
+    documentName: 'WarmReboot',
+    parameters: { runId },
+    hostRoot,
+    ...options,
+  });
+}
+
+/** The guest printed more heartbeats, never rebooted, and its counter never skipped or went back. */
+async function expectGuestContinued(lab: LabHost, name: string): Promise<void> {
+  const log = lab.vm(name).heartbeat.log;
+  const last = (await readHeartbeatLog(log)).counters.at(-1) ?? 0;
+  await waitForHeartbeat(log, last + 5);
+  const after = await readHeartbeatLog(log);
+  expect(after.boots, name).toBe(1);
+  expect(counterBreaks(after.counters), name).toEqual([]);
+}
+
+describe('Document: Recover', () => {
+  it('does nothing on a healthy host', async () => {
+    host = await labHostWith(['vm-a', 'vm-b']);
+    const pids = await pidsOf(host, ['vm-a', 'vm-b']);
+
+    const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'healthy' });
+
+    expect(run.status).toBe('Success');
+    expect(result.outcome).toBe('ok');
+    expect(result.vms).toEqual([
+      { name: 'vm-a', found: 'running', action: 'none', outcome: 'running', pid: pids[0] },
+      { name: 'vm-b', found: 'running', action: 'none', outcome: 'running', pid: pids[1] },
+    ]);
+  });
+
+  it('after a QEMU killed mid-suspend: WarmReboot fails naming it, Recover brings the others back and reports it lost', async () => {
+    host = await labHostWith(['vm-a', 'vm-b', 'vm-c']);
+    const victim = await vmPid(host.vm('vm-b').argv);
+    const hold = await holdAt(host, 'vm-b:stopped');
+
+    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'killed' }, { env: hold.env });
+    await hold.reached();
+    process.kill(victim, 'SIGKILL');
+    expect(await waitForExit(victim, 5000)).toBe(true);
+    await hold.release();
+    const { run, result } = await reboot;
+
+    expect(run.status).toBe('Failed');
+    expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
+    expect(result.reason).toMatch(
+      new RegExp(
+        `^suspend failed, nothing was restarted: vm-b: QEMU pid ${victim} exited while the VM was being suspended`,
+      ),
+    );
+    const vms = result.vms as WarmRebootVm[];
+    expect(vms.map((vm) => [vm.name, vm.outcome])).toEqual([
+      ['vm-a', 'rolled-back'],
+      ['vm-b', 'failed'],
+      ['vm-c', 'rolled-back'],
+    ]);
+
+    const recover = await runHostDocument(host.root, 'Recover', { runId: 'killed' });
+
+    expect(recover.run.status).toBe('Failed');
+    expect(recover.result).toMatchObject({ outcome: 'partial', reasonCode: 'vms-not-recovered' });
+    expect(recover.result.reason).toBe('not running after recovery: vm-b (lost)');
+    const lost = recover.result.vms.find((vm) => vm.name === 'vm-b');
+    expect(lost).toMatchObject({ outcome: 'lost', action: 'none' });
+    expect(lost?.reason).toMatch(/QEMU process is gone and device state was only partly written/);
+    for (const name of ['vm-a', 'vm-c']) {
+      expect(recover.result.vms.find((vm) => vm.name === name)?.outcome).toBe('running');
+      await expectGuestContinued(host, name);
+    }
+
+    const coldStart = await runHostDocument(host.root, 'Recover', { runId: 'killed', coldStart: 'true' });
+    expect(coldStart.result.outcome).toBe('ok');
+    expect(coldStart.result.vms.find((vm) => vm.name === 'vm-b')?.action).toMatch(/^cold-started/);
+    // The victim's guest state is gone: it boots again and its counter starts over.
+    const victimLog = await waitForLog(
+      host.vm('vm-b').heartbeat.log,
+      (log) => log.boots === 2 && log.sinceLastBoot.length > 0,
+    );
+    expect(victimLog.sinceLastBoot[0]).toBe(1);
+    expect(victimLog.badPages).toEqual([]);
+  });
+
+  it('after the agent died with every old QEMU gone: restores each VM from its saved device state', async () => {
+    host = await labHostWith(['vm-a', 'vm-b']);
+    const hold = await holdAt(host, 'reload');
+    const abort = new AbortController();
+
+    const reboot = runWarmReboot(host.root, 'died', { env: hold.env, signal: abort.signal });
+    await hold.reached();
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+    for (const name of ['vm-a', 'vm-b']) expect(await findVmProcesses(host.vm(name).argv)).toEqual([]);
+
+    const resent = await runHostDocument(host.root, 'WarmReboot', { runId: 'died' });
+    expect(resent.result).toMatchObject({ outcome: 'refused', reasonCode: 'interrupted' });
+
+    const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'died' });
+
+    expect(run.status).toBe('Success');
+    expect(result.outcome).toBe('ok');
+    for (const vm of result.vms) {
+      expect(vm).toMatchObject({
+        found: 'process gone, device state saved',
+        action: 'restored from saved device state',
+        outcome: 'running',
+      });
+      await expectGuestContinued(host, vm.name);
+    }
+    const preflight = await runHostDocument(host.root, 'Preflight', { runId: 'after-recover' });
+    expect(preflight.result.outcome).toBe('ok');
+  });
+
+  it('after the agent died while guests were paused: continues them in their original processes', async () => {
+    host = await labHostWith(['vm-a', 'vm-b']);
+    const pids = await pidsOf(host, ['vm-a', 'vm-b']);
+    const hold = await holdAt(host, 'vm-a:saved');
+    const abort = new AbortController();
+
+    const reboot = runWarmReboot(host.root, 'paused', { env: hold.env, signal: abort.signal });
+    await hold.reached();
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { result } = await runHostDocument(host.root, 'Recover', { runId: 'paused' });
+
+    expect(result.outcome).toBe('ok');
+    expect(result.vms.map((vm) => [vm.name, vm.action, vm.outcome, vm.pid])).toEqual([
+      ['vm-a', 'cont', 'running', pids[0]],
+      ['vm-b', 'cont', 'running', pids[1]],
+    ]);
+    for (const name of ['vm-a', 'vm-b']) await expectGuestContinued(host, name);
+  });
+});
