@@ -1,0 +1,57 @@
+/** One place for what every rejuv Lambda shares: runtime, architecture, tracing, logs, bundling. */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+export interface RejuvFunctionProps extends Pick<
+  NodejsFunctionProps,
+  'environment' | 'timeout' | 'description'
+> {
+  /** Path of the TypeScript module that exports `handler`. */
+  readonly entry: string;
+  /** How long the function's logs are kept. */
+  readonly logRetention: RetentionDays;
+}
+
+export class RejuvFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: RejuvFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // A role of its own, allowed to write to its own log group only, instead of the broad managed
+    // AWSLambdaBasicExecutionRole.
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    super(scope, id, {
+      role,
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 256,
+      timeout: props.timeout ?? Duration.seconds(60),
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'rejuv',
+        POWERTOOLS_METRICS_NAMESPACE: 'Rejuv',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        // The Node 24 runtime ships SDK v3; bundling it again only makes cold starts slower.
+        externalModules: ['@aws-sdk/*'],
+        forceDockerBundling: false,
+      },
+    });
+  }
+}

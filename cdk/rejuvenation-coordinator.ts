@@ -1,0 +1,449 @@
+/**
+ * RejuvenationCoordinator: everything rejuv needs in one account and region: the tables, the host
+ * documents, the workflow functions and state machine, the alarm rule, the trigger functions and the
+ * operator topic, with least-privilege permissions between them.
+ */
+import { CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
+import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct, type IConstruct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { TRIGGERS, WORKFLOW_STEPS, type TriggerId, type WorkflowStepId } from '../lambdas/step-catalog.js';
+import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
+import type { TableId } from '../shared/store/table-definitions.js';
+import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
+import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
+import { CoordinatorTables } from './coordinator-tables.js';
+import { hostDocumentContent } from './host-documents.js';
+import { acknowledgeFindings, type Acknowledgement } from './nag.js';
+import { RejuvFunction } from './rejuv-function.js';
+import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
+
+export interface PoolSettings {
+  /** At most this many hosts of the pool are out of service for rejuvenation at once. */
+  readonly maxHostsInMaintenance: number;
+}
+
+export interface ManagedInstanceTag {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface RejuvenationCoordinatorProps {
+  /**
+   * Pools with their own maintenance limit, by pool id.
+   * @default - no pool has its own limit; every pool uses `defaultMaxHostsInMaintenance`
+   */
+  readonly pools?: Readonly<Record<string, PoolSettings>>;
+  /**
+   * Maintenance limit of pools not listed in `pools`.
+   * @default 1
+   */
+  readonly defaultMaxHostsInMaintenance?: number;
+  /**
+   * CloudWatch alarms whose state change into ALARM starts a rejuvenation: every alarm whose name
+   * begins with this prefix.
+   * @default 'rejuv-aging-'
+   */
+  readonly agingAlarmNamePrefix?: string;
+  /**
+   * The alarm metric dimension whose value names the host to rejuvenate.
+   * @default 'HostId'
+   */
+  readonly hostIdDimension?: string;
+  /**
+   * Reload level for alarm-triggered runs.
+   * @default 'vmm-process'
+   */
+  readonly alarmReloadLevel?: ReloadLevel;
+  /**
+   * Topic for operator notifications: quarantines, failures, completions.
+   * @default - a new topic encrypted with the AWS managed SNS key
+   */
+  readonly notificationTopic?: ITopic;
+  /**
+   * Drain strategy: the target groups a host's instance is deregistered from before its VMs are paused.
+   * The host is always cordoned in the registry as well.
+   * @default - no load balancer; cordon only
+   */
+  readonly targetGroupArns?: readonly string[];
+  /**
+   * Only instances carrying this tag may receive rejuv's documents.
+   * @default { key: 'rejuv:managed', value: 'true' }
+   */
+  readonly managedInstanceTag?: ManagedInstanceTag;
+  /**
+   * How long a host lock and pool slot last; must exceed the longest step.
+   * @default Duration.hours(2)
+   */
+  readonly leaseDuration?: Duration;
+  /**
+   * Deadlines of the host documents, measured from send to result.
+   * @default - Preflight 2 min, WarmReboot 15 min, Verify 5 min, Recover 15 min
+   */
+  readonly commandTimeouts?: Partial<Readonly<Record<HostDocument, Duration>>>;
+  /**
+   * How long the host's agent may take to report back after the reload.
+   * @default Duration.minutes(10)
+   */
+  readonly awaitHostTimeout?: Duration;
+  /**
+   * Pause between two looks at a running host command, a drain, or the agent.
+   * @default Duration.seconds(10)
+   */
+  readonly pollInterval?: Duration;
+  /**
+   * Refuse table deletion.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * What happens to the tables when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long function and state machine logs are kept.
+   * @default RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
+  Preflight: Duration.minutes(2),
+  WarmReboot: Duration.minutes(15),
+  Verify: Duration.minutes(5),
+  Recover: Duration.minutes(15),
+};
+
+/** Which tables each function touches, and how; nothing else is granted. */
+const TABLE_ACCESS: Readonly<Record<WorkflowStepId | TriggerId, Partial<Record<TableId, 'read' | 'write'>>>> =
+  {
+    Admit: { hosts: 'write', leases: 'write', audit: 'write' },
+    Advance: { hosts: 'write', leases: 'read', audit: 'write' },
+    HostCommandStart: { audit: 'write' },
+    HostCommandPoll: { audit: 'write' },
+    DrainStart: { hosts: 'write', leases: 'read', audit: 'write' },
+    DrainCheck: { hosts: 'read' },
+    Undrain: { hosts: 'write', leases: 'read', audit: 'write' },
+    AwaitHost: { audit: 'write' },
+    Compensate: { hosts: 'write', leases: 'read', audit: 'write' },
+    Quarantine: { hosts: 'write', leases: 'read', audit: 'write' },
+    Release: { hosts: 'read', leases: 'write', audit: 'write' },
+    Refuse: { hosts: 'read', audit: 'write' },
+    DryRunReport: { audit: 'write' },
+    AlarmTrigger: { hosts: 'read', idempotency: 'write' },
+    OperatorTrigger: { hosts: 'read' },
+  };
+
+const SENDS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set(['HostCommandStart']);
+const READS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set([
+  'HostCommandStart',
+  'HostCommandPoll',
+  'AwaitHost',
+]);
+const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
+const NOTIFIES: ReadonlySet<WorkflowStepId | TriggerId> = new Set(['Release', 'Refuse']);
+
+const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
+
+export class RejuvenationCoordinator extends Construct {
+  readonly tables: CoordinatorTables;
+  readonly stateMachine: StateMachine;
+  readonly notificationTopic: ITopic;
+  readonly documents: Readonly<Record<HostDocument, CfnDocument>>;
+  readonly functions: Readonly<Record<WorkflowStepId | TriggerId, IFunction>>;
+
+  constructor(scope: Construct, id: string, props: RejuvenationCoordinatorProps = {}) {
+    super(scope, id);
+    const settings = validate(props);
+    const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
+
+    this.tables = new CoordinatorTables(this, 'Tables', {
+      deletionProtection: props.deletionProtection ?? true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.notificationTopic =
+      props.notificationTopic ??
+      new Topic(this, 'Notifications', {
+        enforceSSL: true,
+        masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+      });
+
+    const documents = {} as Record<HostDocument, CfnDocument>;
+    for (const document of HOST_DOCUMENTS) {
+      documents[document] = new CfnDocument(this, `${document}Document`, {
+        documentType: 'Command',
+        documentFormat: 'JSON',
+        content: hostDocumentContent(document),
+        updateMethod: 'NewVersion',
+      });
+    }
+    this.documents = documents;
+
+    const stack = Stack.of(this);
+    const configFor = (stateMachineArn?: string): string =>
+      stack.toJsonString({
+        tables: Object.fromEntries(Object.entries(this.tables.tables).map(([k, t]) => [k, t.tableName])),
+        workflow: {
+          leaseDurationMs: settings.leaseDuration.toMilliseconds(),
+          defaultPoolLimit: settings.defaultMaxHostsInMaintenance,
+          poolLimits: Object.fromEntries(
+            Object.entries(props.pools ?? {}).map(([p, s]) => [p, s.maxHostsInMaintenance]),
+          ),
+          documents: Object.fromEntries(HOST_DOCUMENTS.map((d) => [d, documents[d].ref])),
+          commandTimeoutSeconds: Object.fromEntries(
+            HOST_DOCUMENTS.map((d) => [d, settings.commandTimeouts[d].toSeconds()]),
+          ),
+          awaitHostTimeoutSeconds: settings.awaitHostTimeout.toSeconds(),
+        },
+        notificationTopicArn: this.notificationTopic.topicArn,
+        targetGroupArns: props.targetGroupArns ?? [],
+        ...(stateMachineArn === undefined ? {} : { stateMachineArn }),
+      });
+
+    const functions = {} as Record<WorkflowStepId | TriggerId, RejuvFunction>;
+    const workflowConfig = configFor();
+    for (const [stepId, module] of Object.entries(WORKFLOW_STEPS) as [WorkflowStepId, string][]) {
+      functions[stepId] = new RejuvFunction(this, `${stepId}Function`, {
+        entry: `${LAMBDAS_DIR}${module}.ts`,
+        description: `rejuv workflow step ${stepId}`,
+        environment: { [RUNTIME_CONFIG_ENV]: workflowConfig },
+        logRetention,
+      });
+    }
+
+    const stateMachineLogs = new LogGroup(this, 'StateMachineLogs', { retention: logRetention });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(
+        buildRejuvenationWorkflow(this, functions, {
+          pollInterval: settings.pollInterval,
+          poolSlotRetryInterval: Duration.seconds(30),
+          poolSlotMaxAttempts: 20,
+        }),
+      ),
+      tracingEnabled: true,
+      logs: { destination: stateMachineLogs, level: LogLevel.ALL, includeExecutionData: true },
+      timeout: Duration.hours(24),
+    });
+
+    const triggerConfig = configFor(this.stateMachine.stateMachineArn);
+    for (const [triggerId, module] of Object.entries(TRIGGERS) as [TriggerId, string][]) {
+      functions[triggerId] = new RejuvFunction(this, `${triggerId}Function`, {
+        entry: `${LAMBDAS_DIR}${module}.ts`,
+        description: `rejuv trigger ${triggerId}`,
+        environment: {
+          [RUNTIME_CONFIG_ENV]: triggerConfig,
+          REJUV_ALARM_HOST_DIMENSION: settings.hostIdDimension,
+          REJUV_ALARM_NAME_PREFIX: settings.agingAlarmNamePrefix,
+          REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
+        },
+        logRetention,
+      });
+      this.stateMachine.grantStartExecution(functions[triggerId]);
+    }
+    this.functions = functions;
+
+    new Rule(this, 'AgingAlarmRule', {
+      description: 'CloudWatch aging alarms entering ALARM start a rejuvenation',
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        detail: { alarmName: [{ prefix: settings.agingAlarmNamePrefix }], state: { value: ['ALARM'] } },
+      },
+      targets: [
+        new LambdaFunction(functions.AlarmTrigger, { retryAttempts: 8, maxEventAge: Duration.hours(2) }),
+      ],
+    });
+
+    this.grantTables(functions);
+    this.grantHostAccess(functions, settings.managedInstanceTag, props.targetGroupArns ?? []);
+    for (const fnId of NOTIFIES) this.notificationTopic.grantPublish(functions[fnId]);
+    this.acknowledgeWildcards(functions);
+  }
+
+  /** Every wildcard that remains, and why it cannot be narrowed. */
+  private acknowledgeWildcards(functions: Record<WorkflowStepId | TriggerId, RejuvFunction>): void {
+    const stack = Stack.of(this);
+    const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+    for (const [fnId, fn] of Object.entries(functions) as [WorkflowStepId | TriggerId, RejuvFunction][]) {
+      const acknowledgements: Acknowledgement[] = [
+        {
+          finding: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, and ELB DescribeTargetHealth support no resource-level permissions',
+        },
+        ...(Object.keys(TABLE_ACCESS[fnId]) as TableId[]).map((tableId) => ({
+          finding: `AwsSolutions-IAM5[Resource::<${logicalId(this.tables.tables[tableId])}.Arn>/index/*]`,
+          reason: `queries the indexes of the ${tableId} table it is granted`,
+        })),
+      ];
+      if (fnId === 'HostCommandStart') {
+        // cdk-nag writes unresolved pseudo parameters as <AWS::Region>, resolved ones as themselves.
+        const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+        const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+        for (const [service, resource] of [
+          ['ssm', 'managed-instance/*'],
+          ['ec2', 'instance/*'],
+        ] as const) {
+          acknowledgements.push({
+            finding: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:${service}:${nagRegion}:${nagAccount}:${resource}]`,
+            reason:
+              'hosts are not known at deploy time; SendCommand to them is limited by the condition on the managed-instance tag',
+          });
+        }
+      }
+      acknowledgeFindings(fn.role as IRole, acknowledgements);
+    }
+    acknowledgeFindings(this.stateMachine, [
+      {
+        finding: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray and CloudWatch Logs delivery need Resource *',
+      },
+      ...Object.values(functions).map((fn) => ({
+        finding: `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`,
+        reason: 'invokes any version of its own step functions',
+      })),
+    ]);
+  }
+
+  private grantTables(functions: Record<WorkflowStepId | TriggerId, RejuvFunction>): void {
+    for (const [fnId, access] of Object.entries(TABLE_ACCESS) as [
+      WorkflowStepId | TriggerId,
+      Partial<Record<TableId, 'read' | 'write'>>,
+    ][]) {
+      for (const [tableId, mode] of Object.entries(access) as [TableId, 'read' | 'write'][]) {
+        const table = this.tables.tables[tableId];
+        if (mode === 'write') table.grantReadWriteData(functions[fnId]);
+        else table.grantReadData(functions[fnId]);
+      }
+    }
+  }
+
+  private grantHostAccess(
+    functions: Record<WorkflowStepId | TriggerId, RejuvFunction>,
+    tag: ManagedInstanceTag,
+    targetGroupArns: readonly string[],
+  ): void {
+    const stack = Stack.of(this);
+    const documentArns = HOST_DOCUMENTS.map((d) =>
+      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.documents[d].ref }),
+    );
+    for (const fnId of SENDS_COMMANDS) {
+      functions[fnId].addToRolePolicy(
+        new PolicyStatement({ actions: ['ssm:SendCommand'], resources: documentArns }),
+      );
+      functions[fnId].addToRolePolicy(
+        new PolicyStatement({
+          actions: ['ssm:SendCommand'],
+          resources: [
+            stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }),
+            stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+          ],
+          conditions: { StringEquals: { [`ssm:resourceTag/${tag.key}`]: tag.value } },
+        }),
+      );
+    }
+    for (const fnId of READS_COMMANDS) {
+      functions[fnId].addToRolePolicy(
+        new PolicyStatement({
+          // These SSM actions support no resource-level permissions.
+          actions: [
+            'ssm:GetCommandInvocation',
+            'ssm:ListCommands',
+            'ssm:ListCommandInvocations',
+            'ssm:CancelCommand',
+            'ssm:DescribeInstanceInformation',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+    if (targetGroupArns.length > 0) {
+      for (const fnId of DRAINS) {
+        functions[fnId].addToRolePolicy(
+          new PolicyStatement({
+            // Drain records where the host was in a tag on the target group, so undrain can put it back there.
+            actions: [
+              'elasticloadbalancing:RegisterTargets',
+              'elasticloadbalancing:DeregisterTargets',
+              'elasticloadbalancing:AddTags',
+              'elasticloadbalancing:RemoveTags',
+            ],
+            resources: [...targetGroupArns],
+          }),
+        );
+        functions[fnId].addToRolePolicy(
+          new PolicyStatement({
+            effect: Effect.ALLOW,
+            actions: ['elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeTags'],
+            resources: ['*'],
+          }),
+        );
+      }
+    }
+  }
+}
+
+interface Settings {
+  readonly defaultMaxHostsInMaintenance: number;
+  readonly agingAlarmNamePrefix: string;
+  readonly hostIdDimension: string;
+  readonly alarmReloadLevel: ReloadLevel;
+  readonly managedInstanceTag: ManagedInstanceTag;
+  readonly leaseDuration: Duration;
+  readonly commandTimeouts: Readonly<Record<HostDocument, Duration>>;
+  readonly awaitHostTimeout: Duration;
+  readonly pollInterval: Duration;
+}
+
+/** Props are checked at synth time, with the offending value in the message. */
+function validate(props: RejuvenationCoordinatorProps): Settings {
+  const limit = (what: string, n: number): number => {
+    if (!Number.isInteger(n) || n < 1 || n > 100)
+      throw new Error(`${what} must be an integer from 1 to 100, got ${n}`);
+    return n;
+  };
+  for (const [pool, s] of Object.entries(props.pools ?? {})) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(pool))
+      throw new Error(`pool id ${JSON.stringify(pool)} is not a valid pool id`);
+    limit(`pools.${pool}.maxHostsInMaintenance`, s.maxHostsInMaintenance);
+  }
+  const prefix = props.agingAlarmNamePrefix ?? 'rejuv-aging-';
+  if (prefix.length < 1 || prefix.length > 200)
+    throw new Error(`agingAlarmNamePrefix must be 1-200 characters, got ${JSON.stringify(prefix)}`);
+  const commandTimeouts = { ...DEFAULT_COMMAND_TIMEOUTS, ...props.commandTimeouts };
+  const leaseDuration = props.leaseDuration ?? Duration.hours(2);
+  const longest = Math.max(...Object.values(commandTimeouts).map((d) => d.toSeconds()));
+  if (leaseDuration.toSeconds() <= longest) {
+    throw new Error(
+      `leaseDuration (${leaseDuration.toSeconds()} s) must exceed the longest command timeout (${longest} s)`,
+    );
+  }
+  for (const [doc, d] of Object.entries(commandTimeouts)) {
+    if (d.toSeconds() < 5 || d.toSeconds() > 7200)
+      throw new Error(`commandTimeouts.${doc} must be 5 s to 2 h, got ${d.toSeconds()} s`);
+  }
+  return {
+    defaultMaxHostsInMaintenance: limit(
+      'defaultMaxHostsInMaintenance',
+      props.defaultMaxHostsInMaintenance ?? 1,
+    ),
+    agingAlarmNamePrefix: prefix,
+    hostIdDimension: props.hostIdDimension ?? 'HostId',
+    alarmReloadLevel: props.alarmReloadLevel ?? 'vmm-process',
+    managedInstanceTag: props.managedInstanceTag ?? { key: 'rejuv:managed', value: 'true' },
+    leaseDuration,
+    commandTimeouts,
+    awaitHostTimeout: props.awaitHostTimeout ?? Duration.minutes(10),
+    pollInterval: props.pollInterval ?? Duration.seconds(10),
+  };
+}

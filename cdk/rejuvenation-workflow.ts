@@ -1,0 +1,270 @@
+/**
+ * The rejuvenation workflow for one host, built with the aws-stepfunctions constructs in JSONPath (the
+ * local interpreter ignores JSONata). State data: `request` (the execution input), `ctx` (the context
+ * each step returns), `cmd` (the host command in flight), `wait`, `drain`, `error` (the caught failure),
+ * `result` (what Release reports).
+ *
+ * Happy path: Admit ▶ Preflight ▶ Drain ▶ WarmReboot ▶ AwaitHost ▶ Verify ▶ Undrain ▶ Release.
+ * Every failure after Admit is caught into Compensate, which plans from the host's real state:
+ * release, undrain, recover (the Recover document), or quarantine; Release always runs last.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import {
+  Choice,
+  Condition,
+  Fail,
+  JitterType,
+  Pass,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
+  type IChainable,
+  type INextable,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import type { WorkflowStepId } from '../lambdas/step-catalog.js';
+import type { HostState } from '../shared/domain/host-state.js';
+import type { HostDocument } from '../shared/workflow/workflow-config.js';
+
+export interface RejuvenationWorkflowOptions {
+  /** Pause between two looks at a running host command, a drain, or the host's agent. */
+  readonly pollInterval: Duration;
+  /** First pause before Admit tries again for a pool slot; grows by half each time. */
+  readonly poolSlotRetryInterval: Duration;
+  /** How many times Admit tries for a pool slot before the execution is refused. */
+  readonly poolSlotMaxAttempts: number;
+}
+
+/** Faults worth retrying: Lambda service hiccups and the transient errors our handlers name. */
+export const TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'TransientError',
+  'AuditContentionError',
+];
+
+type Functions = Readonly<Record<WorkflowStepId, IFunction>>;
+
+export function buildRejuvenationWorkflow(
+  scope: Construct,
+  functions: Functions,
+  options: RejuvenationWorkflowOptions,
+): IChainable {
+  const step = (
+    id: string,
+    fn: WorkflowStepId,
+    payload: Record<string, unknown>,
+    resultPath: string,
+  ): LambdaInvoke => {
+    const task = new LambdaInvoke(scope, id, {
+      lambdaFunction: functions[fn],
+      payload: TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath,
+      taskTimeout: Timeout.duration(Duration.minutes(2)),
+    });
+    task.addRetry({
+      errors: TRANSIENT_ERRORS,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 6,
+      jitterStrategy: JitterType.FULL,
+    });
+    return task;
+  };
+  const withCtx = (extra: Record<string, unknown> = {}) => ({ 'ctx.$': '$.ctx', ...extra });
+  const advance = (id: string, to: HostState, stepName: string) =>
+    step(id, 'Advance', withCtx({ to, step: stepName }), '$.ctx');
+  const pause = (id: string) => new Wait(scope, id, { time: WaitTime.duration(options.pollInterval) });
+
+  /** Send ▶ Wait ▶ Poll ▶ done? — the poll step throws on failure, timeout or refusal. */
+  const hostCommand = (
+    prefix: string,
+    document: HostDocument,
+    next: IChainable,
+    onError: (t: LambdaInvoke) => void,
+  ) => {
+    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document }), '$.cmd');
+    const wait = pause(`${prefix}Wait`);
+    const poll = step(`${prefix}Poll`, 'HostCommandPoll', withCtx({ 'command.$': '$.cmd.command' }), '$.cmd');
+    const done = new Choice(scope, `${prefix}Done`)
+      .when(Condition.booleanEquals('$.cmd.done', true), next)
+      .otherwise(wait);
+    onError(send);
+    onError(poll);
+    send.next(wait);
+    wait.next(poll);
+    poll.next(done);
+    return send;
+  };
+
+  // ---- endings ----
+  const succeeded = new Succeed(scope, 'Rejuvenated');
+  const refusedEnd = new Fail(scope, 'Refused', {
+    error: 'Refused',
+    cause: 'Admit refused the request; see the host audit chain',
+  });
+  const recoveredEnd = new Fail(scope, 'Recovered', {
+    error: 'Recovered',
+    cause: 'The host is back in service without rejuvenation; see the host audit chain',
+  });
+  const quarantinedEnd = new Fail(scope, 'Quarantined', {
+    error: 'Quarantined',
+    cause: 'The host is quarantined and needs a person; see the host audit chain',
+  });
+
+  // ---- compensation ----
+  const releaseAfterFailure = step(
+    'ReleaseAfterFailure',
+    'Release',
+    withCtx({ 'error.$': '$.error' }),
+    '$.result',
+  );
+  releaseAfterFailure.next(
+    new Choice(scope, 'FailureOutcome')
+      .when(Condition.stringEquals('$.result.outcome', 'quarantined'), quarantinedEnd)
+      .otherwise(recoveredEnd),
+  );
+  const quarantine = step('QuarantineHost', 'Quarantine', withCtx({ 'error.$': '$.error' }), '$.ctx');
+  // Even when quarantine itself cannot be written, the leases are given back and the failure recorded.
+  quarantine.addCatch(releaseAfterFailure, { resultPath: '$.quarantineError' });
+  quarantine.next(releaseAfterFailure);
+  const compensationFailed = (t: LambdaInvoke) =>
+    t.addCatch(quarantine, { resultPath: '$.compensationError' });
+
+  const toInServiceAfterFailure = advance('BackInServiceAfterFailure', 'IN_SERVICE', 'Compensate');
+  compensationFailed(toInServiceAfterFailure);
+  toInServiceAfterFailure.next(releaseAfterFailure);
+  const undrainAfterFailure = step('UndrainAfterFailure', 'Undrain', withCtx(), '$.ctx');
+  compensationFailed(undrainAfterFailure);
+  undrainAfterFailure.next(toInServiceAfterFailure);
+  const toUndrainingAfterRecover = advance('UndrainingAfterRecover', 'UNDRAINING', 'Recover');
+  compensationFailed(toUndrainingAfterRecover);
+  toUndrainingAfterRecover.next(undrainAfterFailure);
+  const recover = hostCommand('Recover', 'Recover', toUndrainingAfterRecover, compensationFailed);
+
+  const compensate = step('Compensate', 'Compensate', withCtx({ 'error.$': '$.error' }), '$.compensation');
+  compensationFailed(compensate);
+  const adoptPlan = new Pass(scope, 'AdoptCompensationPlan', {
+    parameters: {
+      'request.$': '$.request',
+      'error.$': '$.error',
+      'ctx.$': '$.compensation.ctx',
+      'plan.$': '$.compensation.plan',
+    },
+  });
+  compensate
+    .next(adoptPlan)
+    .next(
+      new Choice(scope, 'CompensationPlan')
+        .when(Condition.stringEquals('$.plan', 'release'), releaseAfterFailure)
+        .when(Condition.stringEquals('$.plan', 'undrain'), undrainAfterFailure)
+        .when(Condition.stringEquals('$.plan', 'recover'), recover)
+        .otherwise(quarantine),
+    );
+  const compensateOnError = (t: LambdaInvoke) => t.addCatch(compensate, { resultPath: '$.error' });
+
+  // ---- happy path, built from the end backwards so each step knows its successor ----
+  const releaseAfterSuccess = step('Release', 'Release', withCtx(), '$.result');
+  releaseAfterSuccess.next(succeeded);
+
+  const toInService = advance('BackInService', 'IN_SERVICE', 'Undrain');
+  compensateOnError(toInService);
+  toInService.next(releaseAfterSuccess);
+  const undrain = step('Undrain', 'Undrain', withCtx(), '$.ctx');
+  compensateOnError(undrain);
+  undrain.next(toInService);
+  const toUndraining = advance('Undraining', 'UNDRAINING', 'Verify');
+  compensateOnError(toUndraining);
+  toUndraining.next(undrain);
+  const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError);
+  const toVerifying = advance('Verifying', 'VERIFYING', 'AwaitHost');
+  compensateOnError(toVerifying);
+  toVerifying.next(verify);
+
+  const awaitHostCheck = step('AwaitHostCheck', 'AwaitHost', withCtx({ 'wait.$': '$.wait' }), '$.wait');
+  compensateOnError(awaitHostCheck);
+  const awaitHostWait = pause('AwaitHostWait');
+  awaitHostWait.next(awaitHostCheck);
+  awaitHostCheck.next(
+    new Choice(scope, 'HostBack')
+      .when(Condition.booleanEquals('$.wait.online', true), toVerifying)
+      .otherwise(awaitHostWait),
+  );
+
+  // The WarmReboot document suspends, reloads and resumes on the host without a round trip to us, so
+  // RELOADING and RESUMING are recorded once it reports; its per-phase times are in the audit record.
+  const toResuming = advance('Resuming', 'RESUMING', 'WarmReboot');
+  compensateOnError(toResuming);
+  toResuming.next(awaitHostCheck);
+  const toReloading = advance('Reloading', 'RELOADING', 'WarmReboot');
+  compensateOnError(toReloading);
+  toReloading.next(toResuming);
+  const warmReboot = hostCommand('WarmReboot', 'WarmReboot', toReloading, compensateOnError);
+  const toSuspending = advance('Suspending', 'SUSPENDING', 'WarmReboot');
+  compensateOnError(toSuspending);
+  toSuspending.next(warmReboot);
+
+  const toDrained = advance('Drained', 'DRAINED', 'Drain');
+  compensateOnError(toDrained);
+  toDrained.next(toSuspending);
+  const drainCheck = step('DrainCheck', 'DrainCheck', withCtx(), '$.drain');
+  compensateOnError(drainCheck);
+  const drainWait = pause('DrainWait');
+  drainWait.next(drainCheck);
+  drainCheck.next(
+    new Choice(scope, 'DrainComplete')
+      .when(Condition.booleanEquals('$.drain.drained', true), toDrained)
+      .otherwise(drainWait),
+  );
+  const drainStart = step('DrainStart', 'DrainStart', withCtx(), '$.ctx');
+  compensateOnError(drainStart);
+  drainStart.next(drainCheck);
+  const toDraining = advance('Draining', 'DRAINING', 'Drain');
+  compensateOnError(toDraining);
+  toDraining.next(drainStart);
+
+  const dryRunReport = step('DryRunReport', 'DryRunReport', withCtx(), '$.ctx');
+  compensateOnError(dryRunReport);
+  dryRunReport.next(releaseAfterSuccess);
+  const afterPreflight = new Choice(scope, 'DryRun')
+    .when(Condition.booleanEquals('$.ctx.request.dryRun', true), dryRunReport)
+    .otherwise(toDraining);
+  const preflight = hostCommand('Preflight', 'Preflight', afterPreflight, compensateOnError);
+
+  const refuse = step(
+    'RecordRefusal',
+    'Refuse',
+    { 'executionId.$': '$$.Execution.Name', 'request.$': '$.request', 'error.$': '$.error' },
+    '$.result',
+  );
+  refuse.next(refusedEnd);
+  const admit = step(
+    'Admit',
+    'Admit',
+    { 'executionId.$': '$$.Execution.Name', 'request.$': '$.request' },
+    '$.ctx',
+  );
+  admit.addRetry({
+    errors: ['PoolFullError'],
+    interval: options.poolSlotRetryInterval,
+    backoffRate: 1.5,
+    maxDelay: Duration.minutes(5),
+    maxAttempts: options.poolSlotMaxAttempts,
+    jitterStrategy: JitterType.FULL,
+  });
+  admit.addCatch(refuse, { resultPath: '$.error' });
+  admit.next(preflight);
+
+  const start = new Pass(scope, 'Start', {
+    parameters: { 'request.$': '$', wait: {}, drain: {} },
+  });
+  return start.next(admit) as INextable & IChainable;
+}

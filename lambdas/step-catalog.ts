@@ -1,0 +1,29 @@
+/**
+ * Every workflow function: its construct id (stable: part of the construct's contract) and the module
+ * under lambdas/ that exports its `handler`. CDK builds one NodejsFunction per entry; local mode binds
+ * the same modules' handlers in-process.
+ */
+export const WORKFLOW_STEPS = {
+  Admit: 'admit',
+  Advance: 'advance',
+  HostCommandStart: 'host-command-start',
+  HostCommandPoll: 'host-command-poll',
+  DrainStart: 'drain-start',
+  DrainCheck: 'drain-check',
+  Undrain: 'undrain',
+  AwaitHost: 'await-host',
+  Compensate: 'compensate',
+  Quarantine: 'quarantine',
+  Release: 'release',
+  Refuse: 'refuse',
+  DryRunReport: 'dry-run-report',
+} as const;
+
+export type WorkflowStepId = keyof typeof WORKFLOW_STEPS;
+
+export const TRIGGERS = {
+  AlarmTrigger: 'alarm-trigger',
+  OperatorTrigger: 'operator-trigger',
+} as const;
+
+export type TriggerId = keyof typeof TRIGGERS;
