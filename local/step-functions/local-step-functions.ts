@@ -1,0 +1,321 @@
+/**
+ * A local Step Functions service for one state machine: the synthesized definition, run by
+ * aws-local-stepfunctions with every Task bound to a handler in this process, behind an HTTP endpoint
+ * that speaks the Step Functions JSON protocol, so the real @aws-sdk/client-sfn (triggers, CLI) drives it.
+ */
+import './promise-with-resolvers.js';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_PARTITION,
+  LOCAL_REGION,
+  type SynthesizedWorkflow,
+} from './synthesized-workflow.js';
+
+export type LocalHandler = (input: unknown) => Promise<unknown>;
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface HistoryEvent {
+  readonly id: number;
+  readonly timestamp: number;
+  readonly type: string;
+  readonly stateName?: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+export interface LocalExecution {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly input: string;
+  readonly startDate: number;
+  status: ExecutionStatus;
+  stopDate?: number;
+  output?: string;
+  error?: string;
+  cause?: string;
+  readonly history: HistoryEvent[];
+  done: Promise<void>;
+  abort(): void;
+}
+
+export interface LocalStepFunctionsOptions {
+  readonly workflow: SynthesizedWorkflow;
+  /** Handler for each function, by construct id (e.g. `AdmitFunction`). */
+  readonly handlers: Readonly<Record<string, LocalHandler>>;
+  /** Pause of every Wait state, in milliseconds; the deployed durations are for real hosts. */
+  readonly waitMs?: number;
+  /** Pause before every retry, in milliseconds. */
+  readonly retryIntervalMs?: number;
+  readonly stateMachineName?: string;
+}
+
+export interface RunningLocalStepFunctions {
+  readonly endpoint: string;
+  readonly stateMachineArn: string;
+  execution(nameOrArn: string): LocalExecution | undefined;
+  executions(): readonly LocalExecution[];
+  /** Resolves once every execution started so far has ended. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+class ServiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startLocalStepFunctions(
+  options: LocalStepFunctionsOptions,
+): Promise<RunningLocalStepFunctions> {
+  const stateMachineName = options.stateMachineName ?? 'rejuv';
+  const stateMachineArn = `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineName}`;
+  const machine = new StateMachine(options.workflow.definition as never, {
+    validationOptions: { checkPaths: true },
+  });
+  const overrides = overridesFor(options);
+  const executions = new Map<string, LocalExecution>();
+
+  const start = (name: string, input: string): LocalExecution => {
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const startDate = Date.now();
+    const run = machine.run(JSON.parse(input) as never, {
+      overrides,
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          Input: JSON.parse(input),
+          StartTime: new Date(startDate).toISOString(),
+        },
+        StateMachine: { Id: stateMachineArn, Name: stateMachineName },
+      } as never,
+    });
+    const history: HistoryEvent[] = [];
+    const execution: LocalExecution = {
+      executionArn,
+      name,
+      input,
+      startDate,
+      status: 'RUNNING',
+      history,
+      abort: run.abort,
+      done: Promise.resolve(),
+    };
+    execution.done = (async () => {
+      const logging = (async () => {
+        for await (const event of run.eventLogs) {
+          const e = event as {
+            type: string;
+            timestamp: number;
+            state?: { name?: string };
+            Error?: string;
+            Cause?: unknown;
+          };
+          history.push({
+            id: history.length + 1,
+            timestamp: e.timestamp,
+            type: e.type,
+            ...(e.state?.name === undefined ? {} : { stateName: e.state.name }),
+            ...(e.Error === undefined ? {} : { error: e.Error, cause: String(e.Cause ?? '') }),
+          });
+        }
+      })();
+      try {
+        execution.output = JSON.stringify(await run.result);
+        execution.status = 'SUCCEEDED';
+      } catch (error) {
+        const e = error as Error & { name: string };
+        execution.status =
+          e.name === 'ExecutionAbortedError'
+            ? 'ABORTED'
+            : e.name === 'ExecutionTimeoutError'
+              ? 'TIMED_OUT'
+              : 'FAILED';
+        const failed = history.findLast((h) => h.type === 'ExecutionFailed');
+        execution.error = failed?.error ?? e.name;
+        execution.cause = failed?.cause ?? e.message;
+      } finally {
+        execution.stopDate = Date.now();
+        await logging.catch(() => undefined);
+      }
+    })();
+    executions.set(executionArn, execution);
+    return execution;
+  };
+
+  const find = (arn: unknown): LocalExecution => {
+    const execution = typeof arn === 'string' ? executions.get(arn) : undefined;
+    if (execution === undefined)
+      throw new ServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
+    return execution;
+  };
+
+  const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
+    StartExecution: (body) => {
+      if (body['stateMachineArn'] !== stateMachineArn)
+        throw new ServiceError(
+          'StateMachineDoesNotExist',
+          `State Machine Does Not Exist: '${String(body['stateMachineArn'])}'`,
+        );
+      const name = typeof body['name'] === 'string' ? body['name'] : randomUUID();
+      if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
+        throw new ServiceError('InvalidName', `Invalid Name: '${name}'`);
+      const input = typeof body['input'] === 'string' ? body['input'] : '{}';
+      try {
+        JSON.parse(input);
+      } catch {
+        throw new ServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
+      }
+      const existing = executions.get(`${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`);
+      if (existing !== undefined) {
+        // Step Functions answers a repeated start with the same input by the existing execution.
+        if (existing.input === input)
+          return { executionArn: existing.executionArn, startDate: existing.startDate / 1000 };
+        throw new ServiceError(
+          'ExecutionAlreadyExists',
+          `Execution Already Exists: '${existing.executionArn}'`,
+        );
+      }
+      const execution = start(name, input);
+      return { executionArn: execution.executionArn, startDate: execution.startDate / 1000 };
+    },
+    DescribeExecution: (body) => describe(find(body['executionArn']), stateMachineArn),
+    ListExecutions: (body) => ({
+      executions: [...executions.values()]
+        .filter((e) => body['statusFilter'] === undefined || e.status === body['statusFilter'])
+        .sort((a, b) => b.startDate - a.startDate)
+        .map((e) => {
+          const {
+            input: _input,
+            output: _output,
+            error: _error,
+            cause: _cause,
+            ...summary
+          } = describe(e, stateMachineArn);
+          return summary;
+        }),
+    }),
+    StopExecution: (body) => {
+      const execution = find(body['executionArn']);
+      if (execution.status === 'RUNNING') execution.abort();
+      return { stopDate: Date.now() / 1000 };
+    },
+    GetExecutionHistory: (body) => ({
+      events: find(body['executionArn']).history.map((h) => ({
+        id: h.id,
+        timestamp: h.timestamp / 1000,
+        type: h.type,
+        ...(h.stateName === undefined ? {} : { stateEnteredEventDetails: { name: h.stateName } }),
+        ...(h.error === undefined ? {} : { executionFailedEventDetails: { error: h.error, cause: h.cause } }),
+      })),
+    }),
+  };
+
+  const server = createServer((req, res) => void serve(req, res, operations));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stateMachineArn,
+    execution: (nameOrArn) =>
+      executions.get(nameOrArn) ?? [...executions.values()].find((e) => e.name === nameOrArn),
+    executions: () => [...executions.values()],
+    settle: async () => {
+      await Promise.all([...executions.values()].map((e) => e.done));
+    },
+    stop: async () => {
+      for (const e of executions.values()) if (e.status === 'RUNNING') e.abort();
+      await Promise.all([...executions.values()].map((e) => e.done));
+      await closeServer(server);
+    },
+  };
+}
+
+function describe(e: LocalExecution, stateMachineArn: string) {
+  return {
+    executionArn: e.executionArn,
+    stateMachineArn,
+    name: e.name,
+    status: e.status,
+    startDate: e.startDate / 1000,
+    ...(e.stopDate === undefined ? {} : { stopDate: e.stopDate / 1000 }),
+    input: e.input,
+    ...(e.output === undefined ? {} : { output: e.output }),
+    ...(e.error === undefined ? {} : { error: e.error, cause: e.cause }),
+  };
+}
+
+/** Binds each Task state to the handler of the function its Resource names, and shortens waits. */
+function overridesFor(options: LocalStepFunctionsOptions): RunOptions['overrides'] {
+  const taskResourceLocalHandlers: Record<string, (input: never) => Promise<never>> = {};
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number> = {};
+  const states = (options.workflow.definition['States'] ?? {}) as Record<
+    string,
+    { Type: string; Resource?: string; Retry?: unknown[] }
+  >;
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Wait' && options.waitMs !== undefined) waitTimeOverrides[name] = options.waitMs;
+    if (state.Retry !== undefined && options.retryIntervalMs !== undefined)
+      retryIntervalOverrides[name] = options.retryIntervalMs;
+    if (state.Type !== 'Task') continue;
+    const constructId =
+      state.Resource === undefined ? undefined : options.workflow.functionsByArn.get(state.Resource);
+    const handler = constructId === undefined ? undefined : options.handlers[constructId];
+    if (handler === undefined)
+      throw new Error(`no local handler for state ${name} (resource ${state.Resource ?? 'none'})`);
+    // A real invocation passes JSON both ways; so does this one, so nothing shared leaks between steps.
+    taskResourceLocalHandlers[name] = async (input) =>
+      JSON.parse(JSON.stringify((await handler(structuredClone(input))) ?? null)) as never;
+  }
+  return {
+    taskResourceLocalHandlers,
+    waitTimeOverrides,
+    retryIntervalOverrides,
+  } as unknown as RunOptions['overrides'];
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  operations: Record<string, (body: Record<string, unknown>) => unknown>,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
+  const reply = (status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID() });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    const handler = operations[operation];
+    if (handler === undefined)
+      throw new ServiceError(
+        'UnknownOperationException',
+        `operation ${operation || '(none)'} is not emulated`,
+      );
+    const body =
+      chunks.length === 0
+        ? {}
+        : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+    reply(200, handler(body));
+  } catch (error) {
+    if (error instanceof ServiceError) reply(400, { __type: error.type, message: error.message });
+    else reply(500, { __type: 'InternalFailure', message: (error as Error).message });
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

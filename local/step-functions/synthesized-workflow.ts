@@ -1,0 +1,96 @@
+/**
+ * The state machine exactly as `cdk synth` writes it, made runnable locally: synthesize the stack
+ * (without bundling the functions, which local mode does not need), take the state machine's
+ * definition, and resolve its few CloudFormation tokens to fixed local values.
+ */
+import { App } from 'aws-cdk-lib';
+import { RejuvStack } from '../../cdk/rejuv-stack.js';
+import type { RejuvenationCoordinatorProps } from '../../cdk/rejuvenation-coordinator.js';
+
+export const LOCAL_PARTITION = 'aws';
+export const LOCAL_REGION = 'local';
+export const LOCAL_ACCOUNT = '000000000000';
+
+export type Template = {
+  Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
+  >;
+};
+
+export interface SynthesizedWorkflow {
+  /** The Amazon States Language definition with every token resolved. */
+  readonly definition: Record<string, unknown>;
+  /** Local ARN of each Lambda function → the construct id it was created with (e.g. `AdmitFunction`). */
+  readonly functionsByArn: ReadonlyMap<string, string>;
+  readonly template: Template;
+}
+
+export function localFunctionArn(logicalId: string): string {
+  return `arn:${LOCAL_PARTITION}:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
+}
+
+export function synthesizeTemplate(props: RejuvenationCoordinatorProps = {}): Template {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true } });
+  const stack = new RejuvStack(app, 'Rejuv', { coordinator: props });
+  return app.synth().getStackByName(stack.stackName).template as Template;
+}
+
+export function synthesizedWorkflow(props: RejuvenationCoordinatorProps = {}): SynthesizedWorkflow {
+  return workflowFromTemplate(synthesizeTemplate(props));
+}
+
+export function workflowFromTemplate(template: Template): SynthesizedWorkflow {
+  const machines = Object.values(template.Resources).filter(
+    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  if (machines.length !== 1)
+    throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const definitionString = machines[0]?.Properties?.['DefinitionString'];
+  const definition = JSON.parse(resolveTokens(definitionString, template, {})) as Record<string, unknown>;
+  const functionsByArn = new Map<string, string>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const constructId = constructIdOf(resource);
+    if (constructId !== undefined) functionsByArn.set(localFunctionArn(logicalId), constructId);
+  }
+  return { definition, functionsByArn, template };
+}
+
+/** The id a resource's construct was created with: `.../AdmitFunction/Resource` gives `AdmitFunction`. */
+export function constructIdOf(resource: { Metadata?: Record<string, unknown> }): string | undefined {
+  return /\/([^/]+)\/Resource$/.exec(String(resource.Metadata?.['aws:cdk:path'] ?? ''))?.[1];
+}
+
+/**
+ * Resolves the intrinsic functions CDK writes into definitions and environments: Fn::Join, pseudo
+ * parameters, Fn::GetAtt of a function's Arn, and Ref of a resource, which `refs` maps to its local
+ * name (a resource Ref not in `refs` resolves to its logical id).
+ */
+export function resolveTokens(
+  value: unknown,
+  template: Template,
+  refs: Readonly<Record<string, string>>,
+): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    const [fn, args] = Object.entries(value)[0] ?? [];
+    if (fn === 'Fn::Join' && Array.isArray(args)) {
+      const [separator, parts] = args as [string, unknown[]];
+      return parts.map((p) => resolveTokens(p, template, refs)).join(separator);
+    }
+    if (fn === 'Ref' && typeof args === 'string') {
+      if (args === 'AWS::Partition') return LOCAL_PARTITION;
+      if (args === 'AWS::Region') return LOCAL_REGION;
+      if (args === 'AWS::AccountId') return LOCAL_ACCOUNT;
+      if (args === 'AWS::URLSuffix') return 'amazonaws.com';
+      if (refs[args] !== undefined) return refs[args];
+      if (template.Resources[args] !== undefined) return args;
+    }
+    if (fn === 'Fn::GetAtt' && Array.isArray(args) && args[1] === 'Arn') {
+      const logicalId = String(args[0]);
+      if (template.Resources[logicalId]?.Type === 'AWS::Lambda::Function') return localFunctionArn(logicalId);
+    }
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(value)} locally`);
+}
