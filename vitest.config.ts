@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects with different needs: pure unit tests run anywhere in milliseconds;
+// Projects with different needs: pure unit tests run anywhere in milliseconds;
 // integration tests share one DynamoDB Local process started by a global setup;
 // host tests boot real QEMU guests and are kept serial so they do not fight over 2 cores.
 export default defineConfig({
@@ -22,6 +22,16 @@ export default defineConfig({
           globalSetup: ['test/support/dynamodb-local.global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // The whole coordinator on real QEMU hosts; each file starts its own local environment.
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
         },
       },
       {
