@@ -33,13 +33,14 @@ async function labHostWith(names: readonly string[]): Promise<LabHost> {
  * The agent's documented test seam: with REJUV_HOLD_AT=<point> it stops at that point, creates
  * `<point>.reached` in REJUV_HOLD_DIR, and waits for `<point>.release`. The test acts in between.
  */
-async function holdAt(lab: LabHost, point: string) {
+async function holdAt(lab: LabHost, points: string | readonly string[]) {
   const dir = join(lab.root, 'holds');
   await mkdir(dir, { recursive: true });
+  const all = [points].flat();
   return {
-    env: { REJUV_HOLD_AT: point, REJUV_HOLD_DIR: dir },
-    reached: () => waitForFile(join(dir, `${point}.reached`)),
-    release: () => writeFile(join(dir, `${point}.release`), ''),
+    env: { REJUV_HOLD_AT: all.join(','), REJUV_HOLD_DIR: dir },
+    reached: () => Promise.all(all.map((point) => waitForFile(join(dir, `${point}.reached`)))),
+    release: () => Promise.all(all.map((point) => writeFile(join(dir, `${point}.release`), ''))),
   };
 }
 
@@ -127,16 +128,27 @@ describe('Document: Recover', () => {
       (log) => log.boots === 2 && log.sinceLastBoot.length > 0,
     );
     expect(victimLog.sinceLastBoot[0]).toBe(1);
+
+    // Verify is not fooled: the victim's guest rebooted, the others still run in their old processes.
+    const verify = await runHostDocument(host.root, 'Verify', {
+      runId: 'killed',
+      heartbeatTimeoutSeconds: '5',
+    });
+    expect(verify.result).toMatchObject({ outcome: 'failed', runOutcome: 'failed' });
+    const reasons = new Map(verify.result.vms.map((vm) => [vm.name, vm.reason ?? '']));
+    expect(reasons.get('vm-b')).toMatch(/guest restarted: its heartbeat went back from \d+ to 1/);
+    expect(reasons.get('vm-a')).toMatch(/QEMU process \d+ is the one from before the reboot/);
+    expect(reasons.get('vm-c')).toMatch(/QEMU process \d+ is the one from before the reboot/);
     expect(victimLog.badPages).toEqual([]);
   });
 
   it('after the agent died with every old QEMU gone: restores each VM from its saved device state', async () => {
     host = await labHostWith(['vm-a', 'vm-b']);
-    const hold = await holdAt(host, 'reload');
+    const holds = await holdAt(host, ['vm-a:quit', 'vm-b:quit']);
     const abort = new AbortController();
 
-    const reboot = runWarmReboot(host.root, 'died', { env: hold.env, signal: abort.signal });
-    await hold.reached();
+    const reboot = runWarmReboot(host.root, 'died', { env: holds.env, signal: abort.signal });
+    await holds.reached();
     abort.abort();
     expect((await reboot).status).toBe('Cancelled');
     for (const name of ['vm-a', 'vm-b']) expect(await findVmProcesses(host.vm(name).argv)).toEqual([]);
