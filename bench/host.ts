@@ -1,0 +1,257 @@
+/**
+ * npm run bench:host — the guest-visible pause of a warm-VM reboot against the classic save/restore,
+ * on real QEMU VMs of this machine (TCG), in one run.
+ *
+ * warm:    the real WarmReboot document, run by the local runner: device state only, RAM left in place.
+ * classic: the same agent with RAM copied into the state file as well (`--classic`), restored into a
+ *          fresh process: what a save/restore of the VM to disk costs.
+ *
+ * Pause is measured twice per VM: by QMP (STOP event of the old process to RESUME event of the new),
+ * and from the guest's side (longest gap between its heartbeat lines as they reach the serial log).
+ * The guest marks every page of its RAM at boot, so the classic path really has every page to copy.
+ * Every run also checks the guest never rebooted and its counter never skipped. The last line of
+ * output is one JSON object with the medians.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { loadHostDocument } from '../host/documents/load-host-document.js';
+import { counterBreaks, readHeartbeatLog } from '../host/lab/heartbeat-log.js';
+import { createLabHost, teardownOpenLabHosts, type LabHost } from '../host/lab/lab-host.js';
+import { REPO_ROOT } from '../host/lab/repo-paths.js';
+import {
+  expectDocumentResult,
+  parseHostDocumentResult,
+  type WarmRebootResult,
+  type WarmRebootVm,
+} from '../host/results/host-document-result.js';
+import { runDocument } from '../host/runner/run-document.js';
+import { HeartbeatArrivals } from './heartbeat-arrivals.js';
+import { median, round } from './statistics.js';
+
+const MEMORY_SIZES_MIB = [256, 1024, 2048] as const;
+const PARALLEL_VM_COUNTS = [1, 2, 4] as const;
+const PARALLEL_MEMORY_MIB = 256;
+const WARM_RUNS = 5;
+const CLASSIC_RUNS = 3;
+/** Long enough for the first heartbeat after resume to reach the log before we stop watching. */
+const SETTLE_MS = 300;
+
+type RebootPath = 'warm' | 'classic';
+
+interface VmSample {
+  readonly pauseMs: number;
+  readonly guestGapMs: number;
+  readonly stateBytes: number;
+  readonly phasesMs: Readonly<Record<string, number>>;
+  readonly guestContinued: boolean;
+}
+
+interface Row {
+  readonly path: RebootPath;
+  readonly memoryMiB: number;
+  readonly vmCount: number;
+  readonly runs: number;
+  readonly samples: readonly VmSample[];
+}
+
+const exec = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+async function warmViaDocument(hostRoot: string, runId: string): Promise<WarmRebootResult> {
+  const run = await runDocument({
+    document: loadHostDocument('WarmReboot').content,
+    documentName: 'WarmReboot',
+    parameters: { runId },
+    hostRoot,
+  });
+  return expectDocumentResult(parseHostDocumentResult(run.stdout), 'WarmReboot');
+}
+
+async function classicViaAgent(hostRoot: string, runId: string): Promise<WarmRebootResult> {
+  const agent = join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py');
+  const { stdout } = await exec('python3', ['-B', agent, 'warm-reboot', '--run-id', runId, '--classic'], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', REJUV_HOST_ROOT: hostRoot },
+    maxBuffer: 1 << 20,
+  }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+  return expectDocumentResult(parseHostDocumentResult(stdout), 'WarmReboot');
+}
+
+async function rebootOnce(lab: LabHost, path: RebootPath, runId: string): Promise<VmSample[]> {
+  const names = [...lab.vms.keys()];
+  const watchers = new Map(names.map((name) => [name, new HeartbeatArrivals(lab.vm(name).heartbeat.log)]));
+  let result: WarmRebootResult;
+  try {
+    result =
+      path === 'warm' ? await warmViaDocument(lab.root, runId) : await classicViaAgent(lab.root, runId);
+    await sleep(SETTLE_MS);
+  } finally {
+    for (const watcher of watchers.values()) watcher.stop();
+  }
+  if (result.outcome !== 'ok')
+    throw new Error(`${path} run ${runId} failed: ${result.reason ?? 'no reason'}`);
+  const samples: VmSample[] = [];
+  for (const vm of result.vms as WarmRebootVm[]) {
+    const log = await readHeartbeatLog(lab.vm(vm.name).heartbeat.log);
+    samples.push({
+      pauseMs: vm.pauseMs ?? Number.NaN,
+      guestGapMs: watchers.get(vm.name)?.longestGap()?.gapMs ?? Number.NaN,
+      stateBytes: vm.stateBytes ?? Number.NaN,
+      phasesMs: vm.phasesMs,
+      guestContinued:
+        log.boots === 1 && counterBreaks(log.counters).length === 0 && log.badPages.length === 0,
+    });
+  }
+  return samples;
+}
+
+async function measure(lab: LabHost, path: RebootPath, runs: number, memoryMiB: number): Promise<Row> {
+  const samples: VmSample[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const started = performance.now();
+    const runSamples = await rebootOnce(lab, path, `bench-${path}-${lab.id}-${run}`);
+    samples.push(...runSamples);
+    progress(
+      `${path} ${memoryMiB} MiB x${lab.vms.size} run ${run}/${runs}: pause ${runSamples
+        .map((s) => round(s.pauseMs))
+        .join(', ')} ms (${Math.round(performance.now() - started)} ms wall)`,
+    );
+    await sleep(200);
+  }
+  return { path, memoryMiB, vmCount: lab.vms.size, runs, samples };
+}
+
+async function withLabHost<T>(
+  memoryMiB: number,
+  vmCount: number,
+  body: (lab: LabHost) => Promise<T>,
+): Promise<T> {
+  const lab = await createLabHost();
+  try {
+    for (let i = 1; i <= vmCount; i++) await lab.addVm({ name: `vm-${i}`, memoryMiB });
+    const started = performance.now();
+    await lab.launch();
+    progress(
+      `${vmCount} x ${memoryMiB} MiB guest(s) booted, RAM marked, in ${Math.round(performance.now() - started)} ms`,
+    );
+    return await body(lab);
+  } finally {
+    await lab.teardown();
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1 << 20 ? `${round(bytes / (1 << 20))} MiB` : `${round(bytes / 1024)} KiB`;
+}
+
+function phaseSummary(samples: readonly VmSample[]): string {
+  return ['stop', 'save', 'quit', 'queue', 'start', 'restore', 'cont']
+    .map((phase) => `${phase} ${round(median(samples.map((s) => s.phasesMs[phase] ?? Number.NaN)))}`)
+    .join(' / ');
+}
+
+function table(rows: readonly Row[]): string {
+  const header = [
+    'path',
+    'guest RAM',
+    'VMs',
+    'runs',
+    'pause (QMP) median',
+    'max',
+    'guest-seen gap median',
+    'state written',
+    'phases median, ms',
+    'guest continued',
+  ];
+  const lines = rows.map((row) => [
+    row.path,
+    `${row.memoryMiB} MiB`,
+    String(row.vmCount),
+    String(row.runs),
+    `${round(median(row.samples.map((s) => s.pauseMs)))} ms`,
+    `${round(Math.max(...row.samples.map((s) => s.pauseMs)))} ms`,
+    `${round(median(row.samples.map((s) => s.guestGapMs)))} ms`,
+    formatBytes(median(row.samples.map((s) => s.stateBytes))),
+    phaseSummary(row.samples),
+    row.samples.every((s) => s.guestContinued) ? 'yes, every run' : 'NO',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const render = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
+  return [render(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(render)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const { stdout: qemuVersion } = await exec('qemu-system-x86_64', ['--version']);
+  const rows: Row[] = [];
+  for (const memoryMiB of MEMORY_SIZES_MIB) {
+    await withLabHost(memoryMiB, 1, async (lab) => {
+      rows.push(await measure(lab, 'warm', WARM_RUNS, memoryMiB));
+      rows.push(await measure(lab, 'classic', CLASSIC_RUNS, memoryMiB));
+    });
+  }
+  for (const vmCount of PARALLEL_VM_COUNTS.filter((count) => count > 1)) {
+    await withLabHost(PARALLEL_MEMORY_MIB, vmCount, async (lab) => {
+      rows.push(await measure(lab, 'warm', WARM_RUNS, PARALLEL_MEMORY_MIB));
+    });
+  }
+
+  const pauseOf = (path: RebootPath, memoryMiB: number, vmCount: number) =>
+    round(
+      median(
+        rows
+          .filter((r) => r.path === path && r.memoryMiB === memoryMiB && r.vmCount === vmCount)
+          .flatMap((r) => r.samples.map((s) => s.pauseMs)),
+      ),
+    );
+  const summary = {
+    warmPauseMs: Object.fromEntries(MEMORY_SIZES_MIB.map((m) => [String(m), pauseOf('warm', m, 1)])),
+    classicPauseMs: Object.fromEntries(MEMORY_SIZES_MIB.map((m) => [String(m), pauseOf('classic', m, 1)])),
+    parallelWarmPauseMs: Object.fromEntries(
+      PARALLEL_VM_COUNTS.map((n) => [String(n), pauseOf('warm', PARALLEL_MEMORY_MIB, n)]),
+    ),
+  };
+  const warm256 = summary.warmPauseMs['256'] ?? Number.NaN;
+  const warm2048 = summary.warmPauseMs['2048'] ?? Number.NaN;
+  const classic2048 = summary.classicPauseMs['2048'] ?? Number.NaN;
+  const parallel4 = summary.parallelWarmPauseMs['4'] ?? Number.NaN;
+  const parallel1 = summary.parallelWarmPauseMs['1'] ?? Number.NaN;
+
+  console.log(
+    `\nrejuv host bench: ${qemuVersion.split('\n')[0]}, TCG, heartbeat guest with every RAM page marked`,
+  );
+  console.log(
+    `pause = QMP RESUME (new process) - QMP STOP (old process); guest-seen gap = longest wait between`,
+  );
+  console.log(
+    `two heartbeats at the serial log (one per 10 ms of guest time). Medians over all VMs and runs.\n`,
+  );
+  console.log(table(rows));
+  console.log('');
+  const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  console.log(
+    `warm pause 2048 vs 256 MiB: ${round(warm2048 / warm256, 2)}x (target <= 1.2x: ${verdict(warm2048 <= 1.2 * warm256)})`,
+  );
+  console.log(
+    `classic / warm at 2048 MiB: ${round(classic2048 / warm2048)}x (target >= 20x: ${verdict(classic2048 >= 20 * warm2048)})`,
+  );
+  console.log(
+    `4 VMs in parallel vs 1: ${round(parallel4 / parallel1, 2)}x per-VM pause (target <= 2x: ${verdict(parallel4 <= 2 * parallel1)})`,
+  );
+  console.log(`bench took ${round((performance.now() - started) / 1000)} s`);
+  console.log(JSON.stringify(summary));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void teardownOpenLabHosts().finally(() => process.exit(130));
+  });
+}
+
+main().catch(async (error: unknown) => {
+  await teardownOpenLabHosts();
+  console.error(error);
+  process.exitCode = 1;
+});
