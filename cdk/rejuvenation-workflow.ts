@@ -109,7 +109,7 @@ export function buildRejuvenationWorkflow(
   const succeeded = new Succeed(scope, 'Rejuvenated');
   const refusedEnd = new Fail(scope, 'Refused', {
     error: 'Refused',
-    cause: 'Admit refused the request; see the host audit chain',
+    cause: 'Admit or the host preflight refused; nothing on the host was changed; see the host audit chain',
   });
   const recoveredEnd = new Fail(scope, 'Recovered', {
     error: 'Recovered',
@@ -130,6 +130,7 @@ export function buildRejuvenationWorkflow(
   releaseAfterFailure.next(
     new Choice(scope, 'FailureOutcome')
       .when(Condition.stringEquals('$.result.outcome', 'quarantined'), quarantinedEnd)
+      .when(Condition.stringEquals('$.result.outcome', 'refused'), refusedEnd)
       .otherwise(recoveredEnd),
   );
   const quarantine = step('QuarantineHost', 'Quarantine', withCtx({ 'error.$': '$.error' }), '$.ctx');

@@ -46,6 +46,8 @@ export interface LocalEnvironmentOptions {
   readonly waitMs?: number;
   /** Pause before every retry. */
   readonly retryIntervalMs?: number;
+  /** Pause before Admit asks again for a pool slot; with its attempts, how long a host waits for one. */
+  readonly poolSlotRetryMs?: number;
   /** Prefix of the local table names. */
   readonly tablePrefix?: string;
 }
@@ -127,6 +129,7 @@ export async function startLocalEnvironment(
       handlers: Object.fromEntries(Object.entries(STEP_HANDLERS).map(([id, h]) => [`${id}Function`, h])),
       waitMs: options.waitMs ?? 200,
       retryIntervalMs: options.retryIntervalMs ?? 50,
+      retryIntervalMsByState: { Admit: options.poolSlotRetryMs ?? 500 },
     });
     stopping.push(() => stepFunctions.stop());
 

@@ -50,6 +50,8 @@ export interface LocalStepFunctionsOptions {
   readonly waitMs?: number;
   /** Pause before every retry, in milliseconds. */
   readonly retryIntervalMs?: number;
+  /** Pause before a retry of particular states, overriding `retryIntervalMs` (e.g. Admit waiting for a pool slot). */
+  readonly retryIntervalMsByState?: Readonly<Record<string, number>>;
   readonly stateMachineName?: string;
 }
 
@@ -139,9 +141,10 @@ export async function startLocalStepFunctions(
             : e.name === 'ExecutionTimeoutError'
               ? 'TIMED_OUT'
               : 'FAILED';
-        const failed = history.findLast((h) => h.type === 'ExecutionFailed');
-        execution.error = failed?.error ?? e.name;
-        execution.cause = failed?.cause ?? e.message;
+        // The interpreter wraps the state's error (a Fail state's Error and Cause) as the cause.
+        const failure = e.cause instanceof Error ? e.cause : e;
+        execution.error = failure.name;
+        execution.cause = failure.message;
       } finally {
         execution.stopDate = Date.now();
         await logging.catch(() => undefined);
@@ -265,8 +268,8 @@ function overridesFor(options: LocalStepFunctionsOptions): RunOptions['overrides
   >;
   for (const [name, state] of Object.entries(states)) {
     if (state.Type === 'Wait' && options.waitMs !== undefined) waitTimeOverrides[name] = options.waitMs;
-    if (state.Retry !== undefined && options.retryIntervalMs !== undefined)
-      retryIntervalOverrides[name] = options.retryIntervalMs;
+    const retryMs = options.retryIntervalMsByState?.[name] ?? options.retryIntervalMs;
+    if (state.Retry !== undefined && retryMs !== undefined) retryIntervalOverrides[name] = retryMs;
     if (state.Type !== 'Task') continue;
     const constructId =
       state.Resource === undefined ? undefined : options.workflow.functionsByArn.get(state.Resource);

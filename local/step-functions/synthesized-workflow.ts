@@ -57,9 +57,14 @@ export function workflowFromTemplate(template: Template): SynthesizedWorkflow {
   return { definition, functionsByArn, template };
 }
 
-/** The id a resource's construct was created with: `.../AdmitFunction/Resource` gives `AdmitFunction`. */
+/**
+ * The id a resource's construct was created with: `.../AdmitFunction/Resource` (an L2's resource) gives
+ * `AdmitFunction`, `.../PreflightDocument` (an L1) gives `PreflightDocument`.
+ */
 export function constructIdOf(resource: { Metadata?: Record<string, unknown> }): string | undefined {
-  return /\/([^/]+)\/Resource$/.exec(String(resource.Metadata?.['aws:cdk:path'] ?? ''))?.[1];
+  const parts = String(resource.Metadata?.['aws:cdk:path'] ?? '').split('/');
+  const last = parts.at(-1);
+  return last === 'Resource' ? parts.at(-2) : last === '' ? undefined : last;
 }
 
 /**

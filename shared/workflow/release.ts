@@ -2,7 +2,7 @@
  * Release: the last step of every execution, whatever happened. Gives back the pool slot and the host
  * lock, records the final outcome, and tells the operators.
  */
-import { LeaseLostError } from '../domain/errors.js';
+import { LeaseLostError, PreflightRefusedError } from '../domain/errors.js';
 import type { Lease } from '../domain/lease.js';
 import type { NotificationKind } from '../ports/notifier.js';
 import { auditStep } from './audit-step.js';
@@ -10,7 +10,7 @@ import { describeCaught } from './compensate.js';
 import type { CaughtError, WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 
-export type RejuvenationOutcome = 'rejuvenated' | 'dry-run' | 'recovered' | 'quarantined';
+export type RejuvenationOutcome = 'rejuvenated' | 'dry-run' | 'refused' | 'recovered' | 'quarantined';
 
 export interface ReleaseResult {
   readonly outcome: RejuvenationOutcome;
@@ -23,9 +23,21 @@ export interface ReleaseResult {
 const NOTIFICATION: Record<RejuvenationOutcome, NotificationKind> = {
   rejuvenated: 'completed',
   'dry-run': 'completed',
+  refused: 'refused',
   recovered: 'recovered',
   quarantined: 'quarantined',
 };
+
+const RELEASE_AUDIT_OUTCOME = {
+  rejuvenated: 'succeeded',
+  'dry-run': 'succeeded',
+  refused: 'refused',
+  recovered: 'compensated',
+  quarantined: 'failed',
+} as const;
+
+/** Failures that leave the host exactly as it was: the host said no before anything was touched. */
+const REFUSALS = new Set([PreflightRefusedError.name]);
 
 export async function release(
   deps: WorkflowDeps,
@@ -37,7 +49,9 @@ export async function release(
     host.state === 'QUARANTINED' && host.executionId === ctx.executionId
       ? 'quarantined'
       : error !== undefined
-        ? 'recovered'
+        ? REFUSALS.has(error.Error)
+          ? 'refused'
+          : 'recovered'
         : ctx.request.dryRun
           ? 'dry-run'
           : 'rejuvenated';
@@ -49,12 +63,7 @@ export async function release(
   await auditStep(deps, ctx, {
     key: 'released',
     step: 'Release',
-    outcome:
-      outcome === 'rejuvenated' || outcome === 'dry-run'
-        ? 'succeeded'
-        : outcome === 'recovered'
-          ? 'compensated'
-          : 'failed',
+    outcome: RELEASE_AUDIT_OUTCOME[outcome],
     ...(reason === undefined ? {} : { reason }),
     detail: { outcome, hostState: host.state, leasesAlreadyLost: lost.join(',') || null },
   });
