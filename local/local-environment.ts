@@ -22,6 +22,7 @@ import {
   type TableNames,
 } from '../shared/store/table-definitions.js';
 import { STEP_HANDLERS, TRIGGER_HANDLERS } from './lambda-handlers.js';
+import { startRequestCounter, type RunningRequestCounter } from './request-counter.js';
 import { localDynamoDbClient, startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.js';
 import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
@@ -50,6 +51,8 @@ export interface LocalEnvironmentOptions {
   readonly poolSlotRetryMs?: number;
   /** Prefix of the local table names. */
   readonly tablePrefix?: string;
+  /** Route the handlers' DynamoDB traffic through a counter, to measure what a run costs. */
+  readonly countDynamoDbRequests?: boolean;
 }
 
 export interface LocalEnvironment {
@@ -57,6 +60,8 @@ export interface LocalEnvironment {
   readonly ssm: RunningLocalSsm;
   readonly sns: RunningLocalSns;
   readonly stepFunctions: RunningLocalStepFunctions;
+  /** Present when `countDynamoDbRequests` was asked for. */
+  readonly dynamoDbRequests?: RunningRequestCounter;
   readonly tables: TableNames;
   readonly store: Store;
   readonly client: DynamoDBClient;
@@ -112,6 +117,10 @@ export async function startLocalEnvironment(
     const tables = tableNamesFor(options.tablePrefix ?? 'rejuv-local');
     await createTables(client, tables);
 
+    const counter =
+      options.countDynamoDbRequests === true ? await startRequestCounter(dynamoDb.endpoint) : undefined;
+    if (counter !== undefined) stopping.push(() => counter.stop());
+
     const sns = await startLocalSnsEndpoint({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
     stopping.push(() => sns.stop());
     const topicLogicalId = logicalIdsOfType(template, 'AWS::SNS::Topic')[0];
@@ -146,7 +155,7 @@ export async function startLocalEnvironment(
       REJUV_ALARM_HOST_DIMENSION: String(triggerEnv['REJUV_ALARM_HOST_DIMENSION']),
       REJUV_ALARM_NAME_PREFIX: String(triggerEnv['REJUV_ALARM_NAME_PREFIX']),
       REJUV_ALARM_RELOAD_LEVEL: String(triggerEnv['REJUV_ALARM_RELOAD_LEVEL']),
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: counter?.endpoint ?? dynamoDb.endpoint,
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
       AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
@@ -168,6 +177,7 @@ export async function startLocalEnvironment(
       ssm,
       sns,
       stepFunctions,
+      ...(counter === undefined ? {} : { dynamoDbRequests: counter }),
       tables,
       client,
       store: createDynamoDbStore(client, tables),
