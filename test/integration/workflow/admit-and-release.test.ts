@@ -129,21 +129,27 @@ describe('Use case: admit', () => {
 });
 
 describe('Use case: release', () => {
-  it('gives back lock and slot, records the outcome and notifies', async () => {
-    const hostId = await newHost();
-    const notifier = new RecordingNotifier();
-    const deps = workflowDeps(store, clock, { notifier });
-    let ctx = await admit(deps, 'exec-rel', request(hostId));
-    ctx = await advance(deps, ctx, 'IN_SERVICE', { step: 'Compensate', reason: 'test' });
-    const result = await release(deps, ctx, { Error: 'PreflightRefusedError', Cause: 'vm1: private RAM' });
-    expect(result).toMatchObject({ outcome: 'recovered', hostState: 'IN_SERVICE' });
-    expect(await store.hostLock.current(hostId)).toBeUndefined();
-    expect(notifier.sent).toEqual([
-      expect.objectContaining({ kind: 'recovered', hostId, executionId: 'exec-rel' }),
-    ]);
-    expect(notifier.sent[0]?.message).toContain('PreflightRefusedError: vm1: private RAM');
-    expect((await auditSteps(hostId)).at(-1)).toBe('Release:compensated');
-  });
+  it.each([
+    ['HostCommandFailedError', 'WarmReboot failed on host: vm1 died', 'recovered', 'compensated'],
+    ['PreflightRefusedError', 'preflight refused host: vm1 private RAM', 'refused', 'refused'],
+  ])(
+    'after %s, gives back lock and slot, records the outcome and notifies',
+    async (error, cause, outcome, audited) => {
+      const hostId = await newHost();
+      const notifier = new RecordingNotifier();
+      const deps = workflowDeps(store, clock, { notifier });
+      let ctx = await admit(deps, `exec-rel-${error}`, request(hostId));
+      ctx = await advance(deps, ctx, 'IN_SERVICE', { step: 'Compensate', reason: 'test' });
+      const result = await release(deps, ctx, { Error: error, Cause: cause });
+      expect(result).toMatchObject({ outcome, hostState: 'IN_SERVICE' });
+      expect(await store.hostLock.current(hostId)).toBeUndefined();
+      expect(notifier.sent).toEqual([
+        expect.objectContaining({ kind: outcome, hostId, executionId: `exec-rel-${error}` }),
+      ]);
+      expect(notifier.sent[0]?.message).toContain(`${error}: ${cause}`);
+      expect((await auditSteps(hostId)).at(-1)).toBe(`Release:${audited}`);
+    },
+  );
 
   it('reports a lease lost to a takeover instead of failing, so the execution still ends', async () => {
     const hostId = await newHost();
