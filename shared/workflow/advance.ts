@@ -13,11 +13,12 @@ export interface AdvanceOptions {
 }
 
 export async function advance(
-  deps: Pick<WorkflowDeps, 'store' | 'clock'>,
-  ctx: WorkflowContext,
+  deps: Pick<WorkflowDeps, 'store' | 'clock' | 'config'>,
+  staleLeases: WorkflowContext,
   to: HostState,
   options: AdvanceOptions,
 ): Promise<WorkflowContext> {
+  const ctx = await keepLeases(deps, staleLeases);
   const from = ctx.hostState;
   const host = await deps.store.hosts.transition(
     {
@@ -42,4 +43,23 @@ export async function advance(
     ...(options.durationMs === undefined ? {} : { durationMs: options.durationMs }),
   });
   return { ...ctx, hostState: host.state, hostVersion: host.stateVersion };
+}
+
+/**
+ * An execution holds its lock and pool slot from Admit to Release, through drains and waits that may
+ * outlast one lease; every transition renews them once less than half their duration is left.
+ */
+async function keepLeases(
+  deps: Pick<WorkflowDeps, 'store' | 'clock' | 'config'>,
+  ctx: WorkflowContext,
+): Promise<WorkflowContext> {
+  const duration = deps.config.leaseDurationMs;
+  const dueBefore = deps.clock.nowMs() + duration / 2;
+  const lock =
+    ctx.lock.expiresAtMs < dueBefore ? await deps.store.hostLock.renew(ctx.lock, duration) : ctx.lock;
+  const poolSlot =
+    ctx.poolSlot.expiresAtMs < dueBefore
+      ? await deps.store.poolSemaphore.renew(ctx.poolSlot, duration)
+      : ctx.poolSlot;
+  return lock === ctx.lock && poolSlot === ctx.poolSlot ? ctx : { ...ctx, lock, poolSlot };
 }

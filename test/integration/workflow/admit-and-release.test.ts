@@ -128,6 +128,27 @@ describe('Use case: admit', () => {
   });
 });
 
+describe('Use case: advance', () => {
+  it('renews the lock and the pool slot once less than half is left, so a long execution keeps them', async () => {
+    const hostId = await newHost();
+    const deps = workflowDeps(store, clock);
+    const admitted = await admit(deps, 'exec-long', request(hostId));
+    clock.advance(TEST_LEASE_MS * 0.4);
+    const draining = await advance(deps, admitted, 'DRAINING', { step: 'Drain' });
+    expect(draining.lock).toEqual(admitted.lock);
+    clock.advance(TEST_LEASE_MS * 0.2);
+    const drained = await advance(deps, draining, 'DRAINED', { step: 'Drain' });
+    expect(drained.lock.expiresAtMs).toBe(clock.nowMs() + TEST_LEASE_MS);
+    expect(drained.poolSlot.expiresAtMs).toBe(clock.nowMs() + TEST_LEASE_MS);
+    expect(drained.lock.fencingToken).toBe(admitted.lock.fencingToken);
+    clock.advance(TEST_LEASE_MS * 0.6);
+    // Past the first lease's expiry: the renewed one still fences for this execution.
+    const suspending = await advance(deps, drained, 'SUSPENDING', { step: 'WarmReboot' });
+    expect(suspending.hostState).toBe('SUSPENDING');
+    expect((await store.hostLock.current(hostId))?.owner).toBe('exec-long');
+  });
+});
+
 describe('Use case: release', () => {
   it.each([
     ['HostCommandFailedError', 'WarmReboot failed on host: vm1 died', 'recovered', 'compensated'],
