@@ -6,11 +6,10 @@
  * the agent comes back or the command's delivery times out.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CommandDocumentSchema, type CommandDocument } from '../../host/runner/command-document.js';
 import { resolveParameters, type SuppliedParameters } from '../../host/runner/document-parameters.js';
 import { runDocument, type DocumentRun } from '../../host/runner/run-document.js';
+import { AwsServiceError, startAwsJsonServer } from '../json-protocol/aws-json-server.js';
 
 export type CommandStatus =
   'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'Cancelling';
@@ -82,15 +81,6 @@ interface Host {
   readonly waiting: (() => void)[];
 }
 
-class SsmServiceError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const AGENT_VERSION = '3.3.0-local';
 const TERMINAL: ReadonlySet<CommandStatus> = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
@@ -157,7 +147,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
   const findCommand = (commandId: unknown): Command => {
     const command = typeof commandId === 'string' ? commands.get(commandId) : undefined;
     if (command === undefined)
-      throw new SsmServiceError('InvalidCommandId', `command ${String(commandId)} does not exist`);
+      throw new AwsServiceError('InvalidCommandId', `command ${String(commandId)} does not exist`);
     return command;
   };
 
@@ -166,23 +156,23 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
       const documentName = String(body['DocumentName'] ?? '');
       const document = documents.get(documentName);
       if (document === undefined)
-        throw new SsmServiceError('InvalidDocument', `document ${documentName} does not exist`);
+        throw new AwsServiceError('InvalidDocument', `document ${documentName} does not exist`);
       const instanceIds = Array.isArray(body['InstanceIds'])
         ? (body['InstanceIds'] as unknown[]).map(String)
         : [];
-      if (instanceIds.length === 0) throw new SsmServiceError('InvalidInstanceId', 'no instance ids');
+      if (instanceIds.length === 0) throw new AwsServiceError('InvalidInstanceId', 'no instance ids');
       for (const id of instanceIds)
         if (!hosts.has(id))
-          throw new SsmServiceError('InvalidInstanceId', `instance ${id} is not a managed instance`);
+          throw new AwsServiceError('InvalidInstanceId', `instance ${id} is not a managed instance`);
       const parameters = (body['Parameters'] ?? {}) as SuppliedParameters;
       try {
         resolveParameters(documentName, document, parameters);
       } catch (error) {
-        throw new SsmServiceError('InvalidParameters', (error as Error).message);
+        throw new AwsServiceError('InvalidParameters', (error as Error).message);
       }
       const comment = typeof body['Comment'] === 'string' ? body['Comment'] : '';
       if (comment.length > 100)
-        throw new SsmServiceError('ValidationException', 'Comment must be at most 100 characters');
+        throw new AwsServiceError('ValidationException', 'Comment must be at most 100 characters');
       const command: Command = {
         commandId: randomUUID(),
         documentName,
@@ -212,7 +202,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
       const command = commands.get(String(body['CommandId']));
       const invocation = command?.invocations.get(String(body['InstanceId']));
       if (command === undefined || invocation === undefined) {
-        throw new SsmServiceError('InvocationDoesNotExist', 'the command invocation does not exist');
+        throw new AwsServiceError('InvocationDoesNotExist', 'the command invocation does not exist');
       }
       return {
         CommandId: command.commandId,
@@ -312,12 +302,10 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
     },
   };
 
-  const server = createServer((req, res) => void serve(req, res, operations));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startAwsJsonServer({ targetPrefix: 'AmazonSSM', jsonVersion: '1.1', operations });
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.endpoint,
     registerHost: (instanceId, hostRoot) => {
       if (!/^(i|mi)-[0-9a-f]{8,17}$/.test(instanceId))
         throw new Error(`${instanceId} is not a managed instance id`);
@@ -345,8 +333,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
         for (const inv of command.invocations.values()) inv.abort.abort();
       for (const host of hosts.values()) host.waiting.splice(0).forEach((wake) => wake());
       await Promise.allSettled([...running]);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => (server as Server).close(() => resolve()));
+      await server.stop();
     },
   };
 }
@@ -370,35 +357,4 @@ function commandSummary(c: Command) {
     Status: status,
     StatusDetails: status,
   };
-}
-
-async function serve(
-  req: IncomingMessage,
-  res: ServerResponse,
-  operations: Record<string, (body: Record<string, unknown>) => unknown>,
-): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const target = String(req.headers['x-amz-target'] ?? '');
-  const operation = target.startsWith('AmazonSSM.') ? target.slice('AmazonSSM.'.length) : '';
-  const reply = (status: number, body: unknown): void => {
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify(body));
-  };
-  try {
-    const handler = operations[operation];
-    if (handler === undefined)
-      throw new SsmServiceError(
-        'UnknownOperationException',
-        `operation ${operation || '(none)'} is not emulated`,
-      );
-    const body =
-      chunks.length === 0
-        ? {}
-        : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-    reply(200, handler(body));
-  } catch (error) {
-    if (error instanceof SsmServiceError) reply(400, { __type: error.type, message: error.message });
-    else reply(500, { __type: 'InternalServerError', message: (error as Error).message });
-  }
 }

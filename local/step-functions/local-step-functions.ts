@@ -5,9 +5,8 @@
  */
 import './promise-with-resolvers.js';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import { AwsServiceError, startAwsJsonServer } from '../json-protocol/aws-json-server.js';
 import {
   LOCAL_ACCOUNT,
   LOCAL_PARTITION,
@@ -63,15 +62,6 @@ export interface RunningLocalStepFunctions {
   /** Resolves once every execution started so far has ended. */
   settle(): Promise<void>;
   stop(): Promise<void>;
-}
-
-class ServiceError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export async function startLocalStepFunctions(
@@ -157,32 +147,32 @@ export async function startLocalStepFunctions(
   const find = (arn: unknown): LocalExecution => {
     const execution = typeof arn === 'string' ? executions.get(arn) : undefined;
     if (execution === undefined)
-      throw new ServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
+      throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
     return execution;
   };
 
   const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
     StartExecution: (body) => {
       if (body['stateMachineArn'] !== stateMachineArn)
-        throw new ServiceError(
+        throw new AwsServiceError(
           'StateMachineDoesNotExist',
           `State Machine Does Not Exist: '${String(body['stateMachineArn'])}'`,
         );
       const name = typeof body['name'] === 'string' ? body['name'] : randomUUID();
       if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
-        throw new ServiceError('InvalidName', `Invalid Name: '${name}'`);
+        throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
       const input = typeof body['input'] === 'string' ? body['input'] : '{}';
       try {
         JSON.parse(input);
       } catch {
-        throw new ServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
+        throw new AwsServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
       }
       const existing = executions.get(`${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`);
       if (existing !== undefined) {
         // Step Functions answers a repeated start with the same input by the existing execution.
         if (existing.input === input)
           return { executionArn: existing.executionArn, startDate: existing.startDate / 1000 };
-        throw new ServiceError(
+        throw new AwsServiceError(
           'ExecutionAlreadyExists',
           `Execution Already Exists: '${existing.executionArn}'`,
         );
@@ -222,12 +212,14 @@ export async function startLocalStepFunctions(
     }),
   };
 
-  const server = createServer((req, res) => void serve(req, res, operations));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startAwsJsonServer({
+    targetPrefix: 'AWSStepFunctions',
+    jsonVersion: '1.0',
+    operations,
+  });
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.endpoint,
     stateMachineArn,
     execution: (nameOrArn) =>
       executions.get(nameOrArn) ?? [...executions.values()].find((e) => e.name === nameOrArn),
@@ -238,7 +230,7 @@ export async function startLocalStepFunctions(
     stop: async () => {
       for (const e of executions.values()) if (e.status === 'RUNNING') e.abort();
       await Promise.all([...executions.values()].map((e) => e.done));
-      await closeServer(server);
+      await server.stop();
     },
   };
 }
@@ -285,40 +277,4 @@ function overridesFor(options: LocalStepFunctionsOptions): RunOptions['overrides
     waitTimeOverrides,
     retryIntervalOverrides,
   } as unknown as RunOptions['overrides'];
-}
-
-async function serve(
-  req: IncomingMessage,
-  res: ServerResponse,
-  operations: Record<string, (body: Record<string, unknown>) => unknown>,
-): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const target = String(req.headers['x-amz-target'] ?? '');
-  const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
-  const reply = (status: number, body: unknown): void => {
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify(body));
-  };
-  try {
-    const handler = operations[operation];
-    if (handler === undefined)
-      throw new ServiceError(
-        'UnknownOperationException',
-        `operation ${operation || '(none)'} is not emulated`,
-      );
-    const body =
-      chunks.length === 0
-        ? {}
-        : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-    reply(200, handler(body));
-  } catch (error) {
-    if (error instanceof ServiceError) reply(400, { __type: error.type, message: error.message });
-    else reply(500, { __type: 'InternalFailure', message: (error as Error).message });
-  }
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
 }

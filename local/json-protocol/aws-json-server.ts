@@ -1,0 +1,82 @@
+/**
+ * An HTTP server speaking the AWS JSON protocol (POST /, `X-Amz-Target: <prefix>.<Operation>`, JSON in
+ * and out, errors as `{"__type", "message"}`), which the real SDK clients of SSM and Step Functions use.
+ * Each local endpoint supplies its operations; this does the wire.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** An error the service itself answers with, as the SDK will name it. */
+export class AwsServiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type JsonOperation = (body: Record<string, unknown>) => unknown;
+
+export interface AwsJsonServerOptions {
+  /** E.g. `AmazonSSM` or `AWSStepFunctions`. */
+  readonly targetPrefix: string;
+  /** `1.0` or `1.1`, as the service's protocol version. */
+  readonly jsonVersion: '1.0' | '1.1';
+  readonly operations: Readonly<Record<string, JsonOperation>>;
+}
+
+export interface RunningAwsJsonServer {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startAwsJsonServer(options: AwsJsonServerOptions): Promise<RunningAwsJsonServer> {
+  const server = createServer((req, res) => void serve(req, res, options));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AwsJsonServerOptions,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const prefix = `${options.targetPrefix}.`;
+  const operation = target.startsWith(prefix) ? target.slice(prefix.length) : '';
+  const reply = (status: number, body: unknown): void => {
+    res.writeHead(status, {
+      'content-type': `application/x-amz-json-${options.jsonVersion}`,
+      'x-amzn-requestid': randomUUID(),
+    });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    const handler = options.operations[operation];
+    if (handler === undefined) {
+      throw new AwsServiceError(
+        'UnknownOperationException',
+        `operation ${operation || '(none)'} is not emulated`,
+      );
+    }
+    const body =
+      chunks.length === 0
+        ? {}
+        : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+    reply(200, handler(body));
+  } catch (error) {
+    if (error instanceof AwsServiceError) reply(400, { __type: error.type, message: error.message });
+    else reply(500, { __type: 'InternalServerError', message: (error as Error).message });
+  }
+}
