@@ -8,22 +8,9 @@ import { createDynamoDbStore } from '../shared/adapters/dynamodb/dynamodb-store.
 import { describeBreak } from '../shared/domain/audit-chain.js';
 import { hostChainId } from '../shared/domain/audit-record.js';
 import { RejuvError } from '../shared/domain/errors.js';
-import type { HostState } from '../shared/domain/host-state.js';
+import { REJUVENATION_PATH, type HostState } from '../shared/domain/host-state.js';
 import { tableNamesFor } from '../shared/store/table-definitions.js';
 import { localDynamoDbClient, startDynamoDbLocal } from '../local/dynamodb-local.js';
-
-const HAPPY_PATH: HostState[] = [
-  'IN_SERVICE',
-  'ADMITTED',
-  'DRAINING',
-  'DRAINED',
-  'SUSPENDING',
-  'RELOADING',
-  'RESUMING',
-  'VERIFYING',
-  'UNDRAINING',
-  'IN_SERVICE',
-];
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -49,9 +36,9 @@ async function main(): Promise<void> {
     console.log(`lock ${lock.resource} token ${lock.fencingToken}; pool slot ${slot.resource}`);
 
     let version = 0;
-    for (let i = 1; i < HAPPY_PATH.length; i++) {
-      const from = HAPPY_PATH[i - 1] as HostState;
-      const to = HAPPY_PATH[i] as HostState;
+    for (let i = 1; i < REJUVENATION_PATH.length; i++) {
+      const from = REJUVENATION_PATH[i - 1] as HostState;
+      const to = REJUVENATION_PATH[i] as HostState;
       const host = await store.hosts.transition(
         { hostId, from, to, expectedVersion: version, executionId },
         lock,

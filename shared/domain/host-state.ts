@@ -51,6 +51,20 @@ const TRANSITIONS: Readonly<Record<HostState, readonly HostState[]>> = {
   QUARANTINED: ['IN_SERVICE'],
 };
 
+/** The states a host passes through in one successful rejuvenation, in order. */
+export const REJUVENATION_PATH: readonly HostState[] = [
+  'IN_SERVICE',
+  'ADMITTED',
+  'DRAINING',
+  'DRAINED',
+  'SUSPENDING',
+  'RELOADING',
+  'RESUMING',
+  'VERIFYING',
+  'UNDRAINING',
+  'IN_SERVICE',
+];
+
 export function isHostState(value: unknown): value is HostState {
   return typeof value === 'string' && (HOST_STATES as readonly string[]).includes(value);
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError } from '../../../shared/domain/errors.js';
 import {
   HOST_STATES,
+  REJUVENATION_PATH,
   assertLegalTransition,
   isHostState,
   isLegalTransition,
@@ -67,6 +68,16 @@ describe('Host lifecycle', () => {
         expect(() => assertLegalTransition(from, to)).toThrow(IllegalTransitionError);
       }
     });
+  });
+
+  it('walks the rejuvenation path along legal edges only, from and back to IN_SERVICE', () => {
+    expect(REJUVENATION_PATH[0]).toBe('IN_SERVICE');
+    expect(REJUVENATION_PATH.at(-1)).toBe('IN_SERVICE');
+    for (let i = 1; i < REJUVENATION_PATH.length; i++) {
+      expect(EXPECTED_EDGES.has(`${REJUVENATION_PATH[i - 1]}>${REJUVENATION_PATH[i]}`), `step ${i}`).toBe(
+        true,
+      );
+    }
   });
 
   it('has no self-loops, so a duplicate step can never look like progress', () => {
