@@ -37,6 +37,7 @@ import {
   resolveTokens,
   synthesizeTemplate,
   workflowFromTemplate,
+  type SynthesizedWorkflow,
   type Template,
 } from './step-functions/synthesized-workflow.js';
 
@@ -60,6 +61,8 @@ export interface LocalEnvironment {
   readonly ssm: RunningLocalSsm;
   readonly sns: RunningLocalSns;
   readonly stepFunctions: RunningLocalStepFunctions;
+  /** The state machine as synthesized, with its functions. */
+  readonly workflow: SynthesizedWorkflow;
   /** Present when `countDynamoDbRequests` was asked for. */
   readonly dynamoDbRequests?: RunningRequestCounter;
   readonly tables: TableNames;
@@ -177,6 +180,7 @@ export async function startLocalEnvironment(
       ssm,
       sns,
       stepFunctions,
+      workflow,
       ...(counter === undefined ? {} : { dynamoDbRequests: counter }),
       tables,
       client,

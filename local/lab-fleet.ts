@@ -1,0 +1,82 @@
+/** Lab hosts (real QEMU VMs) registered with a local environment: in the host registry and with SSM; and a synthetic aging alarm. */
+import { readHeartbeatLog, type HeartbeatLog } from '../host/lab/heartbeat-log.js';
+import { createLabHost, type LabHost } from '../host/lab/lab-host.js';
+import type { GuestRam } from '../host/lab/test-vm.js';
+import type { LocalEnvironment } from './local-environment.js';
+
+export interface FleetHost {
+  readonly hostId: string;
+  readonly instanceId: string;
+  readonly pool: string;
+  readonly lab: LabHost;
+  heartbeats(): Promise<Record<string, HeartbeatLog>>;
+}
+
+let instanceCounter = 0;
+
+export async function addFleetHost(
+  env: LocalEnvironment,
+  spec: { hostId: string; pool: string; vms: readonly { name: string; ram?: GuestRam }[] },
+): Promise<FleetHost> {
+  const lab = await createLabHost();
+  for (const vm of spec.vms) await lab.addVm({ name: vm.name, memoryMiB: 64, ram: vm.ram ?? 'shared-shm' });
+  await lab.launch();
+  const instanceId = `mi-${(0x1000 + ++instanceCounter).toString(16).padStart(17, '0')}`;
+  await env.store.hosts.register({
+    hostId: spec.hostId,
+    pool: spec.pool,
+    availabilityZone: 'local-1a',
+    instanceId,
+  });
+  env.ssm.registerHost(instanceId, lab.root);
+  return {
+    hostId: spec.hostId,
+    instanceId,
+    pool: spec.pool,
+    lab,
+    heartbeats: async () =>
+      Object.fromEntries(
+        await Promise.all(
+          [...lab.vms.values()].map(
+            async (vm) => [vm.name, await readHeartbeatLog(vm.heartbeat.log)] as const,
+          ),
+        ),
+      ),
+  };
+}
+
+/** An EventBridge "CloudWatch Alarm State Change" event for an aging alarm on `hostId`. */
+export function agingAlarmEvent(hostId: string, stateTimestamp: string) {
+  return {
+    version: '0',
+    id: `evt-${stateTimestamp}`,
+    source: 'aws.cloudwatch',
+    'detail-type': 'CloudWatch Alarm State Change',
+    account: '000000000000',
+    region: 'local',
+    // EventBridge's own time is RFC 3339; CloudWatch's state timestamp has a +0000 offset.
+    time: `${stateTimestamp.slice(0, 19)}Z`,
+    resources: [`arn:aws:cloudwatch:local:000000000000:alarm:rejuv-aging-${hostId}`],
+    detail: {
+      alarmName: `rejuv-aging-${hostId}`,
+      state: { value: 'ALARM', reason: 'hypervisor RSS grew 40% in 7 days', timestamp: stateTimestamp },
+      previousState: { value: 'OK', timestamp: '2026-11-24T00:00:00.000+0000' },
+      configuration: {
+        metrics: [
+          {
+            id: 'm1',
+            metricStat: {
+              metric: {
+                namespace: 'Rejuv/Hypervisor',
+                name: 'QemuRssGrowth',
+                dimensions: { HostId: hostId },
+              },
+              period: 300,
+              stat: 'Average',
+            },
+          },
+        ],
+      },
+    },
+  };
+}
