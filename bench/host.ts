@@ -147,7 +147,7 @@ function formatBytes(bytes: number): string {
 }
 
 function phaseSummary(samples: readonly VmSample[]): string {
-  return ['stop', 'save', 'quit', 'queue', 'start', 'restore', 'cont']
+  return ['stop', 'save', 'quit', 'start', 'restore', 'cont']
     .map((phase) => `${phase} ${round(median(samples.map((s) => s.phasesMs[phase] ?? Number.NaN)))}`)
     .join(' / ');
 }

@@ -50,10 +50,11 @@ START_TIMEOUT_S = 30.0
 # Shared memory is not copied, so anything slower than this is a hang, not a big VM.
 IN_MEMORY_MIGRATION_TIMEOUT_S = 60.0
 MIGRATION_POLL_S = 0.002
-# Starting QEMU is CPU-bound (~25 ms of page faults in malloc and relocation). Starting more at once
-# than there are CPUs makes every paused guest wait for all of them; in turns, the first are back
-# sooner and the last no later (measured: 4 VMs on 2 CPUs, median pause 113 ms all at once, 75 in turns).
-START_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+# A VM's whole reboot (stop, save, quit, start, restore, cont) runs in one of these slots, so at most
+# one guest per CPU is paused at a time. Starting QEMU is CPU-bound (~25 ms of page faults in malloc
+# and relocation); pausing every guest until all processes are back would make each guest's pause grow
+# with the number of VMs on the host. Never fewer than two, so one VM that hangs cannot stall the rest.
+REBOOT_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
 
 
 def log(message):
@@ -767,9 +768,8 @@ class VmRun:
         self.ram_bytes = assessment.ram_bytes
         self.pid_after = None
         self.start_time_after = None
-        self.outcome = "pending"
+        self.outcome = "untouched"
         self.reason = None
-        self.stopped = False
         self.quit = False
         self.state_bytes = None
         self.stopped_at = None
@@ -785,7 +785,6 @@ class VmRun:
     def suspend(self):
         started = time.monotonic()
         self.qmp.execute("stop")
-        self.stopped = True
         self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
         self.phases["stop"] = elapsed_ms(started)
         self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(self.vm)
@@ -830,30 +829,39 @@ class VmRun:
         self.quit = True
         self.phases["quit"] = elapsed_ms(started)
 
-    def reload(self):
+    def reboot(self):
+        """This VM's whole pause: stop, save, quit, start, restore, cont. Raises VmFailure saying why not."""
+        try:
+            self.suspend()
+        except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
+            raise VmFailure(self.undo_suspend(error))
         try:
             self.stop_old_process()
         except (QmpGone, QmpError, OSError) as error:
-            raise VmFailure("old QEMU process could not be stopped: %s" % error)
+            self.outcome = "failed"
+            raise VmFailure("its old QEMU process could not be ended (%s); device state kept for Recover" % error)
         hold(self.vm.name + ":quit")
-        restored = restore_vm(self.vm, self.in_place, self.phases)
-        self.pid_after, self.start_time_after, self.resumed_at = restored
+        try:
+            self.pid_after, self.start_time_after, self.resumed_at = restore_vm(self.vm, self.in_place, self.phases)
+        except VmFailure as error:
+            self.outcome = "failed"
+            raise VmFailure("%s; device state kept for Recover" % error)
         self.outcome = "resumed"
 
-    def roll_back(self):
-        """Continue a VM still stopped in its original process (nothing lost, nothing restarted)."""
-        if self.qmp is None or not self.stopped or self.quit:
-            return
+    def undo_suspend(self, error):
+        """After a failed suspend: continue the VM in its original process if it is still there."""
+        self.outcome = "failed"
+        if not same_process_alive(self.pid_before, self.start_time_before):
+            return "QEMU pid %d exited while the VM was being suspended (%s)" % (self.pid_before, error)
         try:
             if self.qmp.execute("query-migrate").get("status") in ("active", "setup", "device"):
                 self.qmp.execute("migrate_cancel")
             self.qmp.execute("cont")
-            discard_saved_state(self.vm)
-            self.outcome = "rolled-back"
-            self.reason = "resumed in its original process after another VM failed to suspend"
-        except (QmpGone, QmpError, OSError) as error:
-            self.outcome = "failed"
-            self.reason = "could not be resumed in its original process: %s" % error
+        except (QmpGone, QmpError, OSError) as cont_error:
+            return "suspend failed (%s) and the VM could not be continued (%s)" % (error, cont_error)
+        discard_saved_state(self.vm)
+        self.outcome = "rolled-back"
+        return "suspend failed (%s); continued in its original process" % error
 
     def report(self):
         entry = {"name": self.vm.name, "outcome": self.outcome, "pidBefore": self.pid_before}
@@ -926,10 +934,7 @@ def restore_vm(vm, in_place, phases):
             # QEMU would create an empty file and the guest would wake up to zeroed RAM.
             raise VmFailure("guest RAM backing file %s is gone; not restoring over empty memory" % ", ".join(missing))
     started = time.monotonic()
-    with START_SLOTS:
-        phases["queue"] = elapsed_ms(started)
-        started = time.monotonic()
-        process, qmp = start_incoming_process(vm)
+    process, qmp = start_incoming_process(vm)
     try:
         phases["start"] = elapsed_ms(started)
         hold(vm.name + ":started")
@@ -1009,66 +1014,61 @@ def in_parallel(items, action):
     return errors
 
 
-def describe_suspend_failure(run, error):
-    if not same_process_alive(run.pid_before, run.start_time_before):
-        return "QEMU pid %d exited while the VM was being suspended (%s)" % (run.pid_before, error)
-    return "suspend failed: %s" % error
-
-
 def warm_reboot(host, run_id, level, assessments, in_place):
     runs = [VmRun(a, run_id, in_place) for a in assessments]
-    started_at = epoch_ms()
     journal = {
         "runId": run_id,
         "document": "WarmReboot",
         "level": level,
         "memoryInPlace": in_place,
         "status": "running",
-        "phase": "suspending",
-        "startedAt": started_at,
+        "phase": "rebooting",
+        "startedAt": epoch_ms(),
         "vms": {},
     }
+    journal_lock = threading.Lock()
 
     def save_journal(phase):
-        journal["phase"] = phase
-        journal["vms"] = {r.vm.name: r.journal_entry() for r in runs}
-        write_json_atomically(journal_path(host, run_id), journal)
+        with journal_lock:
+            journal["phase"] = phase
+            journal["vms"] = {r.vm.name: r.journal_entry() for r in runs}
+            write_json_atomically(journal_path(host, run_id), journal)
 
     for run in runs:
         run.prepare()
-    save_journal("suspending")
+    save_journal("rebooting")
+    rollout_stopped = threading.Event()
 
-    errors = in_parallel(runs, VmRun.suspend)
-    if errors:
-        for index, error in errors.items():
-            runs[index].outcome = "failed"
-            runs[index].reason = describe_suspend_failure(runs[index], error)
-        for run in runs:
-            if run.outcome == "pending":
-                run.roll_back()
-        failed = [runs[i] for i in sorted(errors)]
-        reason = "suspend failed, nothing was restarted: " + "; ".join(
-            "%s: %s" % (r.vm.name, r.reason) for r in failed
-        )
-        return finish_run(host, journal, runs, "failed", reason, "suspend-failed", save_journal)
+    def reboot(run):
+        with REBOOT_SLOTS:
+            if rollout_stopped.is_set():
+                return
+            try:
+                run.reboot()
+            except VmFailure:
+                # A VM that fails to reboot may mean a sick host: leave the VMs not yet begun alone.
+                rollout_stopped.set()
+                raise
+            finally:
+                save_journal("rebooting")
 
-    save_journal("reloading")
-    # Every VM is saved, so from here each goes on alone: its new process starts as soon as its own
-    # old one is gone, instead of waiting for the slowest VM (a kernel-level reload would need a barrier).
-    errors = in_parallel(runs, VmRun.reload)
+    errors = in_parallel(runs, reboot)
     for index, error in errors.items():
-        runs[index].outcome = "failed"
         runs[index].reason = error
-    failed = [r for r in runs if r.outcome != "resumed"]
-    if failed:
-        reason = "not every VM resumed (device state kept for Recover): " + "; ".join(
-            "%s: %s" % (r.vm.name, r.reason) for r in failed
-        )
-        return finish_run(host, journal, runs, "failed", reason, "resume-failed", save_journal)
-    return finish_run(host, journal, runs, "ok", None, None, save_journal)
+        if runs[index].outcome in ("untouched", "resumed"):
+            runs[index].outcome = "failed"
+    failed = [r for r in runs if r.outcome in ("failed", "rolled-back")]
+    if not failed:
+        return finish_run(journal, runs, "ok", None, None, save_journal)
+    untouched = [r.vm.name for r in runs if r.outcome == "untouched"]
+    reason = "; ".join("%s: %s" % (r.vm.name, r.reason) for r in failed)
+    if untouched:
+        reason += "; the rollout stopped, not rebooted: " + ", ".join(untouched)
+    code = "resume-failed" if any(r.quit for r in failed) else "suspend-failed"
+    return finish_run(journal, runs, "failed", reason, code, save_journal)
 
 
-def finish_run(host, journal, runs, outcome, reason, code, save_journal):
+def finish_run(journal, runs, outcome, reason, code, save_journal):
     result = {
         "document": "WarmReboot",
         "runId": journal["runId"],

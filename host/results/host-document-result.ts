@@ -46,7 +46,11 @@ export const PhaseTimesSchema = z.record(z.string(), z.number().nonnegative());
 
 export const WarmRebootVmSchema = z.object({
   name,
-  outcome: z.enum(['resumed', 'rolled-back', 'failed', 'pending']),
+  /**
+   * `rolled-back`: its suspend failed and it was continued in its original process; `untouched`: the
+   * rollout stopped at another VM's failure before this one began.
+   */
+  outcome: z.enum(['resumed', 'rolled-back', 'failed', 'untouched']),
   reason: z.string().optional(),
   pidBefore: pid.nullable(),
   pidAfter: pid.optional(),

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +7,7 @@ import {
   waitForHeartbeat,
   waitForLog,
 } from '../../host/lab/heartbeat-log.js';
+import { hostLayout } from '../../host/inventory/host-layout.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
 import { findVmProcesses, vmPid, waitForExit } from '../../host/lab/vm-processes.js';
 import type { WarmRebootVm } from '../../host/results/host-document-result.js';
@@ -40,8 +41,31 @@ async function holdAt(lab: LabHost, points: string | readonly string[]) {
   return {
     env: { REJUV_HOLD_AT: all.join(','), REJUV_HOLD_DIR: dir },
     reached: () => Promise.all(all.map((point) => waitForFile(join(dir, `${point}.reached`)))),
-    release: () => Promise.all(all.map((point) => writeFile(join(dir, `${point}.release`), ''))),
+    release: (only?: string) =>
+      Promise.all((only ? [only] : all).map((point) => writeFile(join(dir, `${point}.release`), ''))),
   };
+}
+
+interface RunJournal {
+  readonly vms: Readonly<Record<string, { readonly outcome?: string }>>;
+}
+
+/** Waits until the agent's journal of the run (`var/lib/rejuv/runs/<runId>.json`) satisfies `done`. */
+async function waitForJournal(
+  lab: LabHost,
+  runId: string,
+  done: (journal: RunJournal) => boolean,
+): Promise<void> {
+  const path = join(hostLayout(lab.root).runsDir, `${runId}.json`);
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const journal = await readFile(path, 'utf8').then(
+      (text) => JSON.parse(text) as RunJournal,
+      () => undefined,
+    );
+    if (journal !== undefined && done(journal)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`journal of run ${runId} did not reach the expected state`);
 }
 
 /** A WarmReboot whose agent the test kills: there is no result line to read, only the run. */
@@ -80,30 +104,33 @@ describe('Document: Recover', () => {
     ]);
   });
 
-  it('after a QEMU killed mid-suspend: WarmReboot fails naming it, Recover brings the others back and reports it lost', async () => {
+  it('after a QEMU killed mid-suspend: WarmReboot fails naming it and stops the rollout; Recover reports it lost', async () => {
     host = await labHostWith(['vm-a', 'vm-b', 'vm-c']);
     const victim = await vmPid(host.vm('vm-b').argv);
-    const hold = await holdAt(host, 'vm-b:stopped');
+    // vm-a and vm-b reboot first (one per CPU, at least two); vm-a waits, saved, until vm-b has failed.
+    const holds = await holdAt(host, ['vm-a:saved', 'vm-b:stopped']);
 
-    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'killed' }, { env: hold.env });
-    await hold.reached();
+    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'killed' }, { env: holds.env });
+    await holds.reached();
     process.kill(victim, 'SIGKILL');
     expect(await waitForExit(victim, 5000)).toBe(true);
-    await hold.release();
+    await holds.release('vm-b:stopped');
+    await waitForJournal(host, 'killed', (journal) => journal.vms['vm-b']?.outcome === 'failed');
+    await holds.release('vm-a:saved');
     const { run, result } = await reboot;
 
     expect(run.status).toBe('Failed');
     expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
     expect(result.reason).toMatch(
       new RegExp(
-        `^suspend failed, nothing was restarted: vm-b: QEMU pid ${victim} exited while the VM was being suspended`,
+        `^vm-b: QEMU pid ${victim} exited while the VM was being suspended \\(.+\\); the rollout stopped, not rebooted: vm-c$`,
       ),
     );
     const vms = result.vms as WarmRebootVm[];
     expect(vms.map((vm) => [vm.name, vm.outcome])).toEqual([
-      ['vm-a', 'rolled-back'],
+      ['vm-a', 'resumed'],
       ['vm-b', 'failed'],
-      ['vm-c', 'rolled-back'],
+      ['vm-c', 'untouched'],
     ]);
 
     const recover = await runHostDocument(host.root, 'Recover', { runId: 'killed' });
@@ -129,17 +156,16 @@ describe('Document: Recover', () => {
     );
     expect(victimLog.sinceLastBoot[0]).toBe(1);
 
-    // Verify is not fooled: the victim's guest rebooted, the others still run in their old processes.
+    // Verify tells the three apart: rebooted in place, guest restarted, never rebooted.
     const verify = await runHostDocument(host.root, 'Verify', {
       runId: 'killed',
       heartbeatTimeoutSeconds: '5',
     });
     expect(verify.result).toMatchObject({ outcome: 'failed', runOutcome: 'failed' });
-    const reasons = new Map(verify.result.vms.map((vm) => [vm.name, vm.reason ?? '']));
-    expect(reasons.get('vm-b')).toMatch(/guest restarted: its heartbeat went back from \d+ to 1/);
-    expect(reasons.get('vm-a')).toMatch(/QEMU process \d+ is the one from before the reboot/);
-    expect(reasons.get('vm-c')).toMatch(/QEMU process \d+ is the one from before the reboot/);
-    expect(victimLog.badPages).toEqual([]);
+    const byName = new Map(verify.result.vms.map((vm) => [vm.name, vm]));
+    expect(byName.get('vm-a')?.outcome).toBe('verified');
+    expect(byName.get('vm-b')?.reason).toMatch(/guest restarted: its heartbeat went back from \d+ to 1/);
+    expect(byName.get('vm-c')?.reason).toMatch(/QEMU process \d+ is the one from before the reboot/);
   });
 
   it('after the agent died with every old QEMU gone: restores each VM from its saved device state', async () => {
@@ -175,11 +201,11 @@ describe('Document: Recover', () => {
   it('after the agent died while guests were paused: continues them in their original processes', async () => {
     host = await labHostWith(['vm-a', 'vm-b']);
     const pids = await pidsOf(host, ['vm-a', 'vm-b']);
-    const hold = await holdAt(host, 'vm-a:saved');
+    const holds = await holdAt(host, ['vm-a:saved', 'vm-b:saved']);
     const abort = new AbortController();
 
-    const reboot = runWarmReboot(host.root, 'paused', { env: hold.env, signal: abort.signal });
-    await hold.reached();
+    const reboot = runWarmReboot(host.root, 'paused', { env: holds.env, signal: abort.signal });
+    await holds.reached();
     abort.abort();
     expect((await reboot).status).toBe('Cancelled');
 
