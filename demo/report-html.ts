@@ -64,7 +64,7 @@ table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccd;padding:
 .good{color:#177a2c;font-weight:600}.bad{color:#b3261e;font-weight:600}.hash{font-family:monospace}
 </style></head><body>
 <h1>rejuv: warm-VM reboot demo</h1>
-<p>Started ${escapeHtml(run.startedAt)}; ${run.hosts.length} hosts, ${run.hosts.reduce((n, h) => n + h.vms.length, 0)} VMs. Each bar is one state of the synthesized state machine.</p>
+<p>Started ${escapeHtml(run.startedAt)}; ${run.hosts.length} hosts, ${run.hosts.reduce((n, h) => n + h.vms.length, 0)} VMs. Each bar is one workflow step (its states in the synthesized state machine), from the first execution's start.</p>
 ${run.hosts.map((h) => hostSection(run, h)).join('\n')}
 </body></html>
 `;

@@ -14,7 +14,8 @@ import { addFleetHost, agingAlarmEvent, type FleetHost } from '../local/lab-flee
 import { startLocalEnvironment, type LocalEnvironment } from '../local/local-environment.js';
 import type { LocalExecution } from '../local/step-functions/local-step-functions.js';
 import { hostChainId, type AuditRecord } from '../shared/domain/audit-record.js';
-import type { DemoRun, HostRun, StepSpan, VmPause } from './demo-run.js';
+import type { DemoRun, HostRun, VmPause } from './demo-run.js';
+import { stepSpans } from './workflow-steps.js';
 import { renderReport } from './report-html.js';
 
 const REPORT_DIR = resolve(import.meta.dirname, '..', 'reports');
@@ -83,7 +84,12 @@ async function main(): Promise<void> {
   const report = join(REPORT_DIR, `demo-${startedAt.toISOString().replace(/[:.]/g, '-')}.html`);
   await writeFile(
     report,
-    renderReport({ startedAt: startedAt.toISOString(), originMs, hosts } satisfies DemoRun),
+    renderReport({
+      startedAt: startedAt.toISOString(),
+      // The chart starts when the first execution did, not when the environment began starting.
+      originMs: Math.min(...started.map((s) => s.execution.startDate)),
+      hosts,
+    } satisfies DemoRun),
   );
   console.log(`${elapsed()}  report: ${report}`);
 
@@ -148,11 +154,10 @@ async function hostRun(env: LocalEnvironment, s: Started): Promise<HostRun> {
   await s.execution.done;
   const entered = s.execution.history.filter((h) => h.type === 'StateEntered');
   const endMs = s.execution.stopDate ?? Date.now();
-  const steps: StepSpan[] = entered.map((e, i) => ({
-    state: e.stateName ?? '?',
-    startMs: e.timestamp,
-    endMs: entered[i + 1]?.timestamp ?? endMs,
-  }));
+  const steps = stepSpans(
+    entered.map((e) => ({ state: e.stateName ?? '?', atMs: e.timestamp })),
+    endMs,
+  );
   const records: AuditRecord[] = [];
   for await (const r of env.store.audit.read(hostChainId(s.host.hostId))) records.push(r);
   const verdict = await env.store.audit.verify(hostChainId(s.host.hostId));
