@@ -9,8 +9,9 @@
  * Pause is measured twice per VM: by QMP (STOP event of the old process to RESUME event of the new),
  * and from the guest's side (longest gap between its heartbeat lines as they reach the serial log).
  * The guest marks every page of its RAM at boot, so the classic path really has every page to copy.
- * Every run also checks the guest never rebooted and its counter never skipped. The last line of
- * output is one JSON object with the medians.
+ * All lab hosts stay up for the whole bench and the configurations take turns run by run, so other
+ * load on the machine falls on every row alike. Every run also checks the guest never rebooted and
+ * its counter never skipped. The last line of output is one JSON object with the medians.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ import { median, round } from './statistics.js';
 const MEMORY_SIZES_MIB = [256, 1024, 2048] as const;
 const PARALLEL_VM_COUNTS = [1, 2, 4] as const;
 const PARALLEL_MEMORY_MIB = 256;
-const WARM_RUNS = 5;
+const WARM_RUNS = 7;
 const CLASSIC_RUNS = 3;
 /** Long enough for the first heartbeat after resume to reach the log before we stop watching. */
 const SETTLE_MS = 300;
@@ -107,39 +108,45 @@ async function rebootOnce(lab: LabHost, path: RebootPath, runId: string): Promis
   return samples;
 }
 
-async function measure(lab: LabHost, path: RebootPath, runs: number, memoryMiB: number): Promise<Row> {
-  const samples: VmSample[] = [];
-  for (let run = 1; run <= runs; run++) {
-    const started = performance.now();
-    const runSamples = await rebootOnce(lab, path, `bench-${path}-${lab.id}-${run}`);
-    samples.push(...runSamples);
-    progress(
-      `${path} ${memoryMiB} MiB x${lab.vms.size} run ${run}/${runs}: pause ${runSamples
-        .map((s) => round(s.pauseMs))
-        .join(', ')} ms (${Math.round(performance.now() - started)} ms wall)`,
-    );
-    await sleep(200);
-  }
-  return { path, memoryMiB, vmCount: lab.vms.size, runs, samples };
+interface Config {
+  readonly path: RebootPath;
+  readonly lab: LabHost;
+  readonly memoryMiB: number;
+  readonly runs: number;
+  readonly samples: VmSample[];
 }
 
-async function withLabHost<T>(
-  memoryMiB: number,
-  vmCount: number,
-  body: (lab: LabHost) => Promise<T>,
-): Promise<T> {
-  const lab = await createLabHost();
-  try {
-    for (let i = 1; i <= vmCount; i++) await lab.addVm({ name: `vm-${i}`, memoryMiB });
-    const started = performance.now();
-    await lab.launch();
-    progress(
-      `${vmCount} x ${memoryMiB} MiB guest(s) booted, RAM marked, in ${Math.round(performance.now() - started)} ms`,
-    );
-    return await body(lab);
-  } finally {
-    await lab.teardown();
+/**
+ * Runs every configuration's runs in turns (round 1 of each, then round 2 of each, ...), so that load
+ * from anything else on the machine falls on all rows alike instead of on whichever ran last.
+ */
+async function runInTurns(configs: readonly Config[]): Promise<void> {
+  const rounds = Math.max(...configs.map((c) => c.runs));
+  for (let turn = 1; turn <= rounds; turn++) {
+    for (const config of configs.filter((c) => turn <= c.runs)) {
+      const started = performance.now();
+      const runId = `bench-${config.path}-${config.lab.id}-${turn}`;
+      const samples = await rebootOnce(config.lab, config.path, runId);
+      config.samples.push(...samples);
+      progress(
+        `${config.path} ${config.memoryMiB} MiB x${config.lab.vms.size} run ${turn}/${config.runs}: pause ${samples
+          .map((s) => round(s.pauseMs))
+          .join(', ')} ms (${Math.round(performance.now() - started)} ms wall)`,
+      );
+      await sleep(200);
+    }
   }
+}
+
+async function bootLabHost(memoryMiB: number, vmCount: number): Promise<LabHost> {
+  const lab = await createLabHost();
+  for (let i = 1; i <= vmCount; i++) await lab.addVm({ name: `vm-${i}`, memoryMiB });
+  const started = performance.now();
+  await lab.launch();
+  progress(
+    `${vmCount} x ${memoryMiB} MiB guest(s) booted, RAM marked, in ${Math.round(performance.now() - started)} ms`,
+  );
+  return lab;
 }
 
 function formatBytes(bytes: number): string {
@@ -185,18 +192,43 @@ function table(rows: readonly Row[]): string {
 async function main(): Promise<void> {
   const started = performance.now();
   const { stdout: qemuVersion } = await exec('qemu-system-x86_64', ['--version']);
-  const rows: Row[] = [];
-  for (const memoryMiB of MEMORY_SIZES_MIB) {
-    await withLabHost(memoryMiB, 1, async (lab) => {
-      rows.push(await measure(lab, 'warm', WARM_RUNS, memoryMiB));
-      rows.push(await measure(lab, 'classic', CLASSIC_RUNS, memoryMiB));
-    });
+  // Every lab host stays up for the whole bench; the single 256 MiB VM is also the parallel row's "1".
+  const bySize = new Map<number, LabHost>();
+  for (const memoryMiB of MEMORY_SIZES_MIB) bySize.set(memoryMiB, await bootLabHost(memoryMiB, 1));
+  const byCount = new Map<number, LabHost>();
+  for (const vmCount of PARALLEL_VM_COUNTS) {
+    const single = bySize.get(PARALLEL_MEMORY_MIB);
+    byCount.set(
+      vmCount,
+      vmCount === 1 && single !== undefined ? single : await bootLabHost(PARALLEL_MEMORY_MIB, vmCount),
+    );
   }
-  for (const vmCount of PARALLEL_VM_COUNTS.filter((count) => count > 1)) {
-    await withLabHost(PARALLEL_MEMORY_MIB, vmCount, async (lab) => {
-      rows.push(await measure(lab, 'warm', WARM_RUNS, PARALLEL_MEMORY_MIB));
-    });
-  }
+  const config = (path: RebootPath, lab: LabHost, memoryMiB: number, runs: number): Config => ({
+    path,
+    lab,
+    memoryMiB,
+    runs,
+    samples: [],
+  });
+  const warm = [
+    ...[...bySize].map(([memoryMiB, lab]) => config('warm', lab, memoryMiB, WARM_RUNS)),
+    ...[...byCount]
+      .filter(([vmCount]) => vmCount > 1)
+      .map(([, lab]) => config('warm', lab, PARALLEL_MEMORY_MIB, WARM_RUNS)),
+  ];
+  const classic = [...bySize].map(([memoryMiB, lab]) => config('classic', lab, memoryMiB, CLASSIC_RUNS));
+  await runInTurns(warm);
+  await runInTurns(classic);
+  const rows: Row[] = [...warm, ...classic]
+    .map((c) => ({
+      path: c.path,
+      memoryMiB: c.memoryMiB,
+      vmCount: c.lab.vms.size,
+      runs: c.runs,
+      samples: c.samples,
+    }))
+    .sort((a, b) => a.vmCount - b.vmCount || a.memoryMiB - b.memoryMiB || b.path.localeCompare(a.path));
+  await teardownOpenLabHosts();
 
   const pauseOf = (path: RebootPath, memoryMiB: number, vmCount: number) =>
     round(
