@@ -1,9 +1,10 @@
 /**
- * The shell lines an `#@agent <file>` marker expands to: they unpack the host agent into a private
- * temporary file and leave its path in $REJUV_AGENT. The agent travels zlib-compressed and base64
- * encoded because as plain text it alone would fill SSM's 64 KB document limit; before it runs, its
- * SHA-256 is checked against the hash of the source file in this repository, which the lines name.
- * Every way out still prints the one JSON result line the coordinator expects.
+ * The shell lines an `#@agent <file>` marker expands to: they unpack the host agent into a shell
+ * variable and define `rejuv_agent <args>`, which pipes it into `python3 -I -`. The agent travels
+ * zlib-compressed and base64 encoded because as plain text it alone would fill SSM's 64 KB document
+ * limit; before it runs, its SHA-256 is checked against the hash of the source file in this
+ * repository, which the lines name. Nothing is written to disk, so a document killed at its timeout
+ * leaves nothing behind. Every way out still prints the one JSON result line the coordinator expects.
  */
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
@@ -13,7 +14,7 @@ const BASE64_LINE_CHARS = 76;
 
 export interface AgentBootstrapInput {
   readonly documentName: string;
-  /** File name under host/agent/, for the comment and the temporary file's name. */
+  /** File name under host/agent/, named in the comment. */
   readonly fileName: string;
   readonly source: string;
 }
@@ -46,19 +47,18 @@ export function agentBootstrap({ documentName, fileName, source }: AgentBootstra
     `  ${failureLine(documentName, 'python3 is not installed on this host', 'no-python')}`,
     '  exit 1',
     'fi',
-    'REJUV_AGENT_DIR=$(mktemp -d)',
-    `trap 'rm -rf "$REJUV_AGENT_DIR"' EXIT`,
-    `REJUV_AGENT="$REJUV_AGENT_DIR/${fileName}"`,
-    `if ! python3 -I -c 'import base64, hashlib, sys, zlib`,
+    `if ! REJUV_AGENT_SOURCE=$(python3 -I -c 'import base64, hashlib, sys, zlib`,
     'source = zlib.decompress(base64.b64decode(sys.stdin.read()))',
     'if hashlib.sha256(source).hexdigest() != sys.argv[1]:',
     '    sys.exit("rejuv: the embedded host agent does not match its sha256")',
-    `sys.stdout.buffer.write(source)' ${sha256} >"$REJUV_AGENT" <<'${PAYLOAD_DELIMITER}'`,
+    `sys.stdout.buffer.write(source)' ${sha256} <<'${PAYLOAD_DELIMITER}'`,
     ...payloadLines,
     PAYLOAD_DELIMITER,
-    'then',
+    '); then',
     `  ${failureLine(documentName, 'the embedded host agent could not be unpacked', 'agent-unpack-failed')}`,
     '  exit 1',
     'fi',
+    `# The agent's program arrives on stdin; its arguments are the function's, each quoted by the caller.`,
+    `rejuv_agent() { printf '%s\\n' "$REJUV_AGENT_SOURCE" | python3 -I - "$@"; }`,
   ].join('\n');
 }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -9,6 +11,8 @@ import {
   MAX_DOCUMENT_BYTES,
 } from '../../host/documents/load-host-document.js';
 import { REPO_ROOT } from '../../host/lab/repo-paths.js';
+import { parseHostDocumentResult } from '../../host/results/host-document-result.js';
+import { runDocument } from '../../host/runner/run-document.js';
 
 const agentSource = readFileSync(join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py'), 'utf8');
 
@@ -40,7 +44,7 @@ describe.each(HOST_DOCUMENT_NAMES)('Document: %s', (name) => {
       expect(`${match[1]}${match[3]}`, match[2]).toBe("''");
     }
     const lines = script.split('\n').filter((line) => line.includes('{{'));
-    expect(lines.every((line) => line.startsWith('python3 -I "$REJUV_AGENT" '))).toBe(true);
+    expect(lines.every((line) => line.startsWith('rejuv_agent '))).toBe(true);
   });
 
   it('embeds exactly the agent source in this repository, checked by its sha256', () => {
@@ -51,5 +55,34 @@ describe.each(HOST_DOCUMENT_NAMES)('Document: %s', (name) => {
 
   it('renders YAML that parses back to the same content', () => {
     expect(parse(document.yaml)).toEqual(JSON.parse(JSON.stringify(document.content)));
+  });
+});
+
+describe('Document bootstrap', () => {
+  it('refuses to run an embedded agent that does not match its sha256, with a result line saying so', async () => {
+    const { content } = loadHostDocument('Preflight');
+    const [step] = content.mainSteps;
+    if (step === undefined) throw new Error('Preflight has no step');
+    const script = [step.inputs.runCommand].flat().join('\n');
+    const payloadLine = script.split('\n').findIndex((line) => /^[A-Za-z0-9+/]{76}$/.test(line));
+    const lines = script.split('\n');
+    const original = lines[payloadLine] ?? '';
+    lines[payloadLine] = (original.startsWith('A') ? 'B' : 'A') + original.slice(1);
+    const tampered = {
+      ...content,
+      mainSteps: [{ ...step, inputs: { ...step.inputs, runCommand: [lines.join('\n')] } }],
+    };
+    const hostRoot = await mkdtemp(join(tmpdir(), 'rejuv-bootstrap-'));
+    try {
+      const run = await runDocument({ document: tampered, parameters: { runId: 'tampered' }, hostRoot });
+      expect(run).toMatchObject({ status: 'Failed', responseCode: 1 });
+      expect(parseHostDocumentResult(run.stdout)).toMatchObject({
+        document: 'Preflight',
+        outcome: 'failed',
+        reasonCode: 'agent-unpack-failed',
+      });
+    } finally {
+      await rm(hostRoot, { recursive: true, force: true });
+    }
   });
 });
