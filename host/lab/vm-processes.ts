@@ -27,6 +27,18 @@ export async function findProcesses(matches: (argv: readonly string[]) => boolea
   return found;
 }
 
+/** Live processes whose environment has `name` set to exactly `value`. */
+export async function findProcessesWithEnv(name: string, value: string): Promise<number[]> {
+  const wanted = `${name}=${value}`;
+  const pids = (await readdir('/proc')).filter((entry) => /^[0-9]+$/.test(entry)).map(Number);
+  const found: number[] = [];
+  for (const pid of pids) {
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (environ.split('\0').includes(wanted) && (await commandLine(pid)) !== undefined) found.push(pid);
+  }
+  return found;
+}
+
 /** Processes running exactly this VM argv, with or without a trailing `-incoming <uri>`. */
 export function findVmProcesses(vmArgv: readonly string[]): Promise<number[]> {
   return findProcesses(
