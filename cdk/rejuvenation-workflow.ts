@@ -139,16 +139,25 @@ export function buildRejuvenationWorkflow(
   quarantine.next(releaseAfterFailure);
   const compensationFailed = (t: LambdaInvoke) =>
     t.addCatch(quarantine, { resultPath: '$.compensationError' });
+  /** A compensation task: its own failure quarantines, its success goes to `next`. */
+  const compensating = (task: LambdaInvoke, next: IChainable): LambdaInvoke => {
+    compensationFailed(task);
+    task.next(next);
+    return task;
+  };
 
-  const toInServiceAfterFailure = advance('BackInServiceAfterFailure', 'IN_SERVICE', 'Compensate');
-  compensationFailed(toInServiceAfterFailure);
-  toInServiceAfterFailure.next(releaseAfterFailure);
-  const undrainAfterFailure = step('UndrainAfterFailure', 'Undrain', withCtx(), '$.ctx');
-  compensationFailed(undrainAfterFailure);
-  undrainAfterFailure.next(toInServiceAfterFailure);
-  const toUndrainingAfterRecover = advance('UndrainingAfterRecover', 'UNDRAINING', 'Recover');
-  compensationFailed(toUndrainingAfterRecover);
-  toUndrainingAfterRecover.next(undrainAfterFailure);
+  const toInServiceAfterFailure = compensating(
+    advance('BackInServiceAfterFailure', 'IN_SERVICE', 'Compensate'),
+    releaseAfterFailure,
+  );
+  const undrainAfterFailure = compensating(
+    step('UndrainAfterFailure', 'Undrain', withCtx(), '$.ctx'),
+    toInServiceAfterFailure,
+  );
+  const toUndrainingAfterRecover = compensating(
+    advance('UndrainingAfterRecover', 'UNDRAINING', 'Recover'),
+    undrainAfterFailure,
+  );
   const recover = hostCommand('Recover', 'Recover', toUndrainingAfterRecover, compensationFailed);
 
   const compensate = step('Compensate', 'Compensate', withCtx({ 'error.$': '$.error' }), '$.compensation');
@@ -171,24 +180,22 @@ export function buildRejuvenationWorkflow(
         .otherwise(quarantine),
     );
   const compensateOnError = (t: LambdaInvoke) => t.addCatch(compensate, { resultPath: '$.error' });
+  /** A happy-path task: its failure is compensated, its success goes to `next`. */
+  const guarded = (task: LambdaInvoke, next: IChainable): LambdaInvoke => {
+    compensateOnError(task);
+    task.next(next);
+    return task;
+  };
 
   // ---- happy path, built from the end backwards so each step knows its successor ----
   const releaseAfterSuccess = step('Release', 'Release', withCtx(), '$.result');
   releaseAfterSuccess.next(succeeded);
 
-  const toInService = advance('BackInService', 'IN_SERVICE', 'Undrain');
-  compensateOnError(toInService);
-  toInService.next(releaseAfterSuccess);
-  const undrain = step('Undrain', 'Undrain', withCtx(), '$.ctx');
-  compensateOnError(undrain);
-  undrain.next(toInService);
-  const toUndraining = advance('Undraining', 'UNDRAINING', 'Verify');
-  compensateOnError(toUndraining);
-  toUndraining.next(undrain);
+  const toInService = guarded(advance('BackInService', 'IN_SERVICE', 'Undrain'), releaseAfterSuccess);
+  const undrain = guarded(step('Undrain', 'Undrain', withCtx(), '$.ctx'), toInService);
+  const toUndraining = guarded(advance('Undraining', 'UNDRAINING', 'Verify'), undrain);
   const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError);
-  const toVerifying = advance('Verifying', 'VERIFYING', 'AwaitHost');
-  compensateOnError(toVerifying);
-  toVerifying.next(verify);
+  const toVerifying = guarded(advance('Verifying', 'VERIFYING', 'AwaitHost'), verify);
 
   const awaitHostCheck = step('AwaitHostCheck', 'AwaitHost', withCtx({ 'wait.$': '$.wait' }), '$.wait');
   compensateOnError(awaitHostCheck);
@@ -202,20 +209,12 @@ export function buildRejuvenationWorkflow(
 
   // The WarmReboot document suspends, reloads and resumes on the host without a round trip to us, so
   // RELOADING and RESUMING are recorded once it reports; its per-phase times are in the audit record.
-  const toResuming = advance('Resuming', 'RESUMING', 'WarmReboot');
-  compensateOnError(toResuming);
-  toResuming.next(awaitHostCheck);
-  const toReloading = advance('Reloading', 'RELOADING', 'WarmReboot');
-  compensateOnError(toReloading);
-  toReloading.next(toResuming);
+  const toResuming = guarded(advance('Resuming', 'RESUMING', 'WarmReboot'), awaitHostCheck);
+  const toReloading = guarded(advance('Reloading', 'RELOADING', 'WarmReboot'), toResuming);
   const warmReboot = hostCommand('WarmReboot', 'WarmReboot', toReloading, compensateOnError);
-  const toSuspending = advance('Suspending', 'SUSPENDING', 'WarmReboot');
-  compensateOnError(toSuspending);
-  toSuspending.next(warmReboot);
+  const toSuspending = guarded(advance('Suspending', 'SUSPENDING', 'WarmReboot'), warmReboot);
 
-  const toDrained = advance('Drained', 'DRAINED', 'Drain');
-  compensateOnError(toDrained);
-  toDrained.next(toSuspending);
+  const toDrained = guarded(advance('Drained', 'DRAINED', 'Drain'), toSuspending);
   const drainCheck = step('DrainCheck', 'DrainCheck', withCtx(), '$.drain');
   compensateOnError(drainCheck);
   const drainWait = pause('DrainWait');
@@ -225,16 +224,10 @@ export function buildRejuvenationWorkflow(
       .when(Condition.booleanEquals('$.drain.drained', true), toDrained)
       .otherwise(drainWait),
   );
-  const drainStart = step('DrainStart', 'DrainStart', withCtx(), '$.ctx');
-  compensateOnError(drainStart);
-  drainStart.next(drainCheck);
-  const toDraining = advance('Draining', 'DRAINING', 'Drain');
-  compensateOnError(toDraining);
-  toDraining.next(drainStart);
+  const drainStart = guarded(step('DrainStart', 'DrainStart', withCtx(), '$.ctx'), drainCheck);
+  const toDraining = guarded(advance('Draining', 'DRAINING', 'Drain'), drainStart);
 
-  const dryRunReport = step('DryRunReport', 'DryRunReport', withCtx(), '$.ctx');
-  compensateOnError(dryRunReport);
-  dryRunReport.next(releaseAfterSuccess);
+  const dryRunReport = guarded(step('DryRunReport', 'DryRunReport', withCtx(), '$.ctx'), releaseAfterSuccess);
   const afterPreflight = new Choice(scope, 'DryRun')
     .when(Condition.booleanEquals('$.ctx.request.dryRun', true), dryRunReport)
     .otherwise(toDraining);
