@@ -1,0 +1,263 @@
+/**
+ * The local SSM's commands and their per-instance invocations, and the agent side of them: delivery to a
+ * host whose agent is online, the run, cancellation, and SSM's delivery timeout.
+ *
+ * An invocation goes Pending → InProgress → Success | Failed | TimedOut | Cancelled, with Cancelling in
+ * between when a running command is cancelled. While the host's agent is offline the invocation stays
+ * Pending; if the agent is not back within the command's TimeoutSeconds it ends TimedOut with status
+ * details DeliveryTimedOut without ever running, as in SSM. Delivery timeouts are noticed lazily, on the
+ * next request or `commands()` call, so tests can move a ManualClock instead of waiting.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CommandDocument } from '../../host/runner/command-document.js';
+import type { SuppliedParameters } from '../../host/runner/document-parameters.js';
+import { STDERR_LIMIT_CHARS, STDOUT_LIMIT_CHARS } from '../../host/runner/run-document.js';
+import type { Clock } from '../../shared/domain/clock.js';
+import type { DocumentExecutor, ExecutedDocument } from './document-executor.js';
+import type { ManagedHosts } from './managed-hosts.js';
+
+export type InvocationStatus =
+  'Pending' | 'InProgress' | 'Cancelling' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
+
+/** SSM's finer status: it tells an execution timeout from a delivery timeout. */
+export type InvocationStatusDetails =
+  Exclude<InvocationStatus, 'TimedOut'> | 'ExecutionTimedOut' | 'DeliveryTimedOut';
+
+const FINISHED: ReadonlySet<InvocationStatus> = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
+
+export function isFinished(status: InvocationStatus): boolean {
+  return FINISHED.has(status);
+}
+
+export interface InvocationView {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly documentName: string;
+  readonly comment: string;
+  readonly status: InvocationStatus;
+  readonly statusDetails: InvocationStatusDetails;
+  /** -1 until the document has ended with a code. */
+  readonly responseCode: number;
+  /** Truncated as GetCommandInvocation truncates: 24,000 characters of stdout, 8,000 of stderr. */
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly requestedAtMs: number;
+  readonly startedAtMs?: number;
+  readonly endedAtMs?: number;
+}
+
+export interface CommandView {
+  readonly commandId: string;
+  readonly documentName: string;
+  readonly comment: string;
+  readonly parameters: SuppliedParameters;
+  readonly instanceIds: readonly string[];
+  readonly timeoutSeconds: number;
+  readonly requestedAtMs: number;
+  readonly invocations: readonly InvocationView[];
+}
+
+export interface NewCommand {
+  readonly documentName: string;
+  readonly document: CommandDocument;
+  readonly parameters: SuppliedParameters;
+  readonly instanceIds: readonly string[];
+  readonly comment: string;
+  /** SendCommand's TimeoutSeconds: how long a command may wait for delivery. */
+  readonly timeoutSeconds: number;
+}
+
+interface Invocation {
+  status: InvocationStatus;
+  statusDetails: InvocationStatusDetails;
+  responseCode: number;
+  stdout: string;
+  stderr: string;
+  startedAtMs?: number;
+  endedAtMs?: number;
+  readonly abort: AbortController;
+}
+
+interface Command extends Omit<NewCommand, 'instanceIds'> {
+  readonly commandId: string;
+  readonly requestedAtMs: number;
+  readonly invocations: Map<string, Invocation>;
+}
+
+export class LocalCommands {
+  /** In the order they were sent. */
+  private readonly commands = new Map<string, Command>();
+  private readonly listeners: ((invocation: InvocationView) => void)[] = [];
+  private readonly deliveries = new Set<Promise<void>>();
+
+  constructor(
+    private readonly hosts: ManagedHosts,
+    private readonly executor: DocumentExecutor,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Records the command with every invocation Pending, then delivers it to each instance. */
+  send(request: NewCommand): CommandView {
+    const { instanceIds, ...rest } = request;
+    const command: Command = {
+      ...rest,
+      commandId: randomUUID(),
+      requestedAtMs: this.clock.nowMs(),
+      invocations: new Map(
+        instanceIds.map((id) => [
+          id,
+          {
+            status: 'Pending',
+            statusDetails: 'Pending',
+            responseCode: -1,
+            stdout: '',
+            stderr: '',
+            abort: new AbortController(),
+          },
+        ]),
+      ),
+    };
+    this.commands.set(command.commandId, command);
+    const sent = view(command);
+    for (const [instanceId, invocation] of command.invocations) {
+      const delivery = this.deliver(command, instanceId, invocation);
+      this.deliveries.add(delivery);
+      void delivery.finally(() => this.deliveries.delete(delivery));
+    }
+    return sent;
+  }
+
+  get(commandId: string): CommandView | undefined {
+    const command = this.commands.get(commandId);
+    return command === undefined ? undefined : view(command);
+  }
+
+  /** Oldest first. */
+  list(): CommandView[] {
+    return [...this.commands.values()].map(view);
+  }
+
+  /**
+   * Cancels the command on `instanceIds` (all of its instances when undefined): one still waiting for
+   * delivery is Cancelled at once, a running one is Cancelling until its run ends; finished ones stay.
+   * @returns false when there is no such command
+   */
+  cancel(commandId: string, instanceIds?: readonly string[]): boolean {
+    const command = this.commands.get(commandId);
+    if (command === undefined) return false;
+    for (const [instanceId, invocation] of command.invocations) {
+      if (instanceIds !== undefined && !instanceIds.includes(instanceId)) continue;
+      if (invocation.status === 'Pending') {
+        this.finish(command, instanceId, invocation, 'Cancelled', 'Cancelled');
+      } else if (invocation.status === 'InProgress') {
+        invocation.status = 'Cancelling';
+        invocation.statusDetails = 'Cancelling';
+      }
+      invocation.abort.abort();
+    }
+    return true;
+  }
+
+  /** Ends every invocation still waiting for an agent after its command's TimeoutSeconds. */
+  expireDeliveries(): void {
+    const nowMs = this.clock.nowMs();
+    for (const command of this.commands.values()) {
+      if (nowMs < command.requestedAtMs + command.timeoutSeconds * 1000) continue;
+      for (const [instanceId, invocation] of command.invocations) {
+        if (invocation.status !== 'Pending') continue;
+        this.finish(command, instanceId, invocation, 'TimedOut', 'DeliveryTimedOut');
+        invocation.abort.abort();
+      }
+    }
+  }
+
+  onFinished(listener: (invocation: InvocationView) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Cancels everything not finished and waits for the runs to end. */
+  async stop(): Promise<void> {
+    for (const command of this.commands.values()) this.cancel(command.commandId);
+    await Promise.allSettled([...this.deliveries]);
+  }
+
+  private async deliver(command: Command, instanceId: string, invocation: Invocation): Promise<void> {
+    await this.hosts.whenOnline(instanceId, invocation.abort.signal);
+    this.expireDeliveries();
+    if (invocation.status !== 'Pending') return;
+    const host = this.hosts.get(instanceId);
+    if (host === undefined) throw new Error(`managed instance ${instanceId} disappeared`);
+    invocation.status = 'InProgress';
+    invocation.statusDetails = 'InProgress';
+    invocation.startedAtMs = this.clock.nowMs();
+    let run: ExecutedDocument;
+    try {
+      run = await this.executor({
+        document: command.document,
+        documentName: command.documentName,
+        parameters: command.parameters,
+        hostRoot: host.hostRoot,
+        signal: invocation.abort.signal,
+      });
+    } catch (error) {
+      // The agent reports a plugin that could not run at all as failed, with its reason on stderr.
+      run = { status: 'Failed', responseCode: 1, stdout: '', stderr: `local SSM agent: ${String(error)}` };
+    }
+    const details = run.status === 'TimedOut' ? 'ExecutionTimedOut' : run.status;
+    this.finish(command, instanceId, invocation, run.status, details, run);
+  }
+
+  private finish(
+    command: Command,
+    instanceId: string,
+    invocation: Invocation,
+    status: InvocationStatus,
+    statusDetails: InvocationStatusDetails,
+    run?: ExecutedDocument,
+  ): void {
+    Object.assign(invocation, {
+      status,
+      statusDetails,
+      endedAtMs: this.clock.nowMs(),
+      ...(run === undefined
+        ? {}
+        : {
+            responseCode: run.responseCode,
+            stdout: run.stdout.slice(0, STDOUT_LIMIT_CHARS),
+            stderr: run.stderr.slice(0, STDERR_LIMIT_CHARS),
+          }),
+    });
+    const finished = invocationView(command, instanceId, invocation);
+    for (const listener of this.listeners) listener(finished);
+  }
+}
+
+function invocationView(command: Command, instanceId: string, invocation: Invocation): InvocationView {
+  return {
+    commandId: command.commandId,
+    instanceId,
+    documentName: command.documentName,
+    comment: command.comment,
+    status: invocation.status,
+    statusDetails: invocation.statusDetails,
+    responseCode: invocation.responseCode,
+    stdout: invocation.stdout,
+    stderr: invocation.stderr,
+    requestedAtMs: command.requestedAtMs,
+    ...(invocation.startedAtMs === undefined ? {} : { startedAtMs: invocation.startedAtMs }),
+    ...(invocation.endedAtMs === undefined ? {} : { endedAtMs: invocation.endedAtMs }),
+  };
+}
+
+function view(command: Command): CommandView {
+  return {
+    commandId: command.commandId,
+    documentName: command.documentName,
+    comment: command.comment,
+    parameters: command.parameters,
+    instanceIds: [...command.invocations.keys()],
+    timeoutSeconds: command.timeoutSeconds,
+    requestedAtMs: command.requestedAtMs,
+    invocations: [...command.invocations.entries()].map(([id, inv]) => invocationView(command, id, inv)),
+  };
+}

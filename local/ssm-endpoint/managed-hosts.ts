@@ -1,0 +1,86 @@
+/**
+ * The local SSM's managed instances: each a directory of this machine acting as the host's root, with an
+ * agent that is online (takes commands, pings) or not.
+ */
+import type { Clock } from '../../shared/domain/clock.js';
+
+export const MANAGED_INSTANCE_ID = /^(i|mi)-[0-9a-f]{8,17}$/;
+
+export interface ManagedHost {
+  readonly instanceId: string;
+  readonly hostRoot: string;
+  readonly online: boolean;
+  /** When the agent last pinged: now while online, the moment it went offline after. */
+  readonly lastPingAtMs: number;
+}
+
+interface HostState {
+  readonly hostRoot: string;
+  online: boolean;
+  lastPingAtMs: number;
+  /** Deliveries parked until the agent is back. */
+  readonly waiting: Set<() => void>;
+}
+
+export class ManagedHosts {
+  private readonly hosts = new Map<string, HostState>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Registering an instance again moves it to the new root and brings its agent online. */
+  register(instanceId: string, hostRoot: string, online = true): void {
+    if (!MANAGED_INSTANCE_ID.test(instanceId))
+      throw new Error(
+        `${JSON.stringify(instanceId)} is not an instance id (i-… or mi-… and 8-17 hex digits)`,
+      );
+    const waiting = this.hosts.get(instanceId)?.waiting ?? new Set();
+    this.hosts.set(instanceId, { hostRoot, online: false, lastPingAtMs: this.clock.nowMs(), waiting });
+    this.setOnline(instanceId, online);
+  }
+
+  setOnline(instanceId: string, online: boolean): void {
+    const host = this.state(instanceId);
+    if (host.online && !online) host.lastPingAtMs = this.clock.nowMs();
+    host.online = online;
+    if (online) for (const wake of [...host.waiting]) wake();
+  }
+
+  get(instanceId: string): ManagedHost | undefined {
+    const host = this.hosts.get(instanceId);
+    return host === undefined ? undefined : this.view(instanceId, host);
+  }
+
+  list(): ManagedHost[] {
+    return [...this.hosts.entries()].map(([id, host]) => this.view(id, host));
+  }
+
+  /** Resolves once the agent is online, at once if it is; or when `signal` aborts, whichever is first. */
+  whenOnline(instanceId: string, signal: AbortSignal): Promise<void> {
+    const host = this.state(instanceId);
+    if (host.online || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        host.waiting.delete(wake);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      host.waiting.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  private state(instanceId: string): HostState {
+    const host = this.hosts.get(instanceId);
+    if (host === undefined) throw new Error(`no managed instance ${instanceId}`);
+    return host;
+  }
+
+  private view(instanceId: string, host: HostState): ManagedHost {
+    return {
+      instanceId,
+      hostRoot: host.hostRoot,
+      online: host.online,
+      lastPingAtMs: host.online ? this.clock.nowMs() : host.lastPingAtMs,
+    };
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * The SSM operations the local endpoint answers, as JSON in and out: requests checked the way SSM checks
+ * them (ValidationException, InvalidDocument, InvalidInstanceId, InvalidParameters, ...), responses shaped
+ * as SSM's, with timestamps in epoch seconds where the SDK's model says timestamp.
+ */
+import { z } from 'zod';
+import type { CommandDocument } from '../../host/runner/command-document.js';
+import { resolveParameters } from '../../host/runner/document-parameters.js';
+import { DocumentParameterError, UnsupportedDocumentError } from '../../host/runner/errors.js';
+import { AwsServiceError, type JsonOperation } from '../json-protocol/aws-json-server.js';
+import {
+  isFinished,
+  type CommandView,
+  type InvocationStatus,
+  type InvocationView,
+  type LocalCommands,
+} from './local-commands.js';
+import type { ManagedHost, ManagedHosts } from './managed-hosts.js';
+import { paginate } from './pagination.js';
+
+export const SSM_OPERATIONS = [
+  'SendCommand',
+  'GetCommandInvocation',
+  'ListCommands',
+  'ListCommandInvocations',
+  'CancelCommand',
+  'DescribeInstanceInformation',
+  'GetDocument',
+] as const;
+
+export type SsmOperation = (typeof SSM_OPERATIONS)[number];
+
+export interface SsmState {
+  readonly documents: ReadonlyMap<string, CommandDocument>;
+  readonly hosts: ManagedHosts;
+  readonly commands: LocalCommands;
+  readonly agentVersion: string;
+}
+
+const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 3600;
+
+const CommandIdSchema = z.string().length(36);
+const MaxResults = (min: number, max: number) => z.number().int().min(min).max(max).optional();
+
+const SendCommandRequest = z.object({
+  DocumentName: z.string().regex(/^[a-zA-Z0-9_.:/-]{3,128}$/),
+  InstanceIds: z.array(z.string()).min(1).max(50).optional(),
+  Targets: z.array(z.unknown()).optional(),
+  Parameters: z.record(z.string(), z.array(z.string())).optional(),
+  Comment: z.string().max(100).optional(),
+  TimeoutSeconds: z.number().int().min(30).max(2_592_000).optional(),
+});
+
+const GetCommandInvocationRequest = z.object({
+  CommandId: CommandIdSchema,
+  InstanceId: z.string().min(1),
+  PluginName: z.string().optional(),
+});
+
+const ListCommandsRequest = z.object({
+  CommandId: CommandIdSchema.optional(),
+  InstanceId: z.string().optional(),
+  MaxResults: MaxResults(1, 50),
+  NextToken: z.string().optional(),
+  Filters: z.array(z.object({ key: z.string(), value: z.string() })).optional(),
+});
+
+const ListCommandInvocationsRequest = z.object({
+  CommandId: CommandIdSchema.optional(),
+  InstanceId: z.string().optional(),
+  MaxResults: MaxResults(1, 50),
+  NextToken: z.string().optional(),
+  Details: z.boolean().optional(),
+});
+
+const CancelCommandRequest = z.object({
+  CommandId: CommandIdSchema,
+  InstanceIds: z.array(z.string()).max(50).optional(),
+});
+
+const DescribeInstanceInformationRequest = z.object({
+  Filters: z.array(z.object({ Key: z.string(), Values: z.array(z.string()).min(1) })).optional(),
+  InstanceInformationFilterList: z
+    .array(z.object({ key: z.string(), valueSet: z.array(z.string()).min(1) }))
+    .optional(),
+  MaxResults: MaxResults(5, 50),
+  NextToken: z.string().optional(),
+});
+
+const GetDocumentRequest = z.object({ Name: z.string().min(1) });
+
+function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`);
+  throw new AwsServiceError(
+    'ValidationException',
+    `${issues.length} validation error(s) detected: ${issues.join('; ')}`,
+  );
+}
+
+/** The operations over `state`, keyed by the name in `X-Amz-Target: AmazonSSM.<name>`. */
+export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperation> {
+  const { documents, hosts, commands } = state;
+
+  const commandOrThrow = (commandId: string): CommandView => {
+    const command = commands.get(commandId);
+    if (command === undefined)
+      throw new AwsServiceError('InvalidCommandId', `command ${commandId} not found`);
+    return command;
+  };
+
+  return {
+    SendCommand: (body) => {
+      const request = parseRequest(SendCommandRequest, body);
+      const document = documents.get(request.DocumentName);
+      if (document === undefined)
+        throw new AwsServiceError(
+          'InvalidDocument',
+          `Document with name ${request.DocumentName} does not exist.`,
+        );
+      if (request.Targets !== undefined)
+        throw new AwsServiceError(
+          'ValidationException',
+          'Targets are not emulated locally; send InstanceIds.',
+        );
+      const instanceIds = request.InstanceIds ?? [];
+      if (instanceIds.length === 0)
+        throw new AwsServiceError('ValidationException', 'InstanceIds or Targets must be given.');
+      if (new Set(instanceIds).size !== instanceIds.length)
+        throw new AwsServiceError('DuplicateInstanceId', 'An instance id appears more than once.');
+      const unknown = instanceIds.filter((id) => hosts.get(id) === undefined);
+      if (unknown.length > 0)
+        throw new AwsServiceError(
+          'InvalidInstanceId',
+          `Instances [${unknown.join(', ')}] not in a valid state.`,
+        );
+      const parameters = request.Parameters ?? {};
+      try {
+        resolveParameters(request.DocumentName, document, parameters);
+      } catch (error) {
+        if (error instanceof DocumentParameterError || error instanceof UnsupportedDocumentError)
+          throw new AwsServiceError('InvalidParameters', error.message);
+        throw error;
+      }
+      const command = commands.send({
+        documentName: request.DocumentName,
+        document,
+        parameters,
+        instanceIds,
+        comment: request.Comment ?? '',
+        timeoutSeconds: request.TimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS,
+      });
+      return { Command: commandJson(command) };
+    },
+
+    GetCommandInvocation: (body) => {
+      const request = parseRequest(GetCommandInvocationRequest, body);
+      const invocation = commands
+        .get(request.CommandId)
+        ?.invocations.find((i) => i.instanceId === request.InstanceId);
+      if (invocation === undefined) throw new AwsServiceError('InvocationDoesNotExist', '');
+      return {
+        CommandId: invocation.commandId,
+        InstanceId: invocation.instanceId,
+        Comment: invocation.comment,
+        DocumentName: invocation.documentName,
+        DocumentVersion: '$DEFAULT',
+        ResponseCode: invocation.responseCode,
+        Status: invocation.status,
+        StatusDetails: invocation.statusDetails,
+        StandardOutputContent: invocation.stdout,
+        StandardOutputUrl: '',
+        StandardErrorContent: invocation.stderr,
+        StandardErrorUrl: '',
+        CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
+        // Strings, not timestamps, in SSM's model of this one operation.
+        ...(invocation.startedAtMs === undefined
+          ? {}
+          : { ExecutionStartDateTime: new Date(invocation.startedAtMs).toISOString() }),
+        ...(invocation.endedAtMs === undefined || invocation.startedAtMs === undefined
+          ? {}
+          : {
+              ExecutionEndDateTime: new Date(invocation.endedAtMs).toISOString(),
+              ExecutionElapsedTime: elapsed(invocation.endedAtMs - invocation.startedAtMs),
+            }),
+      };
+    },
+
+    ListCommands: (body) => {
+      const request = parseRequest(ListCommandsRequest, body);
+      if (request.CommandId !== undefined) commandOrThrow(request.CommandId);
+      const filters = request.Filters ?? [];
+      for (const filter of filters) {
+        if (filter.key !== 'DocumentName' && filter.key !== 'Status')
+          throw new AwsServiceError('InvalidFilterKey', `filter key ${filter.key} is not emulated locally`);
+      }
+      const selected = commands
+        .list()
+        .reverse()
+        .filter((c) => request.CommandId === undefined || c.commandId === request.CommandId)
+        .filter((c) => request.InstanceId === undefined || c.instanceIds.includes(request.InstanceId))
+        .filter((c) =>
+          filters.every((f) =>
+            f.key === 'DocumentName' ? c.documentName === f.value : commandStatus(c) === f.value,
+          ),
+        );
+      const page = paginate(selected, request.MaxResults ?? 50, request.NextToken);
+      return { Commands: page.items.map(commandJson), NextToken: page.nextToken };
+    },
+
+    ListCommandInvocations: (body) => {
+      const request = parseRequest(ListCommandInvocationsRequest, body);
+      if (request.CommandId !== undefined) commandOrThrow(request.CommandId);
+      const selected = commands
+        .list()
+        .reverse()
+        .filter((c) => request.CommandId === undefined || c.commandId === request.CommandId)
+        .flatMap((c) => c.invocations)
+        .filter((i) => request.InstanceId === undefined || i.instanceId === request.InstanceId);
+      const page = paginate(selected, request.MaxResults ?? 50, request.NextToken);
+      return { CommandInvocations: page.items.map(invocationSummaryJson), NextToken: page.nextToken };
+    },
+
+    CancelCommand: (body) => {
+      const request = parseRequest(CancelCommandRequest, body);
+      if (!commands.cancel(request.CommandId, request.InstanceIds))
+        throw new AwsServiceError('InvalidCommandId', `command ${request.CommandId} not found`);
+      return {};
+    },
+
+    DescribeInstanceInformation: (body) => {
+      const request = parseRequest(DescribeInstanceInformationRequest, body);
+      const filters = [
+        ...(request.Filters ?? []).map((f) => ({ key: f.Key, values: f.Values })),
+        ...(request.InstanceInformationFilterList ?? []).map((f) => ({ key: f.key, values: f.valueSet })),
+      ];
+      for (const filter of filters) {
+        if (!INSTANCE_FILTER_KEYS.has(filter.key))
+          throw new AwsServiceError('InvalidFilterKey', `filter key ${filter.key} is not emulated locally`);
+      }
+      const selected = hosts
+        .list()
+        .map((host) => instanceInformationJson(host, state.agentVersion))
+        .filter((info) => filters.every((f) => f.values.includes(filterField(info, f.key))));
+      const page = paginate(selected, request.MaxResults ?? 50, request.NextToken);
+      return { InstanceInformationList: page.items, NextToken: page.nextToken };
+    },
+
+    GetDocument: (body) => {
+      const { Name } = parseRequest(GetDocumentRequest, body);
+      const document = documents.get(Name);
+      if (document === undefined)
+        throw new AwsServiceError('InvalidDocument', `Document ${Name} does not exist.`);
+      return {
+        Name,
+        DocumentType: 'Command',
+        DocumentFormat: 'JSON',
+        DocumentVersion: '1',
+        SchemaVersion: document.schemaVersion,
+        Status: 'Active',
+        Content: JSON.stringify(document),
+      };
+    },
+  };
+}
+
+/** A command's own status, from its invocations': still going while any is; else the worst outcome. */
+export function commandStatus(command: CommandView): InvocationStatus {
+  const statuses = command.invocations.map((i) => i.status);
+  if (statuses.some((s) => !isFinished(s))) {
+    if (statuses.includes('Cancelling')) return 'Cancelling';
+    return statuses.every((s) => s === 'Pending') ? 'Pending' : 'InProgress';
+  }
+  for (const outcome of ['Failed', 'TimedOut', 'Cancelled'] as const)
+    if (statuses.includes(outcome)) return outcome;
+  return 'Success';
+}
+
+function commandJson(command: CommandView) {
+  const status = commandStatus(command);
+  const count = (test: (i: InvocationView) => boolean) => command.invocations.filter(test).length;
+  return {
+    CommandId: command.commandId,
+    DocumentName: command.documentName,
+    DocumentVersion: '$DEFAULT',
+    Comment: command.comment,
+    Parameters: command.parameters,
+    InstanceIds: command.instanceIds,
+    Targets: [],
+    RequestedDateTime: seconds(command.requestedAtMs),
+    ExpiresAfter: seconds(command.requestedAtMs + command.timeoutSeconds * 1000),
+    TimeoutSeconds: command.timeoutSeconds,
+    Status: status,
+    StatusDetails: status,
+    MaxConcurrency: '50',
+    MaxErrors: '0',
+    TargetCount: command.invocations.length,
+    CompletedCount: count((i) => isFinished(i.status)),
+    ErrorCount: count((i) => i.status === 'Failed' || i.statusDetails === 'ExecutionTimedOut'),
+    DeliveryTimedOutCount: count((i) => i.statusDetails === 'DeliveryTimedOut'),
+  };
+}
+
+function invocationSummaryJson(invocation: InvocationView) {
+  return {
+    CommandId: invocation.commandId,
+    InstanceId: invocation.instanceId,
+    DocumentName: invocation.documentName,
+    DocumentVersion: '$DEFAULT',
+    Comment: invocation.comment,
+    RequestedDateTime: seconds(invocation.requestedAtMs),
+    Status: invocation.status,
+    StatusDetails: invocation.statusDetails,
+    CommandPlugins: [],
+  };
+}
+
+function instanceInformationJson(host: ManagedHost, agentVersion: string) {
+  return {
+    InstanceId: host.instanceId,
+    PingStatus: host.online ? 'Online' : 'ConnectionLost',
+    LastPingDateTime: seconds(host.lastPingAtMs),
+    AgentVersion: agentVersion,
+    IsLatestVersion: true,
+    PlatformType: 'Linux',
+    PlatformName: 'Debian GNU/Linux',
+    ResourceType: host.instanceId.startsWith('mi-') ? 'ManagedInstance' : 'EC2Instance',
+    ComputerName: host.instanceId,
+  };
+}
+
+const INSTANCE_FILTER_KEYS: ReadonlySet<string> = new Set([
+  'InstanceIds',
+  'PingStatus',
+  'ResourceType',
+  'PlatformTypes',
+]);
+
+function filterField(info: ReturnType<typeof instanceInformationJson>, key: string): string {
+  if (key === 'PingStatus') return info.PingStatus;
+  if (key === 'ResourceType') return info.ResourceType;
+  if (key === 'PlatformTypes') return info.PlatformType;
+  return info.InstanceId;
+}
+
+/** The SDK reads timestamps of this protocol as epoch seconds (with a fraction). */
+function seconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** SSM's ExecutionElapsedTime format, e.g. `PT0.523S`. */
+function elapsed(ms: number): string {
+  return `PT${(ms / 1000).toFixed(3)}S`;
+}
