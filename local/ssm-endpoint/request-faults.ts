@@ -12,7 +12,10 @@ export class RequestFaults {
   private readonly pending = new Map<string, { code: string; remaining: number }>();
   private readonly counts = new Map<string, number>();
 
-  /** The next `count` requests for `operation` fail with `code`; a request the SDK retries takes one too. */
+  /**
+   * The next `count` requests for `operation` fail with `code` (replacing any fault still pending for it);
+   * each attempt the SDK makes, retries included, takes one.
+   */
   failNext(operation: string, code: string, count = 1): void {
     if (!Number.isInteger(count) || count < 1)
       throw new Error(`count must be a positive integer, got ${count}`);
