@@ -47,6 +47,10 @@ export const TRANSIENT_ERRORS = [
   'Lambda.TooManyRequestsException',
   'TransientError',
   'AuditContentionError',
+  // The adapters' own retryable errors: throttling, 5xx or network after the SDK's retries.
+  'SsmUnavailableError',
+  'NotificationUnavailableError',
+  'LoadBalancerUnavailableError',
 ];
 
 type Functions = Readonly<Record<WorkflowStepId, IFunction>>;
