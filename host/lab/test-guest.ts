@@ -24,8 +24,21 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Path of the assembled 512-byte boot sector; assembles it first when the source changed. */
-export async function buildTestGuest(): Promise<string> {
+let building: Promise<string> | undefined;
+
+/**
+ * Path of the assembled 512-byte boot sector; assembles it first when the source changed. Callers in
+ * one process share one build: two concurrent builds would race on the same partial file.
+ */
+export function buildTestGuest(): Promise<string> {
+  building ??= assembleTestGuest().catch((error: unknown) => {
+    building = undefined;
+    throw error;
+  });
+  return building;
+}
+
+async function assembleTestGuest(): Promise<string> {
   const source = await readFile(GUEST_SOURCE);
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const dir = join(SCRATCH_DIR, 'guest');
