@@ -60,12 +60,26 @@ export async function startFromAlarm(
     level: mapping.level,
     dryRun: false,
   };
+  return claimAndStart(deps, key, name, request);
+}
+
+/**
+ * Claims the trigger, then starts its execution. A trigger already claimed is a duplicate, but its
+ * start is still sent: if the first delivery crashed between its claim and its start, this delivery
+ * starts the execution instead of losing it; if the execution exists, Step Functions starts nothing
+ * (same name, same input).
+ */
+async function claimAndStart(
+  deps: TriggerDeps,
+  key: string,
+  name: string,
+  request: RejuvenationRequest,
+): Promise<TriggerResult> {
   const claim = await deps.idempotency.claim(key, name, deps.dedupeTtlSeconds);
-  if (!claim.claimed) return { status: 'duplicate', executionName: claim.existingValue, hostId };
   const started = await deps.executions.start(name, request);
-  return started.started
-    ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId }
-    : { status: 'duplicate', executionName: name, hostId };
+  return claim.claimed && started.started
+    ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId: request.hostId }
+    : { status: 'duplicate', executionName: name, hostId: request.hostId };
 }
 
 export const OperatorRequestSchema = z
@@ -92,8 +106,5 @@ export async function startFromOperator(deps: TriggerDeps, input: unknown): Prom
     level: op.level,
     dryRun: op.dryRun,
   };
-  const started = await deps.executions.start(name, request);
-  return started.started
-    ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId: op.hostId }
-    : { status: 'duplicate', executionName: name, hostId: op.hostId };
+  return claimAndStart(deps, `operator#${name}`, name, request);
 }
