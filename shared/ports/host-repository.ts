@@ -8,6 +8,8 @@ export interface HostRepository {
   /** Throws HostNotFoundError when the host is not registered. */
   get(hostId: string): Promise<Host>;
   listByPool(pool: string): Promise<Host[]>;
+  /** Every registered host, ordered by id. */
+  list(): Promise<Host[]>;
   /**
    * Moves a host along one edge of the lifecycle table, as one conditional write: the host must be in
    * `from` at `expectedVersion`, owned by `executionId` where the edge requires it, and `lease` must be

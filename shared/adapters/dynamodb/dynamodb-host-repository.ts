@@ -2,6 +2,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
@@ -91,6 +92,20 @@ export class DynamoDbHostRepository implements HostRepository {
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return hosts;
+  }
+
+  async list(): Promise<Host[]> {
+    const hosts: Host[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      // Consistent, so an operator never sees a host one step behind the transition just made.
+      const page = await this.documents.send(
+        new ScanCommand({ TableName: this.tables.hosts, ConsistentRead: true, ExclusiveStartKey: startKey }),
+      );
+      for (const item of page.Items ?? []) hosts.push(this.parseHost(String(item['hostId']), item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return hosts.sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));
   }
 
   async transition(request: TransitionRequest, lease: Lease): Promise<Host> {

@@ -73,6 +73,15 @@ describe('Class: DynamoDbHostRepository', () => {
       expect((await store.hosts.listByPool('db')).map((h) => h.hostId)).toEqual([hostId]);
     });
 
+    it('lists every host, across pools, ordered by id', async () => {
+      const b = await newHost('list-b');
+      const a = await newHost('list-a');
+      const listed = (await store.hosts.list()).map((h) => h.hostId);
+      const ours = listed.filter((id) => id === a.hostId || id === b.hostId);
+      expect(ours).toEqual([a.hostId, b.hostId].sort());
+      expect(listed).toEqual([...listed].sort());
+    });
+
     it('refuses to register the same host twice and keeps the first record', async () => {
       const { hostId } = await newHost();
       await expect(
