@@ -73,6 +73,11 @@ export async function startLocalStepFunctions(
     validationOptions: { checkPaths: true },
   });
   const overrides = overridesFor(options);
+  const stateTypes = new Map(
+    Object.entries((options.workflow.definition['States'] ?? {}) as Record<string, { Type: string }>).map(
+      ([name, state]) => [name, state.Type],
+    ),
+  );
   const executions = new Map<string, LocalExecution>();
 
   const start = (name: string, input: string): LocalExecution => {
@@ -202,13 +207,7 @@ export async function startLocalStepFunctions(
       return { stopDate: Date.now() / 1000 };
     },
     GetExecutionHistory: (body) => ({
-      events: find(body['executionArn']).history.map((h) => ({
-        id: h.id,
-        timestamp: h.timestamp / 1000,
-        type: h.type,
-        ...(h.stateName === undefined ? {} : { stateEnteredEventDetails: { name: h.stateName } }),
-        ...(h.error === undefined ? {} : { executionFailedEventDetails: { error: h.error, cause: h.cause } }),
-      })),
+      events: find(body['executionArn']).history.map((h) => wireEvent(h, stateTypes)),
     }),
   };
 
@@ -233,6 +232,22 @@ export async function startLocalStepFunctions(
       await server.stop();
     },
   };
+}
+
+/**
+ * A history event as Step Functions sends it: the interpreter's StateEntered/StateExited become
+ * TaskStateEntered, WaitStateExited and so on, with the details member the service uses for each.
+ */
+function wireEvent(h: HistoryEvent, stateTypes: ReadonlyMap<string, string>): Record<string, unknown> {
+  const common = { id: h.id, timestamp: h.timestamp / 1000 };
+  const stateType = h.stateName === undefined ? undefined : stateTypes.get(h.stateName);
+  if (h.type === 'StateEntered' && stateType !== undefined)
+    return { ...common, type: `${stateType}StateEntered`, stateEnteredEventDetails: { name: h.stateName } };
+  if (h.type === 'StateExited' && stateType !== undefined)
+    return { ...common, type: `${stateType}StateExited`, stateExitedEventDetails: { name: h.stateName } };
+  if (h.type === 'ExecutionFailed')
+    return { ...common, type: h.type, executionFailedEventDetails: { error: h.error, cause: h.cause } };
+  return { ...common, type: h.type };
 }
 
 function describe(e: LocalExecution, stateMachineArn: string) {
