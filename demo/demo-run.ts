@@ -1,9 +1,7 @@
 /** What the demo collects about each host's run, for the console summary and the HTML report. */
-export interface StepSpan {
-  readonly state: string;
-  readonly startMs: number;
-  readonly endMs: number;
-}
+import type { StepSpan } from '../shared/workflow/operator-steps.js';
+
+export type { StepSpan };
 
 export interface VmPause {
   readonly vm: string;

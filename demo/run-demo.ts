@@ -15,7 +15,7 @@ import { startLocalEnvironment, type LocalEnvironment } from '../local/local-env
 import type { LocalExecution } from '../local/step-functions/local-step-functions.js';
 import { hostChainId, type AuditRecord } from '../shared/domain/audit-record.js';
 import type { DemoRun, HostRun, VmPause } from './demo-run.js';
-import { stepSpans } from './workflow-steps.js';
+import { stepSpans } from '../shared/workflow/operator-steps.js';
 import { renderReport } from './report-html.js';
 
 const REPORT_DIR = resolve(import.meta.dirname, '..', 'reports');

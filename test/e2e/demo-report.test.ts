@@ -4,7 +4,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoRun, HostRun } from '../../demo/demo-run.js';
 import { renderReport } from '../../demo/report-html.js';
-import { stepSpans } from '../../demo/workflow-steps.js';
+import { stepSpans } from '../../shared/workflow/operator-steps.js';
 
 const REPORTS = resolve(import.meta.dirname, '..', '..', 'reports');
 

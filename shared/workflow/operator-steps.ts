@@ -1,8 +1,14 @@
 /**
  * The workflow's states grouped into the steps an operator thinks in (Admit, Preflight, Drain, …): a
- * step runs from the first of its states to the first state of the next step. Presentation only.
+ * step runs from the first of its states to the first state of the next step. Presentation only: the
+ * CLI's progress and the demo's timeline and report.
  */
-import type { StepSpan } from './demo-run.js';
+
+export interface StepSpan {
+  readonly state: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
 
 const STEP_OF_STATE: readonly [RegExp, string][] = [
   [/^(Start|Admit)$/, 'Admit'],
