@@ -8,12 +8,19 @@ const TALLY = 'reports/faults/tally.jsonl';
 const MIN_FAULTS = 12;
 const MIN_INPUTS = 500;
 
-const vitest = spawnSync('npx', ['vitest', 'run', '--config', 'vitest.faults.config.ts', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
+const vitest = spawnSync(
+  'npx',
+  ['vitest', 'run', '--config', 'vitest.faults.config.ts', ...process.argv.slice(2)],
+  {
+    stdio: 'inherit',
+  },
+);
 
 const lines = existsSync(TALLY)
-  ? readFileSync(TALLY, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l))
+  ? readFileSync(TALLY, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l))
   : [];
 const faults = lines.filter((l) => l.kind === 'fault');
 const inputs = lines.filter((l) => l.kind === 'inputs');
@@ -28,7 +35,8 @@ const accepted = sum(inputs, 'accepted');
 console.log('\nfault matrix:');
 for (const f of faults) console.log(`  ${f.survived ? 'survived' : 'FAILED  '}  ${f.fault}  ->  ${f.ending}`);
 console.log('hostile inputs:');
-for (const i of inputs) console.log(`  ${i.surface}: ${i.tried} tried, ${i.rejected} rejected, ${i.accepted} accepted`);
+for (const i of inputs)
+  console.log(`  ${i.surface}: ${i.tried} tried, ${i.rejected} rejected, ${i.accepted} accepted`);
 console.log(
   `faults: ${injected} injected, ${survived} survived, ${lost} lost; inputs: ${tried} hostile tried, ${rejected} rejected, ${accepted} accepted`,
 );

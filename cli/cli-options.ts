@@ -1,0 +1,81 @@
+/**
+ * The CLI's boundary: every option and argument is parsed by a schema before anything is contacted,
+ * so bad input is reported with the offending option named and changes nothing.
+ */
+import { z } from 'zod';
+import { HostIdSchema, PoolIdSchema, ReasonSchema } from '../shared/domain/identifiers.js';
+import { parseWith } from '../shared/domain/validation.js';
+import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
+
+/** `--local`, or AWS by region, profile and stack name. */
+export const TargetOptionsSchema = z
+  .object({
+    local: z.boolean().default(false),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'region: like eu-west-1')
+      .optional(),
+    profile: z
+      .string()
+      .regex(/^[A-Za-z0-9_.+=,@-]{1,64}$/, 'profile: 1-64 chars of A-Z a-z 0-9 _ . + = , @ -')
+      .optional(),
+    stack: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'stack: a CloudFormation stack name')
+      .default('Rejuv'),
+  })
+  .strict();
+export type TargetOptions = z.output<typeof TargetOptionsSchema>;
+
+export const StartOptionsSchema = z
+  .object({
+    host: HostIdSchema,
+    reason: ReasonSchema,
+    level: z.enum(RELOAD_LEVELS).default('vmm-process'),
+    dryRun: z.boolean().default(false),
+    wait: z.boolean().default(true),
+    /** The same request id twice starts one execution: a retried command is safe. */
+    requestId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -')
+      .optional(),
+  })
+  .strict();
+export type StartOptions = z.output<typeof StartOptionsSchema>;
+
+/** An execution by name or by ARN. */
+export const ExecutionRefSchema = z
+  .string()
+  .regex(
+    /^(arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:)?[A-Za-z0-9_-]{1,80}$/,
+    'execution: an execution name (1-80 chars of A-Z a-z 0-9 _ -) or its ARN',
+  );
+
+export const HostsOptionsSchema = z.object({ pool: PoolIdSchema.optional() }).strict();
+
+export const AUDIT_FORMATS = ['jsonl', 'csv'] as const;
+
+export const AuditExportOptionsSchema = z
+  .object({
+    host: HostIdSchema.optional(),
+    since: z.iso
+      .datetime({ offset: true, message: 'since: an ISO 8601 instant, e.g. 2026-11-01T00:00:00Z' })
+      .optional(),
+    format: z.enum(AUDIT_FORMATS, { message: 'format: jsonl or csv' }),
+  })
+  .strict();
+
+export const AuditVerifyOptionsSchema = z.object({ host: HostIdSchema.optional() }).strict();
+
+export const LocalUpOptionsSchema = z
+  .object({
+    hosts: z.coerce.number().int().min(1).max(6, 'hosts: at most 6 on one machine'),
+    vms: z.coerce.number().int().min(1).max(4, 'vms: at most 4 per host'),
+    detach: z.boolean().default(false),
+  })
+  .strict();
+
+/** Options as commander hands them over, checked against `schema`; a failure names the command. */
+export function parseOptions<S extends z.ZodType>(schema: S, command: string, input: unknown): z.output<S> {
+  return parseWith(schema, `${command} options`, input);
+}

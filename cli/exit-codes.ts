@@ -1,0 +1,35 @@
+/**
+ * What `rejuv`'s exit status means, for scripts and runbooks. Stable: add codes, never renumber.
+ */
+export const EXIT = {
+  /** Done, and the outcome is the one asked for (a rejuvenated host, an intact audit trail, ...). */
+  ok: 0,
+  /** The command ran but the outcome is a failure: the execution was refused, recovered or failed. */
+  failed: 1,
+  /** Bad arguments or options; nothing was changed. */
+  usage: 2,
+  /** `audit verify` found a broken link in at least one chain. */
+  auditBroken: 3,
+  /** The host or execution named does not exist. */
+  notFound: 4,
+  /** The coordinator could not be reached (local environment down, AWS unreachable, no credentials). */
+  unavailable: 5,
+  /** The execution ended with the host QUARANTINED: a person must look at it. */
+  quarantined: 6,
+  /** Interrupted by Ctrl-C; a started execution keeps running. */
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error the CLI reports in one line and turns into a particular exit status. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}

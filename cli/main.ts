@@ -1,0 +1,248 @@
+/**
+ * `rejuv`: see and drive rejuvenation from a terminal. Every command takes `--json` (one JSON document
+ * on stdout, progress on stderr) and exits with a code from exit-codes.ts.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { RejuvError, ValidationError, HostNotFoundError } from '../shared/domain/errors.js';
+import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
+import {
+  AUDIT_FORMATS,
+  AuditExportOptionsSchema,
+  AuditVerifyOptionsSchema,
+  ExecutionRefSchema,
+  HostsOptionsSchema,
+  LocalUpOptionsSchema,
+  parseOptions,
+  StartOptionsSchema,
+  TargetOptionsSchema,
+} from './cli-options.js';
+import { auditExportCommand, auditVerifyCommand } from './commands/audit.js';
+import { hostsCommand } from './commands/hosts.js';
+import { localDownCommand, localUpCommand } from './commands/local.js';
+import { startCommand } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
+import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { createOutput, type Output } from './output.js';
+import { connect, type Target } from './target.js';
+
+interface GlobalOptions {
+  readonly json?: boolean;
+  readonly local?: boolean;
+  readonly region?: string;
+  readonly profile?: string;
+  readonly stack?: string;
+  readonly pollMs?: string;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  done, with the outcome asked for       4  no such host or execution
+  1  done, but the outcome is a failure     5  coordinator unreachable (local env down, AWS, credentials)
+  2  bad arguments; nothing was changed     6  the host ended QUARANTINED: a person must look at it
+  3  audit verify found a broken chain      130 interrupted (a started execution keeps running)
+
+Targets: --local for the environment of \`rejuv local up\`; otherwise the deployed stack
+(--stack, default Rejuv) in --region with --profile, by the AWS SDK's usual credentials.`;
+
+export function buildProgram(): Command {
+  const program = new Command('rejuv')
+    .description('Warm-VM reboot rejuvenation of virtualization hosts: start, watch and audit it.')
+    .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
+    .option('--local', 'use the local environment started by `rejuv local up`')
+    .option('--region <region>', 'AWS region of the deployed stack')
+    .option('--profile <profile>', 'AWS profile to use')
+    .option('--stack <name>', 'name of the deployed rejuv stack', 'Rejuv')
+    .addOption(
+      new Option('--poll-ms <ms>', 'how often to poll a running execution').default('1000').hideHelp(),
+    )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('start')
+    .description('start operator maintenance of one host and follow it step by step')
+    .requiredOption('--host <host>', 'host id')
+    .requiredOption('--reason <text>', 'why, for the audit trail (1-1024 characters)')
+    .addOption(new Option('--level <level>', 'what to reload').choices(RELOAD_LEVELS).default('vmm-process'))
+    .option('--dry-run', 'check everything (lock, pool, preflight) and change nothing')
+    .option('--no-wait', 'return once the execution has started')
+    .option('--request-id <id>', 'makes a retried start idempotent (default: a fresh id)')
+    .action((opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () =>
+          parseOptions(StartOptionsSchema, 'start', {
+            host: opts['host'],
+            reason: opts['reason'],
+            level: opts['level'],
+            dryRun: opts['dryRun'] === true,
+            wait: opts['wait'] !== false,
+            ...(opts['requestId'] === undefined ? {} : { requestId: opts['requestId'] }),
+          }),
+        (target, options, out, globals) => startCommand(target, options, out, pollMsOf(globals)),
+      ),
+    );
+
+  program
+    .command('status')
+    .description('recent executions, or one execution: its steps and where its host stands')
+    .argument('[execution]', 'execution name or ARN')
+    .action((execution: string | undefined, _opts: unknown, command: Command) =>
+      run(
+        command,
+        () => (execution === undefined ? undefined : parseOptions(ExecutionRefSchema, 'status', execution)),
+        (target, ref, out) => statusCommand(target, ref, out),
+      ),
+    );
+
+  program
+    .command('hosts')
+    .description('every host: lifecycle state, owner, quarantine reason')
+    .option('--pool <pool>', 'only this pool')
+    .action((opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () => parseOptions(HostsOptionsSchema, 'hosts', opts),
+        (target, options, out) => hostsCommand(target, options, out),
+      ),
+    );
+
+  const audit = program.command('audit').description('the hash-chained audit trail');
+  audit
+    .command('export')
+    .description('write audit records to stdout, chain by chain, in sequence order')
+    .addOption(new Option('--format <format>', 'output format').choices(AUDIT_FORMATS).makeOptionMandatory())
+    .option('--host <host>', 'only this host')
+    .option('--since <instant>', 'only records at or after this ISO 8601 instant')
+    .action((opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () => parseOptions(AuditExportOptionsSchema, 'audit export', opts),
+        (target, options) => auditExportCommand(target, options),
+      ),
+    );
+  audit
+    .command('verify')
+    .description('recompute every chain and name the first broken link (exit 3 if any)')
+    .option('--host <host>', 'only this host')
+    .action((opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () => parseOptions(AuditVerifyOptionsSchema, 'audit verify', opts),
+        (target, options, out) => auditVerifyCommand(target, options, out),
+      ),
+    );
+
+  const local = program.command('local').description('the embedded local environment');
+  local
+    .command('up')
+    .description('start DynamoDB Local, the local endpoints and lab hosts with QEMU VMs; Ctrl-C stops them')
+    .option('--hosts <n>', 'lab hosts to start (1-6)', '2')
+    .option('--vms <n>', 'VMs per host (1-4)', '2')
+    .option('--detach', 'run in the background and return once ready')
+    .action((opts: Record<string, unknown>, command: Command) =>
+      runWithoutTarget(command, (out) =>
+        localUpCommand(
+          parseOptions(LocalUpOptionsSchema, 'local up', { ...opts, detach: opts['detach'] === true }),
+          out,
+        ),
+      ),
+    );
+  local
+    .command('down')
+    .description('stop the local environment and everything it started')
+    .action((_opts: unknown, command: Command) => runWithoutTarget(command, (out) => localDownCommand(out)));
+
+  return program;
+}
+
+function pollMsOf(globals: GlobalOptions): number {
+  const ms = Number(globals.pollMs ?? '1000');
+  if (!Number.isInteger(ms) || ms < 50 || ms > 60_000)
+    throw new ValidationError('options', ['poll-ms: an integer from 50 to 60000']);
+  return ms;
+}
+
+/** The exit code of the command that ran; set by `run`. */
+let exitCode: ExitCode = EXIT.ok;
+
+async function runWithoutTarget(command: Command, body: (out: Output) => Promise<ExitCode>): Promise<void> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  exitCode = await body(createOutput(globals.json === true));
+}
+
+/**
+ * Every option is checked (`parse`) before anything is contacted, so bad input changes nothing and
+ * does not even need a reachable coordinator.
+ */
+async function run<T>(
+  command: Command,
+  parse: () => T,
+  body: (target: Target, options: T, out: Output, globals: GlobalOptions) => Promise<ExitCode>,
+): Promise<void> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const out = createOutput(globals.json === true);
+  const targetOptions = parseOptions(TargetOptionsSchema, 'target', {
+    local: globals.local === true,
+    ...(globals.region === undefined ? {} : { region: globals.region }),
+    ...(globals.profile === undefined ? {} : { profile: globals.profile }),
+    ...(globals.stack === undefined ? {} : { stack: globals.stack }),
+  });
+  pollMsOf(globals);
+  const options = parse();
+  const target = await connect(targetOptions);
+  try {
+    if (globals.json !== true) process.stderr.write(`rejuv: ${target.description}\n`);
+    exitCode = await body(target, options, out, globals);
+  } finally {
+    target.close();
+  }
+}
+
+/** Maps any failure to one line on stderr (or a JSON error object) and its exit code. */
+export function exitCodeForError(error: unknown): ExitCode {
+  if (error instanceof CliError) return error.exitCode;
+  if (error instanceof ValidationError) return EXIT.usage;
+  if (error instanceof HostNotFoundError) return EXIT.notFound;
+  if (error instanceof RejuvError) return EXIT.failed;
+  if (isUnreachable(error)) return EXIT.unavailable;
+  return EXIT.failed;
+}
+
+function isUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code) ||
+    [
+      'CredentialsProviderError',
+      'TimeoutError',
+      'UnrecognizedClientException',
+      'ExpiredTokenException',
+    ].includes(error.name) ||
+    (error instanceof AggregateError && error.errors.some(isUnreachable))
+  );
+}
+
+export async function main(argv: readonly string[]): Promise<ExitCode> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  exitCode = EXIT.ok;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the usage error (or the help, which is not an error).
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const code = exitCodeForError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (json)
+      process.stdout.write(`${JSON.stringify({ error: { code, name: (error as Error).name, message } })}\n`);
+    process.stderr.write(`rejuv: ${message}\n`);
+    return code;
+  }
+}

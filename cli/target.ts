@@ -1,0 +1,129 @@
+/**
+ * Where the CLI's commands go: the local environment that `rejuv local up` holds, or a deployed stack
+ * found by its CloudFormation outputs. Either way the commands use the same real SDK clients and the
+ * same store adapters as the Lambdas.
+ */
+import { userInfo } from 'node:os';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { createDynamoDbStore, type Store } from '../shared/adapters/dynamodb/dynamodb-store.js';
+import { TABLE_IDS, type TableNames } from '../shared/store/table-definitions.js';
+import { CliError, EXIT } from './exit-codes.js';
+import type { TargetOptions } from './cli-options.js';
+import { runningLocalState } from './local-state.js';
+
+export interface Target {
+  /** Said once on stderr, so nobody drives production thinking it is the lab (or the reverse). */
+  readonly description: string;
+  readonly store: Store;
+  readonly sfn: SFNClient;
+  readonly stateMachineArn: string;
+  /** Who the audit trail will name as having asked. */
+  principal(): Promise<string>;
+  close(): void;
+}
+
+export async function connect(options: TargetOptions): Promise<Target> {
+  return options.local ? connectLocal() : connectAws(options);
+}
+
+function connectLocal(): Target {
+  const state = runningLocalState();
+  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  // Few attempts: a local server that does not answer is down, not busy.
+  const dynamoDb = new DynamoDBClient({
+    endpoint: state.endpoints.dynamodb,
+    region: state.region,
+    credentials,
+    maxAttempts: 2,
+  });
+  const sfn = new SFNClient({
+    endpoint: state.endpoints.sfn,
+    region: state.region,
+    credentials,
+    maxAttempts: 2,
+  });
+  return {
+    description: `local environment (pid ${state.pid})`,
+    store: createDynamoDbStore(dynamoDb, state.tables),
+    sfn,
+    stateMachineArn: state.stateMachineArn,
+    principal: async () => `local:${userInfo().username.replace(/[^A-Za-z0-9._@-]/g, '_')}`,
+    close: () => {
+      dynamoDb.destroy();
+      sfn.destroy();
+    },
+  };
+}
+
+/** The outputs RejuvStack declares: the state machine and one `<Id>TableName` per table. */
+export function targetFromStackOutputs(
+  stack: string,
+  outputs: readonly { OutputKey?: string; OutputValue?: string }[],
+): { stateMachineArn: string; tables: TableNames } {
+  const value = (key: string): string => {
+    const found = outputs.find((o) => o.OutputKey === key)?.OutputValue;
+    if (found === undefined || found === '')
+      throw new CliError(`stack ${stack} has no output ${key}; is it a rejuv stack?`, EXIT.notFound);
+    return found;
+  };
+  const tables = Object.fromEntries(
+    TABLE_IDS.map((id) => [id, value(`${id.charAt(0).toUpperCase()}${id.slice(1)}TableName`)]),
+  ) as unknown as TableNames;
+  return { stateMachineArn: value('StateMachineArn'), tables };
+}
+
+async function connectAws(options: TargetOptions): Promise<Target> {
+  const config = {
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+  };
+  const cloudFormation = new CloudFormationClient(config);
+  const sts = new STSClient(config);
+  try {
+    const described = await cloudFormation
+      .send(new DescribeStacksCommand({ StackName: options.stack }))
+      .catch((error: unknown) => {
+        if (error instanceof Error && error.name === 'ValidationError')
+          throw new CliError(`stack ${options.stack} not found (${error.message})`, EXIT.notFound);
+        throw unreachable('CloudFormation', error);
+      });
+    const { stateMachineArn, tables } = targetFromStackOutputs(
+      options.stack,
+      described.Stacks?.[0]?.Outputs ?? [],
+    );
+    const dynamoDb = new DynamoDBClient(config);
+    const sfn = new SFNClient(config);
+    const region = await cloudFormation.config.region();
+    return {
+      description: `stack ${options.stack} in ${region}`,
+      store: createDynamoDbStore(dynamoDb, tables),
+      sfn,
+      stateMachineArn,
+      principal: async () => {
+        const identity = await sts
+          .send(new GetCallerIdentityCommand({}))
+          .catch((error: unknown) => Promise.reject(unreachable('STS', error)));
+        if (identity.Arn === undefined) throw new CliError('STS returned no caller ARN', EXIT.unavailable);
+        return identity.Arn;
+      },
+      close: () => {
+        dynamoDb.destroy();
+        sfn.destroy();
+        sts.destroy();
+      },
+    };
+  } catch (error) {
+    sts.destroy();
+    throw error;
+  } finally {
+    cloudFormation.destroy();
+  }
+}
+
+function unreachable(service: string, error: unknown): CliError {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new CliError(`cannot reach ${service}: ${message}`, EXIT.unavailable, { cause: error });
+}

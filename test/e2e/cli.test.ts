@@ -1,0 +1,307 @@
+/**
+ * The `rejuv` CLI as an operator runs it: a separate process per command (bin/rejuv.js), against a
+ * local environment that `rejuv local up --detach` started and `rejuv local down` stops.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalStateSchema, type LocalState } from '../../cli/local-state.js';
+import { localDynamoDbClient } from '../../local/dynamodb-local.js';
+import { createDocumentClient } from '../../shared/adapters/dynamodb/document-client.js';
+import { AUDIT_CSV_COLUMNS } from '../../shared/domain/audit-csv.js';
+import { AuditRecordSchema } from '../../shared/domain/audit-record.js';
+
+const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'rejuv.js');
+const home = mkdtempSync(join(tmpdir(), 'rejuv-cli-'));
+let state: LocalState;
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function rejuv(...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env: { ...process.env, REJUV_HOME: home },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** A command against the local environment, with fast polling. */
+const local = (...args: string[]) => rejuv('--local', '--poll-ms', '100', ...args);
+const localJson = async (...args: string[]) => {
+  const run = await local('--json', ...args);
+  return { ...run, json: JSON.parse(run.stdout) as Record<string, unknown> };
+};
+
+/** What a bad command must not change: hosts, executions and the audit trail. */
+async function snapshot(): Promise<string> {
+  const hosts = await localJson('hosts');
+  const executions = await localJson('status');
+  const audit = await local('audit', 'export', '--format', 'jsonl');
+  return JSON.stringify([hosts.json, executions.json, audit.stdout]);
+}
+
+beforeAll(async () => {
+  const up = await rejuv('local', 'up', '--detach', '--hosts', '2', '--vms', '1');
+  expect(up, up.stderr).toMatchObject({ code: 0 });
+  state = LocalStateSchema.parse(JSON.parse(readFileSync(join(home, 'local.json'), 'utf8')));
+});
+
+afterAll(async () => {
+  await rejuv('local', 'down');
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('rejuv CLI against the local environment', () => {
+  it('has --help on every command, listing its options and the exit codes', async () => {
+    const top = await rejuv('--help');
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Exit codes:[\s\S]*3 {2}audit verify found a broken chain/);
+    for (const [command, option] of [
+      [['start'], '--dry-run'],
+      [['status'], '[execution]'],
+      [['hosts'], '--pool'],
+      [['audit', 'export'], '--format'],
+      [['audit', 'verify'], '--host'],
+      [['local', 'up'], '--detach'],
+      [['local', 'down'], 'stop the local environment'],
+    ] as const) {
+      const help = await rejuv(...command, '--help');
+      expect({ command, code: help.code }).toEqual({ command, code: 0 });
+      expect(help.stdout).toContain(option);
+    }
+  });
+
+  it('lists the hosts, all of them or one pool', async () => {
+    const all = await localJson('hosts');
+    expect(all.code).toBe(0);
+    const hosts = all.json['hosts'] as { hostId: string; state: string; pool: string }[];
+    expect(hosts.map((h) => [h.hostId, h.pool, h.state])).toEqual([
+      ['host-1', 'lab', 'IN_SERVICE'],
+      ['host-2', 'lab', 'IN_SERVICE'],
+    ]);
+    expect((await localJson('hosts', '--pool', 'elsewhere')).json).toEqual({ hosts: [] });
+    const table = await local('hosts', '--pool', 'lab');
+    expect(table.stdout.split('\n')[0]).toMatch(/^HOST\s+POOL\s+STATE/);
+    expect(table.stdout).toMatch(/host-2\s+lab\s+IN_SERVICE/);
+  });
+
+  it('start: rejuvenates a host, showing each step as it begins, and records who asked', async () => {
+    const run = await local('start', '--host', 'host-1', '--reason', 'planned: hypervisor uptime 180 days');
+    expect(run.code, run.stderr).toBe(0);
+    const steps = run.stdout
+      .split('\n')
+      .map((l) => /^\s+\+\d+\.\ds {2}(\w+)$/.exec(l)?.[1])
+      .filter((s) => s !== undefined);
+    expect(steps).toEqual([
+      'Admit',
+      'Preflight',
+      'Drain',
+      'WarmReboot',
+      'AwaitHost',
+      'Verify',
+      'Undrain',
+      'Release',
+    ]);
+    expect(run.stdout).toMatch(/host-1 rejuvenated \(SUCCEEDED\); host is IN_SERVICE/);
+
+    const records = (await local('audit', 'export', '--format', 'jsonl', '--host', 'host-1')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
+    expect(records.at(-1)).toMatchObject({ step: 'Release', outcome: 'succeeded', trigger: 'operator' });
+    expect(new Set(records.map((r) => r.principal))).toEqual(new Set([expect.stringMatching(/^local:/)]));
+    expect(records[0]?.reason).toBe('planned: hypervisor uptime 180 days');
+  });
+
+  it('start --dry-run: checks everything, moves nothing, and says so', async () => {
+    const before = (await localJson('hosts')).json;
+    const run = await localJson('start', '--host', 'host-2', '--reason', 'will it work?', '--dry-run');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({
+      status: 'started',
+      hostId: 'host-2',
+      execution: { status: 'SUCCEEDED', outcome: 'dry-run' },
+      host: { state: 'IN_SERVICE' },
+    });
+    expect(String(run.json['executionName'])).toMatch(/^dryrun-host-2-/);
+    // The host's record did not move (same version): a dry run transitions nothing.
+    expect((await localJson('hosts')).json).toEqual(before);
+    expect(run.stderr).toMatch(/Preflight/);
+  });
+
+  it('start --no-wait returns at once; status follows the execution; a repeated request id starts nothing new', async () => {
+    const first = await localJson(
+      'start',
+      '--host',
+      'host-2',
+      '--reason',
+      'r',
+      '--no-wait',
+      '--request-id',
+      'ticket-42',
+    );
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json).toMatchObject({ status: 'started', hostId: 'host-2', requestId: 'ticket-42' });
+    const name = String(first.json['executionName']);
+    const again = await localJson(
+      'start',
+      '--host',
+      'host-2',
+      '--reason',
+      'r',
+      '--no-wait',
+      '--request-id',
+      'ticket-42',
+    );
+    expect(again.json).toMatchObject({ status: 'duplicate', executionName: name });
+
+    let status: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) {
+      status = (await localJson('status', name)).json;
+      if ((status['execution'] as { status: string }).status !== 'RUNNING') break;
+      await sleep(200);
+    }
+    expect(status).toMatchObject({
+      execution: { name, status: 'SUCCEEDED', outcome: 'rejuvenated', hostId: 'host-2', trigger: 'operator' },
+      host: { hostId: 'host-2', state: 'IN_SERVICE' },
+    });
+    const steps = (status['execution'] as { steps: { step: string }[] }).steps.map((s) => s.step);
+    expect(steps[0]).toBe('Admit');
+    expect(steps.at(-1)).toBe('Release');
+
+    const list = await localJson('status');
+    const names = (list.json['executions'] as { name: string }[]).map((e) => e.name);
+    expect(names.filter((n) => n === name)).toHaveLength(1);
+    expect(names.length).toBe(3);
+  });
+
+  it('names what does not exist with exit 4', async () => {
+    expect((await local('status', 'op-nothing-here')).code).toBe(4);
+    const start = await local('start', '--host', 'host-99', '--reason', 'r');
+    expect(start.code).toBe(4);
+    expect(start.stderr).toMatch(/host host-99 is not registered/);
+    expect((await local('audit', 'verify', '--host', 'host-99')).code).toBe(4);
+  });
+
+  it('exports the audit trail as JSON Lines and as CSV, with the same records', async () => {
+    const jsonl = await local('audit', 'export', '--format', 'jsonl');
+    expect(jsonl.code).toBe(0);
+    const records = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
+    expect(new Set(records.map((r) => r.chainId))).toEqual(new Set(['host#host-1', 'host#host-2']));
+
+    const csv = await local('audit', 'export', '--format', 'csv');
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe(AUDIT_CSV_COLUMNS.join(','));
+    // Each record's hash ends its row; detail cells may hold quoted commas but never a newline here.
+    expect(lines.slice(1).map((l) => l.split(',').at(-1))).toEqual(records.map((r) => r.hash));
+
+    const future = await local('audit', 'export', '--format', 'jsonl', '--since', '2999-01-01T00:00:00Z');
+    expect(future).toMatchObject({ code: 0, stdout: '' });
+    const oneHost = await local('audit', 'export', '--format', 'jsonl', '--host', 'host-2');
+    expect(oneHost.stdout.trim().split('\n')).toHaveLength(
+      records.filter((r) => r.chainId === 'host#host-2').length,
+    );
+  });
+
+  it('bad arguments: a usage error (exit 2) naming the problem, and nothing changes', async () => {
+    const before = await snapshot();
+    const bad: [string[], RegExp][] = [
+      [['start', '--reason', 'r'], /required option '--host <host>'/],
+      [['start', '--host', 'host-1'], /required option '--reason <text>'/],
+      [['start', '--host', 'host-1;reboot', '--reason', 'r'], /host id/],
+      [['start', '--host', '../../etc', '--reason', 'r'], /host id/],
+      [['start', '--host', 'host-1', '--reason', '   '], /reason must not be empty/],
+      [['start', '--host', 'host-1', '--reason', 'x'.repeat(1025)], /at most 1024/],
+      [
+        ['start', '--host', 'host-1', '--reason', 'r', '--level', 'firmware'],
+        /Allowed choices are vmm-process, kernel/,
+      ],
+      [['start', '--host', 'host-1', '--reason', 'r', '--request-id', '$(id)'], /request id/],
+      [['start', '--host', 'host-1', '--reason', 'r', '--frobnicate'], /unknown option '--frobnicate'/],
+      [['status', 'exec;rm -rf /'], /execution/],
+      [['hosts', '--pool', 'a b'], /pool id/],
+      [['audit', 'export'], /required option '--format <format>'/],
+      [['audit', 'export', '--format', 'xml'], /Allowed choices are jsonl, csv/],
+      [['audit', 'export', '--format', 'csv', '--since', 'yesterday'], /since/],
+      [['audit', 'verify', '--host', '\u202ehost-1'], /host id/],
+      [['--region', 'mars', 'hosts'], /region/],
+      [['--poll-ms', '0', 'hosts'], /poll-ms/],
+      [['launch'], /unknown command 'launch'/],
+    ];
+    for (const [args, message] of bad) {
+      const run = await local(...args);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr).toMatch(message);
+    }
+    const upTooMany = await rejuv('local', 'up', '--hosts', '99');
+    expect(upTooMany.code).toBe(2);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('audit verify: intact trail exits 0; a record edited behind its back exits 3 naming the broken link', async () => {
+    const intact = await localJson('audit', 'verify');
+    expect(intact.code).toBe(0);
+    expect(intact.json).toMatchObject({ verified: true });
+
+    const client = localDynamoDbClient(state.endpoints.dynamodb);
+    try {
+      await createDocumentClient(client).send(
+        new UpdateCommand({
+          TableName: state.tables.audit,
+          Key: { chainId: 'host#host-2', seq: 2 },
+          UpdateExpression: 'SET principal = :p',
+          ExpressionAttributeValues: { ':p': 'mallory' },
+          ConditionExpression: 'attribute_exists(chainId)',
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const broken = await localJson('audit', 'verify');
+    expect(broken.code).toBe(3);
+    expect(broken.json).toMatchObject({
+      verified: false,
+      chains: expect.arrayContaining([
+        expect.objectContaining({ chainId: 'host#host-1', ok: true }),
+        expect.objectContaining({
+          chainId: 'host#host-2',
+          ok: false,
+          firstBreak: { kind: 'hash-mismatch', seq: 2 },
+          description: 'record 2 was altered (its hash does not match its content)',
+        }),
+      ]),
+    });
+    expect((await local('audit', 'verify', '--host', 'host-1')).code).toBe(0);
+    expect((await local('audit', 'verify')).stdout).toMatch(
+      /host#host-2\s+\d+\s+BROKEN: record 2 was altered/,
+    );
+  });
+
+  it('local down stops everything; then commands report the coordinator unreachable (exit 5)', async () => {
+    const down = await localJson('local', 'down');
+    expect(down.json).toEqual({ status: 'stopped', pid: state.pid });
+    expect(existsSync(join(home, 'local.json'))).toBe(false);
+    expect(() => process.kill(state.pid, 0)).toThrow();
+    const hosts = await local('hosts');
+    expect(hosts.code).toBe(5);
+    expect(hosts.stderr).toMatch(/no local environment is running/);
+  });
+});
