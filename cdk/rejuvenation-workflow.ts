@@ -45,6 +45,9 @@ export const TRANSIENT_ERRORS = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  // The function crashed (runtime exit, out of memory) possibly after its writes: every step is
+  // idempotent, so running it again does its effect once.
+  'Lambda.Unknown',
   'TransientError',
   'AuditContentionError',
   // The adapters' own retryable errors: throttling, 5xx or network after the SDK's retries.
@@ -82,6 +85,18 @@ export function buildRejuvenationWorkflow(
       jitterStrategy: JitterType.FULL,
     });
     return task;
+  };
+  /**
+   * Compensation whose lease expired takes the lock back (reclaim-lock.ts); while another execution
+   * holds it, wait: that one is refused by the host's state and lets go within one of its steps.
+   */
+  const retryWhileLocked = (task: LambdaInvoke): void => {
+    task.addRetry({
+      errors: ['LockHeldError'],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 5,
+    });
   };
   const withCtx = (extra: Record<string, unknown> = {}) => ({ 'ctx.$': '$.ctx', ...extra });
   const advance = (id: string, to: HostState, stepName: string) =>
@@ -138,6 +153,7 @@ export function buildRejuvenationWorkflow(
       .otherwise(recoveredEnd),
   );
   const quarantine = step('QuarantineHost', 'Quarantine', withCtx({ 'error.$': '$.error' }), '$.ctx');
+  retryWhileLocked(quarantine);
   // Even when quarantine itself cannot be written, the leases are given back and the failure recorded.
   quarantine.addCatch(releaseAfterFailure, { resultPath: '$.quarantineError' });
   quarantine.next(releaseAfterFailure);
@@ -165,6 +181,7 @@ export function buildRejuvenationWorkflow(
   const recover = hostCommand('Recover', 'Recover', toUndrainingAfterRecover, compensationFailed);
 
   const compensate = step('Compensate', 'Compensate', withCtx({ 'error.$': '$.error' }), '$.compensation');
+  retryWhileLocked(compensate);
   compensationFailed(compensate);
   const adoptPlan = new Pass(scope, 'AdoptCompensationPlan', {
     parameters: {

@@ -10,6 +10,7 @@ import { HostNotBackError } from '../domain/errors.js';
 import type { HostState } from '../domain/host-state.js';
 import { advance } from './advance.js';
 import { auditStep } from './audit-step.js';
+import { reclaimHostLock } from './reclaim-lock.js';
 import type { CaughtError, WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 
@@ -47,7 +48,10 @@ export async function compensate(
 ): Promise<Compensation> {
   const reason = describeCaught(error);
   const host = await deps.store.hosts.get(staleCtx.request.hostId);
-  const ctx: WorkflowContext = { ...staleCtx, hostState: host.state, hostVersion: host.stateVersion };
+  const current: WorkflowContext = { ...staleCtx, hostState: host.state, hostVersion: host.stateVersion };
+  const owesWork =
+    host.executionId === current.executionId && host.state !== 'IN_SERVICE' && host.state !== 'QUARANTINED';
+  const ctx = owesWork ? await reclaimHostLock(deps, current) : current;
   await auditStep(deps, ctx, {
     key: 'caught',
     step: 'Compensate',

@@ -1,5 +1,6 @@
 /** The last resort: take the host out of automation with a reason a person will read, and say so. */
 import { advance } from './advance.js';
+import { reclaimHostLock } from './reclaim-lock.js';
 import type { WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 
@@ -12,5 +13,8 @@ export async function quarantine(
   const ctx: WorkflowContext = { ...staleCtx, hostState: host.state, hostVersion: host.stateVersion };
   if (host.state === 'QUARANTINED' || host.executionId !== ctx.executionId) return ctx;
   if (host.state === 'IN_SERVICE') return ctx;
-  return advance(deps, ctx, 'QUARANTINED', { step: 'Quarantine', reason: reason.slice(0, 1024) });
+  return advance(deps, await reclaimHostLock(deps, ctx), 'QUARANTINED', {
+    step: 'Quarantine',
+    reason: reason.slice(0, 1024),
+  });
 }
