@@ -4,7 +4,7 @@
  * what one rejuvenation costs). Faults can be armed on it: answer the next requests with an error
  * DynamoDB sends (throttling, a server error) or hold them for a while, as a real network path would.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RequestCounts {
@@ -25,6 +25,11 @@ export interface ArmedFault {
   readonly count: number;
   /** Only these operations (e.g. TransactWriteItems); all when absent. */
   readonly operations?: readonly string[];
+  /**
+   * Forward the request first and answer the error instead of DynamoDB's reply: the write happened
+   * but the caller cannot know, as when a response is lost on the way back.
+   */
+  readonly afterForwarding?: boolean;
 }
 
 export interface RunningRequestCounter {
@@ -72,8 +77,11 @@ export async function startRequestCounter(target: string): Promise<RunningReques
         armed.left -= 1;
         answered += 1;
         const { status, type } = DYNAMODB_FAULTS[armed.fault];
+        if (armed.afterForwarding === true) await forwardAndDiscard(upstream, req, body);
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-        res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected fault' }));
+        res.end(
+          JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected fault' }),
+        );
         return;
       }
       if (delays.left > 0) {
@@ -93,10 +101,9 @@ export async function startRequestCounter(target: string): Promise<RunningReques
           upstreamRes.pipe(res);
         },
       );
-      forward.on('error', (error) => {
-        res.writeHead(502);
-        res.end(String(error));
-      });
+      // DynamoDB unreachable: the caller sees its connection reset, as it would with no server at all
+      // (a 502 with a text body is something DynamoDB never sends).
+      forward.on('error', () => req.socket.destroy());
       forward.end(body);
     });
   });
@@ -121,4 +128,25 @@ export async function startRequestCounter(target: string): Promise<RunningReques
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Sends the request upstream and waits for the whole reply, which nobody will see. */
+function forwardAndDiscard(upstream: URL, req: IncomingMessage, body: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const forward = httpRequest(
+      {
+        hostname: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
+      (reply) => {
+        reply.resume();
+        reply.on('end', () => resolve());
+      },
+    );
+    forward.on('error', () => resolve());
+    forward.end(body);
+  });
 }
