@@ -27,6 +27,8 @@ export interface FaultCheck {
   readonly faultOnRecord: (records: readonly AuditRecord[]) => boolean;
   /** How long the executions may still take to end. */
   readonly settleMs?: number;
+  /** Add the verdict to the suite's tally (the soak tallies its sprinkled faults itself). */
+  readonly tally?: boolean;
 }
 
 export interface FaultVerdict extends FaultOutcome {
@@ -126,7 +128,7 @@ export async function checkInvariants(check: FaultCheck): Promise<FaultVerdict> 
     records,
   };
   const { problems: _p, records: _r, ...outcome } = verdictLine;
-  recordFault(outcome);
+  if (check.tally !== false) recordFault(outcome);
   return verdictLine;
 }
 
