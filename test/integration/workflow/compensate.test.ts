@@ -97,4 +97,33 @@ describe('Use case: compensate', () => {
     });
     expect(result.reason).toBe('PreflightRefusedError: preflight refused host: vm2 private RAM');
   });
+
+  it('takes back a lock that expired and was taken over and given back, then compensates', async () => {
+    const ctx = await hostIn('DRAINED');
+    const store = t.store(clock);
+    clock.advance(61_000);
+    const usurper = await store.hostLock.acquire(ctx.request.hostId, 'exec-usurper', 60_000);
+    await store.hostLock.release(usurper);
+
+    const result = await compensate(workflowDeps(store, clock), ctx, {
+      Error: 'LeaseLostError',
+      Cause: 'stalled',
+    });
+    expect(result.plan).toBe('undrain');
+    expect(await store.hosts.get(ctx.request.hostId)).toMatchObject({ state: 'UNDRAINING' });
+    expect(result.ctx.lock.fencingToken).toBeGreaterThan(usurper.fencingToken);
+    expect(await store.hostLock.current(ctx.request.hostId)).toEqual(result.ctx.lock);
+    expect((await store.poolSemaphore.holders(ctx.pool, 16)).map((l) => l.owner)).toEqual([ctx.executionId]);
+  });
+
+  it('waits (LockHeldError, retried by the state machine) while another execution holds the lock; moves nothing', async () => {
+    const ctx = await hostIn('SUSPENDING');
+    const store = t.store(clock);
+    clock.advance(61_000);
+    await store.hostLock.acquire(ctx.request.hostId, 'exec-other', 60_000);
+    await expect(
+      compensate(workflowDeps(store, clock), ctx, { Error: 'LeaseLostError', Cause: 'stalled' }),
+    ).rejects.toMatchObject({ name: 'LockHeldError' });
+    expect(await store.hosts.get(ctx.request.hostId)).toMatchObject({ state: 'SUSPENDING', stateVersion: 5 });
+  });
 });
