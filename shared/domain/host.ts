@@ -35,7 +35,7 @@ export const HostSchema = z
     availabilityZone: AvailabilityZoneSchema,
     instanceId: InstanceIdSchema,
     state: HostStateSchema,
-    stateVersion: z.number().int().nonnegative(),
+    stateVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
     executionId: ExecutionIdSchema.optional(),
     /** True while no new placement may land on the host (set by drain, cleared by undrain). */
     cordoned: z.boolean(),

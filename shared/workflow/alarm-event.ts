@@ -9,6 +9,22 @@ import { parseWith } from '../domain/validation.js';
 
 const DimensionsSchema = z.record(z.string().max(255), z.string().max(1024));
 
+/** CloudWatch refuses ASCII control characters in alarm names; so does rejuv, whatever the sender. */
+const AlarmNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'alarm name must not contain control characters');
+
+/** CloudWatch writes state timestamps as 2026-11-25T10:00:00.000+0000. */
+const StateTimestampSchema = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/,
+    'state timestamp: an ISO 8601 instant such as 2026-11-25T10:00:00.000+0000',
+  );
+
 export const AlarmStateChangeEventSchema = z
   .object({
     source: z.literal('aws.cloudwatch'),
@@ -18,11 +34,11 @@ export const AlarmStateChangeEventSchema = z
     time: z.iso.datetime({ offset: true }),
     detail: z
       .object({
-        alarmName: z.string().min(1).max(255),
+        alarmName: AlarmNameSchema,
         state: z
           .object({
             value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
-            timestamp: z.string().min(1).max(64),
+            timestamp: StateTimestampSchema,
           })
           .loose(),
         configuration: z

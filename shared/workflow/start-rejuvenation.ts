@@ -52,14 +52,15 @@ export async function startFromAlarm(
   await deps.hosts.get(hostId);
   const key = alarmIdempotencyKey(alarm.detail.alarmName, alarm.detail.state.timestamp);
   const name = executionName('alarm', hostId, key);
-  const request: RejuvenationRequest = {
+  // Checked like any request, so nothing an alarm carries can make an execution fail at its first step.
+  const request: RejuvenationRequest = parseWith(RejuvenationRequestSchema, 'rejuvenation request', {
     hostId,
     trigger: 'alarm',
     principal: `cloudwatch-alarm:${alarm.account}`,
     reason: `alarm ${alarm.detail.alarmName} entered ALARM at ${alarm.detail.state.timestamp}`.slice(0, 1024),
     level: mapping.level,
     dryRun: false,
-  };
+  });
   return claimAndStart(deps, key, name, request);
 }
 
