@@ -1,0 +1,517 @@
+/**
+ * Hostile input at every boundary but the CLI (see hostile-cli.test.ts), property-based: alarm events,
+ * operator requests, SSM document parameters, and DynamoDB items edited behind the system's back.
+ * Each is refused with an error naming the problem, or detected, and changes nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteCommand, GetCommand, NumberValue, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_DOCUMENT_NAMES, loadHostDocument } from '../../host/documents/load-host-document.js';
+import { DocumentParameterError } from '../../host/runner/errors.js';
+import { runDocument } from '../../host/runner/run-document.js';
+import { agingAlarmEvent } from '../../local/lab-fleet.js';
+import type { Store } from '../../shared/adapters/dynamodb/dynamodb-store.js';
+import { hostChainId } from '../../shared/domain/audit-record.js';
+import { CorruptItemError, HostNotFoundError, ValidationError } from '../../shared/domain/errors.js';
+import type { ExecutionStarter, StartedExecution } from '../../shared/ports/execution-starter.js';
+import {
+  startFromAlarm,
+  startFromOperator,
+  type TriggerDeps,
+} from '../../shared/workflow/start-rejuvenation.js';
+import { systemClock } from '../../shared/domain/clock.js';
+import { admit } from '../../shared/workflow/admit.js';
+import { freshTables, type TestTables } from '../support/dynamodb.js';
+import { workflowDeps } from '../support/workflow-deps.js';
+import { recordInputs } from './support/tally.js';
+
+const RUNS = { alarm: 150, operator: 150, ssm: 160, hostItem: 60, auditRecord: 60 };
+const seed =
+  process.env['FAST_CHECK_SEED'] === undefined ? {} : { seed: Number(process.env['FAST_CHECK_SEED']) };
+
+/** Fragments that no identifier, timestamp or enum value may contain. */
+const POISON = [
+  '; reboot',
+  '$(id)',
+  '`id`',
+  '| nc attacker 4444',
+  '&& rm -rf /',
+  "'",
+  '"',
+  '\\',
+  '\n',
+  '\r\n',
+  '\u0000',
+  '\u001b[2J',
+  '../../etc/passwd',
+  ' ',
+  '\u202e',
+  '\u200b',
+  '\u0435',
+  '😀',
+  '*',
+  '{{ runId }}',
+  '%0a',
+];
+const poisoned = fc
+  .tuple(
+    fc.stringMatching(/^[a-z0-9]{0,10}$/),
+    fc.constantFrom(...POISON),
+    fc.stringMatching(/^[a-z0-9-]{0,10}$/),
+  )
+  .map(([a, p, b]) => `${a}${p}${b}`);
+const huge = fc.integer({ min: 2_000, max: 120_000 }).map((n) => 'x'.repeat(n));
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 2 }),
+  fc.object({ maxDepth: 1 }),
+);
+const hostile = fc.oneof(poisoned, huge, notAString, fc.constant(''));
+
+function hasControlCharacter(text: string, options: { allowTabAndNewline?: boolean } = {}): boolean {
+  return [...text].some((c) => {
+    const code = c.charCodeAt(0);
+    if (options.allowTabAndNewline === true && (code === 9 || code === 10)) return false;
+    return code < 32 || code === 127;
+  });
+}
+
+/** Records every starter call: a hostile trigger must reach none. */
+class RecordingStarter implements ExecutionStarter {
+  readonly calls: string[] = [];
+  async start(executionName: string): Promise<StartedExecution> {
+    this.calls.push(executionName);
+    return {
+      executionArn: `arn:aws:states:local:000000000000:execution:rejuv:${executionName}`,
+      executionName,
+      started: true,
+    };
+  }
+}
+
+let t: TestTables;
+let store: Store;
+const HOST = 'hostile-1';
+
+beforeAll(async () => {
+  t = await freshTables();
+  store = t.store();
+  await store.hosts.register({
+    hostId: HOST,
+    pool: 'p',
+    availabilityZone: 'az-1',
+    instanceId: 'mi-0000000000000beef',
+  });
+});
+
+async function tableItems(table: string): Promise<unknown[]> {
+  return (await t.documents.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [];
+}
+
+/** Runs a property counting each input as rejected (threw a named error) or accepted. */
+async function countRejections<T>(
+  surface: string,
+  arbitrary: fc.Arbitrary<T>,
+  numRuns: number,
+  attempt: (input: T) => Promise<unknown>,
+  isClearRejection: (error: unknown, input: T) => boolean,
+): Promise<{ tried: number; rejected: number; accepted: number }> {
+  const tally = { tried: 0, rejected: 0, accepted: 0 };
+  try {
+    await fc.assert(
+      fc.asyncProperty(arbitrary, async (input) => {
+        tally.tried += 1;
+        try {
+          await attempt(input);
+        } catch (error) {
+          if (isClearRejection(error, input)) {
+            tally.rejected += 1;
+            return true;
+          }
+          throw error;
+        }
+        tally.accepted += 1;
+        return false;
+      }),
+      { numRuns, ...seed },
+    );
+  } finally {
+    recordInputs({ surface, ...tally });
+  }
+  return tally;
+}
+
+describe('Hostile input: triggers', () => {
+  const starter = new RecordingStarter();
+  const deps = (): TriggerDeps => ({
+    hosts: store.hosts,
+    idempotency: store.idempotency,
+    executions: starter,
+    dedupeTtlSeconds: 60,
+  });
+  const mapping = {
+    hostIdDimension: 'HostId',
+    alarmNamePrefix: 'rejuv-aging-',
+    level: 'vmm-process',
+  } as const;
+
+  /** A valid alarm for HOST with one field replaced by a hostile value. */
+  const hostileAlarm = fc
+    .tuple(
+      fc.constantFrom(
+        'hostDimension',
+        'alarmName',
+        'stateValue',
+        'stateTimestamp',
+        'time',
+        'account',
+        'region',
+        'source',
+        'detailType',
+        'detail',
+        'state',
+      ),
+      hostile,
+    )
+    .map(([field, value]) => {
+      const valid = structuredClone(agingAlarmEvent(HOST, '2026-11-25T10:00:00.000+0000'));
+      const metric = valid.detail.configuration.metrics[0]?.metricStat.metric as unknown as {
+        dimensions: Record<string, unknown>;
+      };
+      const event = valid as unknown as Record<string, unknown>;
+      const d = valid.detail as unknown as Record<string, unknown> & { state: Record<string, unknown> };
+      // Values a field legitimately accepts are not hostile to it: give those fields one they cannot take.
+      const forName =
+        typeof value === 'string' && !hasControlCharacter(value) && value.length > 0 && value.length <= 255
+          ? `${value}\u0000`
+          : value;
+      switch (field) {
+        case 'hostDimension':
+          metric.dimensions['HostId'] = value;
+          break;
+        case 'alarmName':
+          d['alarmName'] = forName;
+          break;
+        case 'stateValue':
+          d.state['value'] = value;
+          break;
+        case 'stateTimestamp':
+          d.state['timestamp'] = value;
+          break;
+        case 'time':
+          event['time'] = value;
+          break;
+        case 'account':
+          event['account'] = value;
+          break;
+        case 'region':
+          event['region'] = value;
+          break;
+        case 'source':
+          event['source'] = value;
+          break;
+        case 'detailType':
+          event['detail-type'] = value;
+          break;
+        case 'detail':
+          event['detail'] = value;
+          break;
+        case 'state':
+          (d as Record<string, unknown>)['state'] = value;
+          break;
+      }
+      return { field, event };
+    });
+
+  it('alarm events: every hostile event is refused, nothing claimed or started', async () => {
+    const tally = await countRejections(
+      'alarm events',
+      hostileAlarm,
+      RUNS.alarm,
+      ({ event }) => startFromAlarm(deps(), mapping, JSON.parse(JSON.stringify(event))),
+      (error) =>
+        (error instanceof ValidationError || error instanceof HostNotFoundError) && error.message.length > 10,
+    );
+    expect(tally.accepted).toBe(0);
+    expect(starter.calls).toEqual([]);
+    expect(await tableItems(t.tables.idempotency)).toEqual([]);
+  });
+
+  const hostileOperator = fc
+    .tuple(
+      fc.constantFrom('hostId', 'reason', 'principal', 'level', 'dryRun', 'requestId', 'extraKey', 'whole'),
+      hostile,
+    )
+    .map(([field, value]) => {
+      const request: Record<string, unknown> = {
+        hostId: HOST,
+        reason: 'planned',
+        principal: 'alice@example.com',
+        requestId: 'r-1',
+      };
+      if (field === 'extraKey') {
+        // Built as JSON text, so even a key named __proto__ is an own property, as in a real payload.
+        const key = typeof value === 'string' && value !== '' ? value : '__proto__';
+        return {
+          field,
+          request: JSON.parse(
+            `${JSON.stringify(request).slice(0, -1)},${JSON.stringify(key)}:"x"}`,
+          ) as unknown,
+        };
+      }
+      if (field === 'reason')
+        request['reason'] =
+          typeof value === 'string' &&
+          value.trim() !== '' &&
+          value.length <= 1024 &&
+          !hasControlCharacter(value, { allowTabAndNewline: true })
+            ? `${value}\u0007`
+            : value;
+      else if (field === 'dryRun') request['dryRun'] = typeof value === 'boolean' ? String(value) : value;
+      else if (field === 'whole') return { field, request: value };
+      else request[field] = value;
+      return { field, request };
+    });
+
+  it('operator requests: every hostile request is refused, nothing claimed or started', async () => {
+    const tally = await countRejections(
+      'operator requests',
+      hostileOperator,
+      RUNS.operator,
+      ({ request }) => startFromOperator(deps(), JSON.parse(JSON.stringify(request ?? null))),
+      (error) => error instanceof ValidationError && /invalid operator request: /.test(error.message),
+    );
+    expect(tally.accepted).toBe(0);
+    expect(starter.calls).toEqual([]);
+    expect(await tableItems(t.tables.idempotency)).toEqual([]);
+    expect(await store.hosts.get(HOST)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
+  });
+});
+
+describe('Hostile input: SSM document parameters', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rejuv-hostile-host-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  const documents = HOST_DOCUMENT_NAMES.map((name) => ({ name, loaded: loadHostDocument(name) }));
+  const hostileParameter = fc
+    .tuple(
+      fc.constantFrom(...documents),
+      fc.nat(),
+      fc.oneof(poisoned, huge, fc.constantFrom('', '..', '/', '-h', '--help', '0x1F')),
+    )
+    .map(([doc, i, value]) => {
+      const content = doc.loaded.content as { parameters: Record<string, { allowedPattern?: string }> };
+      const names = Object.keys(content.parameters);
+      const parameter = names[i % names.length] ?? 'runId';
+      return { document: doc.name, content, parameter, value };
+    })
+    // A value the parameter's own pattern accepts (e.g. `*` for `vms`) is not hostile to it.
+    .filter(
+      ({ content, parameter, value }) =>
+        !new RegExp(content.parameters[parameter]?.allowedPattern ?? '^$').test(value),
+    );
+
+  it('every hostile parameter is refused before any step runs (InvalidParameters), and the host is untouched', async () => {
+    const tally = await countRejections(
+      'SSM document parameters',
+      hostileParameter,
+      RUNS.ssm,
+      ({ document, content, parameter, value }) =>
+        runDocument({
+          document: content as never,
+          documentName: `rejuv-${document}`,
+          hostRoot: root,
+          parameters: { runId: ['hostile-run'], [parameter]: [value] },
+        }),
+      (error, { parameter }) => error instanceof DocumentParameterError && error.message.includes(parameter),
+    );
+    expect(tally.accepted).toBe(0);
+    expect(readdirSync(root)).toEqual([]);
+  });
+});
+
+describe("Hostile input: DynamoDB items edited behind the system's back", () => {
+  /** Per field, values its schema cannot take (free-text fields take any text, so only non-text or huge). */
+  const hostEdit = fc.oneof(
+    fc.tuple(
+      fc.constant('state'),
+      fc.oneof(hostile, fc.constantFrom('HACKED', 'in_service', 'QUARANTINED ')),
+    ),
+    fc.tuple(
+      fc.constant('stateVersion'),
+      fc.oneof(
+        fc.constantFrom(-1, 1.5, '0', NumberValue.from('9007199254740993')),
+        notAString.filter((v) => typeof v !== 'number'),
+      ),
+    ),
+    fc.tuple(fc.constantFrom('pool', 'instanceId', 'executionId', 'createdAt', 'availabilityZone'), hostile),
+    fc.tuple(fc.constant('cordoned'), fc.oneof(poisoned, fc.constantFrom(0, 1, 'true', null))),
+    fc.tuple(
+      fc.constant('quarantineReason'),
+      fc.oneof(huge, notAString, fc.constantFrom('', '   ', 'a\u0000b')),
+    ),
+    fc.tuple(
+      fc.constant('tags'),
+      fc.oneof(poisoned, huge, fc.constant({ 'bad key!': 'v' }), fc.constant({ k: 'v'.repeat(300) })),
+    ),
+    fc.tuple(
+      fc.constant('lastTransition'),
+      fc.oneof(poisoned, fc.constant({ from: 'NOWHERE', to: 'IN_SERVICE' })),
+    ),
+    fc.tuple(
+      fc.constantFrom(
+        'state',
+        'stateVersion',
+        'pool',
+        'instanceId',
+        'cordoned',
+        'createdAt',
+        'updatedAt',
+        'tags',
+      ),
+      fc.constant('remove'),
+    ),
+  );
+
+  it('host items: each corruption is detected on read (CorruptItemError); Admit refuses the host and writes nothing', async () => {
+    let n = 0;
+    const tally = await countRejections(
+      'DynamoDB host items edited',
+      hostEdit,
+      RUNS.hostItem,
+      async ([field, value]) => {
+        const hostId = `edited-${++n}`;
+        await store.hosts.register({
+          hostId,
+          pool: 'p',
+          availabilityZone: 'az-1',
+          instanceId: 'mi-0000000000000cafe',
+        });
+        const item =
+          (
+            await t.documents.send(
+              new GetCommand({ TableName: t.tables.hosts, Key: { hostId }, ConsistentRead: true }),
+            )
+          ).Item ?? {};
+        const edited: Record<string, unknown> =
+          value === 'remove'
+            ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== field))
+            : { ...item, [field]: value };
+        // DynamoDB itself refuses some edits (an index key over its size limit): they never land.
+        await t.documents
+          .send(new PutCommand({ TableName: t.tables.hosts, Item: edited }))
+          .catch((error: unknown) => {
+            throw error instanceof Error && error.name === 'ValidationException'
+              ? new RefusedByDynamoDb(error.message)
+              : error;
+          });
+        const stored = (
+          await t.documents.send(
+            new GetCommand({ TableName: t.tables.hosts, Key: { hostId }, ConsistentRead: true }),
+          )
+        ).Item;
+        // The workflow's way in: Admit reads the host before it takes a lock or moves anything.
+        await expect(
+          admit(workflowDeps(store, systemClock), `exec-${n}`, {
+            hostId,
+            trigger: 'operator',
+            principal: 'alice',
+            reason: 'hostile item',
+          }),
+        ).rejects.toThrow(CorruptItemError);
+        const after = (
+          await t.documents.send(
+            new GetCommand({ TableName: t.tables.hosts, Key: { hostId }, ConsistentRead: true }),
+          )
+        ).Item;
+        expect(after).toEqual(stored);
+        expect(await store.hostLock.current(hostId)).toBeUndefined();
+        await store.hosts.get(hostId);
+      },
+      (error) =>
+        (error instanceof CorruptItemError && /stored item .* is corrupt: /.test(error.message)) ||
+        error instanceof RefusedByDynamoDb,
+    );
+    expect(tally.accepted).toBe(0);
+  });
+
+  const AUDIT_FIELDS = [
+    'outcome',
+    'step',
+    'at',
+    'principal',
+    'reason',
+    'prevHash',
+    'hash',
+    'detail',
+    'executionId',
+    'trigger',
+    'delete',
+    'duplicate',
+  ] as const;
+  const auditEdit = fc.tuple(
+    fc.constantFrom(...AUDIT_FIELDS),
+    fc.integer({ min: 1, max: 4 }),
+    fc.oneof(poisoned, fc.constantFrom('succeeded', 'failed', 'mallory', '2020-01-01T00:00:00.000Z')),
+  );
+
+  it('audit records: each edit, deletion or duplication breaks the chain exactly where it was made', async () => {
+    let n = 0;
+    const tally = await countRejections(
+      'DynamoDB audit records edited',
+      auditEdit,
+      RUNS.auditRecord,
+      async ([field, seq, value]) => {
+        const chainId = hostChainId(`audit-${++n}-${randomUUID().slice(0, 4)}`);
+        for (let i = 1; i <= 5; i++)
+          await store.audit.append(chainId, {
+            eventId: `e-${i}`,
+            at: `2026-11-25T10:00:0${i}.000Z`,
+            principal: 'alice',
+            trigger: 'operator',
+            step: 'Admit',
+            outcome: 'started',
+            reason: 'chain under test',
+          });
+        const key = { chainId, seq };
+        const item =
+          (
+            await t.documents.send(
+              new GetCommand({ TableName: t.tables.audit, Key: key, ConsistentRead: true }),
+            )
+          ).Item ?? {};
+        if (field === 'delete')
+          await t.documents.send(new DeleteCommand({ TableName: t.tables.audit, Key: key }));
+        else if (field === 'duplicate')
+          await t.documents.send(
+            new PutCommand({ TableName: t.tables.audit, Item: { ...item, seq: seq + 1 } }),
+          );
+        else {
+          const original = item[field];
+          const replacement = field === 'detail' ? { note: value } : value;
+          if (JSON.stringify(original) === JSON.stringify(replacement)) return; // not an edit
+          await t.documents.send(
+            new PutCommand({ TableName: t.tables.audit, Item: { ...item, [field]: replacement } }),
+          );
+        }
+        const verdict = await store.audit.verify(chainId);
+        if (verdict.ok) return;
+        // Detected: and at the record edited (a duplicate replaces the next one).
+        const expectedSeq = field === 'duplicate' ? seq + 1 : seq;
+        expect(verdict.firstBreak.seq).toBe(expectedSeq);
+        throw new DetectedBreak(verdict.firstBreak.kind);
+      },
+      (error) => error instanceof DetectedBreak,
+    );
+    expect(tally.accepted).toBe(0);
+  });
+});
+
+class DetectedBreak extends Error {}
+class RefusedByDynamoDb extends Error {}
