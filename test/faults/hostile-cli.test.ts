@@ -77,12 +77,10 @@ const hostileCommand: fc.Arbitrary<{ argv: string[]; option: string }> = fc.oneo
     argv: ['--local', 'start', '--host', 'h1', '--reason', 'r', '--request-id', v],
     option: 'request id',
   })),
-  fc
-    .oneof(poisoned, fc.constantFrom('KERNEL', 'firmware', 'vmm', ''))
-    .map((v) => ({
-      argv: ['--local', 'start', '--host', 'h1', '--reason', 'r', '--level', v],
-      option: 'level',
-    })),
+  fc.oneof(poisoned, fc.constantFrom('KERNEL', 'firmware', 'vmm', '')).map((v) => ({
+    argv: ['--local', 'start', '--host', 'h1', '--reason', 'r', '--level', v],
+    option: 'level',
+  })),
   hostileId.map((v) => ({ argv: ['--local', 'status', v], option: 'execution' })),
   hostileId.map((v) => ({ argv: ['--local', 'hosts', '--pool', v], option: 'pool' })),
   hostileId.map((v) => ({ argv: ['--local', 'audit', 'verify', '--host', v], option: 'host' })),
