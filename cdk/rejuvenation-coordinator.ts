@@ -22,6 +22,7 @@ import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-c
 import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
 import { CoordinatorTables } from './coordinator-tables.js';
 import { hostDocumentContent } from './host-documents.js';
+import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
 import { acknowledgeFindings, type Acknowledgement } from './nag.js';
 import { RejuvFunction } from './rejuv-function.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
@@ -139,6 +140,7 @@ const TABLE_ACCESS: Readonly<Record<WorkflowStepId | TriggerId, Partial<Record<T
     Release: { hosts: 'read', leases: 'write', audit: 'write' },
     Refuse: { hosts: 'read', audit: 'write' },
     DryRunReport: { audit: 'write' },
+    Reap: { hosts: 'write', leases: 'write', audit: 'write' },
     AlarmTrigger: { hosts: 'read', idempotency: 'write' },
     OperatorTrigger: { hosts: 'read' },
   };
@@ -150,7 +152,7 @@ const READS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set([
   'AwaitHost',
 ]);
 const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
-const NOTIFIES: ReadonlySet<WorkflowStepId | TriggerId> = new Set(['Release', 'Refuse']);
+const NOTIFIES: ReadonlySet<WorkflowStepId | TriggerId> = new Set(['Release', 'Refuse', 'Reap']);
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
 
@@ -262,6 +264,16 @@ export class RejuvenationCoordinator extends Construct {
       targets: [
         new LambdaFunction(functions.AlarmTrigger, { retryAttempts: 8, maxEventAge: Duration.hours(2) }),
       ],
+    });
+
+    new Rule(this, 'ExecutionEndedRule', {
+      description: 'Executions that end without their own cleanup (stopped, timed out, failed) are reaped',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: [...REAPED_STATUSES], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [new LambdaFunction(functions.Reap, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
     });
 
     this.grantTables(functions);

@@ -17,6 +17,8 @@ export const WORKFLOW_STEPS = {
   Release: 'release',
   Refuse: 'refuse',
   DryRunReport: 'dry-run-report',
+  // Not a state of the workflow: EventBridge runs it when an execution ends without its own cleanup.
+  Reap: 'reap',
 } as const;
 
 export type WorkflowStepId = keyof typeof WORKFLOW_STEPS;

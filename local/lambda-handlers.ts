@@ -14,6 +14,7 @@ import { handler as hostCommandPoll } from '../lambdas/host-command-poll.js';
 import { handler as hostCommandStart } from '../lambdas/host-command-start.js';
 import { handler as operatorTrigger } from '../lambdas/operator-trigger.js';
 import { handler as quarantine } from '../lambdas/quarantine.js';
+import { handler as reap } from '../lambdas/reap.js';
 import { handler as refuse } from '../lambdas/refuse.js';
 import { handler as release } from '../lambdas/release.js';
 import { handler as undrain } from '../lambdas/undrain.js';
@@ -35,6 +36,7 @@ export const STEP_HANDLERS: Readonly<Record<WorkflowStepId, LocalHandler>> = {
   Release: release,
   Refuse: refuse,
   DryRunReport: dryRunReport,
+  Reap: reap,
 };
 
 export const TRIGGER_HANDLERS: Readonly<Record<TriggerId, LocalHandler>> = {

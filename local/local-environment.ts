@@ -28,6 +28,7 @@ import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
 import {
   startLocalStepFunctions,
+  type LocalExecution,
   type LocalHandler,
   type RunningLocalStepFunctions,
 } from './step-functions/local-step-functions.js';
@@ -163,6 +164,27 @@ export async function startLocalEnvironment(
     });
     stopping.push(() => stepFunctions.stop());
 
+    // EventBridge's rule for ended executions, as synthesized: its statuses decide which ends are reaped.
+    const reaping = new Set<Promise<unknown>>();
+    const reapedStatuses = executionEndedStatuses(template);
+    let closing = false;
+    stepFunctions.onExecutionEnded((execution) => {
+      // Executions aborted because the environment is stopping are not a fault to clean up after.
+      if (closing || !reapedStatuses.has(execution.status)) return;
+      const delivery = STEP_HANDLERS.Reap(
+        executionStatusChangeEvent(execution, stepFunctions.stateMachineArn),
+      )
+        .catch((error: unknown) =>
+          logger.error('reaping an ended execution failed', { error: error as Error }),
+        )
+        .finally(() => reaping.delete(delivery));
+      reaping.add(delivery);
+    });
+    stopping.push(async () => {
+      closing = true;
+      await Promise.all([...reaping]);
+    });
+
     const refs: Record<string, string> = { [topicLogicalId]: topicArn };
     for (const [logicalId, resource] of Object.entries(template.Resources)) {
       if (resource.Type === 'AWS::DynamoDB::GlobalTable') refs[logicalId] = tables[tableIdOf(resource)];
@@ -272,4 +294,39 @@ function triggerEnvironment(template: Template): Record<string, unknown> {
   )?.Variables;
   if (variables === undefined) throw new Error('the synthesized alarm trigger has no environment');
   return variables;
+}
+
+/** The statuses the synthesized rule for ended executions matches. */
+function executionEndedStatuses(template: Template): Set<string> {
+  for (const resource of Object.values(template.Resources)) {
+    const pattern = resource.Properties?.['EventPattern'] as
+      { source?: string[]; detail?: { status?: string[] } } | undefined;
+    if (resource.Type === 'AWS::Events::Rule' && pattern?.source?.includes('aws.states'))
+      return new Set(pattern.detail?.status ?? []);
+  }
+  throw new Error('the synthesized stack has no rule for ended executions');
+}
+
+/** What EventBridge delivers for an execution's end ("Step Functions Execution Status Change"). */
+function executionStatusChangeEvent(execution: LocalExecution, stateMachineArn: string): unknown {
+  return {
+    version: '0',
+    id: `local-${execution.name}-${execution.status}`,
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: LOCAL_ACCOUNT,
+    time: new Date(execution.stopDate ?? Date.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
+    region: LOCAL_REGION,
+    resources: [execution.executionArn],
+    detail: {
+      executionArn: execution.executionArn,
+      stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: execution.startDate,
+      stopDate: execution.stopDate ?? null,
+      input: execution.input,
+      output: execution.output ?? null,
+    },
+  };
 }

@@ -61,6 +61,8 @@ export interface RunningLocalStepFunctions {
   executions(): readonly LocalExecution[];
   /** Resolves once every execution started so far has ended. */
   settle(): Promise<void>;
+  /** Calls `listener` with each execution once it has ended, as Step Functions emits its status change. */
+  onExecutionEnded(listener: (execution: LocalExecution) => void): void;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function startLocalStepFunctions(
     ),
   );
   const executions = new Map<string, LocalExecution>();
+  const endedListeners: ((execution: LocalExecution) => void)[] = [];
 
   const start = (name: string, input: string): LocalExecution => {
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -144,6 +147,7 @@ export async function startLocalStepFunctions(
         execution.stopDate = Date.now();
         await logging.catch(() => undefined);
       }
+      for (const listener of endedListeners) listener(execution);
     })();
     executions.set(executionArn, execution);
     return execution;
@@ -223,6 +227,9 @@ export async function startLocalStepFunctions(
     execution: (nameOrArn) =>
       executions.get(nameOrArn) ?? [...executions.values()].find((e) => e.name === nameOrArn),
     executions: () => [...executions.values()],
+    onExecutionEnded: (listener) => {
+      endedListeners.push(listener);
+    },
     settle: async () => {
       await Promise.all([...executions.values()].map((e) => e.done));
     },

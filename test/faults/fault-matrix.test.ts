@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { teardownOpenLabHosts } from '../../host/lab/lab-host.js';
@@ -409,5 +410,35 @@ describe('Fault matrix: the coordinator', () => {
     expectSurvived(verdict);
     const statuses = names.map((n) => env.stepFunctions.execution(n)?.status).sort();
     expect(statuses).toEqual(['FAILED', 'SUCCEEDED']);
+  });
+
+  it('an execution aborted half-way (StopExecution): the reaper quarantines the host, naming its guests', async () => {
+    const host = await newHost();
+    const name = await operator(host);
+    const execution = env.stepFunctions.execution(name);
+    const deadline = Date.now() + 60_000;
+    while (!execution?.history.some((h) => h.type === 'StateEntered' && h.stateName === 'WarmRebootPoll')) {
+      if (Date.now() > deadline) throw new Error('the execution never reached WarmRebootPoll');
+      await sleep(20);
+    }
+    await env
+      .sfnClient()
+      .send(
+        new StopExecutionCommand({ executionArn: execution.executionArn, cause: 'operator pressed stop' }),
+      );
+    const verdict = await checkInvariants({
+      fault: 'execution aborted half-way (StopExecution)',
+      env,
+      host,
+      executions: [name],
+      faultOnRecord: (records) =>
+        records.some((r) => r.step === 'Reap' && /ended ABORTED/.test(r.reason ?? '')),
+    });
+    expectSurvived(verdict);
+    expect(execution.status).toBe('ABORTED');
+    expect(await env.store.hosts.get(host.hostId)).toMatchObject({
+      state: 'QUARANTINED',
+      quarantineReason: expect.stringMatching(/guests vm1, vm2 may be paused/),
+    });
   });
 });

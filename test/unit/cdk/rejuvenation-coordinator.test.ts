@@ -90,6 +90,20 @@ describe('Construct: RejuvenationCoordinator', () => {
     });
   });
 
+  it('reaps executions of its own state machine that end stopped, timed out or failed', () => {
+    const rules = template.findResources('AWS::Events::Rule', {
+      Properties: { EventPattern: Match.objectLike({ source: ['aws.states'] }) },
+    });
+    const [rule] = Object.values(rules);
+    expect(Object.keys(rules)).toHaveLength(1);
+    expect(rule?.Properties.EventPattern).toMatchObject({
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [{ Ref: expect.any(String) }] },
+    });
+    const target = (rule?.Properties.Targets as { Arn: { 'Fn::GetAtt': string[] } }[])[0];
+    expect(target?.Arn['Fn::GetAtt'][0]).toMatch(/ReapFunction/);
+  });
+
   it('allows SendCommand only for its own documents and only on instances carrying the managed tag', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const statements = policies.flatMap(
