@@ -30,8 +30,8 @@ import { workflowDeps } from '../support/workflow-deps.js';
 import { recordInputs } from './support/tally.js';
 
 const RUNS = { alarm: 150, operator: 150, ssm: 160, hostItem: 60, auditRecord: 60 };
-const seed =
-  process.env['FAST_CHECK_SEED'] === undefined ? {} : { seed: Number(process.env['FAST_CHECK_SEED']) };
+/** Fixed unless FAST_CHECK_SEED says otherwise, so CI is reproducible; any other seed explores further. */
+const seed = { seed: Number(process.env['FAST_CHECK_SEED'] ?? 20261125) };
 
 /** Fragments that no identifier, timestamp or enum value may contain. */
 const POISON = [
@@ -70,7 +70,8 @@ const notAString = fc.oneof(
   fc.boolean(),
   fc.constant(null),
   fc.array(fc.string(), { maxLength: 2 }),
-  fc.object({ maxDepth: 1 }),
+  // Values DynamoDB can hold (the document client refuses unsafe integers before sending).
+  fc.object({ maxDepth: 1, values: [fc.string(), fc.integer(), fc.boolean(), fc.constant(null)] }),
 );
 const hostile = fc.oneof(poisoned, huge, notAString, fc.constant(''));
 
@@ -277,7 +278,13 @@ describe('Hostile input: triggers', () => {
       else if (field === 'whole') return { field, request: value };
       else request[field] = value;
       return { field, request };
-    });
+    })
+    // IAM principals legitimately contain . and / (role paths): such a value is a principal, not an attack.
+    .filter(
+      ({ field, request }) =>
+        field !== 'principal' ||
+        !/^[A-Za-z0-9:._@/+=,-]{1,256}$/.test(String((request as Record<string, unknown>)['principal'])),
+    );
 
   it('operator requests: every hostile request is refused, nothing claimed or started', async () => {
     const tally = await countRejections(

@@ -127,9 +127,8 @@ describe('Hostile input: CLI arguments', () => {
         }),
         {
           numRuns: 300,
-          ...(process.env['FAST_CHECK_SEED'] === undefined
-            ? {}
-            : { seed: Number(process.env['FAST_CHECK_SEED']) }),
+          // Fixed unless FAST_CHECK_SEED says otherwise, so CI is reproducible.
+          seed: Number(process.env['FAST_CHECK_SEED'] ?? 20261125),
         },
       );
     } finally {
