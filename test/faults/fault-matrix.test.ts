@@ -17,6 +17,7 @@ import { addFleetHost, agingAlarmEvent, type FleetHost } from '../../local/lab-f
 import type { LocalEnvironment } from '../../local/local-environment.js';
 import { createDocumentClient } from '../../shared/adapters/dynamodb/document-client.js';
 import { holdAgentAt } from './support/agent-holds.js';
+import { operatorStart, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
 import { handlerFaults, startFaultEnvironment } from './support/fault-environment.js';
 import { checkInvariants, onRecord, type FaultVerdict } from './support/invariants.js';
 
@@ -41,26 +42,9 @@ async function newHost(vms = 2): Promise<FleetHost> {
   });
 }
 
-async function operator(host: FleetHost, requestId = 'fault'): Promise<string> {
-  const answer = (await env.invokeTrigger('OperatorTrigger', {
-    hostId: host.hostId,
-    reason: 'fault matrix',
-    principal: 'faults@example.com',
-    requestId,
-  })) as { executionName: string };
-  return answer.executionName;
-}
-
-/** Runs `body` when the host's agent finishes `document`, once. */
-function whenFinished(host: FleetHost, document: string, body: () => void | Promise<void>): void {
-  let done = false;
-  env.ssm.onCommandFinished((event) => {
-    if (done || event.instanceId !== host.instanceId || event.documentName !== env.documentNames[document])
-      return;
-    done = true;
-    void body();
-  });
-}
+const operator = (host: FleetHost, requestId?: string) => operatorStart(env, host, 'fault matrix', requestId);
+const whenFinished = (host: FleetHost, document: string, body: () => void | Promise<void>) =>
+  whenFinishedOn(env, host, document, body);
 
 function expectSurvived(verdict: FaultVerdict): void {
   const trail = verdict.records

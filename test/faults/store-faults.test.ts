@@ -13,6 +13,7 @@ import { addFleetHost, type FleetHost } from '../../local/lab-fleet.js';
 import type { LocalEnvironment } from '../../local/local-environment.js';
 import type { RunningRequestCounter } from '../../local/request-counter.js';
 import { startFaultEnvironment } from './support/fault-environment.js';
+import { operatorStart, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
 import { checkInvariants, onRecord, type FaultVerdict } from './support/invariants.js';
 
 let env: LocalEnvironment;
@@ -47,25 +48,9 @@ async function newHost(): Promise<FleetHost> {
   });
 }
 
-async function operator(host: FleetHost): Promise<string> {
-  const answer = (await env.invokeTrigger('OperatorTrigger', {
-    hostId: host.hostId,
-    reason: 'store faults',
-    principal: 'faults@example.com',
-    requestId: 'store',
-  })) as { executionName: string };
-  return answer.executionName;
-}
-
-function whenFinished(host: FleetHost, document: string, body: () => void | Promise<void>): void {
-  let done = false;
-  env.ssm.onCommandFinished((event) => {
-    if (done || event.instanceId !== host.instanceId || event.documentName !== env.documentNames[document])
-      return;
-    done = true;
-    void body();
-  });
-}
+const operator = (host: FleetHost) => operatorStart(env, host, 'store faults', 'store');
+const whenFinished = (host: FleetHost, document: string, body: () => void | Promise<void>) =>
+  whenFinishedOn(env, host, document, body);
 
 function expectRejuvenated(verdict: FaultVerdict, executionName: string): void {
   const trail = verdict.records
