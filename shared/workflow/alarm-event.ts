@@ -17,13 +17,39 @@ const AlarmNameSchema = z
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'alarm name must not contain control characters');
 
+const STATE_TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):?(\d{2}))$/;
+
+/** The shape alone lets through instants that never were (month 13, February 30, 25:61, offset +9999). */
+function isRealInstant(text: string): boolean {
+  const m = STATE_TIMESTAMP.exec(text);
+  if (m === null) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second);
+  return (
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    date.getUTCHours() === hour &&
+    date.getUTCMinutes() === minute &&
+    date.getUTCSeconds() === second &&
+    (m[8] === 'Z' || (Number(m[9]) <= 23 && Number(m[10]) <= 59))
+  );
+}
+
 /** CloudWatch writes state timestamps as 2026-11-25T10:00:00.000+0000. */
 const StateTimestampSchema = z
   .string()
-  .regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/,
-    'state timestamp: an ISO 8601 instant such as 2026-11-25T10:00:00.000+0000',
-  );
+  .refine(isRealInstant, 'state timestamp: an ISO 8601 instant such as 2026-11-25T10:00:00.000+0000');
 
 export const AlarmStateChangeEventSchema = z
   .object({
