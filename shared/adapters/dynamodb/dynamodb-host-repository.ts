@@ -113,6 +113,10 @@ export class DynamoDbHostRepository implements HostRepository {
     parseWith(LeaseSchema, 'lease', lease);
     assertLegalTransition(valid.from, valid.to);
     assertLockOf(valid.hostId, lease);
+    // The conditions below see only state, version and owner: a record edited elsewhere (a corrupt
+    // pool, tags, timestamps, an injected attribute) would be moved and only then fail to read back.
+    // Read and parse it first, so a corrupt record is refused (CorruptItemError) and nothing is written.
+    await this.find(valid.hostId);
     const nowMs = this.clock.nowMs();
     try {
       await this.documents.send(
