@@ -1,4 +1,6 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CorruptItemError,
@@ -249,6 +251,43 @@ describe('Class: DynamoDbHostRepository', () => {
       );
       await expect(store.hosts.get(hostId)).rejects.toThrow(CorruptItemError);
       await expect(store.hosts.get(hostId)).rejects.toThrow(new RegExp(`hostId=${hostId}.*state`));
+    });
+
+    it('refuses to move a record edited behind its back, and writes nothing', async () => {
+      // The transition's conditions check only state, version and owner: the record is read first.
+      const { hostId, lease } = await newHost();
+      const host = await store.hosts.get(hostId);
+      await t.documents.send(
+        new PutCommand({ TableName: t.tables.hosts, Item: { ...host, pool: 'no such pool!' } }),
+      );
+      const before = await rawHosts();
+      await expect(
+        store.hosts.transition(
+          { hostId, from: 'IN_SERVICE', to: 'ADMITTED', expectedVersion: 0, executionId: 'exec-1' },
+          lease,
+        ),
+      ).rejects.toThrow(CorruptItemError);
+      expect(await rawHosts()).toEqual(before);
+    });
+
+    it('refuses a map member named __proto__, which would pass its members off as stored', async () => {
+      const { hostId, lease } = await newHost();
+      await store.hosts.transition(
+        { hostId, from: 'IN_SERVICE', to: 'ADMITTED', expectedVersion: 0, executionId: 'exec-1' },
+        lease,
+      );
+      const host = await store.hosts.get(hostId);
+      const { at, ...withoutAt } = host.lastTransition ?? {};
+      expect(at).toBeDefined();
+      // An own member named __proto__, as another tool can store it; only the wire format can carry it.
+      const item = marshall({ ...host, lastTransition: withoutAt });
+      const lastTransition = item['lastTransition']?.M ?? {};
+      Object.defineProperty(lastTransition, '__proto__', {
+        value: { M: marshall({ at }) },
+        enumerable: true,
+      });
+      await t.client.send(new PutItemCommand({ TableName: t.tables.hosts, Item: item }));
+      await expect(store.hosts.get(hostId)).rejects.toThrow(/lastTransition: a map member named __proto__/);
     });
   });
 });
