@@ -15,7 +15,7 @@ import { DocumentParameterError } from '../../host/runner/errors.js';
 import { runDocument } from '../../host/runner/run-document.js';
 import { agingAlarmEvent } from '../../local/lab-fleet.js';
 import type { Store } from '../../shared/adapters/dynamodb/dynamodb-store.js';
-import { hostChainId } from '../../shared/domain/audit-record.js';
+import { hashRecord, hostChainId, type UnsealedAuditRecord } from '../../shared/domain/audit-record.js';
 import { CorruptItemError, HostNotFoundError, ValidationError } from '../../shared/domain/errors.js';
 import type { ExecutionStarter, StartedExecution } from '../../shared/ports/execution-starter.js';
 import {
@@ -428,24 +428,34 @@ describe("Hostile input: DynamoDB items edited behind the system's back", () => 
     'detail',
     'executionId',
     'trigger',
+  ] as const;
+  // Attacks on the chain as a whole, including by someone who knows how records are hashed.
+  const CHAIN_ATTACKS = [
     'delete',
     'duplicate',
+    'move',
+    'swap',
+    'reseal',
+    'forge-append',
+    'head-delete',
   ] as const;
+  type AuditAttack = (typeof AUDIT_FIELDS)[number] | (typeof CHAIN_ATTACKS)[number];
   const auditEdit = fc.tuple(
-    fc.constantFrom(...AUDIT_FIELDS),
-    fc.integer({ min: 1, max: 4 }),
+    fc.constantFrom<AuditAttack>(...AUDIT_FIELDS, ...CHAIN_ATTACKS),
+    fc.integer({ min: 1, max: 5 }),
     fc.oneof(poisoned, fc.constantFrom('succeeded', 'failed', 'mallory', '2020-01-01T00:00:00.000Z')),
   );
+  const LAST_SEQ = 5;
 
-  it('audit records: each edit, deletion or duplication breaks the chain exactly where it was made', async () => {
+  it('audit records: each edit, deletion, reorder, forgery or re-seal breaks the chain exactly where it was made', async () => {
     let n = 0;
     const tally = await countRejections(
       'DynamoDB audit records edited',
       auditEdit,
       RUNS.auditRecord,
-      async ([field, seq, value]) => {
+      async ([attack, seq, value]) => {
         const chainId = hostChainId(`audit-${++n}-${randomUUID().slice(0, 4)}`);
-        for (let i = 1; i <= 5; i++)
+        for (let i = 1; i <= LAST_SEQ; i++)
           await store.audit.append(chainId, {
             eventId: `e-${i}`,
             at: `2026-11-25T10:00:0${i}.000Z`,
@@ -455,32 +465,66 @@ describe("Hostile input: DynamoDB items edited behind the system's back", () => 
             outcome: 'started',
             reason: 'chain under test',
           });
-        const key = { chainId, seq };
-        const item =
+        const read = async (at: number) =>
           (
             await t.documents.send(
-              new GetCommand({ TableName: t.tables.audit, Key: key, ConsistentRead: true }),
+              new GetCommand({ TableName: t.tables.audit, Key: { chainId, seq: at }, ConsistentRead: true }),
             )
           ).Item ?? {};
-        if (field === 'delete')
-          await t.documents.send(new DeleteCommand({ TableName: t.tables.audit, Key: key }));
-        else if (field === 'duplicate')
-          await t.documents.send(
-            new PutCommand({ TableName: t.tables.audit, Item: { ...item, seq: seq + 1 } }),
-          );
-        else {
-          const original = item[field];
-          const replacement = field === 'detail' ? { note: value } : value;
-          if (JSON.stringify(original) === JSON.stringify(replacement)) return; // not an edit
-          await t.documents.send(
-            new PutCommand({ TableName: t.tables.audit, Item: { ...item, [field]: replacement } }),
-          );
+        const put = (item: Record<string, unknown>) =>
+          t.documents.send(new PutCommand({ TableName: t.tables.audit, Item: item }));
+        const remove = (at: number) =>
+          t.documents.send(new DeleteCommand({ TableName: t.tables.audit, Key: { chainId, seq: at } }));
+        /** A record consistent with its own hash again: only its successor, or the head, can tell. */
+        const resealed = (item: Record<string, unknown>, edit: Record<string, unknown>) => {
+          const { kind, hash: _old, ...unsealed } = { ...item, ...edit };
+          return { ...unsealed, hash: hashRecord(unsealed as UnsealedAuditRecord), kind };
+        };
+        const item = await read(seq);
+        let expectedSeq = seq;
+        switch (attack) {
+          case 'delete':
+            await remove(seq);
+            break;
+          case 'duplicate':
+            await put({ ...item, seq: seq + 1 }); // replaces the next record
+            expectedSeq = seq + 1;
+            break;
+          case 'move':
+            await remove(seq);
+            await put({ ...item, seq: LAST_SEQ + 2 });
+            break;
+          case 'swap': {
+            const other = seq < LAST_SEQ ? seq + 1 : seq - 1;
+            await put({ ...(await read(other)), seq });
+            await put({ ...item, seq: other });
+            expectedSeq = Math.min(seq, other);
+            break;
+          }
+          case 'reseal':
+            await put(resealed(item, { outcome: 'succeeded', principal: 'mallory' }));
+            expectedSeq = seq < LAST_SEQ ? seq + 1 : seq;
+            break;
+          case 'forge-append': {
+            const last = await read(LAST_SEQ);
+            await put(resealed(last, { seq: LAST_SEQ + 1, eventId: 'e-forged', prevHash: last['hash'] }));
+            expectedSeq = LAST_SEQ + 1;
+            break;
+          }
+          case 'head-delete':
+            await remove(0);
+            expectedSeq = LAST_SEQ;
+            break;
+          default: {
+            const original = item[attack];
+            const replacement = attack === 'detail' ? { note: value } : value;
+            fc.pre(JSON.stringify(original) !== JSON.stringify(replacement)); // else not an edit
+            await put({ ...item, [attack]: replacement });
+          }
         }
         const verdict = await store.audit.verify(chainId);
         if (verdict.ok) return;
-        // Detected: and at the record edited (a duplicate replaces the next one).
-        const expectedSeq = field === 'duplicate' ? seq + 1 : seq;
-        expect(verdict.firstBreak.seq).toBe(expectedSeq);
+        expect(verdict.firstBreak.seq, `${attack} at ${seq}: ${verdict.firstBreak.kind}`).toBe(expectedSeq);
         throw new DetectedBreak(verdict.firstBreak.kind);
       },
       (error) => error instanceof DetectedBreak,
