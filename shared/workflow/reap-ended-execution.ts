@@ -4,6 +4,8 @@
  * the execution still owns its host in the middle of the lifecycle, the host goes to QUARANTINED with
  * a reason naming its guests (they may be paused, and an SSM command may still be running, so only a
  * person can say what is safe), and whatever lock or pool slot the execution held is given back.
+ * A host still ADMITTED was never touched (the workflow moves it to DRAINING before draining, and
+ * Preflight only reads), so it goes straight back to IN_SERVICE instead, as Compensate would do.
  * Audited and notified; a redelivered event finds nothing left and changes nothing.
  */
 import { z } from 'zod';
@@ -45,6 +47,7 @@ export type ReapResult =
       readonly executionName: string;
       readonly hostState: string;
       readonly quarantined: boolean;
+      readonly returnedToService: boolean;
       readonly released: readonly string[];
     };
 
@@ -65,11 +68,14 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
     return { status: 'ignored', reason: `execution ${name} left nothing behind` };
 
   const identity = { executionId: name, request };
-  const guests = await guestsOf(deps, host.hostId, name);
-  const reason =
-    `execution ${name} ended ${detail.status} with the host ${host.state}; ` +
-    `guests ${guests} may be paused and an SSM command may still be running on the host: ` +
-    'check the host, run Recover, then release it from quarantine';
+  const untouched = owesHost && host.state === 'ADMITTED';
+  const quarantines = owesHost && !untouched;
+  const reason = untouched
+    ? `execution ${name} ended ${detail.status} with the host ADMITTED, before anything on it was touched: ` +
+      'returned to service'
+    : `execution ${name} ended ${detail.status} with the host ${host.state}; ` +
+      `guests ${await guestsOf(deps, host.hostId, name)} may be paused and an SSM command may still be ` +
+      'running on the host: check the host, run Recover, then release it from quarantine';
   let lock = heldLock;
   let hostState: string = host.state;
   if (owesHost) {
@@ -81,12 +87,13 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
       hostState: host.state,
       hostVersion: host.stateVersion,
       lock,
-      // Without a live slot the lock stands in: advance never blocks a move into quarantine on a slot.
+      // Without a live slot the lock stands in: advance never blocks a move back to service or into
+      // quarantine on a lost slot.
       poolSlot: heldSlots[0] ?? lock,
       startedAt: new Date(detail.startDate ?? deps.clock.nowMs()).toISOString(),
     };
-    hostState = (await advance(deps, ctx, 'QUARANTINED', { step: 'Reap', reason: reason.slice(0, 1024) }))
-      .hostState;
+    const to = untouched ? 'IN_SERVICE' : 'QUARANTINED';
+    hostState = (await advance(deps, ctx, to, { step: 'Reap', reason: reason.slice(0, 1024) })).hostState;
   }
   const released: string[] = [];
   for (const slot of heldSlots)
@@ -97,11 +104,11 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
   await auditStep(deps, identity, {
     key: 'reaped',
     step: 'Reap',
-    outcome: owesHost ? 'failed' : 'compensated',
+    outcome: quarantines ? 'failed' : 'compensated',
     reason: reason.slice(0, 1024),
     detail: { endedAs: detail.status, hostState, released: released.join(',') || null },
   });
-  if (owesHost)
+  if (quarantines)
     await deps.notifier.notify({
       kind: 'quarantined',
       hostId: host.hostId,
@@ -114,7 +121,8 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
     hostId: host.hostId,
     executionName: name,
     hostState,
-    quarantined: owesHost,
+    quarantined: quarantines,
+    returnedToService: untouched,
     released,
   };
 }

@@ -99,19 +99,37 @@ describe('Use case: reap an execution that ended without its cleanup', () => {
     expect(await reapRecords()).toEqual(['succeeded>QUARANTINED', 'failed>']);
   });
 
-  it('an execution that timed out right after Admit: its host is quarantined too (nothing says what was started), the lock given back', async () => {
+  it('an execution that timed out right after Admit: nothing was touched, so its host goes back to service (not quarantine), lock and slot given back', async () => {
     const { store, hostId, name } = await orphanedIn('ADMITTED');
     const host = await store.hosts.get(hostId);
+    const notifier = new RecordingNotifier();
     const result = await reapEndedExecution(
-      workflowDeps(store, clock),
+      workflowDeps(store, clock, { notifier }),
       endedEvent(name, hostId, 'TIMED_OUT'),
     );
-    expect(result).toMatchObject({ status: 'reaped' });
-    expect(await store.hostLock.current(hostId)).toBeUndefined();
-    expect(await store.hosts.get(hostId)).toMatchObject({
-      state: 'QUARANTINED',
-      stateVersion: host.stateVersion + 1,
+    expect(result).toMatchObject({
+      status: 'reaped',
+      hostState: 'IN_SERVICE',
+      quarantined: false,
+      returnedToService: true,
     });
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(await store.poolSemaphore.holders(host.pool, 16)).toEqual([]);
+    expect(await store.hosts.get(hostId)).toMatchObject({
+      state: 'IN_SERVICE',
+      stateVersion: host.stateVersion + 1,
+      lastTransition: { from: 'ADMITTED', to: 'IN_SERVICE', executionId: name },
+    });
+    expect(notifier.sent).toEqual([]);
+    const reaped: string[] = [];
+    for await (const r of store.audit.read(hostChainId(hostId)))
+      if (r.step === 'Reap') reaped.push(`${r.outcome}>${r.toState ?? ''}: ${r.reason ?? ''}`);
+    expect(reaped).toEqual([
+      expect.stringMatching(
+        /^succeeded>IN_SERVICE: .*ended TIMED_OUT with the host ADMITTED, before anything/,
+      ),
+      expect.stringMatching(/^compensated>: /),
+    ]);
   });
 
   it('an execution that released everything itself (a normal Fail state): nothing to do, nothing written', async () => {
