@@ -4,6 +4,7 @@
  * is thrown.
  */
 import { RejuvError } from '../../domain/errors.js';
+import { classifySdkError } from '../aws/sdk-error-class.js';
 
 /** A configured target group does not exist (deleted, wrong account or region): fix the configuration. */
 export class TargetGroupNotFoundError extends RejuvError {
@@ -56,25 +57,6 @@ export class LoadBalancerUnavailableError extends RejuvError {
   }
 }
 
-/** ELBv2's throttling code is `Throttling`; the SDK names the exception after it. */
-const THROTTLING_NAMES = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded']);
-const NETWORK_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-interface SdkErrorShape {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly $fault?: 'client' | 'server';
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-
 export interface Elbv2CallContext {
   readonly operation: string;
   readonly targetGroupArn: string;
@@ -86,27 +68,20 @@ export interface Elbv2CallContext {
  * (a bug, say) is returned unchanged, so it is never disguised as a service problem.
  */
 export function toElbv2Error(error: unknown, context: Elbv2CallContext): unknown {
-  if (!(error instanceof Error)) return error;
-  const e = error as SdkErrorShape & Error;
-  const status = e.$metadata?.httpStatusCode;
   const { operation, targetGroupArn, targetId } = context;
-  if (e.name === 'TargetGroupNotFoundException')
+  if (!(error instanceof Error)) return error;
+  if (error.name === 'TargetGroupNotFoundException')
     return new TargetGroupNotFoundError(targetGroupArn, { cause: error });
-  if (e.name === 'InvalidTargetException') {
+  if (error.name === 'InvalidTargetException')
     return new InvalidLoadBalancerTargetError(targetGroupArn, targetId, { cause: error });
-  }
-  if (THROTTLING_NAMES.has(e.name) || status === 429 || e.$fault === 'server' || (status ?? 0) >= 500) {
-    return new LoadBalancerUnavailableError(operation, targetGroupArn, e.name, e.message, { cause: error });
-  }
-  if (e.name === 'TimeoutError' || (e.code !== undefined && NETWORK_ERROR_CODES.has(e.code))) {
-    return new LoadBalancerUnavailableError(operation, targetGroupArn, e.code ?? e.name, e.message, {
+  const found = classifySdkError(error);
+  if (found.kind === 'unavailable')
+    return new LoadBalancerUnavailableError(operation, targetGroupArn, found.code, found.detail, {
       cause: error,
     });
-  }
-  if (e.$fault === 'client') {
-    return new LoadBalancerRequestRefusedError(operation, targetGroupArn, e.name, e.message, {
+  if (found.kind === 'refused')
+    return new LoadBalancerRequestRefusedError(operation, targetGroupArn, found.code, found.detail, {
       cause: error,
     });
-  }
   return error;
 }

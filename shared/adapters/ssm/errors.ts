@@ -4,6 +4,7 @@
  * either worth a later retry (`retryable`) or a problem no retry will change.
  */
 import { RejuvError } from '../../domain/errors.js';
+import { classifySdkError } from '../aws/sdk-error-class.js';
 
 /** Which SSM call failed, and for what; carried by every error below. */
 export interface SsmCallContext {
@@ -63,44 +64,21 @@ export class SsmUnavailableError extends RejuvError {
   }
 }
 
-/** SSM's throttling code is ThrottlingException; the others are the SDK's generic throttling names. */
-const THROTTLING_NAMES = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException']);
-const NETWORK_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-interface SdkErrorShape {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly $fault?: 'client' | 'server';
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-
 /**
  * Maps an error from an SSM command to rejuv's errors; anything that is not an SSM or network failure (a
  * bug, say) is returned unchanged, so it is never disguised as a service problem.
  */
 export function toSsmError(error: unknown, context: SsmCallContext): unknown {
+  const { operation, instanceId, documentName } = context;
   if (!(error instanceof Error)) return error;
-  const e = error as SdkErrorShape & Error;
-  const status = e.$metadata?.httpStatusCode;
-  const { operation } = context;
-  if (e.name === 'InvalidInstanceId' && context.instanceId !== undefined)
-    return new UnknownHostInstanceError(context.instanceId, { cause: error });
-  if (e.name === 'InvalidDocument' && context.documentName !== undefined)
-    return new UnknownHostDocumentError(context.documentName, { cause: error });
-  // The SDK marks modelled server errors (InternalServerError) with $fault 'server' whatever the status.
-  if (THROTTLING_NAMES.has(e.name) || status === 429 || e.$fault === 'server' || (status ?? 0) >= 500)
-    return new SsmUnavailableError(operation, e.name, e.message, { cause: error });
-  if (e.name === 'TimeoutError' || (e.code !== undefined && NETWORK_ERROR_CODES.has(e.code)))
-    return new SsmUnavailableError(operation, e.code ?? e.name, e.message, { cause: error });
-  if (e.$fault === 'client')
-    return new HostCommandRejectedError(operation, e.name, e.message, { cause: error });
+  if (error.name === 'InvalidInstanceId' && instanceId !== undefined)
+    return new UnknownHostInstanceError(instanceId, { cause: error });
+  if (error.name === 'InvalidDocument' && documentName !== undefined)
+    return new UnknownHostDocumentError(documentName, { cause: error });
+  const found = classifySdkError(error);
+  if (found.kind === 'unavailable')
+    return new SsmUnavailableError(operation, found.code, found.detail, { cause: error });
+  if (found.kind === 'refused')
+    return new HostCommandRejectedError(operation, found.code, found.detail, { cause: error });
   return error;
 }
