@@ -3,6 +3,7 @@ import { ManualClock } from '../../../shared/domain/clock.js';
 import { LeaseLostError, LockHeldError, ValidationError } from '../../../shared/domain/errors.js';
 import type { Store } from '../../../shared/adapters/dynamodb/dynamodb-store.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
+import { registerHost } from '../../support/hosts.js';
 
 let t: TestTables;
 let clock: ManualClock;
@@ -37,12 +38,7 @@ describe('Class: DynamoDbHostLock', () => {
 
   it('lets another owner take an expired lease over with a larger token, and fences the stale owner', async () => {
     const hostId = nextHost();
-    await store.hosts.register({
-      hostId,
-      pool: 'web',
-      availabilityZone: 'az-1',
-      instanceId: 'mi-00000000000000a01',
-    });
+    await registerHost(store, hostId);
     const stale = await store.hostLock.acquire(hostId, 'exec-stale', 10_000);
     clock.advance(10_001);
     const fresh = await store.hostLock.acquire(hostId, 'exec-fresh', 10_000);
@@ -69,12 +65,7 @@ describe('Class: DynamoDbHostLock', () => {
 
   it('refuses writes under a lease that expired even if nobody took over', async () => {
     const hostId = nextHost();
-    await store.hosts.register({
-      hostId,
-      pool: 'web',
-      availabilityZone: 'az-1',
-      instanceId: 'mi-00000000000000a02',
-    });
+    await registerHost(store, hostId);
     const lease = await store.hostLock.acquire(hostId, 'exec-a', 10_000);
     clock.advance(10_000);
     await expect(

@@ -15,6 +15,7 @@ import { HOST_STATES, isLegalTransition, type HostState } from '../../../shared/
 import type { Lease } from '../../../shared/domain/lease.js';
 import type { Store } from '../../../shared/adapters/dynamodb/dynamodb-store.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
+import { registerHost } from '../../support/hosts.js';
 
 let t: TestTables;
 let store: Store;
@@ -27,12 +28,7 @@ beforeAll(async () => {
 
 async function newHost(pool = 'web'): Promise<{ hostId: string; lease: Lease }> {
   const hostId = `h-${++hostCounter}`;
-  await store.hosts.register({
-    hostId,
-    pool,
-    availabilityZone: 'az-1',
-    instanceId: `mi-${String(hostCounter).padStart(17, '0')}`,
-  });
+  await registerHost(store, hostId, pool);
   const lease = await store.hostLock.acquire(hostId, 'exec-1', 60_000);
   return { hostId, lease };
 }

@@ -13,6 +13,7 @@ import { admit } from '../../../shared/workflow/admit.js';
 import { advance } from '../../../shared/workflow/advance.js';
 import { release } from '../../../shared/workflow/release.js';
 import { freshTables } from '../../support/dynamodb.js';
+import { registerHost } from '../../support/hosts.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
 
 let store: Store;
@@ -28,12 +29,7 @@ beforeAll(async () => {
 async function newHost(sharedPool?: string): Promise<string> {
   const hostId = `wf-${++n}`;
   const pool = sharedPool ?? `pool-${n}`;
-  await store.hosts.register({
-    hostId,
-    pool,
-    availabilityZone: 'az-1',
-    instanceId: `mi-${String(n).padStart(17, '0')}`,
-  });
+  await registerHost(store, hostId, pool);
   return hostId;
 }
 

@@ -6,6 +6,7 @@ import { admit } from '../../../shared/workflow/admit.js';
 import { compensate, type CompensationPlan } from '../../../shared/workflow/compensate.js';
 import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
+import { registerHost } from '../../support/hosts.js';
 import { workflowDeps } from '../../support/workflow-deps.js';
 
 let t: TestTables;
@@ -21,12 +22,7 @@ beforeAll(async () => {
 async function hostIn(state: HostState): Promise<WorkflowContext> {
   const store = t.store(clock);
   const hostId = `cmp-${++n}`;
-  await store.hosts.register({
-    hostId,
-    pool: `p${n}`,
-    availabilityZone: 'az-1',
-    instanceId: `mi-${String(n).padStart(17, '0')}`,
-  });
+  await registerHost(store, hostId, `p${n}`);
   const ctx = await admit(workflowDeps(store, clock), `exec-${n}`, {
     hostId,
     trigger: 'alarm',

@@ -13,6 +13,7 @@ import { checkHostBack } from '../../../shared/workflow/await-host.js';
 import { pollHostCommand, startHostCommand } from '../../../shared/workflow/host-command-step.js';
 import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
 import { freshTables } from '../../support/dynamodb.js';
+import { registerHost } from '../../support/hosts.js';
 import {
   ScriptedAgents,
   ScriptedHostCommands,
@@ -31,12 +32,7 @@ beforeAll(async () => {
 
 async function admitted(commands: ScriptedHostCommands): Promise<WorkflowContext> {
   const hostId = `hc-${++n}`;
-  await store.hosts.register({
-    hostId,
-    pool: `p-${n}`,
-    availabilityZone: 'az-1',
-    instanceId: `mi-${String(n).padStart(17, '0')}`,
-  });
+  await registerHost(store, hostId, `p-${n}`);
   return admit(workflowDeps(store, clock, { commands }), `exec-${n}`, {
     hostId,
     trigger: 'alarm',

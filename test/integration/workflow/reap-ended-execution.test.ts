@@ -8,6 +8,7 @@ import type { HostState } from '../../../shared/domain/host-state.js';
 import { admit } from '../../../shared/workflow/admit.js';
 import { reapEndedExecution } from '../../../shared/workflow/reap-ended-execution.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
+import { registerHost } from '../../support/hosts.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
 
 let t: TestTables;
@@ -41,12 +42,7 @@ async function orphanedIn(state: HostState) {
   const store = t.store(clock);
   const hostId = `reap-${++n}`;
   const name = `exec-${n}`;
-  await store.hosts.register({
-    hostId,
-    pool: `p${n}`,
-    availabilityZone: 'az-1',
-    instanceId: 'mi-0000000000000beef',
-  });
+  await registerHost(store, hostId, `p${n}`);
   await admit(workflowDeps(store, clock), name, request(hostId));
   await store.audit.append(hostChainId(hostId), {
     eventId: `${name}:Preflight:result`,
