@@ -17,6 +17,7 @@ export class AwsServiceError extends Error {
   }
 }
 
+/** Answers one request; may be async (a promise is awaited, and its rejection answered as an error). */
 export type JsonOperation = (body: Record<string, unknown>) => unknown;
 
 export interface AwsJsonServerOptions {
@@ -33,7 +34,10 @@ export interface RunningAwsJsonServer {
 }
 
 export async function startAwsJsonServer(options: AwsJsonServerOptions): Promise<RunningAwsJsonServer> {
-  const server = createServer((req, res) => void serve(req, res, options));
+  // serve() answers every error it can; one left (the client went away mid-request) ends that socket only.
+  const server = createServer((req, res) => {
+    serve(req, res, options).catch(() => res.destroy());
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -50,8 +54,6 @@ async function serve(
   res: ServerResponse,
   options: AwsJsonServerOptions,
 ): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
   const target = String(req.headers['x-amz-target'] ?? '');
   const prefix = `${options.targetPrefix}.`;
   const operation = target.startsWith(prefix) ? target.slice(prefix.length) : '';
@@ -63,6 +65,8 @@ async function serve(
     res.end(JSON.stringify(body));
   };
   try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
     const handler = options.operations[operation];
     if (handler === undefined) {
       throw new AwsServiceError(
@@ -70,13 +74,23 @@ async function serve(
         `operation ${operation || '(none)'} is not emulated`,
       );
     }
-    const body =
-      chunks.length === 0
-        ? {}
-        : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-    reply(200, handler(body));
+    reply(200, await handler(parseBody(Buffer.concat(chunks).toString('utf8'))));
   } catch (error) {
     if (error instanceof AwsServiceError) reply(400, { __type: error.type, message: error.message });
     else reply(500, { __type: 'InternalServerError', message: (error as Error).message });
   }
+}
+
+/** The request's JSON object; anything else is refused as the services refuse it (400, not retried). */
+function parseBody(text: string): Record<string, unknown> {
+  if (text === '') return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new AwsServiceError('SerializationException', 'the request body is not JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new AwsServiceError('SerializationException', 'the request body is not a JSON object');
+  return body as Record<string, unknown>;
 }
