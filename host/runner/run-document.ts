@@ -171,6 +171,8 @@ async function runStep(
   const timer = setTimeout(() => stop('TimedOut'), prepared.timeoutSeconds * 1000);
   const onAbort = () => stop('Cancelled');
   signal?.addEventListener('abort', onAbort, { once: true });
+  // An abort while the step was being written out fired no listener: stop the step now.
+  if (signal?.aborted === true) onAbort();
 
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {

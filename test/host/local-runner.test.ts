@@ -132,6 +132,23 @@ describe('Function: runDocument', () => {
       });
       expect(await waitForExit(backgroundChild, 5000)).toBe(true);
     });
+
+    it('cancels a step whose signal aborts while the step is still being written out, before it starts', async () => {
+      const marker = join(hostRoot, 'ran');
+      const controller = new AbortController();
+      // runDocument is then inside the step's preparation (its first await), past the check between steps.
+      const running = runDocument({
+        document: shellDocument(`sleep 300; touch ${marker}`),
+        hostRoot,
+        signal: controller.signal,
+      });
+      controller.abort();
+      expect(await running).toMatchObject({
+        status: 'Cancelled',
+        responseCode: STOPPED_PREEMPTIVELY_EXIT_CODE,
+      });
+      expect(await exists(marker)).toBe(false);
+    });
   });
 
   describe('output', () => {
