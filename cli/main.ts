@@ -18,7 +18,6 @@ import {
 } from './cli-options.js';
 import { auditExportCommand, auditVerifyCommand } from './commands/audit.js';
 import { hostsCommand } from './commands/hosts.js';
-import { localDownCommand, localUpCommand } from './commands/local.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
@@ -143,17 +142,24 @@ export function buildProgram(): Command {
     .option('--vms <n>', 'VMs per host (1-4)', '2')
     .option('--detach', 'run in the background and return once ready')
     .action((opts: Record<string, unknown>, command: Command) =>
-      runWithoutTarget(command, (out) =>
-        localUpCommand(
-          parseOptions(LocalUpOptionsSchema, 'local up', { ...opts, detach: opts['detach'] === true }),
-          out,
-        ),
-      ),
+      runWithoutTarget(command, async (out) => {
+        const options = parseOptions(LocalUpOptionsSchema, 'local up', {
+          ...opts,
+          detach: opts['detach'] === true,
+        });
+        const { localUpCommand } = await import('./commands/local.js');
+        return localUpCommand(options, out);
+      }),
     );
   local
     .command('down')
     .description('stop the local environment and everything it started')
-    .action((_opts: unknown, command: Command) => runWithoutTarget(command, (out) => localDownCommand(out)));
+    .action((_opts: unknown, command: Command) =>
+      runWithoutTarget(command, async (out) => {
+        const { localDownCommand } = await import('./commands/local.js');
+        return localDownCommand(out);
+      }),
+    );
 
   return program;
 }
@@ -168,6 +174,11 @@ function pollMsOf(globals: GlobalOptions): number {
 /** The exit code of the command that ran; set by `run`. */
 let exitCode: ExitCode = EXIT.ok;
 
+/**
+ * For `local up|down`, which load the whole local environment (the CDK app, the local Step Functions
+ * interpreter, the lab): imported when they run, so every other command and --help start in a fraction
+ * of the time.
+ */
 async function runWithoutTarget(command: Command, body: (out: Output) => Promise<ExitCode>): Promise<void> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   exitCode = await body(createOutput(globals.json === true));
