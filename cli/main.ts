@@ -147,6 +147,8 @@ export function buildProgram(): Command {
           ...opts,
           detach: opts['detach'] === true,
         });
+        // Imported here: it loads the whole local environment (the CDK app, the local Step Functions
+        // interpreter, the lab), which every other command and --help would otherwise wait for.
         const { localUpCommand } = await import('./commands/local.js');
         return localUpCommand(options, out);
       }),
@@ -174,11 +176,7 @@ function pollMsOf(globals: GlobalOptions): number {
 /** The exit code of the command that ran; set by `run`. */
 let exitCode: ExitCode = EXIT.ok;
 
-/**
- * For `local up|down`, which load the whole local environment (the CDK app, the local Step Functions
- * interpreter, the lab): imported when they run, so every other command and --help start in a fraction
- * of the time.
- */
+/** For the commands that need no coordinator to talk to: `local up|down`. */
 async function runWithoutTarget(command: Command, body: (out: Output) => Promise<ExitCode>): Promise<void> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   exitCode = await body(createOutput(globals.json === true));
