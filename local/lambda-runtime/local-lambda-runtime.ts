@@ -68,6 +68,8 @@ interface WorkerReply {
 interface Environment {
   readonly child: ChildProcess;
   busy: boolean;
+  /** Killed (timeout) or exited: never given another invocation. */
+  retired: boolean;
   readonly ready: Promise<void>;
 }
 
@@ -126,7 +128,7 @@ export class LocalLambdaRuntime {
       if (this.stopped) throw new Error('the local Lambda service is stopped');
       const pool = this.environments.get(fn.constructId) ?? [];
       this.environments.set(fn.constructId, pool);
-      const idle = pool.find((e) => !e.busy && e.child.exitCode === null && e.child.signalCode === null);
+      const idle = pool.find((e) => !e.busy && !e.retired);
       if (idle !== undefined) {
         idle.busy = true;
         await idle.ready;
@@ -151,7 +153,7 @@ export class LocalLambdaRuntime {
     environment.busy = false;
     const pool = this.environments.get(fn.constructId) ?? [];
     // An environment whose process ended (crash, timeout) is replaced on the next invocation.
-    if (environment.child.exitCode !== null || environment.child.signalCode !== null)
+    if (environment.retired)
       this.environments.set(
         fn.constructId,
         pool.filter((e) => e !== environment),
@@ -205,7 +207,11 @@ export class LocalLambdaRuntime {
     });
     // Readiness is awaited by the invocation that started it; nobody else may see the rejection unhandled.
     ready.catch(() => undefined);
-    return { child, busy: false, ready };
+    const environment: Environment = { child, busy: false, retired: false, ready };
+    child.once('exit', () => {
+      environment.retired = true;
+    });
+    return environment;
   }
 
   private run(fn: LocalFunction, environment: Environment, payload: string): Promise<string> {
@@ -243,6 +249,7 @@ export class LocalLambdaRuntime {
       };
       const timer = setTimeout(() => {
         done();
+        environment.retired = true;
         child.kill('SIGKILL');
         reject(
           new LambdaFunctionError(
