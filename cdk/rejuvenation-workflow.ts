@@ -1,8 +1,9 @@
 /**
  * The rejuvenation workflow for one host, built with the aws-stepfunctions constructs in JSONPath (the
  * local interpreter ignores JSONata). State data: `request` (the execution input), `ctx` (the context
- * each step returns), `cmd` (the host command in flight), `wait`, `drain`, `error` (the caught failure),
- * `result` (what Release reports).
+ * each step returns), `cmd` (the host command in flight), `preflight` (what Preflight found that Verify
+ * must know: the guests already silent), `wait`, `drain`, `error` (the caught failure), `result` (what
+ * Release reports).
  *
  * Happy path: Admit ▶ Preflight ▶ Drain ▶ WarmReboot ▶ AwaitHost ▶ Verify ▶ Undrain ▶ Release.
  * Every failure after Admit is caught into Compensate, which plans from the host's real state:
@@ -109,8 +110,9 @@ export function buildRejuvenationWorkflow(
     document: HostDocument,
     next: IChainable,
     onError: (t: LambdaInvoke) => void,
+    sendInput: Record<string, unknown> = {},
   ) => {
-    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document }), '$.cmd');
+    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document, ...sendInput }), '$.cmd');
     const wait = pause(`${prefix}Wait`);
     const poll = step(`${prefix}Poll`, 'HostCommandPoll', withCtx({ 'command.$': '$.cmd.command' }), '$.cmd');
     const done = new Choice(scope, `${prefix}Done`)
@@ -215,7 +217,9 @@ export function buildRejuvenationWorkflow(
   const toInService = guarded(advance('BackInService', 'IN_SERVICE', 'Undrain'), releaseAfterSuccess);
   const undrain = guarded(step('Undrain', 'Undrain', withCtx(), '$.ctx'), toInService);
   const toUndraining = guarded(advance('Undraining', 'UNDRAINING', 'Verify'), undrain);
-  const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError);
+  const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError, {
+    'preflight.$': '$.preflight',
+  });
   const toVerifying = guarded(advance('Verifying', 'VERIFYING', 'AwaitHost'), verify);
 
   const awaitHostCheck = step('AwaitHostCheck', 'AwaitHost', withCtx({ 'wait.$': '$.wait' }), '$.wait');
@@ -252,7 +256,13 @@ export function buildRejuvenationWorkflow(
   const afterPreflight = new Choice(scope, 'DryRun')
     .when(Condition.booleanEquals('$.ctx.request.dryRun', true), dryRunReport)
     .otherwise(toDraining);
-  const preflight = hostCommand('Preflight', 'Preflight', afterPreflight, compensateOnError);
+  // $.cmd is overwritten by the next host command; Verify needs to know which guests were silent before.
+  const keepPreflightFindings = new Pass(scope, 'KeepPreflightFindings', {
+    inputPath: '$.cmd.preflight',
+    resultPath: '$.preflight',
+  });
+  keepPreflightFindings.next(afterPreflight);
+  const preflight = hostCommand('Preflight', 'Preflight', keepPreflightFindings, compensateOnError);
 
   const refuse = step(
     'RecordRefusal',

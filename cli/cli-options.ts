@@ -33,6 +33,7 @@ export const StartOptionsSchema = z
     reason: ReasonSchema,
     level: z.enum(RELOAD_LEVELS).default('vmm-process'),
     dryRun: z.boolean().default(false),
+    allowSilentGuests: z.boolean().default(false),
     wait: z.boolean().default(true),
     /** The same request id twice starts one execution: a retried command is safe. */
     requestId: z

@@ -66,6 +66,10 @@ export function buildProgram(): Command {
     .requiredOption('--reason <text>', 'why, for the audit trail (1-1024 characters)')
     .addOption(new Option('--level <level>', 'what to reload').choices(RELOAD_LEVELS).default('vmm-process'))
     .option('--dry-run', 'check everything (lock, pool, preflight) and change nothing')
+    .option(
+      '--allow-silent-guests',
+      'go ahead when a guest is already silent (no heartbeat) before anything is touched; Verify reports it without failing',
+    )
     .option('--no-wait', 'return once the execution has started')
     .option('--request-id <id>', 'makes a retried start idempotent (default: a fresh id)')
     .action((opts: Record<string, unknown>, command: Command) =>
@@ -77,6 +81,7 @@ export function buildProgram(): Command {
             reason: opts['reason'],
             level: opts['level'],
             dryRun: opts['dryRun'] === true,
+            allowSilentGuests: opts['allowSilentGuests'] === true,
             wait: opts['wait'] !== false,
             ...(opts['requestId'] === undefined ? {} : { requestId: opts['requestId'] }),
           }),

@@ -32,6 +32,7 @@ export async function startCommand(
       principal,
       level: options.level,
       dryRun: options.dryRun,
+      allowSilentGuests: options.allowSilentGuests,
       requestId,
     },
   );

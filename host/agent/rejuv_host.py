@@ -28,6 +28,8 @@ INVENTORY_SCHEMA_VERSION = 1
 VM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 VM_SELECTION = re.compile(r"^(\*|[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255})$")
+# VM names, or "-" for none ("-" can never be a VM name; SSM parameters are best never empty).
+VM_LIST = re.compile(r"^(-|[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255})$")
 LEVELS = ("vmm-process", "kernel")
 
 EXIT_OK = 0
@@ -44,6 +46,10 @@ DEVICE_STATE_DISK_ALLOWANCE = 64 << 20
 # Guest-visible pause is what matters, so the save is never throttled (QEMU 7.2 defaults to 128 MiB/s).
 UNTHROTTLED_BYTES_PER_SECOND = 1 << 40
 QMP_TIMEOUT_S = 10.0
+HEARTBEAT_POLL_S = 0.05
+# Verify gives a guest that was already silent at Preflight only this long to speak up: it is not
+# expected to, and waiting out the full heartbeat timeout for it would only delay the verdict.
+SILENT_GUEST_WAIT_S = 5.0
 LOCK_WAIT_S = 10.0
 QUIT_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 30.0
@@ -539,6 +545,37 @@ def heartbeat_counters_since(vm, offset):
     return counters
 
 
+def sample_heartbeat(vm, window_s):
+    """Whether the guest is printing heartbeats now, read as Verify reads them: the counter at the end
+    of the log, then whether any new heartbeat line follows it within window_s."""
+    started = time.monotonic()
+    first, offset = read_heartbeat_tail(vm)
+    sample = {"advancing": False, "first": first, "last": first}
+    while True:
+        try:
+            counters = heartbeat_counters_since(vm, offset)
+        except OSError as error:
+            sample["problem"] = "heartbeat log unreadable: %s" % error
+            break
+        if counters:
+            sample["advancing"] = True
+            sample["last"] = counters[-1]
+            break
+        if time.monotonic() - started >= window_s:
+            break
+        time.sleep(HEARTBEAT_POLL_S)
+    sample["sampledMs"] = elapsed_ms(started)
+    return sample
+
+
+def silence_reason(sample, window_s):
+    if "problem" in sample:
+        return "guest heartbeat cannot be read (%s)" % sample["problem"]
+    if sample["first"] is None:
+        return "guest heartbeat is silent: no heartbeat line in its log, and none within %s s" % window_s
+    return "guest heartbeat is silent: its counter stayed at %d for %s s" % (sample["first"], window_s)
+
+
 # --------------------------------------------------------------------------------------------------
 # Host lock: one document at a time per host
 
@@ -583,6 +620,7 @@ class Assessment:
         self.status = None
         self.ram_bytes = 0
         self.ram_backends = []
+        self.heartbeat = None
 
     def report(self):
         entry = {"name": self.name, "outcome": "refused" if self.reasons else "ready"}
@@ -596,6 +634,8 @@ class Assessment:
             entry["ramBytes"] = self.ram_bytes
         if self.ram_backends:
             entry["ramBackends"] = self.ram_backends
+        if self.heartbeat is not None:
+            entry["heartbeat"] = self.heartbeat
         return entry
 
 
@@ -1099,24 +1139,56 @@ def refused_result(document, refusal, run_id):
     return result
 
 
+def sample_heartbeats(assessments, window_s):
+    """Samples every guest's heartbeat at once, so a host of silent guests costs one window, not one each."""
+    sampled = [a for a in assessments if a.vm is not None]
+
+    def sample(assessment):
+        assessment.heartbeat = sample_heartbeat(assessment.vm, window_s)
+
+    for index, error in in_parallel(sampled, sample).items():
+        sampled[index].heartbeat = {"advancing": False, "first": None, "last": None, "problem": error}
+    return [a for a in sampled if not a.heartbeat["advancing"]]
+
+
 def command_preflight(host, args):
     targets, problems = select_vms(host, args.vms, require_all=False)
+    allow_silent = args.allow_silent_guests == "true"
+    window_s = args.heartbeat_timeout_seconds
     lock = HostLock(host, "Preflight", args.run_id)
     try:
         assessments = [assess_vm(t, problems, keep_qmp=False) for t in targets]
         host_reasons = assess_host(host, args.level, assessments)
+        # Sampled before anything is touched, so that Verify can tell a guest this run silenced from one
+        # that was silent already.
+        silent = sample_heartbeats(assessments, window_s)
     finally:
         lock.release()
+    silenced_only = []
+    if not allow_silent:
+        for assessment in silent:
+            if not assessment.reasons:
+                silenced_only.append(assessment)
+            assessment.reasons.append(
+                silence_reason(assessment.heartbeat, window_s)
+                + " (send allowSilentGuests=true to proceed anyway; Verify will not count it as a failure)"
+            )
     vms = [a.report() for a in assessments]
     refused = [a for a in assessments if a.reasons]
-    result = {"document": "Preflight", "runId": args.run_id, "level": args.level, "vms": vms}
+    result = {
+        "document": "Preflight",
+        "runId": args.run_id,
+        "level": args.level,
+        "allowSilentGuests": allow_silent,
+        "silentVms": [a.name for a in silent],
+        "vms": vms,
+    }
     if host_reasons or refused:
         reasons = host_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
-        result.update(
-            outcome="refused",
-            reason="; ".join(reasons),
-            reasonCode=refusal_code(args.level, host_reasons),
-        )
+        code = refusal_code(args.level, host_reasons)
+        if code == "vm-not-ready" and len(silenced_only) == len(refused):
+            code = "guest-silent"
+        result.update(outcome="refused", reason="; ".join(reasons), reasonCode=code)
         return result, EXIT_REFUSED
     result["outcome"] = "ok"
     return result, EXIT_OK
@@ -1185,11 +1257,13 @@ def heartbeat_problem(vm, record, timeout_s, entry):
             return None
         if time.monotonic() > deadline:
             return "guest heartbeat did not advance within %d s of resume" % timeout_s
-        time.sleep(0.05)
+        time.sleep(HEARTBEAT_POLL_S)
 
 
-def verify_vm(vm, record, timeout_s):
+def verify_vm(vm, record, timeout_s, silent_at_preflight):
     entry = {"name": vm.name, "pidBefore": record.get("pidBefore")}
+    if silent_at_preflight:
+        entry["silentAtPreflight"] = True
     problems = []
     try:
         qmp = Qmp(vm.qmp_socket)
@@ -1206,9 +1280,18 @@ def verify_vm(vm, record, timeout_s):
         if process_start_time(entry["pid"]) == record.get("startTimeBefore"):
             problems.append("QEMU process %d is the one from before the reboot" % entry["pid"])
     entry["heartbeatAtSuspend"] = record.get("heartbeatAtSuspend")
-    problem = heartbeat_problem(vm, record, timeout_s, entry)
-    if problem:
-        problems.append(problem)
+    if silent_at_preflight:
+        # Its process and run state are this run's doing and still checked; its heartbeat was gone
+        # before anything was touched, so its silence now is reported, never blamed on the reboot.
+        problem = heartbeat_problem(vm, record, min(timeout_s, SILENT_GUEST_WAIT_S), entry)
+        if problem and not problems:
+            entry["outcome"] = "silent-at-preflight"
+            entry["reason"] = "%s; it was already silent at Preflight, so not counted against this run" % problem
+            return entry
+    else:
+        problem = heartbeat_problem(vm, record, timeout_s, entry)
+        if problem:
+            problems.append(problem)
     entry["outcome"] = "failed" if problems else "verified"
     if problems:
         entry["reason"] = "; ".join(problems)
@@ -1217,6 +1300,14 @@ def verify_vm(vm, record, timeout_s):
 
 def command_verify(host, args):
     targets, problems = select_vms(host, args.vms, require_all=False)
+    silent_at_preflight = set() if args.silent_at_preflight == "-" else set(args.silent_at_preflight.split(","))
+    unknown = sorted(silent_at_preflight - {getattr(t, "name", t) for t in targets})
+    if unknown:
+        raise Refusal(
+            "unknown-vm",
+            "silentAtPreflight names %s, which this Verify does not check" % ", ".join(repr(n) for n in unknown),
+            EXIT_INVALID_REQUEST,
+        )
     journal = read_json(journal_path(host, args.run_id))
     if journal is None:
         raise Refusal("unknown-run", "no WarmReboot run %s on this host" % args.run_id, EXIT_INVALID_REQUEST)
@@ -1233,7 +1324,9 @@ def command_verify(host, args):
             if record is None:
                 entries[index] = {"name": target.name, "outcome": "failed", "reason": "not part of run " + args.run_id}
             else:
-                entries[index] = verify_vm(target, record, args.heartbeat_timeout_seconds)
+                entries[index] = verify_vm(
+                    target, record, args.heartbeat_timeout_seconds, target.name in silent_at_preflight
+                )
 
         # In parallel: a guest that never comes back must not make the others wait out its timeout too.
         for index, error in in_parallel(list(range(len(targets))), verify_target).items():
@@ -1241,8 +1334,11 @@ def command_verify(host, args):
             entries[index] = {"name": name, "outcome": "failed", "reason": error}
     finally:
         lock.release()
-    failed = [e for e in entries if e["outcome"] != "verified"]
+    failed = [e for e in entries if e["outcome"] not in ("verified", "silent-at-preflight")]
     result = {"document": "Verify", "runId": args.run_id, "outcome": "failed" if failed else "ok", "vms": entries}
+    excused = [e["name"] for e in entries if e["outcome"] == "silent-at-preflight"]
+    if excused:
+        result["silentAtPreflight"] = excused
     if journal.get("status") != "done" or journal.get("result", {}).get("outcome") != "ok":
         result["runOutcome"] = journal.get("result", {}).get("outcome", journal.get("status"))
     if failed:
@@ -1381,11 +1477,15 @@ def parse_args(argv):
         sub.add_argument("--vms", default="*", type=pattern(VM_SELECTION, "VM selection"))
         if name in ("preflight", "warm-reboot"):
             sub.add_argument("--level", default="vmm-process", choices=LEVELS)
+        if name == "preflight":
+            sub.add_argument("--allow-silent-guests", default="false", choices=("true", "false"))
+            sub.add_argument("--heartbeat-timeout-seconds", type=int, default=5, choices=range(1, 61))
         if name == "warm-reboot":
             # The classic baseline for the bench: guest RAM is copied into the state file as well.
             sub.add_argument("--classic", action="store_true", help=argparse.SUPPRESS)
         if name == "verify":
             sub.add_argument("--heartbeat-timeout-seconds", type=int, default=30, choices=range(1, 1000))
+            sub.add_argument("--silent-at-preflight", default="-", type=pattern(VM_LIST, "VM list"))
         if name == "recover":
             sub.add_argument("--cold-start", default="false", choices=("true", "false"))
     return parser.parse_args(argv)

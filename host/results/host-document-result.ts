@@ -31,6 +31,19 @@ export const RamBackendSchema = z.object({
   memPath: z.string().optional(),
 });
 
+/**
+ * The guest's heartbeat as Preflight sampled it, before anything was touched: the counter at the end
+ * of its log, then whether a new heartbeat line followed within the window.
+ */
+export const HeartbeatSampleSchema = z.object({
+  advancing: z.boolean(),
+  first: z.number().int().nullable(),
+  last: z.number().int().nullable(),
+  sampledMs: z.number().nonnegative().optional(),
+  /** The log could not be read (the guest counts as silent). */
+  problem: z.string().optional(),
+});
+
 export const PreflightVmSchema = z.object({
   name,
   outcome: z.enum(['ready', 'refused']),
@@ -39,6 +52,7 @@ export const PreflightVmSchema = z.object({
   status: z.string().optional(),
   ramBytes: z.number().int().nonnegative().optional(),
   ramBackends: z.array(RamBackendSchema).optional(),
+  heartbeat: HeartbeatSampleSchema.optional(),
 });
 
 /** Milliseconds per phase: stop, save, quit (old process), start, restore, cont (new process). */
@@ -66,13 +80,19 @@ export const WarmRebootVmSchema = z.object({
 
 export const VerifyVmSchema = z.object({
   name,
-  outcome: z.enum(['verified', 'failed']),
+  /**
+   * `silent-at-preflight`: the guest's heartbeat was already silent before the run and still is; its
+   * process checks passed, and it does not fail the verification.
+   */
+  outcome: z.enum(['verified', 'failed', 'silent-at-preflight']),
   reason: z.string().optional(),
   pid: pid.optional(),
   pidBefore: pid.nullable().optional(),
   status: z.string().optional(),
   heartbeatAtSuspend: z.number().int().nullable().optional(),
   heartbeatNow: z.number().int().optional(),
+  /** Named in the request's silentAtPreflight. */
+  silentAtPreflight: z.boolean().optional(),
 });
 
 export const RecoverVmSchema = z.object({
@@ -92,6 +112,9 @@ export const PreflightResultSchema = z.object({
   ...common,
   document: z.literal('Preflight'),
   level: z.enum(['vmm-process', 'kernel']).optional(),
+  allowSilentGuests: z.boolean().optional(),
+  /** VMs whose guest heartbeat did not advance (at top level, so it survives per-VM trimming). */
+  silentVms: z.array(name).optional(),
   vms: z.array(PreflightVmSchema),
 });
 
@@ -113,6 +136,8 @@ export const VerifyResultSchema = z.object({
   document: z.literal('Verify'),
   /** Set when the run being verified did not itself end ok. */
   runOutcome: z.string().optional(),
+  /** VMs excused because their guest was already silent at Preflight. */
+  silentAtPreflight: z.array(name).optional(),
   vms: z.array(VerifyVmSchema),
 });
 

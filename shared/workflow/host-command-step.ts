@@ -10,6 +10,7 @@ import { HOST_DOCUMENTS, type HostDocument } from './workflow-config.js';
 import type { WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 import { readHostResult, type HostResult } from './host-result.js';
+import { silentAtPreflightParameter, type PreflightFindings } from './preflight-findings.js';
 
 export const PendingCommandSchema = z
   .object({
@@ -24,15 +25,37 @@ export type PendingCommand = z.output<typeof PendingCommandSchema>;
 
 export type PollOutcome =
   | { readonly done: false; readonly command: PendingCommand }
-  | { readonly done: true; readonly command: PendingCommand; readonly result: HostResult };
+  | {
+      readonly done: true;
+      readonly command: PendingCommand;
+      readonly result: HostResult;
+      /** Set for Preflight: the state machine keeps it for Verify. */
+      readonly preflight?: PreflightFindings;
+    };
 
-/** The parameters each document takes, from the execution's context only: nothing else reaches a host. */
-function documentParameters(document: HostDocument, ctx: WorkflowContext): Record<string, string> {
+/** Nothing found silent: what Verify assumes when it is given no findings. */
+const NO_FINDINGS: PreflightFindings = { silentGuests: [] };
+
+/**
+ * The parameters each document takes, from the execution's context and Preflight's findings only:
+ * nothing else reaches a host.
+ */
+function documentParameters(
+  document: HostDocument,
+  ctx: WorkflowContext,
+  preflight: PreflightFindings,
+): Record<string, string> {
   switch (document) {
     case 'Preflight':
+      return {
+        level: ctx.request.level,
+        runId: ctx.executionId,
+        allowSilentGuests: String(ctx.request.allowSilentGuests),
+      };
     case 'WarmReboot':
       return { level: ctx.request.level, runId: ctx.executionId };
     case 'Verify':
+      return { runId: ctx.executionId, silentAtPreflight: silentAtPreflightParameter(preflight) };
     case 'Recover':
       return { runId: ctx.executionId };
   }
@@ -42,13 +65,14 @@ export async function startHostCommand(
   deps: WorkflowDeps,
   ctx: WorkflowContext,
   document: HostDocument,
+  preflight: PreflightFindings = NO_FINDINGS,
 ): Promise<PendingCommand> {
   const sentAtMs = deps.clock.nowMs();
   const timeoutSeconds = deps.config.commandTimeoutSeconds[document];
   const { commandId } = await deps.commands.send({
     instanceId: ctx.instanceId,
     documentName: deps.config.documents[document],
-    parameters: documentParameters(document, ctx),
+    parameters: documentParameters(document, ctx, preflight),
     executionTimeoutSeconds: timeoutSeconds,
     stepKey: `${ctx.executionId}:${document}`,
   });
@@ -97,8 +121,10 @@ export async function pollHostCommand(
     durationMs: nowMs - Date.parse(command.sentAt),
     detail: resultDetail(invocation, result),
   });
-  if (ok) return { done: true, command, result };
-  throw failure(ctx, command, invocation, result);
+  if (!ok) throw failure(ctx, command, invocation, result);
+  return command.document === 'Preflight'
+    ? { done: true, command, result, preflight: { silentGuests: result.silentVms ?? [] } }
+    : { done: true, command, result };
 }
 
 function failure(
@@ -137,5 +163,9 @@ function resultDetail(
     vms: result?.vms.length ?? null,
     summary: result === undefined ? null : JSON.stringify(result.vms).slice(0, 4000),
     reasons: result?.reasons.join('; ').slice(0, 4000) ?? null,
+    ...(result?.silentVms === undefined ? {} : { silentGuests: result.silentVms.join(',') }),
+    ...(result?.silentAtPreflight === undefined
+      ? {}
+      : { silentAtPreflight: result.silentAtPreflight.join(',') }),
   };
 }

@@ -3,6 +3,7 @@
  * the audit trail: the overall outcome, reasons, and per-VM outcomes; the rest passes through.
  */
 import { z } from 'zod';
+import { SilentGuestsSchema } from './preflight-findings.js';
 
 const VmResultSchema = z
   .object({
@@ -18,6 +19,10 @@ export const HostResultSchema = z
     outcome: z.enum(['ok', 'refused', 'failed', 'partial']),
     reason: z.string().max(4096).optional(),
     vms: z.array(VmResultSchema).max(1024).default([]),
+    /** Preflight: the guests whose heartbeat was already silent. */
+    silentVms: SilentGuestsSchema.optional(),
+    /** Verify: the guests it did not fail because they were silent at Preflight. */
+    silentAtPreflight: SilentGuestsSchema.optional(),
   })
   .loose()
   .transform((r) => ({

@@ -15,6 +15,11 @@ export const RejuvenationRequestSchema = z
     level: z.enum(RELOAD_LEVELS).default('vmm-process'),
     /** Runs every check and records what would be done, touching no VM and moving no host state. */
     dryRun: z.boolean().default(false),
+    /**
+     * Proceeds when Preflight finds a guest whose heartbeat is already silent, instead of refusing; Verify
+     * then reports that guest without failing the rejuvenation for it.
+     */
+    allowSilentGuests: z.boolean().default(false),
   })
   .strict();
 

@@ -60,6 +60,8 @@ export async function startFromAlarm(
     reason: `alarm ${alarm.detail.alarmName} entered ALARM at ${alarm.detail.state.timestamp}`.slice(0, 1024),
     level: mapping.level,
     dryRun: false,
+    // Only a person may decide that a host whose guest is already dead goes ahead anyway.
+    allowSilentGuests: false,
   });
   return claimAndStart(deps, key, name, request);
 }
@@ -90,6 +92,7 @@ export const OperatorRequestSchema = z
     principal: RejuvenationRequestSchema.shape.principal,
     level: z.enum(RELOAD_LEVELS).default('vmm-process'),
     dryRun: z.boolean().default(false),
+    allowSilentGuests: RejuvenationRequestSchema.shape.allowSilentGuests,
     /** Makes a retried request idempotent; a fresh one gets a fresh execution. */
     requestId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -'),
   })
@@ -106,6 +109,7 @@ export async function startFromOperator(deps: TriggerDeps, input: unknown): Prom
     reason: op.reason,
     level: op.level,
     dryRun: op.dryRun,
+    allowSilentGuests: op.allowSilentGuests,
   };
   return claimAndStart(deps, `operator#${name}`, name, request);
 }

@@ -215,7 +215,17 @@ describe('Hostile input: triggers', () => {
 
   const hostileOperator = fc
     .tuple(
-      fc.constantFrom('hostId', 'reason', 'principal', 'level', 'dryRun', 'requestId', 'extraKey', 'whole'),
+      fc.constantFrom(
+        'hostId',
+        'reason',
+        'principal',
+        'level',
+        'dryRun',
+        'allowSilentGuests',
+        'requestId',
+        'extraKey',
+        'whole',
+      ),
       hostile,
     )
     .map(([field, value]) => {
@@ -243,7 +253,8 @@ describe('Hostile input: triggers', () => {
           !hasControlCharacter(value, { allowTabAndNewline: true })
             ? `${value}\u0007`
             : value;
-      else if (field === 'dryRun') request['dryRun'] = typeof value === 'boolean' ? String(value) : value;
+      else if (field === 'dryRun' || field === 'allowSilentGuests')
+        request[field] = typeof value === 'boolean' ? String(value) : value;
       else if (field === 'whole') return { field, request: value };
       else request[field] = value;
       return { field, request };

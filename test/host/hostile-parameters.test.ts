@@ -45,6 +45,12 @@ const hostile: [HostDocumentName, string, Record<string, string>][] = [
   ['Preflight', 'path traversal in a VM name', { runId: 'r1', vms: '../../etc/passwd' }],
   ['Verify', 'path traversal in the run id', { runId: '../../../tmp/x' }],
   ['Verify', 'a shell glob in the timeout', { runId: 'r1', heartbeatTimeoutSeconds: '*' }],
+  ['Preflight', 'an allowSilentGuests that is not a boolean', { runId: 'r1', allowSilentGuests: 'yes' }],
+  ['Preflight', 'an allowSilentGuests with a quote', { runId: 'r1', allowSilentGuests: "true' '--x" }],
+  ['Preflight', 'a heartbeat window over a minute', { runId: 'r1', heartbeatTimeoutSeconds: '61' }],
+  ['Verify', 'a quote in silentAtPreflight', { runId: 'r1', silentAtPreflight: "vm-a';reboot;'" }],
+  ['Verify', 'an empty silentAtPreflight', { runId: 'r1', silentAtPreflight: '' }],
+  ['Verify', 'a silentAtPreflight starting with a dash option', { runId: 'r1', silentAtPreflight: '--vms' }],
   ['Recover', 'a VM list with spaces', { runId: 'r1', vms: 'vm-a, vm-b' }],
   ['Recover', 'a coldStart that is not a boolean', { runId: 'r1', coldStart: 'yes;reboot' }],
   ['Recover', 'a parameter the document does not declare', { runId: 'r1', command: 'reboot' }],
@@ -67,6 +73,17 @@ describe('Local runner: hostile parameters', () => {
 });
 
 describe('Documents: VM names that are not in the inventory', () => {
+  it('Verify refuses a silentAtPreflight VM that it does not check, and touches nothing', async () => {
+    const { run, result } = await runHostDocument(host.root, 'Verify', {
+      runId: 'r-unknown',
+      silentAtPreflight: 'vm-zz',
+    });
+    expect(run.responseCode).toBe(2);
+    expect(result).toMatchObject({ outcome: 'refused', reasonCode: 'unknown-vm' });
+    expect(result.reason).toMatch(/silentAtPreflight names 'vm-zz'/);
+    expect(await vmPid(host.vm('vm-a').argv)).toBe(pid);
+  });
+
   it.each(['Preflight', 'WarmReboot', 'Verify', 'Recover'] as const)(
     '%s refuses an unknown VM name and touches nothing',
     async (document) => {

@@ -65,6 +65,66 @@ describe('Use case: host command step', () => {
     ]);
   });
 
+  it('asks Preflight to refuse a silent guest unless the request allows it', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    await startHostCommand(deps, ctx, 'Preflight');
+    const allowing = { ...ctx, request: { ...ctx.request, allowSilentGuests: true } };
+    await startHostCommand(deps, allowing, 'Preflight');
+    expect(commands.sent.map((c) => c.parameters)).toEqual([
+      { level: 'vmm-process', runId: ctx.executionId, allowSilentGuests: 'false' },
+      { level: 'vmm-process', runId: ctx.executionId, allowSilentGuests: 'true' },
+    ]);
+  });
+
+  it('returns the guests Preflight found silent, and records them in the audit trail', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok({
+      outcome: 'ok',
+      silentVms: ['vm-dead'],
+      vms: [
+        { name: 'vm-dead', outcome: 'ready', heartbeat: { advancing: false, first: 7, last: 7 } },
+        { name: 'vm-live', outcome: 'ready', heartbeat: { advancing: true, first: 7, last: 9 } },
+      ],
+    });
+    const command = await startHostCommand(deps, ctx, 'Preflight');
+    expect(await pollHostCommand(deps, ctx, command)).toMatchObject({
+      done: true,
+      preflight: { silentGuests: ['vm-dead'] },
+    });
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(ctx.request.hostId))) records.push(r);
+    expect(records.at(-1)).toMatchObject({
+      step: 'Preflight',
+      outcome: 'succeeded',
+      detail: { silentGuests: 'vm-dead' },
+    });
+  });
+
+  it('finds no silent guests in a Preflight result that lists none', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok({ outcome: 'ok', vms: [] });
+    const command = await startHostCommand(deps, ctx, 'Preflight');
+    expect(await pollHostCommand(deps, ctx, command)).toMatchObject({ preflight: { silentGuests: [] } });
+  });
+
+  it('tells Verify which guests were silent at Preflight, and "-" when none were', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    await startHostCommand(deps, ctx, 'Verify');
+    await startHostCommand(deps, ctx, 'Verify', { silentGuests: ['vm-a', 'vm-b'] });
+    expect(commands.sent.map((c) => c.parameters)).toEqual([
+      { runId: ctx.executionId, silentAtPreflight: '-' },
+      { runId: ctx.executionId, silentAtPreflight: 'vm-a,vm-b' },
+    ]);
+  });
+
   it('reports pending until the host answers, then returns the parsed result and records it', async () => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);
@@ -128,6 +188,16 @@ describe('Use case: host command step', () => {
     [
       'success without a result line',
       { status: 'Success' as const, responseCode: 0, stdout: 'done', stderr: 'warn' },
+      /no result line/,
+    ],
+    [
+      'a result naming a silent guest that is no VM name',
+      {
+        status: 'Success' as const,
+        responseCode: 0,
+        stdout: JSON.stringify({ outcome: 'ok', silentVms: ['vm-a;reboot'], vms: [] }),
+        stderr: '',
+      },
       /no result line/,
     ],
     [

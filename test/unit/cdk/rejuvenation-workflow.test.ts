@@ -94,6 +94,20 @@ describe('Workflow: the synthesized state machine', () => {
     }
   });
 
+  it('keeps what Preflight found for Verify: Preflight ▶ KeepPreflightFindings ▶ DryRun; Verify is sent it', () => {
+    const choice = states['PreflightDone'] as State & { Choices: { Next: string }[] };
+    expect(choice.Choices.map((c) => c.Next)).toEqual(['KeepPreflightFindings']);
+    expect(states['KeepPreflightFindings']).toMatchObject({
+      Type: 'Pass',
+      InputPath: '$.cmd.preflight',
+      ResultPath: '$.preflight',
+      Next: 'DryRun',
+    });
+    expect(states['VerifySend']).toMatchObject({
+      Parameters: { 'ctx.$': '$.ctx', document: 'Verify', 'preflight.$': '$.preflight' },
+    });
+  });
+
   it('ends an Admit refusal by recording it, without compensation', () => {
     expect(states['Admit']?.Catch).toEqual([
       expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordRefusal' }),

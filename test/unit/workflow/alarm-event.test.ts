@@ -47,7 +47,12 @@ describe('Operator requests', () => {
   const ok = { hostId: 'h-1', reason: 'patch window', principal: 'alice@example.com', requestId: 'r-1' };
 
   it('defaults the level and dry run', () => {
-    expect(OperatorRequestSchema.parse(ok)).toEqual({ ...ok, level: 'vmm-process', dryRun: false });
+    expect(OperatorRequestSchema.parse(ok)).toEqual({
+      ...ok,
+      level: 'vmm-process',
+      dryRun: false,
+      allowSilentGuests: false,
+    });
   });
 
   it.each([

@@ -1,0 +1,30 @@
+/**
+ * What the host's Preflight found that a later step must know: the guests whose heartbeat was already
+ * silent before anything was touched. The state machine keeps it at `$.preflight` and hands it to
+ * Verify, which then reports those guests' silence without blaming the reboot for it.
+ */
+import { z } from 'zod';
+
+/** A VM name as the host inventory spells it; never `-`, which the Verify document reads as "none". */
+const VmNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'VM name: 1-63 chars of a-z 0-9 -, starting alphanumeric');
+
+/** The documents accept at most 256 VM names in one list. */
+export const MAX_VMS_PER_HOST = 256;
+
+export const SilentGuestsSchema = z.array(VmNameSchema).max(MAX_VMS_PER_HOST);
+
+export const PreflightFindingsSchema = z
+  .object({
+    /** VMs whose guest printed no heartbeat during Preflight's sample; empty when all were alive. */
+    silentGuests: SilentGuestsSchema,
+  })
+  .strict();
+
+export type PreflightFindings = z.output<typeof PreflightFindingsSchema>;
+
+/** The Verify document's `silentAtPreflight` parameter: the names, or `-` for none. */
+export function silentAtPreflightParameter(findings: PreflightFindings): string {
+  return findings.silentGuests.length === 0 ? '-' : findings.silentGuests.join(',');
+}
