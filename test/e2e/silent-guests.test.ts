@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { crashGuest } from '../../host/lab/guest-faults.js';
 import { waitForLog } from '../../host/lab/heartbeat-log.js';
 import { teardownOpenLabHosts } from '../../host/lab/lab-host.js';
@@ -19,6 +19,11 @@ beforeAll(async () => {
   });
   crashGuest(host.lab.vm('vm-dead'));
   await waitForLog(host.lab.vm('vm-dead').heartbeat.log, (log) => log.badPages.length > 0);
+});
+
+// Every call each function made was one its deployed role may make: IAM refused nothing.
+afterEach(() => {
+  expect(env.iam.refusals()).toEqual([]);
 });
 
 afterAll(async () => {
