@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 
 /** An error the service itself answers with, as the SDK will name it. */
 export class AwsServiceError extends Error {
+  override readonly name = 'AwsServiceError';
   constructor(
     readonly type: string,
     message: string,
