@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RejuvError } from '../../../shared/domain/errors.js';
-import { ERROR_MODULES, errorClassesOf, exampleOf } from '../../support/error-examples.js';
+import { ERROR_EXAMPLES, ERROR_MODULES, errorClassesOf, exampleOf } from '../../support/error-examples.js';
 
 const classes = Object.entries(ERROR_MODULES).flatMap(([path, module]) =>
   errorClassesOf(module).map(([exportName, errorClass]) => ({ path, exportName, errorClass })),
@@ -27,6 +27,15 @@ describe('Errors: names', () => {
       // An own property set by the class, not something read off the prototype or the constructor.
       expect(Object.getOwnPropertyDescriptor(error, 'name')?.value).toBe(exportName);
       expect(String(error)).toBe(`${exportName}: ${error.message}`);
+    },
+  );
+
+  it.each(classes)(
+    '$exportName keeps its name in a subclass: a literal, not read from the class',
+    ({ exportName, errorClass }) => {
+      // `new.target.name` would name it Subclass here, and a minifier's one-letter name in AWS.
+      const Subclass = class extends errorClass {};
+      expect(new Subclass(...(ERROR_EXAMPLES[exportName] ?? [])).name).toBe(exportName);
     },
   );
 
