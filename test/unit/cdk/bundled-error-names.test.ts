@@ -197,7 +197,7 @@ function handlerOf(module: string): BundledHandler {
 }
 
 describe('Bundles: error names survive minification', () => {
-  it('bundles minified, without keepNames, as the construct does', () => {
+  it('bundles minified, as the construct does: classes lose their names', () => {
     expect(REJUV_BUNDLING.minify).toBe(true);
     // A minified class loses its name: the literal names are what keep the contract.
     const admit = handlerOf('admit').code;
