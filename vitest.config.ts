@@ -13,6 +13,11 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // The CDK files synthesize the stack (one also bundles the handlers) and validate its ASL: a few
+          // seconds on an idle machine, past the defaults (10 s, 5 s) when two cores are shared with
+          // other test runs.
+          hookTimeout: 60_000,
+          testTimeout: 30_000,
         },
       },
       {

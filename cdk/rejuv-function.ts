@@ -2,7 +2,12 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  NodejsFunction,
+  OutputFormat,
+  type BundlingOptions,
+  type NodejsFunctionProps,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -15,6 +20,21 @@ export interface RejuvFunctionProps extends Pick<
   /** How long the function's logs are kept. */
   readonly logRetention: RetentionDays;
 }
+
+/**
+ * How every function is bundled; test/unit/cdk/bundled-error-names.test.ts builds the handlers with
+ * exactly these. Minified, so class names do not survive: error names are literals in each class
+ * (`keepNames` is left off: it would hide a class that lost its literal name).
+ */
+export const REJUV_BUNDLING: Readonly<BundlingOptions> = {
+  format: OutputFormat.CJS,
+  minify: true,
+  sourceMap: true,
+  target: 'node24',
+  // The Node 24 runtime ships SDK v3; bundling it again only makes cold starts slower.
+  externalModules: ['@aws-sdk/*'],
+  forceDockerBundling: false,
+};
 
 export class RejuvFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: RejuvFunctionProps) {
@@ -43,15 +63,7 @@ export class RejuvFunction extends NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.CJS,
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
-        // The Node 24 runtime ships SDK v3; bundling it again only makes cold starts slower.
-        externalModules: ['@aws-sdk/*'],
-        forceDockerBundling: false,
-      },
+      bundling: REJUV_BUNDLING,
     });
   }
 }

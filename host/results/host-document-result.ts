@@ -171,6 +171,7 @@ export type HostDocumentResult = z.output<typeof HostDocumentResultSchema>;
 
 /** stdout held no result line, or the line does not match the schema. */
 export class HostResultUnreadableError extends RejuvError {
+  override readonly name = 'HostResultUnreadableError';
   readonly retryable = false;
   constructor(
     readonly problem: string,

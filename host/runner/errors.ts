@@ -3,6 +3,7 @@ import { RejuvError } from '../../shared/domain/errors.js';
 
 /** SendCommand's InvalidParameters: unknown, missing, mistyped, or not matching allowedValues/allowedPattern. */
 export class DocumentParameterError extends RejuvError {
+  override readonly name = 'DocumentParameterError';
   readonly retryable = false;
   constructor(
     readonly documentName: string,
@@ -14,6 +15,7 @@ export class DocumentParameterError extends RejuvError {
 
 /** The document is malformed or uses a feature the local runner does not emulate. */
 export class UnsupportedDocumentError extends RejuvError {
+  override readonly name = 'UnsupportedDocumentError';
   readonly retryable = false;
   constructor(
     readonly documentName: string,

@@ -5,6 +5,7 @@
 import { RejuvError } from '../../shared/domain/errors.js';
 
 export class TransientError extends RejuvError {
+  override readonly name = 'TransientError';
   readonly retryable = true;
 }
 

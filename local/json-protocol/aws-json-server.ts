@@ -10,6 +10,7 @@ import { accessKeyIdOf, type Authorization } from '../iam/local-iam.js';
 
 /** An error the service itself answers with, as the SDK will name it. */
 export class AwsServiceError extends Error {
+  override readonly name = 'AwsServiceError';
   constructor(
     readonly type: string,
     message: string,

@@ -10,6 +10,7 @@ import { RejuvError } from '../../shared/domain/errors.js';
  * NotFound as 404, most codes are 400).
  */
 export class QueryServiceError extends RejuvError {
+  override readonly name = 'QueryServiceError';
   /** Retryable as the SDK judges it: throttling, or the service's own fault. */
   readonly retryable: boolean;
   constructor(
@@ -24,5 +25,6 @@ export class QueryServiceError extends RejuvError {
 
 /** The form body itself is malformed (repeated or clashing keys, badly numbered list members). */
 export class MalformedQueryError extends RejuvError {
+  override readonly name = 'MalformedQueryError';
   readonly retryable = false;
 }

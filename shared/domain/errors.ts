@@ -3,17 +3,25 @@
  * clauses match on them, so handlers must let these errors through unchanged rather than re-wrap them.
  */
 export abstract class RejuvError extends Error {
+  /**
+   * Each subclass states its name as a string literal. The functions are minified, which renames
+   * classes: `new.target.name` or `SomeError.name` would read a letter or two in AWS, and no Retry or
+   * Catch would match. Compare caught names with these literals too, never with a class's `.name`.
+   */
+  abstract override readonly name: string;
   /** True when the same call may succeed if simply tried again later. */
   abstract readonly retryable: boolean;
 
+  // Not useless: it makes the message required, where Error's own constructor leaves it optional.
+  // eslint-disable-next-line @typescript-eslint/no-useless-constructor
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** Input at a boundary (event, CLI, document parameter, stored item) does not match its schema. */
 export class ValidationError extends RejuvError {
+  override readonly name = 'ValidationError';
   readonly retryable = false;
   constructor(
     readonly subject: string,
@@ -26,6 +34,7 @@ export class ValidationError extends RejuvError {
 
 /** The lifecycle table has no edge from `from` to `to`. */
 export class IllegalTransitionError extends RejuvError {
+  override readonly name = 'IllegalTransitionError';
   readonly retryable = false;
   constructor(
     readonly from: string,
@@ -36,6 +45,7 @@ export class IllegalTransitionError extends RejuvError {
 }
 
 export class HostNotFoundError extends RejuvError {
+  override readonly name = 'HostNotFoundError';
   readonly retryable = false;
   constructor(readonly hostId: string) {
     super(`host ${hostId} is not registered`);
@@ -43,6 +53,7 @@ export class HostNotFoundError extends RejuvError {
 }
 
 export class HostAlreadyRegisteredError extends RejuvError {
+  override readonly name = 'HostAlreadyRegisteredError';
   readonly retryable = false;
   constructor(readonly hostId: string) {
     super(`host ${hostId} is already registered`);
@@ -61,6 +72,7 @@ export interface HostStateSnapshot {
  * it, or a duplicate or stale step already moved it. Never retried: the caller's view is out of date.
  */
 export class StaleHostStateError extends RejuvError {
+  override readonly name = 'StaleHostStateError';
   readonly retryable = false;
   constructor(
     readonly hostId: string,
@@ -83,6 +95,7 @@ export interface LeaseHolder {
 
 /** Someone else holds a live lease on the resource. Retryable: leases expire or are released. */
 export class LockHeldError extends RejuvError {
+  override readonly name = 'LockHeldError';
   readonly retryable = true;
   constructor(
     readonly resource: string,
@@ -99,6 +112,7 @@ export class LockHeldError extends RejuvError {
  * fencing refuses every write made under it.
  */
 export class LeaseLostError extends RejuvError {
+  override readonly name = 'LeaseLostError';
   readonly retryable = false;
   constructor(
     readonly resource: string,
@@ -111,6 +125,7 @@ export class LeaseLostError extends RejuvError {
 
 /** Every slot of the pool's maintenance semaphore is held. Retryable: slots free up. */
 export class PoolFullError extends RejuvError {
+  override readonly name = 'PoolFullError';
   readonly retryable = true;
   constructor(
     readonly pool: string,
@@ -123,6 +138,7 @@ export class PoolFullError extends RejuvError {
 
 /** An audit append lost the race for the next sequence number too many times in a row. */
 export class AuditContentionError extends RejuvError {
+  override readonly name = 'AuditContentionError';
   readonly retryable = true;
   constructor(
     readonly chainId: string,
@@ -134,6 +150,7 @@ export class AuditContentionError extends RejuvError {
 
 /** A stored item no longer matches its schema: edited behind the system's back, or corrupted. */
 export class CorruptItemError extends RejuvError {
+  override readonly name = 'CorruptItemError';
   readonly retryable = false;
   constructor(
     readonly table: string,
@@ -146,6 +163,7 @@ export class CorruptItemError extends RejuvError {
 
 /** The host's preflight said no (per-VM reasons in the message); nothing on the host was touched. */
 export class PreflightRefusedError extends RejuvError {
+  override readonly name = 'PreflightRefusedError';
   readonly retryable = false;
   constructor(
     readonly hostId: string,
@@ -157,6 +175,7 @@ export class PreflightRefusedError extends RejuvError {
 
 /** A host document ended in failure or printed no readable result. */
 export class HostCommandFailedError extends RejuvError {
+  override readonly name = 'HostCommandFailedError';
   readonly retryable = false;
   constructor(
     readonly hostId: string,
@@ -170,6 +189,7 @@ export class HostCommandFailedError extends RejuvError {
 
 /** A host document did not finish before its deadline; the command was cancelled. */
 export class HostCommandTimeoutError extends RejuvError {
+  override readonly name = 'HostCommandTimeoutError';
   readonly retryable = false;
   constructor(
     readonly hostId: string,
@@ -183,6 +203,7 @@ export class HostCommandTimeoutError extends RejuvError {
 
 /** The host's agent did not come back online before the deadline. */
 export class HostNotBackError extends RejuvError {
+  override readonly name = 'HostNotBackError';
   readonly retryable = false;
   constructor(
     readonly hostId: string,
@@ -195,6 +216,7 @@ export class HostNotBackError extends RejuvError {
 
 /** Rejuvenation starts only from IN_SERVICE; a host elsewhere (quarantined, mid-maintenance) is refused. */
 export class HostNotInServiceError extends RejuvError {
+  override readonly name = 'HostNotInServiceError';
   readonly retryable = false;
   constructor(
     readonly hostId: string,

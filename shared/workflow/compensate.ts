@@ -6,7 +6,7 @@
  * - `recover`: guests may be paused or gone; run the Recover document from RECOVERING;
  * - `quarantine`: no safe automatic way back (e.g. the host cannot be reached).
  */
-import { HostNotBackError } from '../domain/errors.js';
+import type { HostNotBackError } from '../domain/errors.js';
 import type { HostState } from '../domain/host-state.js';
 import { advance } from './advance.js';
 import { auditStep } from './audit-step.js';
@@ -81,7 +81,9 @@ export async function compensate(
   if (host.state === 'UNDRAINING') return { ctx, plan: 'undrain', reason };
   if (GUESTS_MAY_BE_PAUSED.has(host.state)) {
     // An unreachable host cannot run Recover; a person has to look at it.
-    if (error.Error === HostNotBackError.name) return { ctx, plan: 'quarantine', reason };
+    // The literal, type-checked against the class: `HostNotBackError.name` is minified away in AWS.
+    if (error.Error === ('HostNotBackError' satisfies HostNotBackError['name']))
+      return { ctx, plan: 'quarantine', reason };
     const next =
       host.state === 'RECOVERING'
         ? ctx

@@ -2,7 +2,7 @@
  * Release: the last step of every execution, whatever happened. Gives back the pool slot and the host
  * lock, records the final outcome, and tells the operators.
  */
-import { LeaseLostError, PreflightRefusedError } from '../domain/errors.js';
+import { LeaseLostError, type PreflightRefusedError } from '../domain/errors.js';
 import type { Lease } from '../domain/lease.js';
 import type { NotificationKind } from '../ports/notifier.js';
 import { auditStep } from './audit-step.js';
@@ -36,8 +36,13 @@ const RELEASE_AUDIT_OUTCOME = {
   quarantined: 'failed',
 } as const;
 
-/** Failures that leave the host exactly as it was: the host said no before anything was touched. */
-const REFUSALS = new Set([PreflightRefusedError.name]);
+/**
+ * Failures that leave the host exactly as it was: the host said no before anything was touched. Names as
+ * literals, type-checked against the classes: a class's own `.name` is minified away in AWS.
+ */
+const REFUSALS: ReadonlySet<string> = new Set([
+  'PreflightRefusedError' satisfies PreflightRefusedError['name'],
+]);
 
 export async function release(
   deps: WorkflowDeps,

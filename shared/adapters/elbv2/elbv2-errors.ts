@@ -8,6 +8,7 @@ import { classifySdkError } from '../aws/sdk-error-class.js';
 
 /** A configured target group does not exist (deleted, wrong account or region): fix the configuration. */
 export class TargetGroupNotFoundError extends RejuvError {
+  override readonly name = 'TargetGroupNotFoundError';
   readonly retryable = false;
   constructor(
     readonly targetGroupArn: string,
@@ -19,6 +20,7 @@ export class TargetGroupNotFoundError extends RejuvError {
 
 /** The load balancer does not know the host's target id (wrong id mapping, other VPC, stopped instance). */
 export class InvalidLoadBalancerTargetError extends RejuvError {
+  override readonly name = 'InvalidLoadBalancerTargetError';
   readonly retryable = false;
   constructor(
     readonly targetGroupArn: string,
@@ -31,6 +33,7 @@ export class InvalidLoadBalancerTargetError extends RejuvError {
 
 /** ELBv2 refused a call for a reason a retry will not change (permissions, tag quota, a parameter). */
 export class LoadBalancerRequestRefusedError extends RejuvError {
+  override readonly name = 'LoadBalancerRequestRefusedError';
   readonly retryable = false;
   constructor(
     readonly operation: string,
@@ -45,6 +48,7 @@ export class LoadBalancerRequestRefusedError extends RejuvError {
 
 /** ELBv2 throttled, failed on its side, or could not be reached, even after the SDK's own retries. */
 export class LoadBalancerUnavailableError extends RejuvError {
+  override readonly name = 'LoadBalancerUnavailableError';
   readonly retryable = true;
   constructor(
     readonly operation: string,

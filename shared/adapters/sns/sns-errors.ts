@@ -8,6 +8,7 @@ import { classifySdkError } from '../aws/sdk-error-class.js';
 
 /** The topic does not exist (deleted, wrong account or region): no retry will help. */
 export class NotificationTopicNotFoundError extends RejuvError {
+  override readonly name = 'NotificationTopicNotFoundError';
   readonly retryable = false;
   constructor(
     readonly topicArn: string,
@@ -19,6 +20,7 @@ export class NotificationTopicNotFoundError extends RejuvError {
 
 /** SNS refused the publish for a reason a retry will not change: permissions, KMS, a parameter. */
 export class NotificationRejectedError extends RejuvError {
+  override readonly name = 'NotificationRejectedError';
   readonly retryable = false;
   constructor(
     readonly topicArn: string,
@@ -32,6 +34,7 @@ export class NotificationRejectedError extends RejuvError {
 
 /** SNS throttled, failed on its side, or could not be reached, even after the SDK's own retries. */
 export class NotificationUnavailableError extends RejuvError {
+  override readonly name = 'NotificationUnavailableError';
   readonly retryable = true;
   constructor(
     readonly topicArn: string,

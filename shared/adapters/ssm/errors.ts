@@ -18,6 +18,7 @@ export interface SsmCallContext {
  * region, terminated, or (SSM documents this too) its agent has not been running for a while.
  */
 export class UnknownHostInstanceError extends RejuvError {
+  override readonly name = 'UnknownHostInstanceError';
   readonly retryable = false;
   constructor(
     readonly instanceId: string,
@@ -29,6 +30,7 @@ export class UnknownHostInstanceError extends RejuvError {
 
 /** The document does not exist (not deployed, wrong name, account or region): fix the configuration. */
 export class UnknownHostDocumentError extends RejuvError {
+  override readonly name = 'UnknownHostDocumentError';
   readonly retryable = false;
   constructor(
     readonly documentName: string,
@@ -40,6 +42,7 @@ export class UnknownHostDocumentError extends RejuvError {
 
 /** SSM refused the call for a reason a retry will not change: parameters, permissions, an unknown command. */
 export class HostCommandRejectedError extends RejuvError {
+  override readonly name = 'HostCommandRejectedError';
   readonly retryable = false;
   constructor(
     readonly operation: string,
@@ -53,6 +56,7 @@ export class HostCommandRejectedError extends RejuvError {
 
 /** SSM throttled, failed on its side, or could not be reached, even after the SDK's own retries. */
 export class SsmUnavailableError extends RejuvError {
+  override readonly name = 'SsmUnavailableError';
   readonly retryable = true;
   constructor(
     readonly operation: string,
