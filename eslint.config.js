@@ -21,6 +21,12 @@ export default tseslint.config(
     },
   },
   {
+    // The local Lambda runtime's bootstrap is CommonJS, as the Node runtime's own is.
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // A focused or skipped test silently shrinks the suite.

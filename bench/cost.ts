@@ -9,7 +9,7 @@ import { synthesizedWorkflow } from '../local/step-functions/synthesized-workflo
 import { addFleetHost, agingAlarmEvent } from '../test/e2e/support/local-fleet.js';
 
 async function main(): Promise<void> {
-  const env = await startLocalEnvironment({ countDynamoDbRequests: true, waitMs: 100 });
+  const env = await startLocalEnvironment({ waitMs: 100 });
   try {
     const states = synthesizedWorkflow().definition['States'] as Record<string, { Type: string }>;
     const host = await addFleetHost(env, {

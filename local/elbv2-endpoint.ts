@@ -19,7 +19,9 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../shared/domain/clock.js';
 import { QueryServiceError } from './query-protocol/query-errors.js';
 import { parseQueryInput, queryInteger, queryList } from './query-protocol/query-params.js';
-import { startQueryServer } from './query-protocol/query-server.js';
+import { authorizeWith, startQueryServer } from './query-protocol/query-server.js';
+import type { Authorizer } from './iam/local-iam.js';
+import { elbv2Requests } from './iam/service-requests.js';
 import { xmlElement, xmlList, type XmlFragment } from './query-protocol/query-xml.js';
 
 /** A target registered from the start: an id on the group's port, or an id with a port override. */
@@ -40,6 +42,8 @@ export interface LocalElbv2Options {
   readonly accountId?: string;
   /** @default systemClock */
   readonly clock?: Clock;
+  /** Local IAM: every request is authorized as its signer's policies allow. @default anyone may do anything */
+  readonly authorizer?: Authorizer;
 }
 
 export type EmulatedTargetState = 'initial' | 'healthy' | 'draining';
@@ -311,6 +315,9 @@ export async function startLocalElbv2Endpoint(options: LocalElbv2Options): Promi
   const server = await startQueryServer({
     version: '2015-12-01',
     xmlNamespace: ELBV2_XML_NAMESPACE,
+    ...(options.authorizer === undefined
+      ? {}
+      : { authorize: authorizeWith(options.authorizer, 'AccessDenied', elbv2Requests) }),
     actions: {
       DescribeTargetHealth: (params) =>
         describeTargetHealth(parseQueryInput(DescribeTargetHealthParams, params, 'ValidationError')),

@@ -28,7 +28,8 @@ export async function addFleetHost(
     availabilityZone: 'local-1a',
     instanceId,
   });
-  env.ssm.registerHost(instanceId, lab.root);
+  // Tagged as an operator onboards a host: SendCommand is allowed only to instances with the managed tag.
+  env.ssm.registerHost(instanceId, lab.root, { 'rejuv:managed': 'true', 'rejuv:pool': spec.pool });
   return {
     hostId: spec.hostId,
     instanceId,

@@ -1,18 +1,16 @@
 /**
- * Local mode: the whole coordinator on this machine, through the same code paths as in AWS. One call
- * starts DynamoDB Local, local SSM, SNS and Step Functions endpoints, creates the tables and documents
- * the synthesized stack declares, and binds the real Lambda handlers to the synthesized state machine.
- * The handlers build their real SDK clients from `REJUV_CONFIG` (the construct's own value, resolved to
- * local names) and reach the local endpoints through the SDK's AWS_ENDPOINT_URL_* variables.
+ * Local mode: a twin of the deployed coordinator on this machine. One call synthesizes the stack, starts
+ * DynamoDB Local behind an IAM front door, local SSM, SNS and Step Functions endpoints and a local Lambda
+ * service, creates the tables and documents the template declares, and runs each function from the bundle
+ * `cdk synth` writes, in processes of its own, with the environment the template gives it and the
+ * credentials of its own role. Every call a function makes is authorized against that role's policies,
+ * as IAM would; the state machine invokes the functions under its own role. Nothing of the functions runs
+ * in this process: they reach the local endpoints through the SDK's AWS_ENDPOINT_URL_* variables.
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RejuvenationCoordinatorProps } from '../cdk/rejuvenation-coordinator.js';
-import { forgetWorkflowDeps } from '../lambdas/runtime/aws-deps.js';
-import { logger } from '../lambdas/runtime/observability.js';
-import { forgetRuntimeConfig, RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
-import { forgetTriggerDeps } from '../lambdas/runtime/trigger-deps.js';
-import type { TRIGGERS } from '../lambdas/step-catalog.js';
+import { WORKFLOW_STEPS, type TRIGGERS, type WorkflowStepId } from '../lambdas/step-catalog.js';
 import { createTables } from '../shared/adapters/dynamodb/create-tables.js';
 import { createDynamoDbStore, type Store } from '../shared/adapters/dynamodb/dynamodb-store.js';
 import {
@@ -21,7 +19,9 @@ import {
   type TableId,
   type TableNames,
 } from '../shared/store/table-definitions.js';
-import { STEP_HANDLERS, TRIGGER_HANDLERS } from './lambda-handlers.js';
+import { ADMIN_ACCESS_KEY_ID, LocalIam } from './iam/local-iam.js';
+import { deployedArtifacts } from './lambda-runtime/deployed-artifacts.js';
+import { LambdaFunctionError, LocalLambdaRuntime } from './lambda-runtime/local-lambda-runtime.js';
 import { startRequestCounter, type RunningRequestCounter } from './request-counter.js';
 import { localDynamoDbClient, startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.js';
 import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
@@ -35,13 +35,16 @@ import {
 import {
   constructIdOf,
   LOCAL_ACCOUNT,
+  LOCAL_PARTITION,
   LOCAL_REGION,
-  resolveTokens,
+  localFunctionArn,
   synthesizeTemplate,
   workflowFromTemplate,
   type SynthesizedWorkflow,
   type Template,
 } from './step-functions/synthesized-workflow.js';
+import { roleLogicalIdOf, rolePolicies, templateFunctions } from './template-roles.js';
+import { localResourceNames, type LocalResourceName } from './template-values.js';
 
 export interface LocalEnvironmentOptions {
   /** Props of the coordinator, as a deployment would set them. */
@@ -54,18 +57,15 @@ export interface LocalEnvironmentOptions {
   readonly poolSlotRetryMs?: number;
   /** Prefix of the local table names. */
   readonly tablePrefix?: string;
-  /**
-   * Route the handlers' DynamoDB traffic through a pass-through that counts it (what a run costs) and
-   * can fail or delay it (fault tests): `dynamoDbRequests`.
-   */
-  readonly countDynamoDbRequests?: boolean;
   /** Keep DynamoDB Local's tables on disk here, so `dynamoDb.restart()` is a real outage. */
   readonly dynamoDbPath?: string;
   /**
-   * Wraps each step function's handler, as the Lambda runtime around it: where fault tests make an
-   * invocation crash after its handler returned, or stall before it starts.
+   * Wraps each step function's invocation by the state machine, as the Lambda service around it: where
+   * fault tests make an invocation crash after its handler returned, or stall before it starts.
    */
   readonly wrapStepHandler?: (stepId: string, handler: LocalHandler) => LocalHandler;
+  /** Where the functions' output goes (their CloudWatch Logs). @default discarded */
+  readonly functionLogs?: (functionName: string, chunk: string) => void;
 }
 
 export interface LocalEnvironment {
@@ -75,54 +75,40 @@ export interface LocalEnvironment {
   readonly stepFunctions: RunningLocalStepFunctions;
   /** The state machine as synthesized, with its functions. */
   readonly workflow: SynthesizedWorkflow;
-  /** Present when `countDynamoDbRequests` was asked for. */
-  readonly dynamoDbRequests?: RunningRequestCounter;
+  /**
+   * The functions' way to DynamoDB: IAM, a tally of what a run costs, and faults to arm (throttling,
+   * server errors, delays).
+   */
+  readonly dynamoDbRequests: RunningRequestCounter;
+  /** Local IAM: every function's identity, and every request it refused. */
+  readonly iam: LocalIam;
+  /** The functions, each running its deployed bundle. */
+  readonly lambda: LocalLambdaRuntime;
   readonly tables: TableNames;
+  /** The store as an administrator sees it (DynamoDB Local directly): for setup and inspection. */
   readonly store: Store;
   readonly client: DynamoDBClient;
   /** The deployed document name of each host document (e.g. Preflight). */
   readonly documentNames: Readonly<Record<string, string>>;
-  /** Invokes a trigger function's real handler, as EventBridge or an operator would. */
+  /** Invokes a trigger function (its bundle), as EventBridge or an operator would. */
   invokeTrigger(trigger: keyof typeof TRIGGERS, event: unknown): Promise<unknown>;
-  /** A Step Functions client pointed at the local endpoint. */
+  /** A Step Functions client pointed at the local endpoint, with an administrator's credentials. */
   sfnClient(): SFNClient;
   stop(): Promise<void>;
 }
-
-const LOCAL_ENV_KEYS = [
-  RUNTIME_CONFIG_ENV,
-  'AWS_ENDPOINT_URL_DYNAMODB',
-  'AWS_ENDPOINT_URL_SSM',
-  'AWS_ENDPOINT_URL_SNS',
-  'AWS_ENDPOINT_URL_SFN',
-  'AWS_REGION',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'POWERTOOLS_METRICS_DISABLED',
-  'POWERTOOLS_TRACE_ENABLED',
-  'POWERTOOLS_LOG_LEVEL',
-  'REJUV_ALARM_HOST_DIMENSION',
-  'REJUV_ALARM_NAME_PREFIX',
-  'REJUV_ALARM_RELOAD_LEVEL',
-] as const;
 
 export async function startLocalEnvironment(
   options: LocalEnvironmentOptions = {},
 ): Promise<LocalEnvironment> {
   const template = synthesizeTemplate(options.coordinator);
   const workflow = workflowFromTemplate(template);
+  const artifacts = deployedArtifacts();
   const stopping: (() => Promise<void>)[] = [];
-  const savedEnv = Object.fromEntries(LOCAL_ENV_KEYS.map((k) => [k, process.env[k]]));
-  stopping.push(async () => {
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) Reflect.deleteProperty(process.env, k);
-      else process.env[k] = v;
-    }
-    forgetLocalCaches();
-  });
   const stop = async (): Promise<void> => {
     for (const step of stopping.reverse()) await step().catch(() => undefined);
   };
+  const arns = { partition: LOCAL_PARTITION, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
+  const iam = new LocalIam(LOCAL_ACCOUNT);
 
   try {
     const dynamoDb = await startDynamoDbLocal(
@@ -134,11 +120,15 @@ export async function startLocalEnvironment(
     const tables = tableNamesFor(options.tablePrefix ?? 'rejuv-local');
     await createTables(client, tables);
 
-    const counter =
-      options.countDynamoDbRequests === true ? await startRequestCounter(dynamoDb.endpoint) : undefined;
-    if (counter !== undefined) stopping.push(() => counter.stop());
+    // DynamoDB's front door: IAM, the request tally and the network faults, all on the functions' path.
+    const dynamoDbFront = await startRequestCounter(dynamoDb.endpoint, { authorizer: iam, arns });
+    stopping.push(() => dynamoDbFront.stop());
 
-    const sns = await startLocalSnsEndpoint({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+    const sns = await startLocalSnsEndpoint({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      authorizer: iam,
+    });
     stopping.push(() => sns.stop());
     const topicLogicalId = logicalIdsOfType(template, 'AWS::SNS::Topic')[0];
     if (topicLogicalId === undefined) throw new Error('the synthesized stack has no notification topic');
@@ -147,36 +137,114 @@ export async function startLocalEnvironment(
     const documents = documentsOf(template);
     const ssm = await startLocalSsmEndpoint({
       documents: Object.fromEntries(Object.values(documents).map((d) => [d.name, d.content])),
+      authorizer: iam,
+      arns,
     });
     stopping.push(() => ssm.stop());
 
+    const stateMachineLogicalId = logicalIdsOfType(template, 'AWS::StepFunctions::StateMachine')[0];
+    if (stateMachineLogicalId === undefined) throw new Error('the synthesized stack has no state machine');
+    const names = localResourceNames(
+      template,
+      localNamesOf(template, { tables, documents, topicArn, stateMachineLogicalId }),
+    );
+    const policies = rolePolicies(template, names);
+    const identityOf = (roleLogicalId: string, sessionName: string) =>
+      iam.assumeRole(
+        names.get(roleLogicalId)?.ref ?? roleLogicalId,
+        sessionName,
+        policies.get(roleLogicalId) ?? [],
+      );
+
+    // Step Functions' endpoint is known only once it listens, after the functions are declared.
+    const endpoints = { sfn: '' };
+    const lambda = new LocalLambdaRuntime({
+      runtimeModules: artifacts.runtimeModules,
+      functions: templateFunctions(template, names).map((fn) => {
+        const code = artifacts.functions.get(fn.constructId);
+        if (code === undefined) throw new Error(`no bundle for ${fn.constructId}: synthesize again`);
+        if (code.handler !== fn.handler)
+          throw new Error(
+            `${fn.constructId}: the template's handler ${fn.handler} is not the bundle's ${code.handler}`,
+          );
+        const functionName = names.get(fn.logicalId)?.ref ?? fn.logicalId;
+        const identity = identityOf(fn.roleLogicalId, functionName);
+        return {
+          constructId: fn.constructId,
+          functionName,
+          functionArn: names.get(fn.logicalId)?.arn ?? localFunctionArn(fn.logicalId),
+          code,
+          environment: fn.environment,
+          timeoutSeconds: fn.timeoutSeconds,
+          memoryMiB: fn.memoryMiB,
+          serviceEnvironment: () => ({
+            AWS_REGION: LOCAL_REGION,
+            AWS_DEFAULT_REGION: LOCAL_REGION,
+            AWS_ACCESS_KEY_ID: identity.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: identity.secretAccessKey,
+            AWS_SESSION_TOKEN: identity.sessionToken,
+            AWS_ENDPOINT_URL_DYNAMODB: dynamoDbFront.endpoint,
+            AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+            AWS_ENDPOINT_URL_SNS: sns.endpoint,
+            AWS_ENDPOINT_URL_SFN: endpoints.sfn,
+            // No X-Ray daemon here: the tracer would only complain about missing segments.
+            POWERTOOLS_TRACE_ENABLED: 'false',
+            POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'ERROR',
+          }),
+        };
+      }),
+      ...(options.functionLogs === undefined ? {} : { log: options.functionLogs }),
+    });
+    stopping.push(() => lambda.stop());
+
+    const invokeAsTask =
+      (constructId: string): LocalHandler =>
+      async (input) => {
+        try {
+          return await lambda.invoke(constructId, input);
+        } catch (error) {
+          // The Lambda integration fails the task with the runtime's errorType, its error document as Cause.
+          if (error instanceof LambdaFunctionError)
+            throw Object.assign(new Error(error.causeDocument()), { name: error.errorType });
+          throw error;
+        }
+      };
+    const stateMachineRole = roleLogicalIdOf(
+      template.Resources[stateMachineLogicalId]?.Properties?.['RoleArn'],
+    );
     const stepFunctions = await startLocalStepFunctions({
       workflow,
       handlers: Object.fromEntries(
-        Object.entries(STEP_HANDLERS).map(([id, h]) => [
-          `${id}Function`,
-          options.wrapStepHandler?.(id, h) ?? h,
-        ]),
+        (Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => {
+          const handler = invokeAsTask(`${id}Function`);
+          return [`${id}Function`, options.wrapStepHandler?.(id, handler) ?? handler];
+        }),
       ),
       waitMs: options.waitMs ?? 200,
       retryIntervalMs: options.retryIntervalMs ?? 50,
       retryIntervalMsByState: { Admit: options.poolSlotRetryMs ?? 500 },
+      authorizer: iam,
+      executionRoleAccessKeyId: identityOf(stateMachineRole, 'states').accessKeyId,
     });
     stopping.push(() => stepFunctions.stop());
+    endpoints.sfn = stepFunctions.endpoint;
 
-    // EventBridge's rule for ended executions, as synthesized: its statuses decide which ends are reaped.
+    // EventBridge's rule for ended executions, as synthesized: its statuses decide which ends are reaped,
+    // its target which function gets the event.
     const reaping = new Set<Promise<unknown>>();
-    const reapedStatuses = executionEndedStatuses(template);
+    const executionEnded = executionEndedRule(template);
     let closing = false;
     stepFunctions.onExecutionEnded((execution) => {
       // Executions aborted because the environment is stopping are not a fault to clean up after.
-      if (closing || !reapedStatuses.has(execution.status)) return;
-      const delivery = STEP_HANDLERS.Reap(
-        executionStatusChangeEvent(execution, stepFunctions.stateMachineArn),
-      )
-        .catch((error: unknown) =>
-          logger.error('reaping an ended execution failed', { error: error as Error }),
+      if (closing || !executionEnded.statuses.has(execution.status)) return;
+      const delivery = lambda
+        .invoke(
+          executionEnded.targetConstructId,
+          executionStatusChangeEvent(execution, stepFunctions.stateMachineArn),
         )
+        .catch((error: unknown) => {
+          process.stderr.write(`reaping ${execution.name} failed: ${(error as Error).message}\n`);
+        })
         .finally(() => reaping.delete(delivery));
       reaping.add(delivery);
     });
@@ -184,34 +252,6 @@ export async function startLocalEnvironment(
       closing = true;
       await Promise.all([...reaping]);
     });
-
-    const refs: Record<string, string> = { [topicLogicalId]: topicArn };
-    for (const [logicalId, resource] of Object.entries(template.Resources)) {
-      if (resource.Type === 'AWS::DynamoDB::GlobalTable') refs[logicalId] = tables[tableIdOf(resource)];
-      if (resource.Type === 'AWS::StepFunctions::StateMachine')
-        refs[logicalId] = stepFunctions.stateMachineArn;
-    }
-    for (const [logicalId, d] of Object.entries(documents)) refs[logicalId] = d.name;
-    const triggerEnv = triggerEnvironment(template);
-    Object.assign(process.env, {
-      [RUNTIME_CONFIG_ENV]: resolveTokens(triggerEnv[RUNTIME_CONFIG_ENV], template, refs),
-      REJUV_ALARM_HOST_DIMENSION: String(triggerEnv['REJUV_ALARM_HOST_DIMENSION']),
-      REJUV_ALARM_NAME_PREFIX: String(triggerEnv['REJUV_ALARM_NAME_PREFIX']),
-      REJUV_ALARM_RELOAD_LEVEL: String(triggerEnv['REJUV_ALARM_RELOAD_LEVEL']),
-      AWS_ENDPOINT_URL_DYNAMODB: counter?.endpoint ?? dynamoDb.endpoint,
-      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-      AWS_ENDPOINT_URL_SNS: sns.endpoint,
-      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'ERROR',
-    });
-    forgetLocalCaches();
-    // The handlers' logger was created at import, before this environment existed.
-    logger.setLogLevel(process.env['POWERTOOLS_LOG_LEVEL'] as never);
 
     const sfnClients: SFNClient[] = [];
     stopping.push(async () => sfnClients.forEach((c) => c.destroy()));
@@ -221,17 +261,19 @@ export async function startLocalEnvironment(
       sns,
       stepFunctions,
       workflow,
-      ...(counter === undefined ? {} : { dynamoDbRequests: counter }),
+      dynamoDbRequests: dynamoDbFront,
+      iam,
+      lambda,
       tables,
       client,
       store: createDynamoDbStore(client, tables),
       documentNames: Object.fromEntries(Object.values(documents).map((d) => [d.document, d.name])),
-      invokeTrigger: (trigger, event) => TRIGGER_HANDLERS[trigger](JSON.parse(JSON.stringify(event))),
+      invokeTrigger: (trigger, event) => lambda.invoke(`${trigger}Function`, event),
       sfnClient: () => {
         const c = new SFNClient({
           endpoint: stepFunctions.endpoint,
           region: LOCAL_REGION,
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          credentials: { accessKeyId: ADMIN_ACCESS_KEY_ID, secretAccessKey: 'local' },
         });
         sfnClients.push(c);
         return c;
@@ -244,10 +286,33 @@ export async function startLocalEnvironment(
   }
 }
 
-function forgetLocalCaches(): void {
-  forgetRuntimeConfig();
-  forgetWorkflowDeps();
-  forgetTriggerDeps();
+/** What local mode named the resources it created itself: tables, documents, topic, state machine. */
+function localNamesOf(
+  template: Template,
+  created: {
+    tables: TableNames;
+    documents: Record<string, LocalDocument>;
+    topicArn: string;
+    stateMachineLogicalId: string;
+  },
+): Record<string, LocalResourceName> {
+  const arn = (service: string, resource: string) =>
+    `arn:${LOCAL_PARTITION}:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+  const stateMachineArn = arn('states', 'stateMachine:rejuv');
+  const names: Record<string, LocalResourceName> = {
+    [created.stateMachineLogicalId]: { ref: stateMachineArn, arn: stateMachineArn },
+  };
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type === 'AWS::DynamoDB::GlobalTable') {
+      const name = created.tables[tableIdOf(resource)];
+      names[logicalId] = { ref: name, arn: arn('dynamodb', `table/${name}`) };
+    }
+    if (resource.Type === 'AWS::SNS::Topic')
+      names[logicalId] = { ref: created.topicArn, arn: created.topicArn };
+  }
+  for (const [logicalId, d] of Object.entries(created.documents))
+    names[logicalId] = { ref: d.name, arn: arn('ssm', `document/${d.name}`) };
+  return names;
 }
 
 function logicalIdsOfType(template: Template, type: string): string[] {
@@ -285,24 +350,30 @@ function documentsOf(template: Template): Record<string, LocalDocument> {
   return documents;
 }
 
-function triggerEnvironment(template: Template): Record<string, unknown> {
-  const trigger = Object.values(template.Resources).find(
-    (r) => r.Type === 'AWS::Lambda::Function' && constructIdOf(r) === 'AlarmTriggerFunction',
-  );
-  const variables = (
-    trigger?.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined
-  )?.Variables;
-  if (variables === undefined) throw new Error('the synthesized alarm trigger has no environment');
-  return variables;
-}
-
-/** The statuses the synthesized rule for ended executions matches. */
-function executionEndedStatuses(template: Template): Set<string> {
-  for (const resource of Object.values(template.Resources)) {
+/**
+ * The synthesized rule for ended executions: the statuses it matches and the function it targets, which
+ * EventBridge may invoke only if the function's resource policy lets the rule do so.
+ */
+function executionEndedRule(template: Template): { statuses: Set<string>; targetConstructId: string } {
+  for (const [ruleId, resource] of Object.entries(template.Resources)) {
     const pattern = resource.Properties?.['EventPattern'] as
       { source?: string[]; detail?: { status?: string[] } } | undefined;
-    if (resource.Type === 'AWS::Events::Rule' && pattern?.source?.includes('aws.states'))
-      return new Set(pattern.detail?.status ?? []);
+    if (resource.Type !== 'AWS::Events::Rule' || pattern?.source?.includes('aws.states') !== true) continue;
+    const targets = (resource.Properties?.['Targets'] ?? []) as { Arn?: unknown }[];
+    const functionId = (targets[0]?.Arn as { 'Fn::GetAtt'?: unknown[] } | undefined)?.['Fn::GetAtt']?.[0];
+    const target = typeof functionId === 'string' ? template.Resources[functionId] : undefined;
+    const targetConstructId = target === undefined ? undefined : constructIdOf(target);
+    if (targetConstructId === undefined) throw new Error(`rule ${ruleId} targets no function of the stack`);
+    const permitted = Object.values(template.Resources).some(
+      (r) =>
+        r.Type === 'AWS::Lambda::Permission' &&
+        r.Properties?.['Principal'] === 'events.amazonaws.com' &&
+        JSON.stringify(r.Properties['FunctionName']).includes(`"${String(functionId)}"`) &&
+        JSON.stringify(r.Properties['SourceArn']).includes(`"${ruleId}"`),
+    );
+    if (!permitted)
+      throw new Error(`rule ${ruleId} may not invoke ${targetConstructId}: no Lambda permission for it`);
+    return { statuses: new Set(pattern.detail?.status ?? []), targetConstructId };
   }
   throw new Error('the synthesized stack has no rule for ended executions');
 }

@@ -3,9 +3,13 @@
  * request unchanged and tallies operations, and the items a transaction or batch writes (to measure
  * what one rejuvenation costs). Faults can be armed on it: answer the next requests with an error
  * DynamoDB sends (throttling, a server error) or hold them for a while, as a real network path would.
+ * With an authorizer it is also DynamoDB's IAM: a request its signer's policies do not allow is answered
+ * with DynamoDB's AccessDeniedException and never reaches DynamoDB Local.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { accessKeyIdOf, type Authorizer } from './iam/local-iam.js';
+import { dynamoDbRequests, type ArnContext } from './iam/service-requests.js';
 
 export interface RequestCounts {
   readonly byOperation: Readonly<Record<string, number>>;
@@ -47,7 +51,18 @@ export interface RunningRequestCounter {
 
 const SINGLE_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 
-export async function startRequestCounter(target: string): Promise<RunningRequestCounter> {
+export interface RequestCounterOptions {
+  /** Local IAM. @default anyone may do anything */
+  readonly authorizer?: Authorizer;
+  /** Partition, region and account of the table ARNs IAM evaluates. */
+  readonly arns?: ArnContext;
+}
+
+export async function startRequestCounter(
+  target: string,
+  options: RequestCounterOptions = {},
+): Promise<RunningRequestCounter> {
+  const arns = options.arns ?? { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
   const upstream = new URL(target);
   let byOperation: Record<string, number> = {};
   let itemsWritten = 0;
@@ -63,6 +78,14 @@ export async function startRequestCounter(target: string): Promise<RunningReques
         String(req.headers['x-amz-target'] ?? '')
           .split('.')
           .pop() ?? 'unknown';
+      if (options.authorizer !== undefined) {
+        const refused = await refusal(options.authorizer, arns, operation, body, req);
+        if (refused !== undefined) {
+          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+          res.end(JSON.stringify(refused));
+          return;
+        }
+      }
       byOperation[operation] = (byOperation[operation] ?? 0) + 1;
       if (SINGLE_WRITES.has(operation)) itemsWritten += 1;
       if (operation === 'TransactWriteItems' || operation === 'BatchWriteItem') {
@@ -128,6 +151,30 @@ export async function startRequestCounter(target: string): Promise<RunningReques
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** DynamoDB's answer to a request IAM refuses, or undefined when it is allowed. */
+async function refusal(
+  authorizer: Authorizer,
+  arns: ArnContext,
+  operation: string,
+  body: Buffer,
+  req: IncomingMessage,
+): Promise<{ __type: string; Message: string } | undefined> {
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    // DynamoDB Local answers a malformed body itself; IAM judges what can be read of it.
+  }
+  const authorization = await authorizer.authorize(
+    accessKeyIdOf(req.headers.authorization),
+    dynamoDbRequests(arns, operation, parsed),
+  );
+  if (authorization.outcome === 'allowed') return undefined;
+  return authorization.outcome === 'denied'
+    ? { __type: 'com.amazon.coral.service#AccessDeniedException', Message: authorization.message }
+    : { __type: 'com.amazon.coral.service#UnrecognizedClientException', Message: authorization.message };
 }
 
 /** Sends the request upstream and waits for the whole reply, which nobody will see. */

@@ -14,7 +14,9 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../shared/domain/clock.js';
 import { QueryServiceError } from './query-protocol/query-errors.js';
 import { parseQueryInput, queryList, queryMap } from './query-protocol/query-params.js';
-import { startQueryServer } from './query-protocol/query-server.js';
+import { authorizeWith, startQueryServer } from './query-protocol/query-server.js';
+import type { Authorizer } from './iam/local-iam.js';
+import { snsRequests } from './iam/service-requests.js';
 import { xmlElement, xmlList } from './query-protocol/query-xml.js';
 
 export interface LocalSnsOptions {
@@ -24,6 +26,8 @@ export interface LocalSnsOptions {
   readonly accountId?: string;
   /** Time for FIFO deduplication windows. @default systemClock */
   readonly clock?: Clock;
+  /** Local IAM: every request is authorized as its signer's policies allow. @default anyone may do anything */
+  readonly authorizer?: Authorizer;
 }
 
 export interface PublishedAttribute {
@@ -214,6 +218,13 @@ export async function startLocalSnsEndpoint(options: LocalSnsOptions = {}): Prom
     version: '2010-03-31',
     xmlNamespace: SNS_XML_NAMESPACE,
     httpStatusOf: SNS_HTTP_STATUS,
+    ...(options.authorizer === undefined
+      ? {}
+      : {
+          authorize: authorizeWith(options.authorizer, 'AuthorizationError', (action, params) =>
+            snsRequests({ partition: 'aws', region, accountId }, action, params),
+          ),
+        }),
     actions: {
       CreateTopic: (params) => {
         const input = parseQueryInput(CreateTopicParams, params, 'InvalidParameter');

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { accessKeyIdOf, type Authorization } from '../iam/local-iam.js';
 
 /** An error the service itself answers with, as the SDK will name it. */
 export class AwsServiceError extends Error {
@@ -26,6 +27,18 @@ export interface AwsJsonServerOptions {
   /** `1.0` or `1.1`, as the service's protocol version. */
   readonly jsonVersion: '1.0' | '1.1';
   readonly operations: Readonly<Record<string, JsonOperation>>;
+  /**
+   * Checks the caller may make this call before it runs (local IAM); throws the AwsServiceError the
+   * service answers a refused or unknown caller with.
+   */
+  readonly authorize?: (request: JsonRequest) => Promise<void>;
+}
+
+export interface JsonRequest {
+  readonly operation: string;
+  readonly body: Record<string, unknown>;
+  /** From the SigV4 Authorization header; undefined when the request is unsigned. */
+  readonly accessKeyId: string | undefined;
 }
 
 export interface RunningAwsJsonServer {
@@ -74,7 +87,9 @@ async function serve(
         `operation ${operation || '(none)'} is not emulated`,
       );
     }
-    reply(200, await handler(parseBody(Buffer.concat(chunks).toString('utf8'))));
+    const body = parseBody(Buffer.concat(chunks).toString('utf8'));
+    await options.authorize?.({ operation, body, accessKeyId: accessKeyIdOf(req.headers.authorization) });
+    reply(200, await handler(body));
   } catch (error) {
     if (error instanceof AwsServiceError) reply(400, { __type: error.type, message: error.message });
     else reply(500, { __type: 'InternalServerError', message: (error as Error).message });
@@ -93,4 +108,13 @@ function parseBody(text: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new AwsServiceError('SerializationException', 'the request body is not a JSON object');
   return body as Record<string, unknown>;
+}
+
+/** What the JSON-protocol services (SSM, Step Functions) answer a caller IAM refused or does not know. */
+export function refusedJsonRequest(authorization: Authorization): AwsServiceError | undefined {
+  if (authorization.outcome === 'allowed') return undefined;
+  return new AwsServiceError(
+    authorization.outcome === 'denied' ? 'AccessDeniedException' : 'UnrecognizedClientException',
+    authorization.message,
+  );
 }

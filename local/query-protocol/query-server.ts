@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { accessKeyIdOf, type Authorizer, type ServiceRequest } from '../iam/local-iam.js';
 import { MalformedQueryError, QueryServiceError } from './query-errors.js';
 import { parseQueryRequest, type QueryRequest } from './query-params.js';
 import { xmlErrorResponse, xmlSuccessResponse, type XmlFragment } from './query-xml.js';
@@ -27,6 +28,15 @@ export interface QueryServiceDefinition {
   /** The HTTP status AWS sends for an error code, where it is not 400 (e.g. SNS's NotFound is 404). */
   readonly httpStatusOf?: Readonly<Record<string, number>>;
   readonly actions: Readonly<Record<string, QueryActionHandler>>;
+  /**
+   * Checks the caller may make this call before it runs (local IAM); throws the QueryServiceError the
+   * service answers a refused or unknown caller with.
+   */
+  readonly authorize?: (
+    action: string,
+    params: QueryRequest['params'],
+    accessKeyId: string | undefined,
+  ) => Promise<void>;
 }
 
 export interface RunningQueryServer {
@@ -61,10 +71,14 @@ export async function startQueryServer(service: QueryServiceDefinition): Promise
     res.end(body);
   };
 
-  const handle = (req: IncomingMessage, body: string): { status: number; xml: string; requestId: string } => {
+  const handle = async (
+    req: IncomingMessage,
+    body: string,
+  ): Promise<{ status: number; xml: string; requestId: string }> => {
     const requestId = randomUUID();
     try {
       const action = route(req, body, service);
+      await service.authorize?.(action.name, action.params, accessKeyIdOf(req.headers.authorization));
       requestCounts.set(action.name, (requestCounts.get(action.name) ?? 0) + 1);
       const fault = pendingFaults.get(action.name);
       if (fault !== undefined && fault.remaining > 0) {
@@ -111,8 +125,9 @@ export async function startQueryServer(service: QueryServiceDefinition): Promise
         respond(res, 413, xmlErrorResponse(service.xmlNamespace, error, requestId), requestId);
         return;
       }
-      const answer = handle(req, Buffer.concat(chunks).toString('utf8'));
-      respond(res, answer.status, answer.xml, answer.requestId);
+      void handle(req, Buffer.concat(chunks).toString('utf8')).then((answer) =>
+        respond(res, answer.status, answer.xml, answer.requestId),
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -188,4 +203,25 @@ function asServiceError(error: unknown): QueryServiceError {
 
 function faultMessage(code: string): string {
   return /^Throttl/.test(code) ? 'Rate exceeded' : `injected fault ${code}`;
+}
+
+/**
+ * A service's `authorize`: the call's IAM requests, evaluated; a refusal is answered as the Query-protocol
+ * services answer it: 403 with the service's own code (SNS: AuthorizationError; ELBv2: AccessDenied), or
+ * InvalidClientTokenId for a caller nobody knows.
+ */
+export function authorizeWith(
+  authorizer: Authorizer,
+  deniedCode: string,
+  requestsOf: (action: string, params: QueryRequest['params']) => ServiceRequest[],
+): NonNullable<QueryServiceDefinition['authorize']> {
+  return async (action, params, accessKeyId) => {
+    const authorization = await authorizer.authorize(accessKeyId, requestsOf(action, params));
+    if (authorization.outcome === 'allowed') return;
+    throw new QueryServiceError(
+      authorization.outcome === 'denied' ? deniedCode : 'InvalidClientTokenId',
+      authorization.message,
+      403,
+    );
+  };
 }

@@ -14,6 +14,8 @@ export interface ManagedHost {
   readonly lastPingAtMs: number;
   /** Extra environment of the host's agent, handed to every document it runs. */
   readonly agentEnvironment: Readonly<Record<string, string>>;
+  /** The instance's tags, which IAM conditions on SendCommand (`ssm:resourceTag/<key>`) look at. */
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 interface HostState {
@@ -21,6 +23,7 @@ interface HostState {
   online: boolean;
   lastPingAtMs: number;
   agentEnvironment: Readonly<Record<string, string>>;
+  readonly tags: Readonly<Record<string, string>>;
   /** Deliveries parked until the agent is back. */
   readonly waiting: Set<() => void>;
 }
@@ -31,7 +34,12 @@ export class ManagedHosts {
   constructor(private readonly clock: Clock) {}
 
   /** Registering an instance again moves it to the new root and brings its agent online. */
-  register(instanceId: string, hostRoot: string, online = true): void {
+  register(
+    instanceId: string,
+    hostRoot: string,
+    online = true,
+    tags: Readonly<Record<string, string>> = {},
+  ): void {
     if (!MANAGED_INSTANCE_ID.test(instanceId))
       throw new Error(
         `${JSON.stringify(instanceId)} is not an instance id (i-… or mi-… and 8-17 hex digits)`,
@@ -42,6 +50,7 @@ export class ManagedHosts {
       online: false,
       lastPingAtMs: this.clock.nowMs(),
       agentEnvironment: {},
+      tags: { ...tags },
       waiting,
     });
     this.setOnline(instanceId, online);
@@ -95,6 +104,7 @@ export class ManagedHosts {
       online: host.online,
       lastPingAtMs: host.online ? this.clock.nowMs() : host.lastPingAtMs,
       agentEnvironment: host.agentEnvironment,
+      tags: host.tags,
     };
   }
 }

@@ -11,13 +11,19 @@
  * been gone long; that is not emulated.)
  *
  * Not emulated: Targets and rate controls, S3/CloudWatch output, notifications, ListCommandInvocations
- * details (plugins), document versions, signatures (any credentials are accepted), the Delayed,
+ * details (plugins), document versions, signatures (the access key names the caller), the Delayed,
  * Undeliverable and Terminated statuses.
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CommandDocumentSchema, type CommandDocument } from '../../host/runner/command-document.js';
 import { systemClock, type Clock } from '../../shared/domain/clock.js';
-import { startAwsJsonServer, type JsonOperation } from '../json-protocol/aws-json-server.js';
+import {
+  refusedJsonRequest,
+  startAwsJsonServer,
+  type JsonOperation,
+} from '../json-protocol/aws-json-server.js';
+import type { Authorizer } from '../iam/local-iam.js';
+import { ssmRequests, type ArnContext } from '../iam/service-requests.js';
 import { runnerExecutor, type DocumentExecutor } from './document-executor.js';
 import { LocalCommands, type InvocationStatus, type InvocationView } from './local-commands.js';
 import { ManagedHosts } from './managed-hosts.js';
@@ -33,6 +39,8 @@ export interface LocalSsmHost {
   readonly hostRoot: string;
   /** Whether its agent starts online. @default true */
   readonly online?: boolean;
+  /** The instance's tags. @default none */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface LocalSsmOptions {
@@ -46,6 +54,10 @@ export interface LocalSsmOptions {
   readonly clock?: Clock;
   /** What DescribeInstanceInformation reports as every agent's AgentVersion. @default '3.3.0-local' */
   readonly agentVersion?: string;
+  /** Local IAM: every request is authorized as its signer's policies allow. @default anyone may do anything */
+  readonly authorizer?: Authorizer;
+  /** Partition, region and account of the ARNs IAM evaluates. @default aws, us-east-1, 000000000000 */
+  readonly arns?: ArnContext;
 }
 
 /** One invocation (a command on one instance) as the endpoint holds it. */
@@ -61,7 +73,7 @@ export interface RunningLocalSsm {
   /** `http://127.0.0.1:<port>`, for the SDK client's `endpoint`. */
   readonly endpoint: string;
   /** Makes `hostRoot` the managed instance `instanceId` (its agent online), or moves it there. */
-  registerHost(instanceId: string, hostRoot: string): void;
+  registerHost(instanceId: string, hostRoot: string, tags?: Readonly<Record<string, string>>): void;
   /**
    * Sets extra environment for the documents a host's agent runs, e.g. the host agent's fault seams
    * (REJUV_HOLD_AT, REJUV_HOLD_DIR: see host/README.md).
@@ -108,7 +120,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
   }
   const hosts = new ManagedHosts(clock);
   for (const [instanceId, host] of Object.entries(options.hosts ?? {}))
-    hosts.register(instanceId, host.hostRoot, host.online ?? true);
+    hosts.register(instanceId, host.hostRoot, host.online ?? true, host.tags);
   const commands = new LocalCommands(hosts, options.executor ?? runnerExecutor, clock);
   const faults = new RequestFaults();
 
@@ -128,15 +140,26 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
       },
     ]),
   );
+  const arns = options.arns ?? { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
+  const authorizer = options.authorizer;
   const server = await startAwsJsonServer({
     targetPrefix: 'AmazonSSM',
     jsonVersion: '1.1',
     operations: faults.wrap(expiringFirst),
+    ...(authorizer === undefined
+      ? {}
+      : {
+          authorize: async ({ operation, body, accessKeyId }) => {
+            const requests = ssmRequests(arns, operation, body, (id) => hosts.get(id)?.tags ?? {});
+            const refused = refusedJsonRequest(await authorizer.authorize(accessKeyId, requests));
+            if (refused !== undefined) throw refused;
+          },
+        }),
   });
 
   return {
     endpoint: server.endpoint,
-    registerHost: (instanceId, hostRoot) => hosts.register(instanceId, hostRoot),
+    registerHost: (instanceId, hostRoot, tags) => hosts.register(instanceId, hostRoot, true, tags),
     setAgentEnvironment: (instanceId, environment) => hosts.setAgentEnvironment(instanceId, environment),
     setOnline: (instanceId, online) => hosts.setOnline(instanceId, online),
     onCommandFinished: (listener) => commands.onFinished(listener),

@@ -6,7 +6,9 @@
 import './promise-with-resolvers.js';
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
-import { AwsServiceError, startAwsJsonServer } from '../json-protocol/aws-json-server.js';
+import { AwsServiceError, refusedJsonRequest, startAwsJsonServer } from '../json-protocol/aws-json-server.js';
+import type { Authorizer } from '../iam/local-iam.js';
+import { lambdaInvokeRequest, stepFunctionsRequests } from '../iam/service-requests.js';
 import {
   LOCAL_ACCOUNT,
   LOCAL_PARTITION,
@@ -52,7 +54,16 @@ export interface LocalStepFunctionsOptions {
   /** Pause before a retry of particular states, overriding `retryIntervalMs` (e.g. Admit waiting for a pool slot). */
   readonly retryIntervalMsByState?: Readonly<Record<string, number>>;
   readonly stateMachineName?: string;
+  /**
+   * Local IAM: API callers are authorized as their signer's policies allow, and each Task's invocation as
+   * the state machine's role (`executionRoleAccessKeyId`) allows. @default anyone may do anything
+   */
+  readonly authorizer?: Authorizer;
+  readonly executionRoleAccessKeyId?: string;
 }
+
+/** Step Functions' limit on a state's input or output, and so on an execution's input: 256 KiB. */
+export const MAX_STATE_PAYLOAD_BYTES = 262_144;
 
 export interface RunningLocalStepFunctions {
   readonly endpoint: string;
@@ -74,7 +85,7 @@ export async function startLocalStepFunctions(
   const machine = new StateMachine(options.workflow.definition as never, {
     validationOptions: { checkPaths: true },
   });
-  const overrides = overridesFor(options);
+  const overrides = overridesFor(options, stateMachineArn);
   const stateTypes = new Map(
     Object.entries((options.workflow.definition['States'] ?? {}) as Record<string, { Type: string }>).map(
       ([name, state]) => [name, state.Type],
@@ -162,6 +173,11 @@ export async function startLocalStepFunctions(
 
   const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
     StartExecution: (body) => {
+      if (typeof body['input'] === 'string' && Buffer.byteLength(body['input']) > MAX_STATE_PAYLOAD_BYTES)
+        throw new AwsServiceError(
+          'ValidationException',
+          `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_STATE_PAYLOAD_BYTES}`,
+        );
       if (body['stateMachineArn'] !== stateMachineArn)
         throw new AwsServiceError(
           'StateMachineDoesNotExist',
@@ -219,6 +235,18 @@ export async function startLocalStepFunctions(
     targetPrefix: 'AWSStepFunctions',
     jsonVersion: '1.0',
     operations,
+    ...(options.authorizer === undefined
+      ? {}
+      : {
+          authorize: async ({ operation, body, accessKeyId }) => {
+            const authorization = await options.authorizer?.authorize(
+              accessKeyId,
+              stepFunctionsRequests(operation, body),
+            );
+            const refused = authorization === undefined ? undefined : refusedJsonRequest(authorization);
+            if (refused !== undefined) throw refused;
+          },
+        }),
   });
 
   return {
@@ -271,8 +299,12 @@ function describe(e: LocalExecution, stateMachineArn: string) {
   };
 }
 
-/** Binds each Task state to the handler of the function its Resource names, and shortens waits. */
-function overridesFor(options: LocalStepFunctionsOptions): RunOptions['overrides'] {
+/**
+ * Binds each Task state to the handler of the function its Resource names, as the Lambda integration
+ * calls it: under the state machine's role (refused as `Lambda.AWSLambdaException` when it may not
+ * invoke), with the state size limit on what comes back (`States.DataLimitExceeded`). Shortens waits.
+ */
+function overridesFor(options: LocalStepFunctionsOptions, stateMachineArn: string): RunOptions['overrides'] {
   const taskResourceLocalHandlers: Record<string, (input: never) => Promise<never>> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
@@ -290,13 +322,44 @@ function overridesFor(options: LocalStepFunctionsOptions): RunOptions['overrides
     const handler = constructId === undefined ? undefined : options.handlers[constructId];
     if (handler === undefined)
       throw new Error(`no local handler for state ${name} (resource ${state.Resource ?? 'none'})`);
-    // A real invocation passes JSON both ways; so does this one, so nothing shared leaks between steps.
-    taskResourceLocalHandlers[name] = async (input) =>
-      JSON.parse(JSON.stringify((await handler(structuredClone(input))) ?? null)) as never;
+    const functionArn = state.Resource ?? '';
+    taskResourceLocalHandlers[name] = async (input) => {
+      await authorizeInvocation(options, stateMachineArn, functionArn);
+      // A real invocation passes JSON both ways; so does this one, so nothing shared leaks between steps.
+      const output = JSON.stringify((await handler(structuredClone(input))) ?? null);
+      if (Buffer.byteLength(output) > MAX_STATE_PAYLOAD_BYTES) {
+        throw Object.assign(
+          new Error(
+            `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+          ),
+          { name: 'States.DataLimitExceeded' },
+        );
+      }
+      return JSON.parse(output) as never;
+    };
   }
   return {
     taskResourceLocalHandlers,
     waitTimeOverrides,
     retryIntervalOverrides,
   } as unknown as RunOptions['overrides'];
+}
+
+/** What the Lambda integration reports when the state machine's role may not invoke the function. */
+async function authorizeInvocation(
+  options: LocalStepFunctionsOptions,
+  stateMachineArn: string,
+  functionArn: string,
+): Promise<void> {
+  if (options.authorizer === undefined) return;
+  const authorization = await options.authorizer.authorize(options.executionRoleAccessKeyId, [
+    lambdaInvokeRequest(functionArn),
+  ]);
+  if (authorization.outcome === 'allowed') return;
+  throw Object.assign(
+    new Error(
+      `${authorization.message} (Service: Lambda, Status Code: 403, Error Code: AccessDeniedException) while ${stateMachineArn} invoked ${functionArn}`,
+    ),
+    { name: 'Lambda.AWSLambdaException' },
+  );
 }

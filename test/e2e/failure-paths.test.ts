@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { counterBreaks } from '../../host/lab/heartbeat-log.js';
 import { teardownOpenLabHosts } from '../../host/lab/lab-host.js';
 import { vmPid } from '../../host/lab/vm-processes.js';
@@ -20,6 +20,11 @@ beforeAll(async () => {
     waitMs: 100,
     poolSlotRetryMs: 300,
   });
+});
+
+// Every call each function made was one its deployed role may make: IAM refused nothing.
+afterEach(() => {
+  expect(env.iam.refusals()).toEqual([]);
 });
 
 afterAll(async () => {

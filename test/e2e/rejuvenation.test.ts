@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { counterBreaks } from '../../host/lab/heartbeat-log.js';
 import { teardownOpenLabHosts } from '../../host/lab/lab-host.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/local-environment.js';
@@ -12,6 +12,11 @@ beforeAll(async () => {
     coordinator: { pools: { solo: { maxHostsInMaintenance: 1 } }, defaultMaxHostsInMaintenance: 2 },
     waitMs: 100,
   });
+});
+
+// Every call each function made was one its deployed role may make: IAM refused nothing.
+afterEach(() => {
+  expect(env.iam.refusals()).toEqual([]);
 });
 
 afterAll(async () => {

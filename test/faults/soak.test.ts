@@ -28,7 +28,6 @@ let hosts: FleetHost[] = [];
 
 beforeAll(async () => {
   env = await startFaultEnvironment({
-    countDynamoDbRequests: true,
     poolSlotRetryMs: 400,
     coordinator: { pools: { [POOL]: { maxHostsInMaintenance: LIMIT } }, leaseDuration: Duration.seconds(60) },
   });

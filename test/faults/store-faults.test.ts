@@ -23,7 +23,6 @@ let hostCount = 0;
 beforeAll(async () => {
   env = await startFaultEnvironment({
     dynamoDbPath: mkdtempSync(join(tmpdir(), 'rejuv-ddb-')),
-    countDynamoDbRequests: true,
     // The deployed backoff (2 s doubling, 6 attempts) spans a minute; here 1.5 s between attempts
     // spans a DynamoDB Local restart (JVM start included) without making the file slow.
     retryIntervalMs: 1500,

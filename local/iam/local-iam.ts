@@ -1,0 +1,162 @@
+/**
+ * IAM for local mode: each function's role, with the policies the synthesized template grants it, gets
+ * credentials of its own; every request a local endpoint receives is evaluated against the policies of the
+ * identity that signed it, on the real action and resource ARN, by a maintained IAM policy evaluator
+ * (@cloud-copilot/iam-simulate). A call the deployed role could not make is refused here as AWS refuses it.
+ *
+ * One identity stands outside: the account's administrator (`ADMIN_ACCESS_KEY_ID`), which the tests, the
+ * CLI and the lab use to set things up, as a person with admin rights would in a real account.
+ * Signatures are not verified: the access key id in the Authorization header names the caller.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+
+export const ADMIN_ACCESS_KEY_ID = 'local';
+
+/** One action on one resource, as IAM evaluates it (a transaction is several). */
+export interface ServiceRequest {
+  readonly action: string;
+  readonly resource: string;
+  /** Condition keys the service sets for this request, e.g. `ssm:resourceTag/rejuv:managed`. */
+  readonly context?: Readonly<Record<string, string | readonly string[]>>;
+}
+
+export interface PolicyDocument {
+  readonly Version?: string;
+  readonly Statement: readonly unknown[] | unknown;
+}
+
+export interface LocalIdentity {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  /** `arn:aws:sts::<account>:assumed-role/<role>/<session>`, as the service names the caller. */
+  readonly principalArn: string;
+}
+
+export type Authorization =
+  | { readonly outcome: 'allowed' }
+  | { readonly outcome: 'unknown-key'; readonly message: string }
+  | { readonly outcome: 'denied'; readonly message: string; readonly request: ServiceRequest };
+
+export interface Authorizer {
+  authorize(accessKeyId: string | undefined, requests: readonly ServiceRequest[]): Promise<Authorization>;
+}
+
+interface RoleSession {
+  readonly principalArn: string;
+  readonly policies: readonly PolicyDocument[];
+}
+
+export class LocalIam implements Authorizer {
+  private readonly sessions = new Map<string, RoleSession>();
+  private readonly decisions = new Map<string, Promise<Authorization>>();
+  private readonly refused: { principalArn: string; request: ServiceRequest }[] = [];
+  private readonly used = new Set<string>();
+
+  constructor(private readonly accountId: string) {}
+
+  /** Credentials for a session of `roleName` (a function's role), allowed what `policies` allow. */
+  assumeRole(roleName: string, sessionName: string, policies: readonly PolicyDocument[]): LocalIdentity {
+    const principalArn = `arn:aws:sts::${this.accountId}:assumed-role/${roleName}/${sessionName}`;
+    const accessKeyId = `ASIA${createHash('sha256').update(principalArn).digest('hex').slice(0, 16).toUpperCase()}`;
+    this.sessions.set(accessKeyId, { principalArn, policies });
+    return {
+      accessKeyId,
+      secretAccessKey: randomBytes(30).toString('base64'),
+      sessionToken: randomBytes(64).toString('base64'),
+      principalArn,
+    };
+  }
+
+  async authorize(
+    accessKeyId: string | undefined,
+    requests: readonly ServiceRequest[],
+  ): Promise<Authorization> {
+    if (accessKeyId === ADMIN_ACCESS_KEY_ID) return { outcome: 'allowed' };
+    const session = accessKeyId === undefined ? undefined : this.sessions.get(accessKeyId);
+    if (accessKeyId === undefined || session === undefined)
+      return { outcome: 'unknown-key', message: 'The security token included in the request is invalid.' };
+    for (const request of requests) {
+      const decision = await this.decide(accessKeyId, session, request);
+      if (decision.outcome !== 'allowed') {
+        this.refused.push({ principalArn: session.principalArn, request });
+        return decision;
+      }
+    }
+    for (const request of requests) this.recordUse(session.principalArn, request);
+    return { outcome: 'allowed' };
+  }
+
+  /** Every request refused so far, with who asked: what a test or a run reads to find a missing grant. */
+  refusals(): readonly { principalArn: string; request: ServiceRequest }[] {
+    return [...this.refused];
+  }
+
+  /**
+   * What each role was allowed to do so far, one `role<TAB>action<TAB>resource` line each: the evidence
+   * for trimming a grant nothing uses. With REJUV_LOCAL_IAM_USAGE set, each new line is also appended to
+   * that file, so a whole test run's usage can be collected.
+   */
+  usage(): readonly string[] {
+    return [...this.used].sort();
+  }
+
+  private recordUse(principalArn: string, request: ServiceRequest): void {
+    const role = principalArn.split('/')[1] ?? principalArn;
+    const line = `${role}\t${request.action}\t${request.resource}`;
+    if (this.used.has(line)) return;
+    this.used.add(line);
+    const file = process.env['REJUV_LOCAL_IAM_USAGE'];
+    if (file !== undefined && file !== '') appendFileSync(file, `${line}\n`);
+  }
+
+  private decide(accessKeyId: string, session: RoleSession, request: ServiceRequest): Promise<Authorization> {
+    const key = JSON.stringify([accessKeyId, request.action, request.resource, request.context ?? {}]);
+    let decision = this.decisions.get(key);
+    if (decision === undefined) {
+      decision = this.evaluate(session, request);
+      this.decisions.set(key, decision);
+    }
+    return decision;
+  }
+
+  private async evaluate(session: RoleSession, request: ServiceRequest): Promise<Authorization> {
+    const simulation = {
+      identityPolicies: session.policies.map((policy, i) => ({ name: `policy${i}`, policy })),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      request: {
+        action: request.action,
+        principal: session.principalArn,
+        resource: { resource: request.resource, accountId: this.accountId },
+        contextVariables: { ...request.context },
+      },
+    } as unknown as Simulation;
+    const result = await runSimulation(simulation, {});
+    if (result.resultType === 'error') {
+      // A request the evaluator cannot even check (an unknown action, an ARN of the wrong shape) is a
+      // defect of the emulation or of the policy, not a decision: say so loudly rather than allow it.
+      throw new Error(
+        `cannot evaluate ${request.action} on ${request.resource} for ${session.principalArn}: ${JSON.stringify(result.errors)}`,
+      );
+    }
+    if (result.overallResult === 'Allowed') return { outcome: 'allowed' };
+    const because =
+      result.overallResult === 'ExplicitlyDenied'
+        ? `with an explicit deny in an identity-based policy`
+        : `because no identity-based policy allows the ${request.action} action`;
+    return {
+      outcome: 'denied',
+      request,
+      message: `User: ${session.principalArn} is not authorized to perform: ${request.action} on resource: ${request.resource} ${because}`,
+    };
+  }
+}
+
+/** The access key id of a SigV4-signed request (`Credential=<key>/<date>/<region>/<service>/aws4_request`). */
+export function accessKeyIdOf(authorization: string | string[] | undefined): string | undefined {
+  const header = Array.isArray(authorization) ? authorization[0] : authorization;
+  return /Credential=([^/,\s]+)\//.exec(header ?? '')?.[1];
+}

@@ -1,0 +1,156 @@
+/**
+ * What IAM evaluates for one API call of each service rejuv uses: the action(s), the resource ARN(s) and
+ * the condition keys the service sets, as the services' authorization references describe them. A call
+ * that touches several resources (a DynamoDB transaction, an SSM command to several instances) is
+ * authorized only if every one of its requests is.
+ */
+import type { ServiceRequest } from './local-iam.js';
+
+export interface ArnContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly accountId: string;
+}
+
+const arnOf = (c: ArnContext, service: string, resource: string, global = false): string =>
+  `arn:${c.partition}:${service}:${global ? '' : c.region}:${c.accountId}:${resource}`;
+
+type Body = Readonly<Record<string, unknown>>;
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const keysOf = (v: unknown): string[] => (v !== null && typeof v === 'object' ? Object.keys(v) : []);
+
+/** DynamoDB: transactions need the item action on each table they touch; batches their own action. */
+export function dynamoDbRequests(c: ArnContext, operation: string, body: Body): ServiceRequest[] {
+  const table = (name: unknown): string =>
+    str(name).startsWith('arn:') ? str(name) : arnOf(c, 'dynamodb', `table/${str(name)}`);
+  const action = (op: string) => `dynamodb:${op}`;
+  switch (operation) {
+    case 'TransactWriteItems': {
+      const items = Array.isArray(body['TransactItems']) ? (body['TransactItems'] as Body[]) : [];
+      const itemAction: Record<string, string> = {
+        Put: 'PutItem',
+        Update: 'UpdateItem',
+        Delete: 'DeleteItem',
+        ConditionCheck: 'ConditionCheckItem',
+      };
+      return items.flatMap((item) =>
+        Object.entries(item)
+          .filter(([kind]) => itemAction[kind] !== undefined)
+          .map(([kind, spec]) => ({
+            action: action(itemAction[kind] ?? kind),
+            resource: table((spec as Body)['TableName']),
+          })),
+      );
+    }
+    case 'TransactGetItems': {
+      const items = Array.isArray(body['TransactItems']) ? (body['TransactItems'] as Body[]) : [];
+      return items.map((item) => ({
+        action: action('GetItem'),
+        resource: table((item['Get'] as Body | undefined)?.['TableName']),
+      }));
+    }
+    case 'BatchGetItem':
+    case 'BatchWriteItem':
+      return keysOf(body['RequestItems']).map((name) => ({
+        action: action(operation),
+        resource: table(name),
+      }));
+    case 'ListTables':
+      return [{ action: action(operation), resource: '*' }];
+    default: {
+      const index = str(body['IndexName']);
+      const base = table(body['TableName']);
+      return [{ action: action(operation), resource: index === '' ? base : `${base}/index/${index}` }];
+    }
+  }
+}
+
+/** SSM: SendCommand is authorized on the document and on every instance, whose tags are condition keys. */
+export function ssmRequests(
+  c: ArnContext,
+  operation: string,
+  body: Body,
+  instanceTags: (instanceId: string) => Readonly<Record<string, string>>,
+): ServiceRequest[] {
+  const action = `ssm:${operation}`;
+  const document = (name: unknown): string =>
+    str(name).startsWith('arn:') ? str(name) : arnOf(c, 'ssm', `document/${str(name)}`);
+  switch (operation) {
+    case 'SendCommand': {
+      const instances = Array.isArray(body['InstanceIds']) ? body['InstanceIds'].map(str) : [];
+      return [
+        { action, resource: document(body['DocumentName']) },
+        ...instances.map((id) => ({
+          action,
+          resource: id.startsWith('mi-')
+            ? arnOf(c, 'ssm', `managed-instance/${id}`)
+            : arnOf(c, 'ec2', `instance/${id}`),
+          context: Object.fromEntries(
+            Object.entries(instanceTags(id)).map(([k, v]) => [`ssm:resourceTag/${k}`, v]),
+          ),
+        })),
+      ];
+    }
+    case 'GetDocument':
+    case 'DescribeDocument':
+      return [{ action, resource: document(body['Name']) }];
+    default:
+      // GetCommandInvocation, ListCommands, ListCommandInvocations, CancelCommand,
+      // DescribeInstanceInformation: no resource-level permissions.
+      return [{ action, resource: '*' }];
+  }
+}
+
+/** Step Functions: executions are authorized on their own ARN, starts and lists on the state machine's. */
+export function stepFunctionsRequests(operation: string, body: Body): ServiceRequest[] {
+  const action = `states:${operation}`;
+  switch (operation) {
+    case 'StartExecution':
+    case 'ListExecutions':
+    case 'DescribeStateMachine':
+      return [{ action, resource: str(body['stateMachineArn']) }];
+    case 'DescribeExecution':
+    case 'StopExecution':
+    case 'GetExecutionHistory':
+      return [{ action, resource: str(body['executionArn']) }];
+    default:
+      return [{ action, resource: '*' }];
+  }
+}
+
+type QueryParams = Readonly<Record<string, unknown>>;
+
+/** `Name.member.N` lists of the Query protocol, as the parsed parameter tree holds them. */
+function members(tree: unknown): string[] {
+  const member = (tree as QueryParams | undefined)?.['member'];
+  return member !== null && typeof member === 'object' ? Object.values(member).map(str) : [];
+}
+
+export function snsRequests(c: ArnContext, action: string, params: QueryParams): ServiceRequest[] {
+  const topic = str(params['TopicArn'] ?? params['TargetArn']);
+  if (topic !== '') return [{ action: `sns:${action}`, resource: topic }];
+  if (action === 'CreateTopic')
+    return [{ action: `sns:${action}`, resource: arnOf(c, 'sns', str(params['Name'])) }];
+  return [{ action: `sns:${action}`, resource: '*' }];
+}
+
+export function elbv2Requests(action: string, params: QueryParams): ServiceRequest[] {
+  const iamAction = `elasticloadbalancing:${action}`;
+  switch (action) {
+    case 'RegisterTargets':
+    case 'DeregisterTargets':
+      return [{ action: iamAction, resource: str(params['TargetGroupArn']) }];
+    case 'AddTags':
+    case 'RemoveTags':
+      return members(params['ResourceArns']).map((resource) => ({ action: iamAction, resource }));
+    default:
+      // DescribeTargetHealth, DescribeTags, DescribeTargetGroups: no resource-level permissions.
+      return [{ action: iamAction, resource: '*' }];
+  }
+}
+
+/** Lambda: invoking a function is authorized on its ARN (a qualified ARN for a version or alias). */
+export function lambdaInvokeRequest(functionArn: string): ServiceRequest {
+  return { action: 'lambda:InvokeFunction', resource: functionArn };
+}
