@@ -1,16 +1,21 @@
 /**
  * RejuvenationCoordinator: everything rejuv needs in one account and region: the tables, the host
- * documents, the workflow functions and state machine, the alarm rule, the trigger functions and the
- * operator topic, with least-privilege permissions between them.
+ * documents, the workflow functions and state machine, the alarm rule, the trigger functions, the
+ * operator topic and the dead-letter queue of the trigger events, with least-privilege permissions
+ * between them.
  */
 import { CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
@@ -65,8 +70,10 @@ export interface RejuvenationCoordinatorProps {
    */
   readonly alarmReloadLevel?: ReloadLevel;
   /**
-   * Topic for operator notifications: quarantines, failures, completions.
-   * @default - a new topic encrypted with the AWS managed SNS key
+   * Topic for operator notifications: quarantines, failures, completions, dead-lettered trigger events.
+   * The dead-letter alarm publishes to it, so it must let CloudWatch alarms publish (topic policy and,
+   * if encrypted, a key policy granting `cloudwatch.amazonaws.com` kms:Decrypt and kms:GenerateDataKey*).
+   * @default - a new topic encrypted with its own KMS key, which CloudWatch alarms may use
    */
   readonly notificationTopic?: ITopic;
   /**
@@ -162,6 +169,10 @@ export class RejuvenationCoordinator extends Construct {
   readonly notificationTopic: ITopic;
   readonly documents: Readonly<Record<HostDocument, CfnDocument>>;
   readonly functions: Readonly<Record<WorkflowStepId | TriggerId, IFunction>>;
+  /** Trigger events EventBridge could not deliver, and trigger invocations Lambda gave up on. */
+  readonly deadLetterQueue: Queue;
+  /** In ALARM while the dead-letter queue holds a message; notifies the notification topic. */
+  readonly deadLetterAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: RejuvenationCoordinatorProps = {}) {
     super(scope, id);
@@ -172,12 +183,8 @@ export class RejuvenationCoordinator extends Construct {
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    this.notificationTopic =
-      props.notificationTopic ??
-      new Topic(this, 'Notifications', {
-        enforceSSL: true,
-        masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
-      });
+    const ownTopic = props.notificationTopic === undefined ? this.createNotificationTopic() : undefined;
+    this.notificationTopic = props.notificationTopic ?? (ownTopic as Topic);
 
     const documents = {} as Record<HostDocument, CfnDocument>;
     for (const document of HOST_DOCUMENTS) {
@@ -254,18 +261,65 @@ export class RejuvenationCoordinator extends Construct {
     }
     this.functions = functions;
 
+    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+      // SQS-managed keys: EventBridge cannot send to a queue encrypted with the AWS managed SQS KMS key.
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.deliverTriggerEvents(functions, settings.agingAlarmNamePrefix);
+    this.deadLetterAlarm = this.alarmOnDeadLetters(ownTopic);
+
+    this.grantTables(functions);
+    this.grantHostAccess(functions, settings.managedInstanceTag, props.targetGroupArns ?? []);
+    for (const fnId of NOTIFIES) this.notificationTopic.grantPublish(functions[fnId]);
+    this.acknowledgeWildcards(functions);
+  }
+
+  /**
+   * The topic encrypted with a key of its own: CloudWatch alarms cannot publish to a topic encrypted
+   * with the AWS managed SNS key, whose key policy nobody can extend.
+   */
+  private createNotificationTopic(): Topic {
+    const key = new Key(this, 'NotificationsKey', {
+      description: 'rejuv notifications topic: lets the functions and the dead-letter alarm publish',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    return new Topic(this, 'Notifications', { enforceSSL: true, masterKey: key });
+  }
+
+  /**
+   * A lost alarm event is a missed rejuvenation and a lost execution-status event leaves a host
+   * orphaned, so both paths keep what they cannot deliver: EventBridge retries the invoke and then
+   * dead-letters the event; Lambda, which takes the event asynchronously, retries a failing handler
+   * and then sends the invocation record (event and error) to the same queue.
+   */
+  private deliverTriggerEvents(
+    functions: Record<WorkflowStepId | TriggerId, RejuvFunction>,
+    prefix: string,
+  ): void {
+    const delivery = {
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(2),
+      deadLetterQueue: this.deadLetterQueue,
+    };
     new Rule(this, 'AgingAlarmRule', {
       description: 'CloudWatch aging alarms entering ALARM start a rejuvenation',
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],
-        detail: { alarmName: [{ prefix: settings.agingAlarmNamePrefix }], state: { value: ['ALARM'] } },
+        detail: { alarmName: [{ prefix }], state: { value: ['ALARM'] } },
       },
-      targets: [
-        new LambdaFunction(functions.AlarmTrigger, { retryAttempts: 8, maxEventAge: Duration.hours(2) }),
-      ],
+      targets: [new LambdaFunction(functions.AlarmTrigger, delivery)],
     });
-
     new Rule(this, 'ExecutionEndedRule', {
       description: 'Executions that end without their own cleanup (stopped, timed out, failed) are reaped',
       eventPattern: {
@@ -273,13 +327,51 @@ export class RejuvenationCoordinator extends Construct {
         detailType: ['Step Functions Execution Status Change'],
         detail: { status: [...REAPED_STATUSES], stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
-      targets: [new LambdaFunction(functions.Reap, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+      targets: [new LambdaFunction(functions.Reap, delivery)],
     });
+    // Both handlers are idempotent (a dedupe key per alarm change; reaping an already reaped host
+    // changes nothing), so Lambda's retries are safe.
+    for (const fn of [functions.AlarmTrigger, functions.Reap]) {
+      fn.configureAsyncInvoke({
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(2),
+        onFailure: new SqsDestination(this.deadLetterQueue),
+      });
+    }
+  }
 
-    this.grantTables(functions);
-    this.grantHostAccess(functions, settings.managedInstanceTag, props.targetGroupArns ?? []);
-    for (const fnId of NOTIFIES) this.notificationTopic.grantPublish(functions[fnId]);
-    this.acknowledgeWildcards(functions);
+  /** A dead-lettered event must reach a person: the queue's depth alarms on the notification topic. */
+  private alarmOnDeadLetters(ownTopic: Topic | undefined): Alarm {
+    const alarm = new Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription:
+        'rejuv: a trigger event was dead-lettered (an aging alarm that started no rejuvenation, or an ended execution whose host was not reaped). Read the messages in the dead-letter queue.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: Stats.MAXIMUM,
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(this.notificationTopic));
+    // The topic policy that enforces TLS replaces SNS's default policy, so the alarm is let in by name.
+    ownTopic?.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [ownTopic.topicArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': alarm.alarmArn } },
+      }),
+    );
+    acknowledgeFindings(this.deadLetterQueue, [
+      {
+        finding: 'AwsSolutions-SQS3',
+        reason:
+          'it is the dead-letter queue of the trigger rules and functions; nothing reads it but an operator',
+      },
+    ]);
+    return alarm;
   }
 
   /** Every wildcard that remains, and why it cannot be narrowed. */
@@ -298,6 +390,13 @@ export class RejuvenationCoordinator extends Construct {
           reason: `queries the indexes of the ${tableId} table it is granted`,
         })),
       ];
+      if (NOTIFIES.has(fnId) && this.notificationTopic instanceof Topic) {
+        acknowledgements.push({
+          finding: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+          reason:
+            'publishing to the encrypted notification topic needs a data key; granted on that topic key only',
+        });
+      }
       if (fnId === 'HostCommandStart') {
         // cdk-nag writes unresolved pseudo parameters as <AWS::Region>, resolved ones as themselves.
         const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;

@@ -1,5 +1,6 @@
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RejuvStack } from '../../../cdk/rejuv-stack.js';
@@ -23,9 +24,10 @@ function synth(configure?: (stack: Stack) => void): Template {
 }
 
 let template: Template;
+// A whole-stack synth takes several seconds, more than the default 10 s hook timeout on a loaded 2-core machine.
 beforeAll(() => {
   template = synth();
-});
+}, 60_000);
 
 describe('Construct: RejuvenationCoordinator', () => {
   it('creates every table from the shared definition, on demand, with PITR, encryption and deletion protection', () => {
@@ -142,6 +144,137 @@ describe('Construct: RejuvenationCoordinator', () => {
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
         ]),
       },
+    });
+  });
+
+  describe('dead-lettered trigger events', () => {
+    const queueArn = () => ({ 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', /DeadLetters/), 'Arn'] });
+    const logicalIdOf = (type: string, pattern: RegExp): string => {
+      const ids = Object.keys(template.findResources(type)).filter((id) => pattern.test(id));
+      expect(ids, `${type} matching ${pattern}`).toHaveLength(1);
+      return ids[0] as string;
+    };
+
+    it('keeps them 14 days in a queue encrypted at rest that refuses plain HTTP', () => {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalIdOf('AWS::SQS::Queue', /DeadLetters/) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it.each([
+      ['AgingAlarmRule', 'AlarmTriggerFunction'],
+      ['ExecutionEndedRule', 'ReapFunction'],
+    ])('%s retries its target %s, then dead-letters the event', (rule, fn) => {
+      const ruleId = logicalIdOf('AWS::Events::Rule', new RegExp(rule));
+      const fnId = logicalIdOf('AWS::Lambda::Function', new RegExp(`${fn}[0-9A-F]{8}$`));
+      expect(template.findResources('AWS::Events::Rule')[ruleId]?.Properties.Targets).toEqual([
+        expect.objectContaining({
+          Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+          DeadLetterConfig: { Arn: queueArn() },
+        }),
+      ]);
+      // Only this rule, through EventBridge, may send to the queue (besides the functions' own roles).
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+            }),
+          ]),
+        },
+      });
+      // EventBridge hands the event to Lambda's asynchronous queue; a handler that keeps failing
+      // there is retried by Lambda and then sent to the same queue.
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId },
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 7200,
+        DestinationConfig: { OnFailure: { Destination: queueArn() } },
+      });
+    });
+
+    it('lets no other principal than EventBridge send to the queue through its policy', () => {
+      const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+      const allows = (policy?.Properties.PolicyDocument.Statement as Record<string, unknown>[]).filter(
+        (s) => s['Effect'] === 'Allow',
+      );
+      expect(allows).toHaveLength(2);
+      for (const s of allows) expect(s['Principal']).toEqual({ Service: 'events.amazonaws.com' });
+    });
+
+    it('alarms on the notification topic as soon as one message is in the queue', () => {
+      const topicId = logicalIdOf('AWS::SNS::Topic', /Notifications/);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', /DeadLetters/), 'QueueName'] },
+          },
+        ],
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: topicId }],
+      });
+    });
+
+    it('lets that alarm publish to the encrypted topic: topic policy and a key policy CloudWatch can use', () => {
+      const alarmId = logicalIdOf('AWS::CloudWatch::Alarm', /DeadLettersAlarm/);
+      const keyId = logicalIdOf('AWS::KMS::Key', /NotificationsKey/);
+      template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: 'sns:Publish',
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [alarmId, 'Arn'] } } },
+            }),
+          ]),
+        },
+      });
+      template.hasResourceProperties('AWS::KMS::Key', {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('notifies a topic given in the props, and creates neither a topic nor a key then', () => {
+      const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Given');
+      new RejuvenationCoordinator(stack, 'Coordinator', {
+        notificationTopic: Topic.fromTopicArn(stack, 'Ops', 'arn:aws:sns:eu-west-1:123456789012:ops'),
+      });
+      const given = Template.fromStack(stack);
+      given.resourceCountIs('AWS::SNS::Topic', 0);
+      given.resourceCountIs('AWS::KMS::Key', 0);
+      given.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:ops'],
+      });
     });
   });
 
