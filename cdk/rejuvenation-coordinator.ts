@@ -149,7 +149,7 @@ const TABLE_ACCESS: Readonly<Record<WorkflowStepId | TriggerId, Partial<Record<T
     DryRunReport: { audit: 'write' },
     Reap: { hosts: 'write', leases: 'write', audit: 'write' },
     AlarmTrigger: { hosts: 'read', idempotency: 'write' },
-    OperatorTrigger: { hosts: 'read' },
+    OperatorTrigger: { hosts: 'read', idempotency: 'write' },
   };
 
 const SENDS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set(['HostCommandStart']);
