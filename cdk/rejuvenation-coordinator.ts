@@ -28,6 +28,13 @@ import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
 import { CoordinatorTables } from './coordinator-tables.js';
 import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
+import {
+  SSM_READS,
+  TABLE_GRANTS,
+  type FunctionId,
+  type TableAction,
+  type TableGrant,
+} from './function-grants.js';
 import { acknowledgeFindings, type Acknowledgement } from './nag.js';
 import { RejuvFunction } from './rejuv-function.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
@@ -131,33 +138,7 @@ const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
   Recover: Duration.minutes(15),
 };
 
-/** Which tables each function touches, and how; nothing else is granted. */
-const TABLE_ACCESS: Readonly<Record<WorkflowStepId | TriggerId, Partial<Record<TableId, 'read' | 'write'>>>> =
-  {
-    Admit: { hosts: 'write', leases: 'write', audit: 'write' },
-    Advance: { hosts: 'write', leases: 'read', audit: 'write' },
-    HostCommandStart: { audit: 'write' },
-    HostCommandPoll: { audit: 'write' },
-    DrainStart: { hosts: 'write', leases: 'read', audit: 'write' },
-    DrainCheck: { hosts: 'read' },
-    Undrain: { hosts: 'write', leases: 'read', audit: 'write' },
-    AwaitHost: { audit: 'write' },
-    Compensate: { hosts: 'write', leases: 'read', audit: 'write' },
-    Quarantine: { hosts: 'write', leases: 'read', audit: 'write' },
-    Release: { hosts: 'read', leases: 'write', audit: 'write' },
-    Refuse: { hosts: 'read', audit: 'write' },
-    DryRunReport: { audit: 'write' },
-    Reap: { hosts: 'write', leases: 'write', audit: 'write' },
-    AlarmTrigger: { hosts: 'read', idempotency: 'write' },
-    OperatorTrigger: { hosts: 'read', idempotency: 'write' },
-  };
-
 const SENDS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set(['HostCommandStart']);
-const READS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set([
-  'HostCommandStart',
-  'HostCommandPoll',
-  'AwaitHost',
-]);
 const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
 const NOTIFIES: ReadonlySet<WorkflowStepId | TriggerId> = new Set(['Release', 'Refuse', 'Reap']);
 
@@ -385,10 +366,6 @@ export class RejuvenationCoordinator extends Construct {
           reason:
             'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, and ELB DescribeTargetHealth support no resource-level permissions',
         },
-        ...(Object.keys(TABLE_ACCESS[fnId]) as TableId[]).map((tableId) => ({
-          finding: `AwsSolutions-IAM5[Resource::<${logicalId(this.tables.tables[tableId])}.Arn>/index/*]`,
-          reason: `queries the indexes of the ${tableId} table it is granted`,
-        })),
       ];
       if (NOTIFIES.has(fnId) && this.notificationTopic instanceof Topic) {
         acknowledgements.push({
@@ -426,15 +403,16 @@ export class RejuvenationCoordinator extends Construct {
     ]);
   }
 
-  private grantTables(functions: Record<WorkflowStepId | TriggerId, RejuvFunction>): void {
-    for (const [fnId, access] of Object.entries(TABLE_ACCESS) as [
-      WorkflowStepId | TriggerId,
-      Partial<Record<TableId, 'read' | 'write'>>,
-    ][]) {
-      for (const [tableId, mode] of Object.entries(access) as [TableId, 'read' | 'write'][]) {
-        const table = this.tables.tables[tableId];
-        if (mode === 'write') table.grantReadWriteData(functions[fnId]);
-        else table.grantReadData(functions[fnId]);
+  /** Exactly the table actions each function's store operations make (function-grants.ts). */
+  private grantTables(functions: Record<FunctionId, RejuvFunction>): void {
+    for (const [fnId, grant] of Object.entries(TABLE_GRANTS) as [FunctionId, TableGrant][]) {
+      for (const [tableId, actions] of Object.entries(grant) as [TableId, readonly TableAction[]][]) {
+        functions[fnId].addToRolePolicy(
+          new PolicyStatement({
+            actions: actions.map((a) => `dynamodb:${a}`),
+            resources: [this.tables.tables[tableId].tableArn],
+          }),
+        );
       }
     }
   }
@@ -463,20 +441,9 @@ export class RejuvenationCoordinator extends Construct {
         }),
       );
     }
-    for (const fnId of READS_COMMANDS) {
-      functions[fnId].addToRolePolicy(
-        new PolicyStatement({
-          // These SSM actions support no resource-level permissions.
-          actions: [
-            'ssm:GetCommandInvocation',
-            'ssm:ListCommands',
-            'ssm:ListCommandInvocations',
-            'ssm:CancelCommand',
-            'ssm:DescribeInstanceInformation',
-          ],
-          resources: ['*'],
-        }),
-      );
+    for (const [fnId, actions] of Object.entries(SSM_READS) as [FunctionId, readonly string[]][]) {
+      // These SSM actions support no resource-level permissions.
+      functions[fnId].addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: ['*'] }));
     }
     if (targetGroupArns.length > 0) {
       for (const fnId of DRAINS) {

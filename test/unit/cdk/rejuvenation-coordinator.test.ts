@@ -4,6 +4,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RejuvStack } from '../../../cdk/rejuv-stack.js';
+import { TABLE_GRANTS } from '../../../cdk/function-grants.js';
 import { RejuvenationCoordinator } from '../../../cdk/rejuvenation-coordinator.js';
 import { TABLE_DEFINITIONS } from '../../../shared/store/table-definitions.js';
 import { HOST_DOCUMENTS } from '../../../shared/workflow/workflow-config.js';
@@ -124,16 +125,49 @@ describe('Construct: RejuvenationCoordinator', () => {
     expect(anyWildcardSend).toBe(false);
   });
 
-  it('gives each function access only to the tables it uses', () => {
+  it('grants each function exactly the DynamoDB actions its store operations make, per table', () => {
     const policies = template.findResources('AWS::IAM::Policy');
-    const triggerPolicy = Object.entries(policies).find(([id]) =>
-      id.startsWith('CoordinatorOperatorTriggerFunction'),
-    )?.[1];
-    const text = JSON.stringify(triggerPolicy);
-    expect(text).toContain('HostsTable');
-    expect(text).not.toContain('AuditTable');
-    expect(text).not.toContain('dynamodb:PutItem');
-    expect(text).toContain('states:StartExecution');
+    const tableIdOf = (resource: unknown): string => {
+      const logicalId = (resource as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[0] ?? '';
+      const id = Object.keys(TABLE_DEFINITIONS).find((t) => logicalId.toLowerCase().includes(`${t}table`));
+      if (id === undefined)
+        throw new Error(`a DynamoDB grant on ${JSON.stringify(resource)}, not a table ARN`);
+      return id;
+    };
+    for (const [fnId, grant] of Object.entries(TABLE_GRANTS)) {
+      const policy = Object.entries(policies).find(([id]) => id.startsWith(`Coordinator${fnId}FunctionRole`));
+      const statements = (policy?.[1].Properties.PolicyDocument.Statement ?? []) as {
+        Action: string | string[];
+        Resource: unknown;
+      }[];
+      const granted: Record<string, string[]> = {};
+      for (const statement of statements) {
+        const actions = [statement.Action].flat().filter((a) => a.startsWith('dynamodb:'));
+        if (actions.length === 0) continue;
+        for (const resource of [statement.Resource].flat()) {
+          const table = tableIdOf(resource);
+          granted[table] = [...(granted[table] ?? []), ...actions].sort();
+        }
+      }
+      const expected = Object.fromEntries(
+        Object.entries(grant).map(([table, actions]) => [table, actions.map((a) => `dynamodb:${a}`).sort()]),
+      );
+      expect({ fnId, granted }).toEqual({ fnId, granted: expected });
+    }
+  });
+
+  it('lets no function delete, scan, batch-write or rewrite audit records', () => {
+    const text = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    for (const action of ['DeleteItem', 'Scan', 'BatchWriteItem', 'GetRecords', 'DescribeTable'])
+      expect(text).not.toContain(`dynamodb:${action}`);
+    for (const [fnId, grant] of Object.entries(TABLE_GRANTS))
+      expect({
+        fnId,
+        audit: grant.audit?.filter((a) => a !== 'GetItem' && a !== 'PutItem' && a !== 'Query'),
+      }).toEqual({
+        fnId,
+        audit: grant.audit === undefined ? undefined : [],
+      });
   });
 
   it('encrypts the notification topic and refuses plain HTTP publishers', () => {

@@ -1,0 +1,74 @@
+/**
+ * What each function may call, and nothing more: the DynamoDB actions per table and the SSM reads, as
+ * the store operations its use case performs need them. Every entry was seen used under local IAM (which
+ * refuses the call a grant lacks) on the tested paths, and read off the adapters for the rest; an action
+ * no code path uses is not granted (no Scan, no DeleteItem, no BatchWriteItem, no index queries, no
+ * stream reads). Step roles only append to the audit table: GetItem to read a chain's head, PutItem for
+ * the conditional puts of one append.
+ */
+import type { TriggerId, WorkflowStepId } from '../lambdas/step-catalog.js';
+import type { TableId } from '../shared/store/table-definitions.js';
+
+export type FunctionId = WorkflowStepId | TriggerId;
+
+export type TableAction =
+  'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'ConditionCheckItem' | 'Query';
+
+export type TableGrant = Partial<Record<TableId, readonly TableAction[]>>;
+
+/** The store operations, each with the table calls it makes (see shared/adapters/dynamodb). */
+const READ_HOST: TableGrant = { hosts: ['GetItem'] };
+/** A fenced host transition or cordon: a transaction updating the host, checking the lock. */
+const MOVE_HOST: TableGrant = { hosts: ['GetItem', 'UpdateItem'], leases: ['ConditionCheckItem'] };
+/** Lock and pool slot: conditional updates of lease items; slots are read as a batch. */
+const READ_LEASES: TableGrant = { leases: ['GetItem'] };
+const TAKE_LEASES: TableGrant = { leases: ['GetItem', 'BatchGetItem', 'UpdateItem'] };
+const RENEW_OR_RELEASE_LEASES: TableGrant = { leases: ['GetItem', 'UpdateItem'] };
+const APPEND_AUDIT: TableGrant = { audit: ['GetItem', 'PutItem'] };
+const READ_AUDIT: TableGrant = { audit: ['GetItem', 'Query'] };
+/** A trigger's claim: a conditional put, and a read of the claim that won. */
+const CLAIM_REQUEST: TableGrant = { idempotency: ['GetItem', 'PutItem'] };
+
+export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
+  Admit: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT),
+  Advance: merge(MOVE_HOST, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
+  HostCommandStart: APPEND_AUDIT,
+  HostCommandPoll: APPEND_AUDIT,
+  DrainStart: merge(MOVE_HOST, APPEND_AUDIT),
+  DrainCheck: READ_HOST,
+  Undrain: merge(MOVE_HOST, APPEND_AUDIT),
+  AwaitHost: APPEND_AUDIT,
+  // Both may reclaim a lock lost to a stall (reclaim-lock.ts), which takes a lease and a slot again.
+  Compensate: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
+  Quarantine: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
+  Release: merge(READ_HOST, READ_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
+  Refuse: merge(READ_HOST, APPEND_AUDIT),
+  DryRunReport: APPEND_AUDIT,
+  Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
+  AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
+  OperatorTrigger: merge(READ_HOST, CLAIM_REQUEST),
+};
+
+/**
+ * The SSM reads each function makes; these actions support no resource-level permissions. SendCommand is
+ * granted apart, on the project's documents and tagged instances only.
+ */
+export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>> = {
+  // ListCommands finds a command already sent for this step, so a retried send sends nothing new.
+  HostCommandStart: ['ssm:ListCommands'],
+  // CancelCommand ends a command that passed its deadline.
+  HostCommandPoll: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
+  AwaitHost: ['ssm:DescribeInstanceInformation'],
+};
+
+function merge(...grants: TableGrant[]): TableGrant {
+  const merged: Partial<Record<TableId, Set<TableAction>>> = {};
+  for (const grant of grants) {
+    for (const [table, actions] of Object.entries(grant) as [TableId, readonly TableAction[]][]) {
+      const set = merged[table] ?? new Set<TableAction>();
+      for (const action of actions) set.add(action);
+      merged[table] = set;
+    }
+  }
+  return Object.fromEntries(Object.entries(merged).map(([t, s]) => [t, [...s].sort()])) as TableGrant;
+}
