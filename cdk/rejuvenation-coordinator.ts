@@ -23,6 +23,10 @@ import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
 import { CoordinatorTables } from './coordinator-tables.js';
 import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
+import {
+  ALARM_RULE_MAX_EVENT_AGE_MS,
+  ALARM_TRIGGER_ASYNC_MAX_EVENT_AGE_MS,
+} from '../shared/workflow/alarm-delivery.js';
 import { acknowledgeFindings, type Acknowledgement } from './nag.js';
 import { RejuvFunction } from './rejuv-function.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
@@ -254,6 +258,11 @@ export class RejuvenationCoordinator extends Construct {
     }
     this.functions = functions;
 
+    // The trigger refuses state changes older than these two queues can hold; they are bounded here.
+    functions.AlarmTrigger.configureAsyncInvoke({
+      maxEventAge: Duration.millis(ALARM_TRIGGER_ASYNC_MAX_EVENT_AGE_MS),
+      retryAttempts: 2,
+    });
     new Rule(this, 'AgingAlarmRule', {
       description: 'CloudWatch aging alarms entering ALARM start a rejuvenation',
       eventPattern: {
@@ -262,7 +271,10 @@ export class RejuvenationCoordinator extends Construct {
         detail: { alarmName: [{ prefix: settings.agingAlarmNamePrefix }], state: { value: ['ALARM'] } },
       },
       targets: [
-        new LambdaFunction(functions.AlarmTrigger, { retryAttempts: 8, maxEventAge: Duration.hours(2) }),
+        new LambdaFunction(functions.AlarmTrigger, {
+          retryAttempts: 8,
+          maxEventAge: Duration.millis(ALARM_RULE_MAX_EVENT_AGE_MS),
+        }),
       ],
     });
 

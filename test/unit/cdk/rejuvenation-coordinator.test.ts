@@ -87,7 +87,21 @@ describe('Construct: RejuvenationCoordinator', () => {
         'detail-type': ['CloudWatch Alarm State Change'],
         detail: { alarmName: [{ prefix: 'rejuv-aging-' }], state: { value: ['ALARM'] } },
       },
+      Targets: [
+        Match.objectLike({ RetryPolicy: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 8 } }),
+      ],
     });
+  });
+
+  it('bounds how long an alarm event may wait in the alarm trigger queue (the trigger refuses older ones)', () => {
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'));
+    expect(configs.map((c) => c.Properties)).toEqual([
+      expect.objectContaining({
+        FunctionName: { Ref: expect.stringMatching(/AlarmTriggerFunction/) },
+        MaximumEventAgeInSeconds: 3600,
+        MaximumRetryAttempts: 2,
+      }),
+    ]);
   });
 
   it('reaps executions of its own state machine that end stopped, timed out or failed', () => {
