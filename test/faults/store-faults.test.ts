@@ -15,6 +15,7 @@ import type { RunningRequestCounter } from '../../local/request-counter.js';
 import { startFaultEnvironment } from './support/fault-environment.js';
 import { operatorStart, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
 import { checkInvariants, onRecord, type FaultVerdict } from './support/invariants.js';
+import { injectFault } from './support/tally.js';
 
 let env: LocalEnvironment;
 let proxy: RunningRequestCounter;
@@ -69,6 +70,7 @@ function expectRejuvenated(verdict: FaultVerdict, executionName: string): void {
 
 describe('Store faults during a rejuvenation', () => {
   it('DynamoDB Local stopped and restarted mid-execution', async () => {
+    const fault = injectFault('DynamoDB Local stopped and restarted mid-execution');
     const host = await newHost();
     let restarted: Promise<void> | undefined;
     whenFinished(host, 'WarmReboot', () => {
@@ -78,7 +80,7 @@ describe('Store faults during a rejuvenation', () => {
     await env.stepFunctions.execution(name)?.done;
     await restarted;
     const verdict = await checkInvariants({
-      fault: 'DynamoDB Local stopped and restarted mid-execution',
+      fault,
       env,
       host,
       executions: [name],
@@ -89,12 +91,13 @@ describe('Store faults during a rejuvenation', () => {
   });
 
   it('DynamoDB throttles a burst of requests', async () => {
+    const fault = injectFault('DynamoDB throttling burst');
     const host = await newHost();
     whenFinished(host, 'Preflight', () => proxy.failNext({ fault: 'throttle', count: 10 }));
     const before = proxy.faultsAnswered();
     const name = await operator(host);
     const verdict = await checkInvariants({
-      fault: 'DynamoDB throttling burst',
+      fault,
       env,
       host,
       executions: [name],
@@ -105,6 +108,7 @@ describe('Store faults during a rejuvenation', () => {
   });
 
   it('transactions fail with a server error after they were applied (the reply is lost)', async () => {
+    const fault = injectFault('DynamoDB replies lost after the write (500 after commit)');
     const host = await newHost();
     whenFinished(host, 'Preflight', () =>
       proxy.failNext({
@@ -117,7 +121,7 @@ describe('Store faults during a rejuvenation', () => {
     const before = proxy.faultsAnswered();
     const name = await operator(host);
     const verdict = await checkInvariants({
-      fault: 'DynamoDB replies lost after the write (500 after commit)',
+      fault,
       env,
       host,
       executions: [name],
@@ -128,11 +132,12 @@ describe('Store faults during a rejuvenation', () => {
   });
 
   it('DynamoDB answers slowly (each of 8 requests held 2 s)', async () => {
+    const fault = injectFault('DynamoDB responses delayed 2 s');
     const host = await newHost();
     whenFinished(host, 'Preflight', () => proxy.delayNext(8, 2000));
     const name = await operator(host);
     const verdict = await checkInvariants({
-      fault: 'DynamoDB responses delayed 2 s',
+      fault,
       env,
       host,
       executions: [name],
