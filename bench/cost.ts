@@ -18,10 +18,7 @@ async function main(): Promise<void> {
       vms: [{ name: 'vm1' }, { name: 'vm2' }],
     });
     env.dynamoDbRequests?.reset();
-    const started = (await env.invokeTrigger(
-      'AlarmTrigger',
-      agingAlarmEvent(host.hostId, '2026-11-25T06:00:00.000+0000'),
-    )) as {
+    const started = (await env.invokeTrigger('AlarmTrigger', agingAlarmEvent(host.hostId))) as {
       executionName: string;
     };
     const execution = env.stepFunctions.execution(started.executionName);

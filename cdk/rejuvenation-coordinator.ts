@@ -35,6 +35,10 @@ import {
   type TableAction,
   type TableGrant,
 } from './function-grants.js';
+import {
+  ALARM_RULE_MAX_EVENT_AGE_MS,
+  ALARM_TRIGGER_ASYNC_MAX_EVENT_AGE_MS,
+} from '../shared/workflow/alarm-delivery.js';
 import { acknowledgeFindings, type Acknowledgement } from './nag.js';
 import { RejuvFunction } from './rejuv-function.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
@@ -287,9 +291,10 @@ export class RejuvenationCoordinator extends Construct {
     functions: Record<WorkflowStepId | TriggerId, RejuvFunction>,
     prefix: string,
   ): void {
+    // The alarm trigger refuses state changes older than these two queues can hold (alarm-delivery.ts).
     const delivery = {
       retryAttempts: 8,
-      maxEventAge: Duration.hours(2),
+      maxEventAge: Duration.millis(ALARM_RULE_MAX_EVENT_AGE_MS),
       deadLetterQueue: this.deadLetterQueue,
     };
     new Rule(this, 'AgingAlarmRule', {
@@ -315,7 +320,7 @@ export class RejuvenationCoordinator extends Construct {
     for (const fn of [functions.AlarmTrigger, functions.Reap]) {
       fn.configureAsyncInvoke({
         retryAttempts: 2,
-        maxEventAge: Duration.hours(2),
+        maxEventAge: Duration.millis(ALARM_TRIGGER_ASYNC_MAX_EVENT_AGE_MS),
         onFailure: new SqsDestination(this.deadLetterQueue),
       });
     }

@@ -46,8 +46,17 @@ export async function addFleetHost(
   };
 }
 
-/** An EventBridge "CloudWatch Alarm State Change" event for an aging alarm on `hostId`. */
-export function agingAlarmEvent(hostId: string, stateTimestamp: string) {
+/** `at` as CloudWatch writes a state timestamp: 2026-11-25T10:00:00.985+0000. */
+export function cloudWatchTimestamp(at: Date = new Date()): string {
+  return at.toISOString().replace('Z', '+0000');
+}
+
+/**
+ * An EventBridge "CloudWatch Alarm State Change" event for an aging alarm on `hostId`; by default one
+ * that changed state just now, since the trigger refuses state changes EventBridge would no longer
+ * deliver.
+ */
+export function agingAlarmEvent(hostId: string, stateTimestamp: string = cloudWatchTimestamp()) {
   return {
     version: '0',
     id: `evt-${stateTimestamp}`,

@@ -1,6 +1,8 @@
 // `npm run test:faults`: runs the fault suite, then prints its one summary line from the tally the
 // tests wrote, and fails unless every injected fault was survived, nothing was lost, no hostile input
-// was accepted, and the suite reached its floor (12 faults, 500 inputs).
+// was accepted, and the suite reached its floor (12 faults, 500 inputs). A fault is counted injected
+// from its `injected` line; it is survived only by an outcome line written after its test passed, so
+// one whose test failed, or whose outcome never came (a crashed worker), is not survived.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -22,7 +24,24 @@ const lines = existsSync(TALLY)
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l))
   : [];
-const faults = lines.filter((l) => l.kind === 'fault');
+const outcomes = lines.filter((l) => l.kind === 'fault');
+const injectedFaults = lines.filter((l) => l.kind === 'injected').map((l) => l.fault);
+// Every injected fault gets its outcome, or one saying none came.
+const unanswered = [...injectedFaults];
+for (const o of outcomes) {
+  const i = unanswered.indexOf(o.fault);
+  if (i >= 0) unanswered.splice(i, 1);
+}
+const faults = [
+  ...outcomes,
+  ...unanswered.map((fault) => ({
+    fault,
+    survived: false,
+    lostGuests: 0,
+    lostAuditRecords: 0,
+    ending: 'no outcome recorded (the test never finished)',
+  })),
+];
 const inputs = lines.filter((l) => l.kind === 'inputs');
 const sum = (rows, key) => rows.reduce((n, r) => n + r[key], 0);
 const injected = faults.length;

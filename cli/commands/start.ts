@@ -1,6 +1,7 @@
 /** `rejuv start`: operator-triggered maintenance of one host, followed step by step. */
 import { randomUUID } from 'node:crypto';
 import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
+import { systemClock } from '../../shared/domain/clock.js';
 import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { executionArnOf, followExecution, type ExecutionView } from '../executions.js';
@@ -25,6 +26,7 @@ export async function startCommand(
       idempotency: target.store.idempotency,
       executions: new SfnExecutionStarter(target.sfn, target.stateMachineArn),
       dedupeTtlSeconds: DEDUPE_TTL_SECONDS,
+      clock: systemClock,
     },
     {
       hostId: options.host,
@@ -36,10 +38,6 @@ export async function startCommand(
       requestId,
     },
   );
-  if (started.status === 'ignored') {
-    out.result({ ...started, requestId }, () => `not started: ${started.reason}`);
-    return EXIT.failed;
-  }
   const executionArn = executionArnOf(target.stateMachineArn, started.executionName);
   out.info(
     `${started.status === 'started' ? 'started' : 'already started (same request id)'} ${options.dryRun ? 'dry run' : 'rejuvenation'} of ${options.host} as ${principal}: ${started.executionName}`,

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
 import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
+import { systemClock } from '../../shared/domain/clock.js';
 import type { TriggerDeps } from '../../shared/workflow/start-rejuvenation.js';
 import { tracer } from './observability.js';
 import { runtimeConfig } from './runtime-config.js';
@@ -20,6 +21,7 @@ export function triggerDepsFromEnvironment(): TriggerDeps {
     idempotency: store.idempotency,
     executions: new SfnExecutionStarter(tracer.captureAWSv3Client(new SFNClient({})), config.stateMachineArn),
     dedupeTtlSeconds: config.workflow.dedupeTtlSeconds,
+    clock: systemClock,
   };
   return cached;
 }

@@ -51,6 +51,9 @@ const StateTimestampSchema = z
   .string()
   .refine(isRealInstant, 'state timestamp: an ISO 8601 instant such as 2026-11-25T10:00:00.000+0000');
 
+/** arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>; an alarm name may itself contain colons. */
+const ALARM_ARN = /^arn:aws(?:-[a-z]+)*:cloudwatch:([^:]*):([^:]*):alarm:(.*)$/s;
+
 export const AlarmStateChangeEventSchema = z
   .object({
     source: z.literal('aws.cloudwatch'),
@@ -58,6 +61,8 @@ export const AlarmStateChangeEventSchema = z
     account: z.string().regex(/^\d{12}$/),
     region: z.string().regex(/^[a-z0-9-]{1,32}$/),
     time: z.iso.datetime({ offset: true }),
+    // CloudWatch names exactly one resource, the alarm itself (checked against the name below).
+    resources: z.tuple([z.string().max(2048)]),
     detail: z
       .object({
         alarmName: AlarmNameSchema,
@@ -88,7 +93,21 @@ export const AlarmStateChangeEventSchema = z
       })
       .loose(),
   })
-  .loose();
+  .loose()
+  .superRefine((event, ctx) => {
+    const arn = ALARM_ARN.exec(event.resources[0]);
+    if (
+      arn === null ||
+      arn[1] !== event.region ||
+      arn[2] !== event.account ||
+      arn[3] !== event.detail.alarmName
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resources', 0],
+        message: `must be the ARN of alarm ${JSON.stringify(event.detail.alarmName)} in ${event.region}, account ${event.account}, as in every CloudWatch alarm event`,
+      });
+  });
 
 export type AlarmStateChangeEvent = z.output<typeof AlarmStateChangeEventSchema>;
 

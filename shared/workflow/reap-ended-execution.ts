@@ -70,15 +70,20 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
   const identity = { executionId: name, request };
   const untouched = owesHost && host.state === 'ADMITTED';
   const quarantines = owesHost && !untouched;
-  const reason = untouched
+  // Said of the host only when the host is moved; an execution that left only leases behind gets its
+  // reason once they are given back, naming them.
+  const hostReason = untouched
     ? `execution ${name} ended ${detail.status} with the host ADMITTED, before anything on it was touched: ` +
       'returned to service'
-    : `execution ${name} ended ${detail.status} with the host ${host.state}; ` +
-      `guests ${await guestsOf(deps, host.hostId, name)} may be paused and an SSM command may still be ` +
-      'running on the host: check the host, run Recover, then release it from quarantine';
+    : quarantines
+      ? `execution ${name} ended ${detail.status} with the host ${host.state}; ` +
+        `guests ${await guestsOf(deps, host.hostId, name)} may be paused and an SSM command may still be ` +
+        'running on the host: check the host, run Recover, then release it from quarantine'
+      : undefined;
   let lock = heldLock;
   let hostState: string = host.state;
-  if (owesHost) {
+  // Defined exactly when the host is owed a move.
+  if (hostReason !== undefined) {
     lock ??= await deps.store.hostLock.acquire(host.hostId, name, deps.config.leaseDurationMs);
     const ctx: WorkflowContext = {
       ...identity,
@@ -93,13 +98,23 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
       startedAt: new Date(detail.startDate ?? deps.clock.nowMs()).toISOString(),
     };
     const to = untouched ? 'IN_SERVICE' : 'QUARANTINED';
-    hostState = (await advance(deps, ctx, to, { step: 'Reap', reason: reason.slice(0, 1024) })).hostState;
+    hostState = (await advance(deps, ctx, to, { step: 'Reap', reason: hostReason.slice(0, 1024) })).hostState;
   }
   const released: string[] = [];
   for (const slot of heldSlots)
     if (await giveBack(() => deps.store.poolSemaphore.release(slot))) released.push(slot.resource);
   if (lock !== undefined && (await giveBack(() => deps.store.hostLock.release(lock))))
     released.push(lock.resource);
+
+  const reason =
+    hostReason ??
+    leftBehindReason(
+      name,
+      detail.status,
+      host.state,
+      [...heldSlots.map((s) => s.resource), ...(heldLock === undefined ? [] : [heldLock.resource])],
+      released,
+    );
 
   await auditStep(deps, identity, {
     key: 'reaped',
@@ -125,6 +140,27 @@ export async function reapEndedExecution(deps: WorkflowDeps, input: unknown): Pr
     returnedToService: untouched,
     released,
   };
+}
+
+/**
+ * Why an execution that owed its host nothing was reaped: it ended still holding a lock or pool slot
+ * (e.g. it had put the host back IN_SERVICE but not yet released them). Names what was given back, and
+ * what another owner had already taken over, so the record is not read as a problem with the host.
+ */
+function leftBehindReason(
+  name: string,
+  status: string,
+  hostState: string,
+  held: readonly string[],
+  released: readonly string[],
+): string {
+  const taken = held.filter((resource) => !released.includes(resource));
+  return (
+    `execution ${name} ended ${status}; the host (${hostState}) needed nothing from it, but it still held ` +
+    `${held.join(' and ')}: ` +
+    (released.length > 0 ? `gave back ${released.join(' and ')}` : 'gave back nothing') +
+    (taken.length > 0 ? `; ${taken.join(' and ')} already held by another owner` : '')
+  );
 }
 
 /** The VMs the execution's Preflight found on the host, from its audit record. */

@@ -4,11 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { Clock } from '../domain/clock.js';
 import { alarmIdempotencyKey } from '../domain/idempotency-key.js';
 import { parseWith } from '../domain/validation.js';
 import type { ExecutionStarter } from '../ports/execution-starter.js';
 import type { HostRepository } from '../ports/host-repository.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
+import { refuseUndeliverableAlarm } from './alarm-delivery.js';
 import { AlarmStateChangeEventSchema, hostIdOfAlarm, type AlarmMapping } from './alarm-event.js';
 import {
   RejuvenationRequestSchema,
@@ -22,6 +24,8 @@ export interface TriggerDeps {
   readonly idempotency: IdempotencyStore;
   readonly executions: ExecutionStarter;
   readonly dedupeTtlSeconds: number;
+  /** Judges whether an alarm event is still one EventBridge would deliver. */
+  readonly clock: Clock;
 }
 
 export type TriggerResult =
@@ -31,8 +35,7 @@ export type TriggerResult =
       readonly executionArn: string;
       readonly hostId: string;
     }
-  | { readonly status: 'duplicate'; readonly executionName: string; readonly hostId: string }
-  | { readonly status: 'ignored'; readonly reason: string };
+  | { readonly status: 'duplicate'; readonly executionName: string; readonly hostId: string };
 
 /** Step Functions execution names: at most 80 of [A-Za-z0-9_-]. */
 function executionName(kind: string, hostId: string, discriminator: string): string {
@@ -46,8 +49,7 @@ export async function startFromAlarm(
   event: unknown,
 ): Promise<TriggerResult> {
   const alarm = parseWith(AlarmStateChangeEventSchema, 'alarm event', event);
-  if (alarm.detail.state.value !== 'ALARM')
-    return { status: 'ignored', reason: `alarm state is ${alarm.detail.state.value}` };
+  refuseUndeliverableAlarm(alarm, mapping, deps.clock);
   const hostId = hostIdOfAlarm(alarm, mapping);
   await deps.hosts.get(hostId);
   const key = alarmIdempotencyKey(alarm.detail.alarmName, alarm.detail.state.timestamp);

@@ -20,6 +20,7 @@ import { holdAgentAt } from './support/agent-holds.js';
 import { operatorStart, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
 import { handlerFaults, startFaultEnvironment } from './support/fault-environment.js';
 import { checkInvariants, onRecord, type FaultVerdict } from './support/invariants.js';
+import { injectFault } from './support/tally.js';
 
 let env: LocalEnvironment;
 let hostCount = 0;
@@ -71,6 +72,7 @@ const inventoryFileOf = (host: FleetHost, vm: string): string => {
 
 describe('Fault matrix: host faults during a warm reboot', () => {
   it('QEMU killed during suspend', async () => {
+    const fault = injectFault('QEMU killed during suspend');
     const host = await newHost();
     const hold = holdAgentAt(env, host, 'vm2:stopped');
     const name = await operator(host);
@@ -80,7 +82,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     hold.release();
     expectSurvived(
       await checkInvariants({
-        fault: 'QEMU killed during suspend',
+        fault,
         env,
         host,
         executions: [name],
@@ -90,6 +92,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('QEMU killed during resume', async () => {
+    const fault = injectFault('QEMU killed during resume');
     const host = await newHost();
     const hold = holdAgentAt(env, host, 'vm2:started');
     const name = await operator(host);
@@ -99,7 +102,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     hold.release();
     expectSurvived(
       await checkInvariants({
-        fault: 'QEMU killed during resume',
+        fault,
         env,
         host,
         executions: [name],
@@ -109,6 +112,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('device-state file deleted before resume', async () => {
+    const fault = injectFault('device-state file deleted before resume');
     const host = await newHost();
     const hold = holdAgentAt(env, host, 'vm2:quit');
     const name = await operator(host);
@@ -117,7 +121,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     hold.release();
     expectSurvived(
       await checkInvariants({
-        fault: 'device-state file deleted before resume',
+        fault,
         env,
         host,
         executions: [name],
@@ -127,6 +131,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('device-state file corrupted before resume', async () => {
+    const fault = injectFault('device-state file corrupted before resume');
     const host = await newHost();
     const hold = holdAgentAt(env, host, 'vm2:quit');
     const name = await operator(host);
@@ -140,7 +145,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     hold.release();
     expectSurvived(
       await checkInvariants({
-        fault: 'device-state file corrupted before resume',
+        fault,
         env,
         host,
         executions: [name],
@@ -150,6 +155,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('host agent stops answering in the middle of WarmReboot (frozen; the command times out)', async () => {
+    const fault = injectFault('host agent frozen mid-command (command timed out)');
     const host = await newHost();
     const hold = holdAgentAt(env, host, 'vm1:saved');
     const name = await operator(host);
@@ -157,7 +163,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     process.kill(agentPid, 'SIGSTOP');
     env.ssm.setAgentEnvironment(host.instanceId, {});
     const verdict = await checkInvariants({
-      fault: 'host agent frozen mid-command (command timed out)',
+      fault,
       env,
       host,
       executions: [name],
@@ -167,6 +173,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('Preflight fails (non-zero exit): the inventory on the host is unreadable', async () => {
+    const fault = injectFault('Preflight document fails');
     const host = await newHost();
     const file = inventoryFileOf(host, 'vm1');
     const original = readFileSync(file);
@@ -175,7 +182,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     whenFinished(host, 'Preflight', () => writeFileSync(file, original));
     expectSurvived(
       await checkInvariants({
-        fault: 'Preflight document fails',
+        fault,
         env,
         host,
         executions: [name],
@@ -186,6 +193,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('WarmReboot fails (non-zero exit): the inventory breaks between Preflight and WarmReboot', async () => {
+    const fault = injectFault('WarmReboot document fails');
     const host = await newHost();
     const file = inventoryFileOf(host, 'vm2');
     const original = readFileSync(file);
@@ -194,7 +202,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     const name = await operator(host);
     expectSurvived(
       await checkInvariants({
-        fault: 'WarmReboot document fails',
+        fault,
         env,
         host,
         executions: [name],
@@ -204,6 +212,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('a guest frozen after its warm reboot: Verify times out; the guest continues once thawed', async () => {
+    const fault = injectFault('guest frozen after warm reboot (Verify timed out)');
     const host = await newHost();
     let frozen = 0;
     whenFinished(host, 'WarmReboot', async () => {
@@ -216,7 +225,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     const name = await operator(host);
     expectSurvived(
       await checkInvariants({
-        fault: 'guest frozen after warm reboot (Verify timed out)',
+        fault,
         env,
         host,
         executions: [name],
@@ -226,6 +235,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('Verify fails (non-zero exit): a guest QEMU process dies after its warm reboot', async () => {
+    const fault = injectFault('Verify document fails');
     const host = await newHost();
     whenFinished(host, 'WarmReboot', async () => {
       process.kill(await vmPid(host.lab.vm('vm2').argv), 'SIGKILL');
@@ -233,7 +243,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     const name = await operator(host);
     expectSurvived(
       await checkInvariants({
-        fault: 'Verify document fails',
+        fault,
         env,
         host,
         executions: [name],
@@ -243,6 +253,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
   });
 
   it('the host does not come back before the deadline', async () => {
+    const fault = injectFault('host not back before the deadline');
     const host = await newHost(1);
     whenFinished(host, 'WarmReboot', () => env.ssm.setOnline(host.instanceId, false));
     const name = await operator(host);
@@ -250,7 +261,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
     env.ssm.setOnline(host.instanceId, true);
     expectSurvived(
       await checkInvariants({
-        fault: 'host not back before the deadline',
+        fault,
         env,
         host,
         executions: [name],
@@ -262,6 +273,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
 
 describe('Fault matrix: the coordinator', () => {
   it('a conditional-check conflict: another writer moves the host record mid-execution', async () => {
+    const fault = injectFault('conditional-check conflict (host record moved by another writer)');
     const host = await newHost(1);
     whenFinished(host, 'WarmReboot', async () => {
       await createDocumentClient(env.client).send(
@@ -276,7 +288,7 @@ describe('Fault matrix: the coordinator', () => {
     const name = await operator(host);
     expectSurvived(
       await checkInvariants({
-        fault: 'conditional-check conflict (host record moved by another writer)',
+        fault,
         env,
         host,
         executions: [name],
@@ -290,6 +302,7 @@ describe('Fault matrix: the coordinator', () => {
     ['the WarmReboot SendCommand', 'HostCommandStart', [/"document":"WarmReboot"/]],
   ] as const) {
     it(`a Lambda crashes after its write, before it returns, and is retried: ${label} happens once`, async () => {
+      const fault = injectFault(`Lambda crash after write, retried: ${label}`);
       const host = await newHost(1);
       handlerFaults.push({
         stepId,
@@ -300,7 +313,7 @@ describe('Fault matrix: the coordinator', () => {
       });
       const name = await operator(host);
       const verdict = await checkInvariants({
-        fault: `Lambda crash after write, retried: ${label}`,
+        fault,
         env,
         host,
         executions: [name],
@@ -321,6 +334,7 @@ describe('Fault matrix: the coordinator', () => {
   }
 
   it('a lock lease expires while its execution is stalled; another takes over; the stale one is fenced', async () => {
+    const fault = injectFault('lease expired while stalled; taken over; stale execution fenced');
     const host = await newHost(1);
     handlerFaults.push({
       stepId: 'Advance',
@@ -335,7 +349,7 @@ describe('Fault matrix: the coordinator', () => {
     const usurper = await operator(host, 'usurper');
     await env.stepFunctions.execution(usurper)?.done;
     const verdict = await checkInvariants({
-      fault: 'lease expired while stalled; taken over; stale execution fenced',
+      fault,
       env,
       host,
       executions: [stale, usurper],
@@ -348,8 +362,9 @@ describe('Fault matrix: the coordinator', () => {
   });
 
   it('the same alarm delivered 10 times in parallel starts one execution', async () => {
+    const fault = injectFault('same alarm delivered 10 times in parallel');
     const host = await newHost(1);
-    const event = agingAlarmEvent(host.hostId, new Date().toISOString().replace('Z', '+0000'));
+    const event = agingAlarmEvent(host.hostId);
     const answers = (await Promise.all(
       Array.from({ length: 10 }, () => env.invokeTrigger('AlarmTrigger', event)),
     )) as { status: string; executionName: string }[];
@@ -358,7 +373,7 @@ describe('Fault matrix: the coordinator', () => {
     expect(answers.filter((a) => a.status === 'started')).toHaveLength(1);
     const [name] = [...names];
     const verdict = await checkInvariants({
-      fault: 'same alarm delivered 10 times in parallel',
+      fault,
       env,
       host,
       executions: [name ?? ''],
@@ -372,8 +387,9 @@ describe('Fault matrix: the coordinator', () => {
   });
 
   it('an operator request races an alarm for the same host: one rejuvenates, the other is refused', async () => {
+    const fault = injectFault('operator request racing an alarm');
     const host = await newHost(1);
-    const event = agingAlarmEvent(host.hostId, new Date().toISOString().replace('Z', '+0000'));
+    const event = agingAlarmEvent(host.hostId);
     const [alarm, op] = (await Promise.all([
       env.invokeTrigger('AlarmTrigger', event),
       env.invokeTrigger('OperatorTrigger', {
@@ -385,7 +401,7 @@ describe('Fault matrix: the coordinator', () => {
     ])) as { executionName: string }[];
     const names = [alarm?.executionName ?? '', op?.executionName ?? ''];
     const verdict = await checkInvariants({
-      fault: 'operator request racing an alarm',
+      fault,
       env,
       host,
       executions: names,
@@ -397,6 +413,7 @@ describe('Fault matrix: the coordinator', () => {
   });
 
   it('an execution aborted half-way (StopExecution): the reaper quarantines the host, naming its guests', async () => {
+    const fault = injectFault('execution aborted half-way (StopExecution)');
     const host = await newHost();
     const name = await operator(host);
     const execution = env.stepFunctions.execution(name);
@@ -411,7 +428,7 @@ describe('Fault matrix: the coordinator', () => {
         new StopExecutionCommand({ executionArn: execution.executionArn, cause: 'operator pressed stop' }),
       );
     const verdict = await checkInvariants({
-      fault: 'execution aborted half-way (StopExecution)',
+      fault,
       env,
       host,
       executions: [name],

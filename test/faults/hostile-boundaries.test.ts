@@ -23,14 +23,15 @@ import {
   startFromOperator,
   type TriggerDeps,
 } from '../../shared/workflow/start-rejuvenation.js';
-import { systemClock } from '../../shared/domain/clock.js';
+import { ManualClock, systemClock } from '../../shared/domain/clock.js';
+import { ALARM_CLOCK_SKEW_MS, ALARM_MAX_AGE_MS } from '../../shared/workflow/alarm-delivery.js';
 import { admit } from '../../shared/workflow/admit.js';
 import { freshTables, type TestTables } from '../support/dynamodb.js';
 import { workflowDeps } from '../support/workflow-deps.js';
 import { FAST_CHECK_SEED, huge as hugeValue, poisoned } from './support/hostile-values.js';
 import { recordInputs } from './support/tally.js';
 
-const RUNS = { alarm: 150, operator: 150, ssm: 160, hostItem: 60, auditRecord: 60 };
+const RUNS = { alarm: 150, undeliverableAlarm: 100, operator: 150, ssm: 160, hostItem: 60, auditRecord: 60 };
 const seed = { seed: FAST_CHECK_SEED };
 
 const huge = hugeValue(2000);
@@ -117,6 +118,12 @@ async function countRejections<T>(
   return tally;
 }
 
+/** The trigger's clock: the valid alarm below changed state one second earlier. */
+const CHANGED_AT = Date.parse('2026-11-25T10:00:00.000Z');
+const NOW = CHANGED_AT + 1_000;
+const cloudWatchTime = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
+const eventBridgeTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+
 describe('Hostile input: triggers', () => {
   const starter = new RecordingStarter();
   const deps = (): TriggerDeps => ({
@@ -124,6 +131,7 @@ describe('Hostile input: triggers', () => {
     idempotency: store.idempotency,
     executions: starter,
     dedupeTtlSeconds: 60,
+    clock: new ManualClock(NOW),
   });
   const mapping = {
     hostIdDimension: 'HostId',
@@ -150,7 +158,7 @@ describe('Hostile input: triggers', () => {
       hostile,
     )
     .map(([field, value]) => {
-      const valid = structuredClone(agingAlarmEvent(HOST, '2026-11-25T10:00:00.000+0000'));
+      const valid = structuredClone(agingAlarmEvent(HOST, cloudWatchTime(CHANGED_AT)));
       const metric = valid.detail.configuration.metrics[0]?.metricStat.metric as unknown as {
         dimensions: Record<string, unknown>;
       };
@@ -207,6 +215,78 @@ describe('Hostile input: triggers', () => {
       ({ event }) => startFromAlarm(deps(), mapping, JSON.parse(JSON.stringify(event))),
       (error) =>
         (error instanceof ValidationError || error instanceof HostNotFoundError) && error.message.length > 10,
+    );
+    expect(tally.accepted).toBe(0);
+    expect(starter.calls).toEqual([]);
+    expect(await tableItems(t.tables.idempotency)).toEqual([]);
+  });
+
+  /**
+   * Well-formed alarm events the aging-alarm rule would never deliver now: another state, an alarm
+   * outside the prefix, a resource that is not this alarm, or times no real delivery has.
+   */
+  const HOUR = 3_600_000;
+  const undeliverableAlarm = fc.oneof(
+    fc.constantFrom('OK', 'INSUFFICIENT_DATA').map((value) => ({ kind: 'state', edit: { value } })),
+    fc
+      .stringMatching(/^[a-z][a-z0-9-]{0,30}$/)
+      .filter((prefix) => !`rejuv-aging-${HOST}`.startsWith(prefix))
+      .map((prefix) => ({ kind: 'prefix', edit: { alarmName: `${prefix}${HOST}` } })),
+    fc
+      .constantFrom('other-alarm', `rejuv-aging-${HOST}x`, '')
+      .map((alarm) => ({ kind: 'resource', edit: { resourceAlarm: alarm } })),
+    // The state changed after the event announcing it, beyond truncation and skew (up to a week).
+    fc
+      .integer({ min: ALARM_CLOCK_SKEW_MS + 1, max: 7 * 24 * HOUR })
+      .map((ms) => ({ kind: 'stateAfterEvent', edit: { stateAfterEventMs: ms } })),
+    // The event is from the future, by more than skew once its time is truncated to seconds (up to a year).
+    fc
+      .integer({ min: ALARM_CLOCK_SKEW_MS + 1_000, max: 365 * 24 * HOUR })
+      .map((ms) => ({ kind: 'future', edit: { aheadMs: ms } })),
+    // The state change is older than anything EventBridge and Lambda still deliver (up to ten years).
+    fc
+      .integer({ min: ALARM_MAX_AGE_MS + 1, max: 10 * 365 * 24 * HOUR })
+      .map((ms) => ({ kind: 'stale', edit: { ageMs: ms } })),
+  );
+
+  it('alarm events the rule would not deliver (state, prefix, resource, times): each refused, nothing claimed or started', async () => {
+    const tally = await countRejections(
+      'alarm events the rule would not deliver',
+      undeliverableAlarm,
+      RUNS.undeliverableAlarm,
+      ({ edit }) => {
+        const e = edit as Partial<{
+          value: string;
+          alarmName: string;
+          resourceAlarm: string;
+          stateAfterEventMs: number;
+          aheadMs: number;
+          ageMs: number;
+        }>;
+        const changedAt =
+          e.aheadMs !== undefined ? NOW + e.aheadMs : e.ageMs !== undefined ? NOW - e.ageMs : CHANGED_AT;
+        const event = agingAlarmEvent(HOST, cloudWatchTime(changedAt));
+        event.time = eventBridgeTime(changedAt);
+        if (e.stateAfterEventMs !== undefined)
+          event.detail.state.timestamp = cloudWatchTime(changedAt + e.stateAfterEventMs);
+        if (e.value !== undefined) event.detail.state.value = e.value;
+        if (e.alarmName !== undefined) event.detail.alarmName = e.alarmName;
+        const alarm = e.resourceAlarm ?? event.detail.alarmName;
+        event.resources = [`arn:aws:cloudwatch:${event.region}:${event.account}:alarm:${alarm}`];
+        return startFromAlarm(deps(), mapping, JSON.parse(JSON.stringify(event)));
+      },
+      (error, { kind }) =>
+        error instanceof ValidationError &&
+        new RegExp(
+          {
+            state: /detail\.state\.value: \w+, but the rule delivers only changes into ALARM/,
+            prefix: /detail\.alarmName: .* does not start with "rejuv-aging-"/,
+            resource: /resources\.0: must be the ARN of alarm/,
+            stateAfterEvent: /detail\.state\.timestamp: .* is after the event's own time/,
+            future: /time: .* is in the future/,
+            stale: /detail\.state\.timestamp: .* is older than/,
+          }[kind]?.source ?? '^$',
+        ).test(error.message),
     );
     expect(tally.accepted).toBe(0);
     expect(starter.calls).toEqual([]);

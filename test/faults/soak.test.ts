@@ -16,7 +16,7 @@ import { addFleetHost, type FleetHost } from '../../local/lab-fleet.js';
 import type { LocalEnvironment } from '../../local/local-environment.js';
 import { handlerFaults, startFaultEnvironment } from './support/fault-environment.js';
 import { checkInvariants, type FaultVerdict } from './support/invariants.js';
-import { recordFault } from './support/tally.js';
+import { giveVerdict, injectFault } from './support/tally.js';
 
 const POOL = 'soak';
 const LIMIT = 3;
@@ -78,18 +78,25 @@ describe('Concurrency soak', () => {
       preflightHost === undefined
     )
       throw new Error('lab hosts missing');
-    const sprinkled: { fault: string; host: FleetHost }[] = [];
+    /** Each sprinkled fault counts only if it fired: scheduling one proves nothing. */
+    const sprinkled: { fault: string; host: FleetHost; fired: () => boolean }[] = [];
 
-    handlerFaults.push({
+    const crash = {
       stepId: 'Advance',
       inputMatches: [new RegExp(`"hostId":"${crashHost.hostId}"`), /"to":"RESUMING"/],
-      kind: 'crash-after-return',
+      kind: 'crash-after-return' as const,
       times: 1,
       hits: 0,
+    };
+    handlerFaults.push(crash);
+    sprinkled.push({
+      fault: 'soak: Lambda crash after write (Advance to RESUMING)',
+      host: crashHost,
+      fired: () => crash.hits > 0,
     });
-    sprinkled.push({ fault: 'soak: Lambda crash after write (Advance to RESUMING)', host: crashHost });
 
     let throttled = false;
+    const throttlesBefore = env.dynamoDbRequests?.faultsAnswered() ?? 0;
     env.ssm.onCommandFinished((e) => {
       if (
         throttled ||
@@ -100,24 +107,32 @@ describe('Concurrency soak', () => {
       throttled = true;
       env.dynamoDbRequests?.failNext({ fault: 'throttle', count: 8 });
     });
-    sprinkled.push({ fault: 'soak: DynamoDB throttling burst', host: throttleHost });
+    // The pass-through answers only this fault in the soak: whatever it answered, this burst fired.
+    sprinkled.push({
+      fault: 'soak: DynamoDB throttling burst',
+      host: throttleHost,
+      fired: () => (env.dynamoDbRequests?.faultsAnswered() ?? 0) > throttlesBefore,
+    });
 
     let frozenPid = 0;
+    let frozen = false;
     env.ssm.onCommandFinished((e) => {
       if (e.instanceId !== frozenHost.instanceId) return;
       if (frozenPid === 0 && e.documentName === env.documentNames['WarmReboot'])
         void vmPid(frozenHost.lab.vm('vm1').argv).then((pid) => {
           frozenPid = pid;
           process.kill(pid, 'SIGSTOP');
+          frozen = true;
         });
       if (frozenPid > 0 && e.documentName === env.documentNames['Verify']) process.kill(frozenPid, 'SIGCONT');
     });
-    sprinkled.push({ fault: 'soak: guest frozen through Verify', host: frozenHost });
+    sprinkled.push({ fault: 'soak: guest frozen through Verify', host: frozenHost, fired: () => frozen });
 
     const inventory = inventoryFileOf(preflightHost, 'vm1');
     const original = readFileSync(inventory);
     writeFileSync(inventory, '{ broken');
     let restored = false;
+    let preflightFailed = false;
     env.ssm.onCommandFinished((e) => {
       if (
         restored ||
@@ -126,9 +141,14 @@ describe('Concurrency soak', () => {
       )
         return;
       restored = true;
+      preflightFailed = e.status !== 'Success';
       writeFileSync(inventory, original);
     });
-    sprinkled.push({ fault: 'soak: Preflight fails (inventory unreadable)', host: preflightHost });
+    sprinkled.push({
+      fault: 'soak: Preflight fails (inventory unreadable)',
+      host: preflightHost,
+      fired: () => preflightFailed,
+    });
 
     const observer = startObserver();
     const started: { host: FleetHost; name: string }[] = [];
@@ -161,9 +181,12 @@ describe('Concurrency soak', () => {
         }),
       );
     }
+    // Tallied only if it fired; survived only if its host's invariants held and the whole test passes.
     for (const s of sprinkled) {
+      if (!s.fired()) continue;
+      injectFault(s.fault);
       const verdict = verdicts.get(s.host.hostId);
-      recordFault({
+      giveVerdict({
         fault: s.fault,
         survived: verdict?.survived === true && mostOut <= LIMIT,
         lostGuests: verdict?.lostGuests ?? 1,
@@ -188,6 +211,7 @@ describe('Concurrency soak', () => {
       expect({ hostId, problems: verdict.problems }).toEqual({ hostId, problems: [] });
     expect(handlerFaults.find((f) => f.inputMatches[0]?.source.includes(crashHost.hostId))?.hits).toBe(1);
     expect(throttled && restored && frozenPid > 0).toBe(true);
+    expect(sprinkled.filter((s) => !s.fired()).map((s) => s.fault)).toEqual([]);
     const succeeded = statuses.filter((s) => s === 'SUCCEEDED').length;
     expect(succeeded).toBeGreaterThanOrEqual(HOSTS);
   });

@@ -15,6 +15,7 @@ import type { RunningRequestCounter } from '../../local/request-counter.js';
 import { startFaultEnvironment } from './support/fault-environment.js';
 import { operatorStart, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
 import { checkInvariants, onRecord, type FaultVerdict } from './support/invariants.js';
+import { injectFault } from './support/tally.js';
 
 let env: LocalEnvironment;
 let proxy: RunningRequestCounter;
@@ -68,6 +69,7 @@ function expectRejuvenated(verdict: FaultVerdict, executionName: string): void {
 
 describe('Store faults during a rejuvenation', () => {
   it('DynamoDB Local stopped and restarted mid-execution', async () => {
+    const fault = injectFault('DynamoDB Local stopped and restarted mid-execution');
     const host = await newHost();
     let restarted: Promise<void> | undefined;
     whenFinished(host, 'WarmReboot', () => {
@@ -77,7 +79,7 @@ describe('Store faults during a rejuvenation', () => {
     await env.stepFunctions.execution(name)?.done;
     await restarted;
     const verdict = await checkInvariants({
-      fault: 'DynamoDB Local stopped and restarted mid-execution',
+      fault,
       env,
       host,
       executions: [name],
@@ -88,12 +90,13 @@ describe('Store faults during a rejuvenation', () => {
   });
 
   it('DynamoDB throttles a burst of requests', async () => {
+    const fault = injectFault('DynamoDB throttling burst');
     const host = await newHost();
     whenFinished(host, 'Preflight', () => proxy.failNext({ fault: 'throttle', count: 10 }));
     const before = proxy.faultsAnswered();
     const name = await operator(host);
     const verdict = await checkInvariants({
-      fault: 'DynamoDB throttling burst',
+      fault,
       env,
       host,
       executions: [name],
@@ -104,6 +107,7 @@ describe('Store faults during a rejuvenation', () => {
   });
 
   it('transactions fail with a server error after they were applied (the reply is lost)', async () => {
+    const fault = injectFault('DynamoDB replies lost after the write (500 after commit)');
     const host = await newHost();
     whenFinished(host, 'Preflight', () =>
       proxy.failNext({
@@ -116,7 +120,7 @@ describe('Store faults during a rejuvenation', () => {
     const before = proxy.faultsAnswered();
     const name = await operator(host);
     const verdict = await checkInvariants({
-      fault: 'DynamoDB replies lost after the write (500 after commit)',
+      fault,
       env,
       host,
       executions: [name],
@@ -127,11 +131,12 @@ describe('Store faults during a rejuvenation', () => {
   });
 
   it('DynamoDB answers slowly (each of 8 requests held 2 s)', async () => {
+    const fault = injectFault('DynamoDB responses delayed 2 s');
     const host = await newHost();
     whenFinished(host, 'Preflight', () => proxy.delayNext(8, 2000));
     const name = await operator(host);
     const verdict = await checkInvariants({
-      fault: 'DynamoDB responses delayed 2 s',
+      fault,
       env,
       host,
       executions: [name],

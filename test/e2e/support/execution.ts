@@ -3,7 +3,7 @@ import type { LocalExecution } from '../../../local/step-functions/local-step-fu
 import { hostChainId, type AuditRecord } from '../../../shared/domain/audit-record.js';
 
 export interface TriggerAnswer {
-  readonly status: 'started' | 'duplicate' | 'ignored';
+  readonly status: 'started' | 'duplicate';
   readonly executionName: string;
 }
 

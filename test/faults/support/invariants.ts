@@ -11,7 +11,7 @@ import type { FleetHost } from '../../../local/lab-fleet.js';
 import type { LocalEnvironment } from '../../../local/local-environment.js';
 import { describeBreak } from '../../../shared/domain/audit-chain.js';
 import { hostChainId, type AuditRecord } from '../../../shared/domain/audit-record.js';
-import { recordFault, type FaultOutcome } from './tally.js';
+import { giveVerdict, type FaultOutcome } from './tally.js';
 
 /** Records after which an execution has nothing left to do: its release, its reaping, or a refusal. */
 const isTerminal = (r: AuditRecord): boolean =>
@@ -27,7 +27,10 @@ export interface FaultCheck {
   readonly faultOnRecord: (records: readonly AuditRecord[]) => boolean;
   /** How long the executions may still take to end. */
   readonly settleMs?: number;
-  /** Add the verdict to the suite's tally (the soak tallies its sprinkled faults itself). */
+  /**
+   * Give the verdict to the suite's tally for `fault` (counted when the test has finished, survived only
+   * if the test passed); the soak tallies its sprinkled faults itself.
+   */
   readonly tally?: boolean;
 }
 
@@ -128,7 +131,7 @@ export async function checkInvariants(check: FaultCheck): Promise<FaultVerdict> 
     records,
   };
   const { problems: _p, records: _r, ...outcome } = verdictLine;
-  if (check.tally !== false) recordFault(outcome);
+  if (check.tally !== false) giveVerdict(outcome);
   return verdictLine;
 }
 

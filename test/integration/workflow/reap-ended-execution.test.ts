@@ -128,6 +128,59 @@ describe('Use case: reap an execution that ended without its cleanup', () => {
     ]);
   });
 
+  it.each([
+    ['its lock and its pool slot', true],
+    ['only its pool slot', false],
+  ])(
+    'an execution that put its host back in service but ended still holding %s: given back, and the reason says exactly that, not quarantine',
+    async (_what, lockLeft) => {
+      const { store, hostId, name } = await orphanedIn('ADMITTED');
+      const lock = await store.hostLock.current(hostId);
+      if (lock === undefined) throw new Error('no lock');
+      if (!lockLeft) await store.hostLock.release(lock);
+      const [slot, ...more] = await store.poolSemaphore.holders(`p${n}`, 16);
+      if (slot === undefined || more.length > 0) throw new Error('expected one pool slot');
+      const host = await store.hosts.get(hostId);
+      const inService = { ...host, state: 'IN_SERVICE', stateVersion: host.stateVersion + 1 };
+      await t.documents.send(new PutCommand({ TableName: t.tables.hosts, Item: inService }));
+      const notifier = new RecordingNotifier();
+
+      const result = await reapEndedExecution(
+        workflowDeps(store, clock, { notifier }),
+        endedEvent(name, hostId, 'FAILED'),
+      );
+
+      const given = lockLeft ? [slot.resource, lock.resource] : [slot.resource];
+      expect(result).toMatchObject({
+        status: 'reaped',
+        hostState: 'IN_SERVICE',
+        quarantined: false,
+        returnedToService: false,
+        released: given,
+      });
+      expect(await store.hostLock.current(hostId)).toBeUndefined();
+      expect(await store.poolSemaphore.holders(`p${n}`, 16)).toEqual([]);
+      expect(await store.hosts.get(hostId)).toMatchObject({
+        state: 'IN_SERVICE',
+        stateVersion: inService.stateVersion,
+      });
+      expect(notifier.sent).toEqual([]);
+      const reaped: { outcome: string; toState?: string; reason?: string; detail?: unknown }[] = [];
+      for await (const r of store.audit.read(hostChainId(hostId))) if (r.step === 'Reap') reaped.push(r);
+      expect(reaped).toEqual([
+        expect.objectContaining({
+          outcome: 'compensated',
+          reason:
+            `execution ${name} ended FAILED; the host (IN_SERVICE) needed nothing from it, but it still held ` +
+            `${given.join(' and ')}: gave back ${given.join(' and ')}`,
+          detail: expect.objectContaining({ released: given.join(',') }),
+        }),
+      ]);
+      expect(reaped[0]?.toState).toBeUndefined(); // the host was not moved
+      expect(reaped[0]?.reason).not.toMatch(/quarantin|guest|paused|Recover/i);
+    },
+  );
+
   it('an execution that released everything itself (a normal Fail state): nothing to do, nothing written', async () => {
     const { store, hostId, name } = await orphanedIn('ADMITTED');
     const lock = await store.hostLock.current(hostId);

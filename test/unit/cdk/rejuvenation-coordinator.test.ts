@@ -90,7 +90,21 @@ describe('Construct: RejuvenationCoordinator', () => {
         'detail-type': ['CloudWatch Alarm State Change'],
         detail: { alarmName: [{ prefix: 'rejuv-aging-' }], state: { value: ['ALARM'] } },
       },
+      Targets: [
+        Match.objectLike({ RetryPolicy: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 8 } }),
+      ],
     });
+  });
+
+  it('bounds how long an alarm event may wait in the alarm trigger queue (the trigger refuses older ones)', () => {
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'));
+    expect(configs.map((c) => c.Properties)).toContainEqual(
+      expect.objectContaining({
+        FunctionName: { Ref: expect.stringMatching(/AlarmTriggerFunction/) },
+        MaximumEventAgeInSeconds: 3600,
+        MaximumRetryAttempts: 2,
+      }),
+    );
   });
 
   it('reaps executions of its own state machine that end stopped, timed out or failed', () => {
@@ -235,7 +249,8 @@ describe('Construct: RejuvenationCoordinator', () => {
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: fnId },
         MaximumRetryAttempts: 2,
-        MaximumEventAgeInSeconds: 7200,
+        // The alarm trigger refuses state changes older than the two queues hold (alarm-delivery.ts).
+        MaximumEventAgeInSeconds: 3600,
         DestinationConfig: { OnFailure: { Destination: queueArn() } },
       });
     });
