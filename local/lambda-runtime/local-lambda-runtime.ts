@@ -13,8 +13,13 @@ import type { DeployedFunctionCode } from './deployed-artifacts.js';
 /** Lambda's limit on a synchronous invocation's request and response payloads. */
 export const MAX_SYNC_PAYLOAD_BYTES = 6_291_456;
 
-/** At most this many environments per function; more concurrent invocations wait for one. */
-const MAX_ENVIRONMENTS_PER_FUNCTION = 12;
+/**
+ * At most this many environments per function run at once; further invocations wait for one (they are
+ * not throttled). Lambda would scale out, but on two cores each extra environment costs a process start
+ * (about 0.3 s of CPU to load a bundle and the SDK) that slows every run: a soak of six concurrent hosts
+ * took 25 s per run with 12 per function, 12 s with 3.
+ */
+const MAX_ENVIRONMENTS_PER_FUNCTION = 3;
 
 const WORKER = fileURLToPath(new URL('./lambda-worker.cjs', import.meta.url));
 

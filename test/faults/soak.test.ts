@@ -28,7 +28,9 @@ let hosts: FleetHost[] = [];
 
 beforeAll(async () => {
   env = await startFaultEnvironment({
-    poolSlotRetryMs: 400,
+    // A host waits for a pool slot longer than one rejuvenation takes (20 tries, 30 s apart, when
+    // deployed): here 20 x 1.5 s, as six concurrent single-VM runs take 10-20 s each on two loaded cores.
+    poolSlotRetryMs: 1500,
     coordinator: { pools: { [POOL]: { maxHostsInMaintenance: LIMIT } }, leaseDuration: Duration.seconds(60) },
   });
   hosts = await Promise.all(
