@@ -2,7 +2,8 @@
  * The invariants every fault must leave intact, checked from outside the coordinator: the host is
  * IN_SERVICE with every guest continued, or QUARANTINED with a reason and a notification, every guest
  * accounted for by name; no lock or pool slot left held by the executions; the audit chain verifies,
- * every execution's records end in a terminal step, and the fault is on record.
+ * every execution's records end in a terminal step, and the fault is on record; and no function made
+ * a call its deployed role may not make (local IAM refused nothing).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { counterBreaks } from '../../../host/lab/heartbeat-log.js';
@@ -100,6 +101,9 @@ export async function checkInvariants(check: FaultCheck): Promise<FaultVerdict> 
   for (const slot of slots)
     if (check.executions.includes(slot.owner))
       problems.push(`pool slot ${slot.resource} still held by ${slot.owner}`);
+
+  for (const { principalArn, request } of env.iam.refusals())
+    problems.push(`IAM refused ${request.action} on ${request.resource} to ${principalArn}`);
 
   const records: AuditRecord[] = [];
   for await (const r of env.store.audit.read(hostChainId(host.hostId))) records.push(r);
