@@ -2,15 +2,18 @@
  * Signed digests of the audit trail, after CloudTrail's log file integrity validation. A digest lists, for
  * every chain that grew since the previous digest, the hash of each record appended, and the head of every
  * chain ever sealed; it names the previous digest and its signature, so digests form a chain of their own.
- * Its bytes are the canonical JSON of the document, signed as they are (ECDSA P-256 over SHA-256), so
+ * Its bytes are the canonical JSON of the document, signed as they are (RSA PKCS #1 v1.5 over SHA-256), so
  * `openssl dgst -sha256 -verify` checks one with the public key alone.
  */
 import { z } from 'zod';
 import { AuditChainIdSchema, canonicalJson } from './audit-record.js';
 
 export const DIGEST_FORMAT = 'rejuv-audit-digest/1';
-/** KMS's name for ECDSA on P-256 over SHA-256: what `openssl dgst -sha256` verifies. */
-export const DIGEST_SIGNING_ALGORITHM = 'ECDSA_SHA_256';
+/**
+ * KMS's name for RSA PKCS #1 v1.5 over SHA-256 (an RSA_2048 key): what `openssl dgst -sha256 -verify`
+ * checks. KMS signs at most 4 KiB as a message, so the sealer sends the SHA-256 of the digest instead.
+ */
+export const DIGEST_SIGNING_ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
 
 const HashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'hash: 64 lowercase hex digits');
 

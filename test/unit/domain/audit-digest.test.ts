@@ -6,7 +6,7 @@ import { planNextDigest, type PreviousDigest } from '../../../shared/domain/audi
 import { describeFinding, verifyAuditTrail } from '../../../shared/domain/audit-digest-verification.js';
 import { GENESIS_HASH, sealRecord, type AuditRecord } from '../../../shared/domain/audit-record.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -139,7 +139,7 @@ describe('Function: verifyAuditTrail', () => {
 
   it('refuses a digest not signed by the key', () => {
     const { chains, digests } = trail();
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const forged = {
       ...must(digests[1]),
       signature: sign('sha256', Buffer.from(must(digests[1]).body), other),
