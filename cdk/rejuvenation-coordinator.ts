@@ -298,7 +298,10 @@ export class RejuvenationCoordinator extends Construct {
         : { retentionDays: props.auditDigestRetentionDays }),
       ...(props.auditSealInterval === undefined ? {} : { sealInterval: props.auditSealInterval }),
     });
-    denyAuditRewrites(this.tables.tables.audit, [...Object.values(functions), this.auditDigests.sealer]);
+    denyAuditRewrites(this.tables.tables.audit, [
+      ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => functions[id]),
+      this.auditDigests.sealer,
+    ]);
   }
 
   /**

@@ -98,7 +98,17 @@ export async function startLocalS3Endpoint(options: LocalS3Options = {}): Promis
     if (options.authorizer !== undefined) {
       const decision = await options.authorizer.authorize(
         accessKeyIdOf(req.headers.authorization),
-        s3Requests({ partition }, { method, bucket: bucketName, key, versionId, setsRetention }),
+        s3Requests(
+          { partition },
+          {
+            method,
+            bucket: bucketName,
+            key,
+            versionId,
+            setsRetention,
+            prefix: url.searchParams.get('prefix') ?? undefined,
+          },
+        ),
       );
       if (decision.outcome === 'unknown-key')
         throw new S3Error(

@@ -172,16 +172,15 @@ export function s3Requests(
     readonly key: string | undefined;
     readonly versionId: string | undefined;
     readonly setsRetention: boolean;
+    /** A listing's prefix: the condition key `s3:prefix`. */
+    readonly prefix?: string | undefined;
   },
 ): ServiceRequest[] {
   const bucketArn = `arn:${c.partition}:s3:::${request.bucket}`;
   if (request.key === undefined || request.key === '')
-    return [
-      {
-        action: request.method === 'GET' ? 's3:ListBucket' : `s3:${request.method}Bucket`,
-        resource: bucketArn,
-      },
-    ];
+    return request.method === 'GET'
+      ? [{ action: 's3:ListBucket', resource: bucketArn, context: { 's3:prefix': request.prefix ?? '' } }]
+      : [{ action: `s3:${request.method}Bucket`, resource: bucketArn }];
   const resource = `${bucketArn}/${request.key}`;
   const versioned = request.versionId !== undefined;
   switch (request.method) {

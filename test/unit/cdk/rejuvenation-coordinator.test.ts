@@ -92,12 +92,50 @@ describe('Construct: RejuvenationCoordinator', () => {
     });
   });
 
+  it('seals the audit trail with a signing key, into an Object Lock bucket, on a schedule and at every end', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2555 } },
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        detail: Match.objectLike({ status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] }),
+      }),
+    });
+  });
+
+  it('denies every workflow function updates and deletes of audit items', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
+      /(Advance|Admit|Release|Reap)FunctionRole/.test(id),
+    );
+    expect(policies).toHaveLength(4);
+    for (const [, policy] of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/AuditTable/), 'Arn'] },
+        }),
+      );
+    }
+  });
+
   it('reaps executions of its own state machine that end stopped, timed out or failed', () => {
     const rules = template.findResources('AWS::Events::Rule', {
       Properties: { EventPattern: Match.objectLike({ source: ['aws.states'] }) },
     });
-    const [rule] = Object.values(rules);
-    expect(Object.keys(rules)).toHaveLength(1);
+    // The other rule on ended executions seals the audit trail (see the AuditDigests tests).
+    const reapRules = Object.values(rules).filter((r) =>
+      JSON.stringify(r.Properties.Targets).includes('ReapFunction'),
+    );
+    const [rule] = reapRules;
+    expect(reapRules).toHaveLength(1);
     expect(rule?.Properties.EventPattern).toMatchObject({
       'detail-type': ['Step Functions Execution Status Change'],
       detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [{ Ref: expect.any(String) }] },
@@ -271,7 +309,8 @@ describe('Construct: RejuvenationCoordinator', () => {
       });
       const given = Template.fromStack(stack);
       given.resourceCountIs('AWS::SNS::Topic', 0);
-      given.resourceCountIs('AWS::KMS::Key', 0);
+      // The only key left is the audit digests' signing key.
+      given.resourcePropertiesCountIs('AWS::KMS::Key', { KeyUsage: Match.absent() }, 0);
       given.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:ops'],
       });
