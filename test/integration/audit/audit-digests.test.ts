@@ -7,12 +7,17 @@
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { verifyLiveAuditTrail } from '../../../shared/audit/verify-audit-trail.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readAuditBundle, writeAuditBundle } from '../../../shared/audit/audit-bundle.js';
+import { gatherTrailEvidence, verifyLiveAuditTrail } from '../../../shared/audit/verify-audit-trail.js';
 import { sealAuditDigest, type SealDeps } from '../../../shared/audit/seal-audit-digest.js';
 import { KmsDigestSigner } from '../../../shared/adapters/kms/kms-digest-signer.js';
 import { S3DigestStore } from '../../../shared/adapters/s3/s3-digest-store.js';
 import { digestKey } from '../../../shared/domain/audit-digest.js';
-import { describeFinding } from '../../../shared/domain/audit-digest-verification.js';
+import { describeFinding, verifyAuditTrail } from '../../../shared/domain/audit-digest-verification.js';
 import { hostChainId, sealRecord, type AuditRecord } from '../../../shared/domain/audit-record.js';
 import { ManualClock } from '../../../shared/domain/clock.js';
 import { localKmsClient, startLocalKmsEndpoint, type RunningLocalKms } from '../../../local/kms-endpoint.js';
@@ -210,5 +215,35 @@ describe('Use case: sealAuditDigest and the signed digests', () => {
     const results = await Promise.all([sealAuditDigest(deps), sealAuditDigest(deps)]);
     expect(results.filter((r) => r.sealed)).toHaveLength(1);
     expect((await verify()).findings).toEqual([]);
+  });
+
+  it('verifies an export with only the public key, with rejuv and with the openssl commands of the README', async () => {
+    const publicKey = await deps.signer.publicKeyPem();
+    const dir = join(mkdtempSync(join(tmpdir(), 'audit-export-')), 'audit-bundle');
+    writeAuditBundle(dir, { ...(await gatherTrailEvidence(deps.audit, deps.digests, publicKey)), publicKey });
+    const script = /<!-- audit-openssl:begin -->\n```bash\n([\s\S]*?)```\n<!-- audit-openssl:end -->/.exec(
+      readFileSync(new URL('../../../README.md', import.meta.url), 'utf8'),
+    )?.[1];
+    if (script === undefined) throw new Error('README has no openssl verification block');
+    const openssl = () => execFileSync('bash', ['-c', script], { cwd: join(dir, '..'), encoding: 'utf8' });
+    expect(verifyAuditTrail(readAuditBundle(dir))).toMatchObject({ ok: true, digests: 2 });
+    expect(openssl()).toContain('sealed records missing or altered: 0; records not yet sealed: 0');
+
+    // One sealed record edited in the export: both refuse it.
+    const file = join(dir, 'records.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[1] = (lines[1] ?? '').replace('"outcome":"succeeded"', '"outcome":"failed"');
+    writeFileSync(file, lines.join('\n'));
+    expect(verifyAuditTrail(readAuditBundle(dir)).findings).toEqual([
+      expect.objectContaining({ kind: 'record-altered', chainId: H1, seq: 2 }),
+    ]);
+    let failed: { status?: number; stdout?: string } = {};
+    try {
+      openssl();
+    } catch (error) {
+      failed = error as typeof failed;
+    }
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toContain('sealed records missing or altered: 1; records not yet sealed: 1');
   });
 });
