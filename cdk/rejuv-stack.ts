@@ -39,6 +39,8 @@ export class RejuvStack extends Stack {
     new CfnOutput(this, 'OperatorTriggerFunctionName', {
       value: this.coordinator.functions.OperatorTrigger.functionName,
     });
+    new CfnOutput(this, 'AuditDigestBucketName', { value: this.coordinator.auditDigests.bucket.bucketName });
+    new CfnOutput(this, 'AuditDigestKeyArn', { value: this.coordinator.auditDigests.signingKey.keyArn });
     for (const [id, table] of Object.entries(this.coordinator.tables.tables)) {
       new CfnOutput(this, `${id.charAt(0).toUpperCase()}${id.slice(1)}TableName`, { value: table.tableName });
     }

@@ -25,6 +25,7 @@ import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
 import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
+import { AuditDigests, denyAuditRewrites } from './audit-digests.js';
 import { CoordinatorTables } from './coordinator-tables.js';
 import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
@@ -133,6 +134,16 @@ export interface RejuvenationCoordinatorProps {
    * @default RetentionDays.ONE_YEAR
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * How long each signed audit digest is locked (S3 Object Lock, COMPLIANCE): nobody can delete it before.
+   * @default 2555 (seven years)
+   */
+  readonly auditDigestRetentionDays?: number;
+  /**
+   * Time between two scheduled seals of the audit trail (every execution's end seals as well).
+   * @default Duration.minutes(15)
+   */
+  readonly auditSealInterval?: Duration;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -158,6 +169,8 @@ export class RejuvenationCoordinator extends Construct {
   readonly deadLetterQueue: Queue;
   /** In ALARM while the dead-letter queue holds a message; notifies the notification topic. */
   readonly deadLetterAlarm: Alarm;
+  /** The signing key, the Object Lock bucket and the sealer of the audit digests. */
+  readonly auditDigests: AuditDigests;
 
   constructor(scope: Construct, id: string, props: RejuvenationCoordinatorProps = {}) {
     super(scope, id);
@@ -259,6 +272,21 @@ export class RejuvenationCoordinator extends Construct {
     this.grantHostAccess(functions, settings.managedInstanceTag, props.targetGroupArns ?? []);
     for (const fnId of NOTIFIES) this.notificationTopic.grantPublish(functions[fnId]);
     this.acknowledgeWildcards(functions);
+
+    // Tamper evidence of the audit trail: signed, write-once digests, and no function may rewrite a record.
+    this.auditDigests = new AuditDigests(this, 'AuditDigests', {
+      auditTable: this.tables.tables.audit,
+      stateMachine: this.stateMachine,
+      logRetention,
+      ...(props.auditDigestRetentionDays === undefined
+        ? {}
+        : { retentionDays: props.auditDigestRetentionDays }),
+      ...(props.auditSealInterval === undefined ? {} : { sealInterval: props.auditSealInterval }),
+    });
+    denyAuditRewrites(this.tables.tables.audit, [
+      ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => functions[id]),
+      this.auditDigests.sealer,
+    ]);
   }
 
   /**

@@ -24,6 +24,8 @@ import { deployedArtifacts } from './lambda-runtime/deployed-artifacts.js';
 import { LambdaFunctionError, LocalLambdaRuntime } from './lambda-runtime/local-lambda-runtime.js';
 import { startRequestCounter, type RunningRequestCounter } from './request-counter.js';
 import { localDynamoDbClient, startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.js';
+import { startLocalKmsEndpoint, type RunningLocalKms } from './kms-endpoint.js';
+import { startLocalS3Endpoint, type RunningLocalS3, type ObjectLockMode } from './s3-endpoint.js';
 import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
 import {
@@ -44,7 +46,8 @@ import {
   type Template,
 } from './step-functions/synthesized-workflow.js';
 import { roleLogicalIdOf, rolePolicies, templateFunctions } from './template-roles.js';
-import { localResourceNames, type LocalResourceName } from './template-values.js';
+import { localResourceNames, resolveTemplateValue, type LocalResourceName } from './template-values.js';
+import type { PolicyDocument } from './iam/local-iam.js';
 
 export interface LocalEnvironmentOptions {
   /** Props of the coordinator, as a deployment would set them. */
@@ -72,6 +75,12 @@ export interface LocalEnvironment {
   readonly dynamoDb: RunningDynamoDbLocal;
   readonly ssm: RunningLocalSsm;
   readonly sns: RunningLocalSns;
+  /** The stack's SIGN_VERIFY keys, with real key pairs. */
+  readonly kms: RunningLocalKms;
+  /** The stack's buckets, with versioning and Object Lock. */
+  readonly s3: RunningLocalS3;
+  /** Local names of the template's resources, by logical id. */
+  readonly names: ReadonlyMap<string, LocalResourceName>;
   readonly stepFunctions: RunningLocalStepFunctions;
   /** The state machine as synthesized, with its functions. */
   readonly workflow: SynthesizedWorkflow;
@@ -149,6 +158,29 @@ export async function startLocalEnvironment(
       localNamesOf(template, { tables, documents, topicArn, stateMachineLogicalId }),
     );
     const policies = rolePolicies(template, names);
+
+    const kms = await startLocalKmsEndpoint({ arns, authorizer: iam });
+    stopping.push(() => kms.stop());
+    for (const keyId of logicalIdsOfType(template, 'AWS::KMS::Key')) {
+      const p = template.Resources[keyId]?.Properties ?? {};
+      if (p['KeyUsage'] !== 'SIGN_VERIFY') continue; // symmetric keys (the topic's) are not emulated
+      if (p['KeySpec'] !== 'RSA_2048')
+        throw new Error(`key ${keyId}: only RSA_2048 signing keys are emulated`);
+      kms.createSigningKey(keyId, resolveTemplateValue(p['KeyPolicy'], names) as PolicyDocument);
+    }
+    const s3 = await startLocalS3Endpoint({ partition: LOCAL_PARTITION, authorizer: iam });
+    stopping.push(() => s3.stop());
+    for (const bucketId of logicalIdsOfType(template, 'AWS::S3::Bucket')) {
+      const lock = template.Resources[bucketId]?.Properties?.['ObjectLockConfiguration'] as
+        { Rule?: { DefaultRetention?: { Mode?: ObjectLockMode; Days?: number } } } | undefined;
+      const retention = lock?.Rule?.DefaultRetention;
+      s3.createBucket(
+        names.get(bucketId)?.ref ?? bucketId,
+        retention?.Mode !== undefined && retention.Days !== undefined
+          ? { defaultRetention: { mode: retention.Mode, days: retention.Days } }
+          : {},
+      );
+    }
     const identityOf = (roleLogicalId: string, sessionName: string) =>
       iam.assumeRole(
         names.get(roleLogicalId)?.ref ?? roleLogicalId,
@@ -186,6 +218,8 @@ export async function startLocalEnvironment(
             AWS_ENDPOINT_URL_DYNAMODB: dynamoDbFront.endpoint,
             AWS_ENDPOINT_URL_SSM: ssm.endpoint,
             AWS_ENDPOINT_URL_SNS: sns.endpoint,
+            AWS_ENDPOINT_URL_KMS: kms.endpoint,
+            AWS_ENDPOINT_URL_S3: s3.endpoint,
             AWS_ENDPOINT_URL_SFN: endpoints.sfn,
             // No X-Ray daemon here: the tracer would only complain about missing segments.
             POWERTOOLS_TRACE_ENABLED: 'false',
@@ -232,21 +266,26 @@ export async function startLocalEnvironment(
     // EventBridge's rule for ended executions, as synthesized: its statuses decide which ends are reaped,
     // its target which function gets the event.
     const reaping = new Set<Promise<unknown>>();
-    const executionEnded = executionEndedRule(template);
+    const executionEnded = executionEndedRules(template);
     let closing = false;
     stepFunctions.onExecutionEnded((execution) => {
       // Executions aborted because the environment is stopping are not a fault to clean up after.
-      if (closing || !executionEnded.statuses.has(execution.status)) return;
-      const delivery = lambda
-        .invoke(
-          executionEnded.targetConstructId,
-          executionStatusChangeEvent(execution, stepFunctions.stateMachineArn),
-        )
-        .catch((error: unknown) => {
-          process.stderr.write(`reaping ${execution.name} failed: ${(error as Error).message}\n`);
-        })
-        .finally(() => reaping.delete(delivery));
-      reaping.add(delivery);
+      if (closing) return;
+      for (const rule of executionEnded) {
+        if (!rule.statuses.has(execution.status)) continue;
+        const delivery = lambda
+          .invoke(
+            rule.targetConstructId,
+            executionStatusChangeEvent(execution, stepFunctions.stateMachineArn),
+          )
+          .catch((error: unknown) => {
+            process.stderr.write(
+              `${rule.targetConstructId} for ${execution.name} failed: ${(error as Error).message}\n`,
+            );
+          })
+          .finally(() => reaping.delete(delivery));
+        reaping.add(delivery);
+      }
     });
     stopping.push(async () => {
       closing = true;
@@ -259,6 +298,9 @@ export async function startLocalEnvironment(
       dynamoDb,
       ssm,
       sns,
+      kms,
+      s3,
+      names,
       stepFunctions,
       workflow,
       dynamoDbRequests: dynamoDbFront,
@@ -351,10 +393,12 @@ function documentsOf(template: Template): Record<string, LocalDocument> {
 }
 
 /**
- * The synthesized rule for ended executions: the statuses it matches and the function it targets, which
- * EventBridge may invoke only if the function's resource policy lets the rule do so.
+ * The synthesized rules for ended executions (reaping, sealing the audit trail): the statuses each matches
+ * and the function it targets, which EventBridge may invoke only if the function's resource policy lets
+ * the rule do so.
  */
-function executionEndedRule(template: Template): { statuses: Set<string>; targetConstructId: string } {
+function executionEndedRules(template: Template): { statuses: Set<string>; targetConstructId: string }[] {
+  const rules: { statuses: Set<string>; targetConstructId: string }[] = [];
   for (const [ruleId, resource] of Object.entries(template.Resources)) {
     const pattern = resource.Properties?.['EventPattern'] as
       { source?: string[]; detail?: { status?: string[] } } | undefined;
@@ -373,9 +417,10 @@ function executionEndedRule(template: Template): { statuses: Set<string>; target
     );
     if (!permitted)
       throw new Error(`rule ${ruleId} may not invoke ${targetConstructId}: no Lambda permission for it`);
-    return { statuses: new Set(pattern.detail?.status ?? []), targetConstructId };
+    rules.push({ statuses: new Set(pattern.detail?.status ?? []), targetConstructId });
   }
-  throw new Error('the synthesized stack has no rule for ended executions');
+  if (rules.length === 0) throw new Error('the synthesized stack has no rule for ended executions');
+  return rules;
 }
 
 /** What EventBridge delivers for an execution's end ("Step Functions Execution Status Change"). */

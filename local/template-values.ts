@@ -50,6 +50,13 @@ function defaultName(id: string, type: string): LocalResourceName {
       return { ref: id, arn: local('events', `rule/${id}`) };
     case 'AWS::SNS::Topic':
       return { ref: local('sns', id), arn: local('sns', id) };
+    case 'AWS::KMS::Key':
+      return { ref: id, arn: local('kms', `key/${id}`) };
+    case 'AWS::S3::Bucket': {
+      // Bucket names are lower case; ARNs of S3 resources name neither region nor account.
+      const bucket = id.toLowerCase();
+      return { ref: bucket, arn: `arn:${LOCAL_PARTITION}:s3:::${bucket}` };
+    }
     default:
       return { ref: id, arn: local('cloudformation', `local-resource/${id}`) };
   }

@@ -20,6 +20,11 @@ export interface ServiceRequest {
   readonly resource: string;
   /** Condition keys the service sets for this request, e.g. `ssm:resourceTag/rejuv:managed`. */
   readonly context?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * The resource's own policy, for services where it decides too: a KMS key is usable through IAM only
+   * if its key policy lets the account's IAM policies grant it.
+   */
+  readonly resourcePolicy?: PolicyDocument;
 }
 
 export interface PolicyDocument {
@@ -113,7 +118,13 @@ export class LocalIam implements Authorizer {
   }
 
   private decide(accessKeyId: string, session: RoleSession, request: ServiceRequest): Promise<Authorization> {
-    const key = JSON.stringify([accessKeyId, request.action, request.resource, request.context ?? {}]);
+    const key = JSON.stringify([
+      accessKeyId,
+      request.action,
+      request.resource,
+      request.context ?? {},
+      request.resourcePolicy ?? null,
+    ]);
     let decision = this.decisions.get(key);
     if (decision === undefined) {
       decision = this.evaluate(session, request);
@@ -127,6 +138,7 @@ export class LocalIam implements Authorizer {
       identityPolicies: session.policies.map((policy, i) => ({ name: `policy${i}`, policy })),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      ...(request.resourcePolicy === undefined ? {} : { resourcePolicy: request.resourcePolicy }),
       request: {
         action: request.action,
         principal: session.principalArn,

@@ -4,7 +4,7 @@
  * that touches several resources (a DynamoDB transaction, an SSM command to several instances) is
  * authorized only if every one of its requests is.
  */
-import type { ServiceRequest } from './local-iam.js';
+import type { PolicyDocument, ServiceRequest } from './local-iam.js';
 
 export interface ArnContext {
   readonly partition: string;
@@ -153,4 +153,48 @@ export function elbv2Requests(action: string, params: QueryParams): ServiceReque
 /** Lambda: invoking a function is authorized on its ARN (a qualified ARN for a version or alias). */
 export function lambdaInvokeRequest(functionArn: string): ServiceRequest {
   return { action: 'lambda:InvokeFunction', resource: functionArn };
+}
+
+/** KMS: every key operation is authorized on the key's ARN, by IAM and by the key's own policy. */
+export function kmsRequests(operation: string, keyArn: string, keyPolicy: PolicyDocument): ServiceRequest[] {
+  return [{ action: `kms:${operation}`, resource: keyArn, resourcePolicy: keyPolicy }];
+}
+
+/**
+ * S3: object operations on `arn:…:s3:::bucket/key`, listing on the bucket; an upload that sets Object Lock
+ * retention needs s3:PutObjectRetention as well, and reading or deleting a given version its own action.
+ */
+export function s3Requests(
+  c: Pick<ArnContext, 'partition'>,
+  request: {
+    readonly method: string;
+    readonly bucket: string;
+    readonly key: string | undefined;
+    readonly versionId: string | undefined;
+    readonly setsRetention: boolean;
+    /** A listing's prefix: the condition key `s3:prefix`. */
+    readonly prefix?: string | undefined;
+  },
+): ServiceRequest[] {
+  const bucketArn = `arn:${c.partition}:s3:::${request.bucket}`;
+  if (request.key === undefined || request.key === '')
+    return request.method === 'GET'
+      ? [{ action: 's3:ListBucket', resource: bucketArn, context: { 's3:prefix': request.prefix ?? '' } }]
+      : [{ action: `s3:${request.method}Bucket`, resource: bucketArn }];
+  const resource = `${bucketArn}/${request.key}`;
+  const versioned = request.versionId !== undefined;
+  switch (request.method) {
+    case 'PUT':
+      return [
+        { action: 's3:PutObject', resource },
+        ...(request.setsRetention ? [{ action: 's3:PutObjectRetention', resource }] : []),
+      ];
+    case 'GET':
+    case 'HEAD':
+      return [{ action: versioned ? 's3:GetObjectVersion' : 's3:GetObject', resource }];
+    case 'DELETE':
+      return [{ action: versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource }];
+    default:
+      return [{ action: `s3:${request.method}`, resource }];
+  }
 }

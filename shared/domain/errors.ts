@@ -148,6 +148,15 @@ export class AuditContentionError extends RejuvError {
   }
 }
 
+/** Another sealer stored the digest with this sequence number first; the digest chain does not fork. */
+export class DigestSequenceTakenError extends RejuvError {
+  override readonly name = 'DigestSequenceTakenError';
+  readonly retryable = true;
+  constructor(readonly key: string) {
+    super(`audit digest ${key} already exists`);
+  }
+}
+
 /** A stored item no longer matches its schema: edited behind the system's back, or corrupted. */
 export class CorruptItemError extends RejuvError {
   override readonly name = 'CorruptItemError';

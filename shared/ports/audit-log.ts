@@ -1,4 +1,4 @@
-import type { ChainVerdict } from '../domain/audit-chain.js';
+import type { ChainVerdict, StoredRecord } from '../domain/audit-chain.js';
 import type { AuditEventInput, AuditRecord } from '../domain/audit-record.js';
 
 export interface AuditExportFilter {
@@ -17,6 +17,11 @@ export interface AuditLog {
   append(chainId: string, event: AuditEventInput): Promise<AuditRecord>;
   /** The chain's records in sequence order. */
   read(chainId: string): AsyncIterable<AuditRecord>;
+  /**
+   * The chain's records from `fromSeq` (default 1) in sequence order, as stored: a record that no longer
+   * parses is passed on as such, for verification to report rather than to throw on.
+   */
+  readStored(chainId: string, fromSeq?: number): AsyncIterable<StoredRecord>;
   /** Recomputes the chain and names its first broken or missing link. */
   verify(chainId: string): Promise<ChainVerdict>;
   /** Every chain the log holds. */

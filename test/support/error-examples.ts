@@ -57,6 +57,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     LeaseLostError: ['host#host-1', 'exec-a', 7],
     PoolFullError: ['pool-a', 1, ['host-2']],
     AuditContentionError: ['host-1', 5],
+    DigestSequenceTakenError: ['audit-digests/0000000001.json'],
     CorruptItemError: ['hosts', 'host-1', ['state: invalid']],
     PreflightRefusedError: ['host-1', ['vm1: passthrough device']],
     HostCommandFailedError: ['host-1', 'Preflight', 'cmd-1', 'exit status 1'],

@@ -188,15 +188,15 @@ export class DynamoDbAuditLog implements AuditLog {
   }
 
   /** Records of a chain in order; unparseable ones are passed on as such, for verification to report. */
-  private async *readStored(chainId: string): AsyncIterable<StoredRecord> {
+  async *readStored(chainId: string, fromSeq = 1): AsyncIterable<StoredRecord> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.documents.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: 'chainId = :chain AND #seq > :head',
+          KeyConditionExpression: 'chainId = :chain AND #seq >= :from',
           ExpressionAttributeNames: { '#seq': 'seq' },
-          ExpressionAttributeValues: { ':chain': chainId, ':head': HEAD_SEQ },
+          ExpressionAttributeValues: { ':chain': chainId, ':from': Math.max(fromSeq, HEAD_SEQ + 1) },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),

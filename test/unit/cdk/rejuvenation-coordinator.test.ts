@@ -107,12 +107,50 @@ describe('Construct: RejuvenationCoordinator', () => {
     );
   });
 
+  it('seals the audit trail with a signing key, into an Object Lock bucket, on a schedule and at every end', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2555 } },
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        detail: Match.objectLike({ status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] }),
+      }),
+    });
+  });
+
+  it('denies every workflow function updates and deletes of audit items', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
+      /(Advance|Admit|Release|Reap)FunctionRole/.test(id),
+    );
+    expect(policies).toHaveLength(4);
+    for (const [, policy] of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/AuditTable/), 'Arn'] },
+        }),
+      );
+    }
+  });
+
   it('reaps executions of its own state machine that end stopped, timed out or failed', () => {
     const rules = template.findResources('AWS::Events::Rule', {
       Properties: { EventPattern: Match.objectLike({ source: ['aws.states'] }) },
     });
-    const [rule] = Object.values(rules);
-    expect(Object.keys(rules)).toHaveLength(1);
+    // The other rule on ended executions seals the audit trail (see the AuditDigests tests).
+    const reapRules = Object.values(rules).filter((r) =>
+      JSON.stringify(r.Properties.Targets).includes('ReapFunction'),
+    );
+    const [rule] = reapRules;
+    expect(reapRules).toHaveLength(1);
     expect(rule?.Properties.EventPattern).toMatchObject({
       'detail-type': ['Step Functions Execution Status Change'],
       detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [{ Ref: expect.any(String) }] },
@@ -151,11 +189,12 @@ describe('Construct: RejuvenationCoordinator', () => {
     for (const [fnId, grant] of Object.entries(TABLE_GRANTS)) {
       const policy = Object.entries(policies).find(([id]) => id.startsWith(`Coordinator${fnId}FunctionRole`));
       const statements = (policy?.[1].Properties.PolicyDocument.Statement ?? []) as {
+        Effect: string;
         Action: string | string[];
         Resource: unknown;
       }[];
       const granted: Record<string, string[]> = {};
-      for (const statement of statements) {
+      for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
         const actions = [statement.Action].flat().filter((a) => a.startsWith('dynamodb:'));
         if (actions.length === 0) continue;
         for (const resource of [statement.Resource].flat()) {
@@ -171,7 +210,14 @@ describe('Construct: RejuvenationCoordinator', () => {
   });
 
   it('lets no function delete, scan, batch-write or rewrite audit records', () => {
-    const text = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    // The sealer alone enumerates the audit chains (Scan); it is denied writes like the steps.
+    const allows = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => !id.includes('SealFunctionRole'))
+      .map(([, p]) => p)
+      .flatMap((p) =>
+        (p.Properties.PolicyDocument.Statement as { Effect: string }[]).filter((s) => s.Effect === 'Allow'),
+      );
+    const text = JSON.stringify(allows);
     for (const action of ['DeleteItem', 'Scan', 'BatchWriteItem', 'GetRecords', 'DescribeTable'])
       expect(text).not.toContain(`dynamodb:${action}`);
     for (const [fnId, grant] of Object.entries(TABLE_GRANTS))
@@ -320,7 +366,8 @@ describe('Construct: RejuvenationCoordinator', () => {
       });
       const given = Template.fromStack(stack);
       given.resourceCountIs('AWS::SNS::Topic', 0);
-      given.resourceCountIs('AWS::KMS::Key', 0);
+      // The only key left is the audit digests' signing key.
+      given.resourcePropertiesCountIs('AWS::KMS::Key', { KeyUsage: Match.absent() }, 0);
       given.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:ops'],
       });

@@ -1,0 +1,174 @@
+/**
+ * AuditDigests: what makes the audit trail tamper-evident to an insider with write access to the audit
+ * table. A sealer function signs digests of the chains with an asymmetric KMS key (RSA_2048, SIGN_VERIFY)
+ * and stores them in a bucket with Object Lock in COMPLIANCE mode, every few minutes and whenever an
+ * execution ends. Its role may read the audit table, sign with that key, and add digests; nothing else.
+ */
+import { CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  ObjectLockRetention,
+  type IBucket,
+} from 'aws-cdk-lib/aws-s3';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct, type IConstruct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { SEAL_CONFIG_ENV } from '../lambdas/runtime/seal-config.js';
+import { DIGEST_PREFIX } from '../shared/domain/audit-digest.js';
+import { acknowledgeFindings } from './nag.js';
+import { RejuvFunction } from './rejuv-function.js';
+
+export interface AuditDigestsProps {
+  readonly auditTable: ITableV2;
+  /** Its executions' ends (every terminal status) trigger a seal. */
+  readonly stateMachine: IStateMachine;
+  /**
+   * How long each digest is locked: nobody, the account's root included, can delete or replace it before.
+   * @default 2555 (seven years)
+   */
+  readonly retentionDays?: number;
+  /**
+   * Time between two scheduled seals: at most this long, an appended record is not yet sealed.
+   * @default Duration.minutes(15)
+   */
+  readonly sealInterval?: Duration;
+  readonly logRetention: RetentionDays;
+}
+
+export const DEFAULT_DIGEST_RETENTION_DAYS = 2555;
+/** Terminal statuses of a Standard execution: every end is sealed. */
+const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+export class AuditDigests extends Construct {
+  readonly bucket: IBucket;
+  readonly signingKey: Key;
+  readonly sealer: RejuvFunction;
+
+  constructor(scope: Construct, id: string, props: AuditDigestsProps) {
+    super(scope, id);
+    const retentionDays = props.retentionDays ?? DEFAULT_DIGEST_RETENTION_DAYS;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 36_500)
+      throw new Error(`audit digest retentionDays must be an integer from 1 to 36500, got ${retentionDays}`);
+
+    this.signingKey = new Key(this, 'SigningKey', {
+      description: 'rejuv audit digests: signs each digest; verifiers use its public key, offline',
+      keySpec: KeySpec.RSA_2048,
+      keyUsage: KeyUsage.SIGN_VERIFY,
+      // Old digests stay verifiable only while the public key can be had: keep the key with the trail.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const bucket = new Bucket(this, 'Bucket', {
+      objectLockEnabled: true,
+      objectLockDefaultRetention: ObjectLockRetention.compliance(Duration.days(retentionDays)),
+      versioned: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.bucket = bucket;
+    acknowledgeFindings(bucket, [
+      {
+        finding: 'AwsSolutions-S1',
+        reason:
+          'only the sealer writes, once per key (Object Lock, If-None-Match); reads are audited by CloudTrail data events where the account enables them',
+      },
+    ]);
+
+    this.sealer = new RejuvFunction(this, 'SealFunction', {
+      entry: fileURLToPath(new URL('../lambdas/seal-audit-digest.ts', import.meta.url)),
+      description: 'rejuv audit sealer: signs a digest of the audit chains and stores it write-once',
+      environment: {
+        [SEAL_CONFIG_ENV]: Stack.of(this).toJsonString({
+          auditTable: props.auditTable.tableName,
+          bucket: bucket.bucketName,
+          keyArn: this.signingKey.keyArn,
+          retentionDays,
+        }),
+      },
+      timeout: Duration.minutes(5),
+      logRetention: props.logRetention,
+    });
+    // Enumerates the chains (Scan), reads each from its sealed head on (Query), and reads heads (GetItem).
+    this.sealer.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+        resources: [props.auditTable.tableArn],
+      }),
+    );
+    this.sealer.addToRolePolicy(
+      new PolicyStatement({ actions: ['kms:Sign'], resources: [this.signingKey.keyArn] }),
+    );
+    const digests = bucket.arnForObjects(`${DIGEST_PREFIX}*`);
+    this.sealer.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject'],
+        resources: [digests],
+      }),
+    );
+    this.sealer.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${DIGEST_PREFIX}*`] } },
+      }),
+    );
+
+    new Rule(this, 'SealSchedule', {
+      description: 'Seals the audit trail on a schedule',
+      schedule: Schedule.rate(props.sealInterval ?? Duration.minutes(15)),
+      targets: [new LambdaFunction(this.sealer, { retryAttempts: 2 })],
+    });
+    new Rule(this, 'ExecutionSealRule', {
+      description: 'Seals the audit trail when an execution ends',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: [...TERMINAL_STATUSES], stateMachineArn: [props.stateMachine.stateMachineArn] },
+      },
+      targets: [new LambdaFunction(this.sealer, { retryAttempts: 2 })],
+    });
+
+    const logicalId = (c: IConstruct) => Stack.of(this).getLogicalId(c.node.defaultChild as CfnElement);
+    acknowledgeFindings(this.sealer.role ?? this.sealer, [
+      {
+        finding: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
+      },
+      {
+        finding: `AwsSolutions-IAM5[Resource::<${logicalId(bucket)}.Arn>/${DIGEST_PREFIX}*]`,
+        reason: 'adds and reads digests, one object per sequence number, under the digest prefix only',
+      },
+    ]);
+  }
+}
+
+/**
+ * The audit trail is append-only for the functions: whatever else their grants allow, an explicit deny
+ * keeps them from updating or deleting an audit item (an append is a conditional PutItem).
+ */
+export function denyAuditRewrites(auditTable: ITableV2, principals: readonly IGrantable[]): void {
+  for (const principal of principals) {
+    principal.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        actions: [
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:PartiQLUpdate',
+          'dynamodb:PartiQLDelete',
+        ],
+        resources: [auditTable.tableArn],
+      }),
+    );
+  }
+}

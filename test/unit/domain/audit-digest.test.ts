@@ -1,0 +1,177 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { StoredRecord } from '../../../shared/domain/audit-chain.js';
+import { digestBody, digestKey, type SignedDigest } from '../../../shared/domain/audit-digest.js';
+import { planNextDigest, type PreviousDigest } from '../../../shared/domain/audit-digest-plan.js';
+import { describeFinding, verifyAuditTrail } from '../../../shared/domain/audit-digest-verification.js';
+import { GENESIS_HASH, sealRecord, type AuditRecord } from '../../../shared/domain/audit-record.js';
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const T0 = Date.UTC(2026, 0, 1);
+
+function must<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('the test trail has no such element');
+  return value;
+}
+
+function append(chain: AuditRecord[], chainId: string, atMs: number): AuditRecord {
+  const last = chain[chain.length - 1];
+  const record = sealRecord({
+    chainId,
+    seq: chain.length + 1,
+    prevHash: last?.hash ?? GENESIS_HASH,
+    eventId: `e-${chain.length + 1}`,
+    at: new Date(atMs).toISOString(),
+    principal: 'arn:aws:iam::123456789012:role/ops',
+    trigger: 'operator',
+    step: 'Drain',
+    outcome: 'succeeded',
+  });
+  chain.push(record);
+  return record;
+}
+
+const stored = (records: readonly AuditRecord[]): StoredRecord[] =>
+  records.map((r) => ({ seq: r.seq, record: r }));
+
+/** Seals what the chains hold now, as the sealer would, and returns the signed digest. */
+function seal(chains: Map<string, AuditRecord[]>, digests: SignedDigest[], nowMs: number): SignedDigest {
+  const last = digests[digests.length - 1];
+  const previous: PreviousDigest | undefined =
+    last === undefined
+      ? undefined
+      : {
+          key: last.key,
+          signature: Buffer.from(last.signature).toString('base64'),
+          digest: JSON.parse(last.body),
+        };
+  const tails = [...chains].map(([chainId, records]) => {
+    const from = previous?.digest.heads.find((h) => h.chainId === chainId)?.headSeq ?? 1;
+    return { chainId, records: stored(records.filter((r) => r.seq >= from)) };
+  });
+  const { digest } = planNextDigest(previous, tails, { now: new Date(nowMs), keyId: 'key-1' });
+  if (digest === undefined) throw new Error('nothing to seal');
+  const body = digestBody(digest);
+  const signed = {
+    key: digestKey(digest.seq),
+    body,
+    signature: sign('sha256', Buffer.from(body), privateKey),
+  };
+  digests.push(signed);
+  return signed;
+}
+
+function trail(): { chains: Map<string, AuditRecord[]>; digests: SignedDigest[] } {
+  const chains = new Map<string, AuditRecord[]>([
+    ['host#a', []],
+    ['host#b', []],
+  ]);
+  const digests: SignedDigest[] = [];
+  for (let i = 0; i < 3; i++) append(chains.get('host#a') ?? [], 'host#a', T0 + i * 1000);
+  append(chains.get('host#b') ?? [], 'host#b', T0);
+  seal(chains, digests, T0 + 60_000);
+  for (let i = 0; i < 2; i++) append(chains.get('host#a') ?? [], 'host#a', T0 + 120_000 + i);
+  seal(chains, digests, T0 + 180_000);
+  return { chains, digests };
+}
+
+const verify = (chains: Map<string, AuditRecord[]>, digests: SignedDigest[]) =>
+  verifyAuditTrail({
+    digests,
+    publicKey: publicPem,
+    chains: new Map([...chains].map(([id, records]) => [id, stored(records)])),
+  });
+
+describe('Function: planNextDigest', () => {
+  it('seals only the chains that grew, links the previous digest, and keeps every head', () => {
+    const { digests } = trail();
+    const second = JSON.parse(digests[1]?.body ?? '{}');
+    expect(second.changed).toEqual([{ chainId: 'host#a', fromSeq: 4, recordHashes: expect.any(Array) }]);
+    expect(second.previous).toEqual({
+      seq: 1,
+      key: digestKey(1),
+      signature: Buffer.from(digests[0]?.signature ?? []).toString('base64'),
+    });
+    expect(second.heads.map((h: { chainId: string; headSeq: number }) => [h.chainId, h.headSeq])).toEqual([
+      ['host#a', 5],
+      ['host#b', 1],
+    ]);
+  });
+
+  it('refuses to seal a chain whose sealed head was rewritten, and seals nothing when nothing grew', () => {
+    const { chains, digests } = trail();
+    const previous = {
+      key: digests[1]?.key ?? '',
+      signature: 'AA==',
+      digest: JSON.parse(digests[1]?.body ?? ''),
+    };
+    const a = chains.get('host#a') ?? [];
+    const { hash: _hash, ...sealedFive } = must(a[4]);
+    const forged = sealRecord({ ...sealedFive, reason: 'edited' });
+    const plan = planNextDigest(previous, [{ chainId: 'host#a', records: stored([forged]) }], {
+      now: new Date(T0 + 999_000),
+      keyId: 'key-1',
+    });
+    expect(plan.digest).toBeUndefined();
+    expect(plan.refused).toEqual([{ chainId: 'host#a', seq: 5, reason: 'sealed record 5 was rewritten' }]);
+  });
+});
+
+describe('Function: verifyAuditTrail', () => {
+  it('verifies an intact trail', () => {
+    const { chains, digests } = trail();
+    const verdict = verify(chains, digests);
+    expect(verdict.findings).toEqual([]);
+    expect(verdict.ok).toBe(true);
+    expect(verdict.latestDigest?.seq).toBe(2);
+  });
+
+  it('names a digest missing from the sequence', () => {
+    const { chains, digests } = trail();
+    append(chains.get('host#b') ?? [], 'host#b', T0 + 200_000);
+    seal(chains, digests, T0 + 240_000);
+    append(chains.get('host#b') ?? [], 'host#b', T0 + 250_000);
+    seal(chains, digests, T0 + 300_000);
+    const verdict = verify(chains, [must(digests[0]), must(digests[1]), must(digests[3])]);
+    expect(verdict.findings).toEqual([{ kind: 'digest-missing', digestSeq: 3 }]);
+  });
+
+  it('refuses a digest not signed by the key', () => {
+    const { chains, digests } = trail();
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const forged = {
+      ...must(digests[1]),
+      signature: sign('sha256', Buffer.from(must(digests[1]).body), other),
+    };
+    const verdict = verify(chains, [must(digests[0]), forged]);
+    expect(verdict.findings[0]).toEqual({
+      kind: 'digest-signature-invalid',
+      digestSeq: 2,
+      key: digestKey(2),
+    });
+  });
+
+  it('names the record rewritten and re-hashed after it was sealed', () => {
+    const { chains, digests } = trail();
+    const a = chains.get('host#a') ?? [];
+    // Rewrite record 2 and re-seal every record after it, as an insider with the hash function would.
+    const rewritten: AuditRecord[] = a.slice(0, 1);
+    for (const r of a.slice(1)) {
+      const { hash: _h, ...rest } = r;
+      rewritten.push(
+        sealRecord({
+          ...rest,
+          prevHash: must(rewritten[rewritten.length - 1]).hash,
+          ...(r.seq === 2 ? { reason: 'nothing happened' } : {}),
+        }),
+      );
+    }
+    chains.set('host#a', rewritten);
+    const verdict = verify(chains, digests);
+    expect(verdict.findings).toEqual([
+      expect.objectContaining({ kind: 'record-altered', chainId: 'host#a', seq: 2 }),
+    ]);
+    expect(describeFinding(must(verdict.findings[0]))).toMatch(/^host a: record 2 was altered/);
+  });
+});
