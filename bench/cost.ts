@@ -38,6 +38,8 @@ async function main(): Promise<void> {
       dynamoDbRequests: requests,
       dynamoDbWriteRequests: writeRequests,
       dynamoDbItemsWritten: counts?.itemsWritten ?? 0,
+      iamRequestsChecked: env.iam.cost().requestsChecked,
+      iamCheckingMs: env.iam.cost().checkingMs,
       pollLoops: entered.filter(
         (h) =>
           h.stateName?.endsWith('Poll') === true ||
@@ -57,6 +59,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `  DynamoDB write requests ${result.dynamoDbWriteRequests}, items written ${result.dynamoDbItemsWritten}`,
+    );
+    console.log(
+      `  local IAM               ${result.iamRequestsChecked} requests checked in ${result.iamCheckingMs} ms (the enforcement's own cost)`,
     );
     console.log(JSON.stringify(result));
   } finally {

@@ -59,6 +59,8 @@ export class LocalIam implements Authorizer {
   private readonly decisions = new Map<string, Promise<Authorization>>();
   private readonly refused: { principalArn: string; request: ServiceRequest }[] = [];
   private readonly used = new Set<string>();
+  private checked = 0;
+  private checkingMs = 0;
 
   constructor(private readonly accountId: string) {}
 
@@ -83,15 +85,26 @@ export class LocalIam implements Authorizer {
     const session = accessKeyId === undefined ? undefined : this.sessions.get(accessKeyId);
     if (accessKeyId === undefined || session === undefined)
       return { outcome: 'unknown-key', message: 'The security token included in the request is invalid.' };
-    for (const request of requests) {
-      const decision = await this.decide(accessKeyId, session, request);
-      if (decision.outcome !== 'allowed') {
-        this.refused.push({ principalArn: session.principalArn, request });
-        return decision;
+    const started = performance.now();
+    try {
+      for (const request of requests) {
+        this.checked += 1;
+        const decision = await this.decide(accessKeyId, session, request);
+        if (decision.outcome !== 'allowed') {
+          this.refused.push({ principalArn: session.principalArn, request });
+          return decision;
+        }
       }
+      for (const request of requests) this.recordUse(session.principalArn, request);
+      return { outcome: 'allowed' };
+    } finally {
+      this.checkingMs += performance.now() - started;
     }
-    for (const request of requests) this.recordUse(session.principalArn, request);
-    return { outcome: 'allowed' };
+  }
+
+  /** What enforcement cost so far: requests evaluated, and the time spent deciding them. */
+  cost(): { readonly requestsChecked: number; readonly checkingMs: number } {
+    return { requestsChecked: this.checked, checkingMs: Math.round(this.checkingMs) };
   }
 
   /** Every request refused so far, with who asked: what a test or a run reads to find a missing grant. */
