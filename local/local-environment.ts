@@ -29,6 +29,7 @@ import { startLocalS3Endpoint, type RunningLocalS3, type ObjectLockMode } from '
 import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
 import {
+  localStateMachineArn,
   startLocalStepFunctions,
   type LocalExecution,
   type LocalHandler,
@@ -340,7 +341,8 @@ function localNamesOf(
 ): Record<string, LocalResourceName> {
   const arn = (service: string, resource: string) =>
     `arn:${LOCAL_PARTITION}:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
-  const stateMachineArn = arn('states', 'stateMachine:rejuv');
+  // The local Step Functions endpoint starts later; its one state machine will have this ARN.
+  const stateMachineArn = localStateMachineArn();
   const names: Record<string, LocalResourceName> = {
     [created.stateMachineLogicalId]: { ref: stateMachineArn, arn: stateMachineArn },
   };

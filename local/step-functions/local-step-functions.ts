@@ -62,6 +62,11 @@ export interface LocalStepFunctionsOptions {
   readonly executionRoleAccessKeyId?: string;
 }
 
+/** The ARN a local state machine named `name` has (the endpoint's default name is `rejuv`). */
+export function localStateMachineArn(name = 'rejuv'): string {
+  return `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
+}
+
 /** Step Functions' limit on a state's input or output, and so on an execution's input: 256 KiB. */
 export const MAX_STATE_PAYLOAD_BYTES = 262_144;
 
@@ -81,7 +86,7 @@ export async function startLocalStepFunctions(
   options: LocalStepFunctionsOptions,
 ): Promise<RunningLocalStepFunctions> {
   const stateMachineName = options.stateMachineName ?? 'rejuv';
-  const stateMachineArn = `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineName}`;
+  const stateMachineArn = localStateMachineArn(stateMachineName);
   const machine = new StateMachine(options.workflow.definition as never, {
     validationOptions: { checkPaths: true },
   });
