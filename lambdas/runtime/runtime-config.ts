@@ -3,7 +3,7 @@
  * RejuvenationCoordinator construct (`REJUV_CONFIG`), read and validated once per container.
  */
 import { z } from 'zod';
-import { parseWith } from '../../shared/domain/validation.js';
+import { jsonEnvironmentVariable } from './json-environment.js';
 import { TABLE_IDS } from '../../shared/store/table-definitions.js';
 import { WorkflowConfigSchema } from '../../shared/workflow/workflow-config.js';
 
@@ -39,19 +39,7 @@ let cached: RuntimeConfig | undefined;
 
 export function runtimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   if (cached !== undefined) return cached;
-  const raw = env[RUNTIME_CONFIG_ENV];
-  if (raw === undefined || raw === '') {
-    throw new Error(
-      `${RUNTIME_CONFIG_ENV} is not set: this function must be deployed by the RejuvenationCoordinator construct`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    throw new Error(`${RUNTIME_CONFIG_ENV} is not JSON`, { cause: error });
-  }
-  cached = parseWith(RuntimeConfigSchema, RUNTIME_CONFIG_ENV, json);
+  cached = jsonEnvironmentVariable(env, RUNTIME_CONFIG_ENV, RuntimeConfigSchema, 'RejuvenationCoordinator');
   return cached;
 }
 

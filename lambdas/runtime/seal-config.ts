@@ -3,7 +3,7 @@
  * (`REJUV_AUDIT_SEAL`), read and validated once per container.
  */
 import { z } from 'zod';
-import { parseWith } from '../../shared/domain/validation.js';
+import { jsonEnvironmentVariable } from './json-environment.js';
 
 export const SEAL_CONFIG_ENV = 'REJUV_AUDIT_SEAL';
 
@@ -19,16 +19,5 @@ export const SealConfigSchema = z
 export type SealConfig = z.output<typeof SealConfigSchema>;
 
 export function sealConfig(env: NodeJS.ProcessEnv = process.env): SealConfig {
-  const raw = env[SEAL_CONFIG_ENV];
-  if (raw === undefined || raw === '')
-    throw new Error(
-      `${SEAL_CONFIG_ENV} is not set: this function must be deployed by the AuditDigests construct`,
-    );
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    throw new Error(`${SEAL_CONFIG_ENV} is not JSON`, { cause: error });
-  }
-  return parseWith(SealConfigSchema, SEAL_CONFIG_ENV, json);
+  return jsonEnvironmentVariable(env, SEAL_CONFIG_ENV, SealConfigSchema, 'AuditDigests');
 }
