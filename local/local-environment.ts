@@ -264,8 +264,8 @@ export async function startLocalEnvironment(
     stopping.push(() => stepFunctions.stop());
     endpoints.sfn = stepFunctions.endpoint;
 
-    // EventBridge's rule for ended executions, as synthesized: its statuses decide which ends are reaped,
-    // its target which function gets the event.
+    // EventBridge's rules for ended executions, as synthesized: each rule's statuses decide which ends it
+    // matches (the reaper's, the audit sealer's), its target which function gets the event.
     const reaping = new Set<Promise<unknown>>();
     const executionEnded = executionEndedRules(template);
     let closing = false;
