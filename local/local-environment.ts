@@ -366,7 +366,8 @@ function localNamesOf(
 /** A stack output resolved to the local name, as `DescribeStacks` would give it for a deployment. */
 function stackOutput(template: Template, names: ReadonlyMap<string, LocalResourceName>, key: string): string {
   const value = resolveTemplateValue(template.Outputs?.[key]?.Value, names);
-  if (typeof value !== 'string' || value === '') throw new Error(`the synthesized stack has no output ${key}`);
+  if (typeof value !== 'string' || value === '')
+    throw new Error(`the synthesized stack has no output ${key}`);
   return value;
 }
 
