@@ -56,17 +56,52 @@ export const HostsOptionsSchema = z.object({ pool: PoolIdSchema.optional() }).st
 
 export const AUDIT_FORMATS = ['jsonl', 'csv'] as const;
 
+/** A file or directory named on the command line; the command itself says when it is not there. */
+const PathSchema = (what: string) =>
+  z
+    .string()
+    .min(1, `${what}: a path`)
+    .max(4096, `${what}: at most 4096 characters`)
+    .refine((p) => ![...p].some((c) => c.charCodeAt(0) < 0x20), `${what}: no control characters`);
+
 export const AuditExportOptionsSchema = z
   .object({
     host: HostIdSchema.optional(),
     since: z.iso
       .datetime({ offset: true, message: 'since: an ISO 8601 instant, e.g. 2026-11-01T00:00:00Z' })
       .optional(),
-    format: z.enum(AUDIT_FORMATS, { message: 'format: jsonl or csv' }),
+    format: z.enum(AUDIT_FORMATS, { message: 'format: jsonl or csv' }).optional(),
+    /** A directory for a verifiable bundle: records, signed digests, public key. */
+    bundle: PathSchema('bundle').optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if ((o.format === undefined) === (o.bundle === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "required option '--format <format>' (jsonl or csv, to stdout) or '--bundle <dir>', not both",
+      });
+    // A bundle is verified whole: a chain cut by --host or --since would read as deleted or truncated.
+    if (o.bundle !== undefined && (o.host !== undefined || o.since !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bundle'],
+        message: 'a bundle holds the whole trail: --host and --since do not apply',
+      });
+  });
+export type AuditExportOptions = z.output<typeof AuditExportOptionsSchema>;
+
+export const AuditVerifyOptionsSchema = z
+  .object({
+    host: HostIdSchema.optional(),
+    /** A PEM public key the auditor holds, instead of the one KMS (or the bundle) gives. */
+    publicKey: PathSchema('public key').optional(),
+    /** Verify an exported bundle, offline: no AWS call at all. */
+    bundle: PathSchema('bundle').optional(),
   })
   .strict();
-
-export const AuditVerifyOptionsSchema = z.object({ host: HostIdSchema.optional() }).strict();
+export type AuditVerifyOptions = z.output<typeof AuditVerifyOptionsSchema>;
 
 export const LocalUpOptionsSchema = z
   .object({

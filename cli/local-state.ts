@@ -11,13 +11,18 @@ import { CliError, EXIT } from './exit-codes.js';
 
 const EndpointSchema = z.url({ protocol: /^http$/, hostname: /^(127\.0\.0\.1|localhost|\[::1\])$/ });
 
+/** Written and read by the same CLI: an environment started by another version is named as such. */
+export const LOCAL_STATE_VERSION = 2;
+
 export const LocalStateSchema = z
   .object({
-    version: z.literal(1),
+    version: z.literal(LOCAL_STATE_VERSION),
     pid: z.number().int().positive(),
     startedAt: z.iso.datetime(),
     region: z.string().min(1).max(32),
-    endpoints: z.object({ dynamodb: EndpointSchema, sfn: EndpointSchema }).strict(),
+    endpoints: z
+      .object({ dynamodb: EndpointSchema, sfn: EndpointSchema, kms: EndpointSchema, s3: EndpointSchema })
+      .strict(),
     stateMachineArn: z.string().startsWith('arn:'),
     tables: z
       .object({
@@ -25,6 +30,15 @@ export const LocalStateSchema = z
         leases: z.string().min(3).max(255),
         audit: z.string().min(3).max(255),
         idempotency: z.string().min(3).max(255),
+      })
+      .strict(),
+    /** The digest bucket and signing key, as the stack outputs AuditDigestBucketName and AuditDigestKeyArn. */
+    auditDigests: z
+      .object({
+        bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'bucketName: an S3 bucket name'),
+        keyArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'keyArn: a KMS key ARN'),
       })
       .strict(),
     hosts: z.array(
@@ -80,6 +94,16 @@ export function readLocalStateFile(): LocalState | undefined {
       EXIT.unavailable,
     );
   }
+  const written = json as { version?: unknown; pid?: unknown } | null;
+  if (
+    typeof written?.version === 'number' &&
+    written.version !== LOCAL_STATE_VERSION &&
+    typeof written.pid === 'number'
+  )
+    throw new CliError(
+      `${localStateFile()} was written by another version of rejuv (state version ${written.version}, pid ${written.pid}); stop that environment with \`kill ${written.pid}\`, remove the file and run \`rejuv local up\``,
+      EXIT.unavailable,
+    );
   const parsed = LocalStateSchema.safeParse(json);
   if (!parsed.success)
     throw new CliError(

@@ -16,7 +16,7 @@ import {
   StartOptionsSchema,
   TargetOptionsSchema,
 } from './cli-options.js';
-import { auditExportCommand, auditVerifyCommand } from './commands/audit.js';
+import { auditExportCommand, auditVerifyBundleCommand, auditVerifyCommand } from './commands/audit.js';
 import { hostsCommand } from './commands/hosts.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
@@ -116,28 +116,44 @@ export function buildProgram(): Command {
   const audit = program.command('audit').description('the hash-chained audit trail');
   audit
     .command('export')
-    .description('write audit records to stdout, chain by chain, in sequence order')
-    .addOption(new Option('--format <format>', 'output format').choices(AUDIT_FORMATS).makeOptionMandatory())
-    .option('--host <host>', 'only this host')
-    .option('--since <instant>', 'only records at or after this ISO 8601 instant')
+    .description(
+      'write audit records to stdout, chain by chain, in sequence order; or a bundle an auditor verifies offline',
+    )
+    .addOption(new Option('--format <format>', 'output format, to stdout').choices(AUDIT_FORMATS))
+    .option(
+      '--bundle <dir>',
+      'instead: write the whole trail, the signed digests and the public key to this new directory',
+    )
+    .option('--host <host>', 'only this host (not with --bundle)')
+    .option('--since <instant>', 'only records at or after this ISO 8601 instant (not with --bundle)')
     .action((opts: Record<string, unknown>, command: Command) =>
       run(
         command,
         () => parseOptions(AuditExportOptionsSchema, 'audit export', opts),
-        (target, options) => auditExportCommand(target, options),
+        (target, options, out) => auditExportCommand(target, options, out),
       ),
     );
   audit
     .command('verify')
-    .description('recompute every chain and name the first broken link (exit 3 if any)')
-    .option('--host <host>', 'only this host')
-    .action((opts: Record<string, unknown>, command: Command) =>
-      run(
-        command,
-        () => parseOptions(AuditVerifyOptionsSchema, 'audit verify', opts),
-        (target, options, out) => auditVerifyCommand(target, options, out),
-      ),
-    );
+    .description(
+      'recompute every chain, check every record against the signed digests, name each finding (exit 3 if any)',
+    )
+    .option('--host <host>', 'only this host (the digests are checked in full)')
+    .option(
+      '--public-key <file>',
+      "verify the digests with this PEM public key, the one you hold, instead of KMS's (or the bundle's)",
+    )
+    .option('--bundle <dir>', 'verify a bundle `audit export --bundle` wrote: offline, no AWS call at all')
+    .action((opts: Record<string, unknown>, command: Command) => {
+      const parse = () => parseOptions(AuditVerifyOptionsSchema, 'audit verify', opts);
+      const bundle = typeof opts['bundle'] === 'string' ? opts['bundle'] : undefined;
+      return bundle === undefined
+        ? run(command, parse, (target, options, out) => auditVerifyCommand(target, options, out))
+        : runWithoutTarget(command, async (out) => {
+            const options = parse();
+            return auditVerifyBundleCommand({ ...options, bundle: options.bundle ?? bundle }, out);
+          });
+    });
 
   const local = program.command('local').description('the embedded local environment');
   local

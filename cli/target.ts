@@ -6,9 +6,14 @@
 import { userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createDynamoDbStore, type Store } from '../shared/adapters/dynamodb/dynamodb-store.js';
+import { KmsDigestSigner } from '../shared/adapters/kms/kms-digest-signer.js';
+import { S3DigestStore } from '../shared/adapters/s3/s3-digest-store.js';
+import type { DigestStore } from '../shared/ports/digest-store.js';
 import { TABLE_IDS, type TableNames } from '../shared/store/table-definitions.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { TargetOptions } from './cli-options.js';
@@ -20,9 +25,32 @@ export interface Target {
   readonly store: Store;
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
+  readonly auditDigests: AuditDigestsTarget;
   /** Who the audit trail will name as having asked. */
   principal(): Promise<string>;
   close(): void;
+}
+
+/** The signed digests of the audit trail: read from the bucket, verified offline with the key's public half. */
+export interface AuditDigestsTarget {
+  readonly store: DigestStore;
+  readonly keyArn: string;
+  /** The signing key's public half (PEM), from KMS GetPublicKey: the only KMS call verification makes. */
+  publicKeyPem(): Promise<string>;
+}
+
+function auditDigestsTarget(
+  s3: S3Client,
+  kms: KMSClient,
+  bucketName: string,
+  keyArn: string,
+): AuditDigestsTarget {
+  const signer = new KmsDigestSigner(kms, keyArn);
+  return {
+    store: new S3DigestStore(s3, bucketName),
+    keyArn,
+    publicKeyPem: () => signer.publicKeyPem(),
+  };
 }
 
 export async function connect(options: TargetOptions): Promise<Target> {
@@ -45,24 +73,43 @@ function connectLocal(): Target {
     credentials,
     maxAttempts: 2,
   });
+  const kms = new KMSClient({
+    endpoint: state.endpoints.kms,
+    region: state.region,
+    credentials,
+    maxAttempts: 2,
+  });
+  const s3 = new S3Client({
+    endpoint: state.endpoints.s3,
+    region: state.region,
+    credentials,
+    forcePathStyle: true,
+    maxAttempts: 2,
+  });
   return {
     description: `local environment (pid ${state.pid})`,
     store: createDynamoDbStore(dynamoDb, state.tables),
     sfn,
     stateMachineArn: state.stateMachineArn,
+    auditDigests: auditDigestsTarget(s3, kms, state.auditDigests.bucketName, state.auditDigests.keyArn),
     principal: async () => `local:${userInfo().username.replace(/[^A-Za-z0-9._@-]/g, '_')}`,
     close: () => {
       dynamoDb.destroy();
       sfn.destroy();
+      kms.destroy();
+      s3.destroy();
     },
   };
 }
 
-/** The outputs RejuvStack declares: the state machine and one `<Id>TableName` per table. */
+/**
+ * The outputs RejuvStack declares: the state machine, one `<Id>TableName` per table, the audit digest
+ * bucket and signing key.
+ */
 export function targetFromStackOutputs(
   stack: string,
   outputs: readonly { OutputKey?: string; OutputValue?: string }[],
-): { stateMachineArn: string; tables: TableNames } {
+): { stateMachineArn: string; tables: TableNames; auditDigests: { bucketName: string; keyArn: string } } {
   const value = (key: string): string => {
     const found = outputs.find((o) => o.OutputKey === key)?.OutputValue;
     if (found === undefined || found === '')
@@ -72,7 +119,11 @@ export function targetFromStackOutputs(
   const tables = Object.fromEntries(
     TABLE_IDS.map((id) => [id, value(`${id.charAt(0).toUpperCase()}${id.slice(1)}TableName`)]),
   ) as unknown as TableNames;
-  return { stateMachineArn: value('StateMachineArn'), tables };
+  return {
+    stateMachineArn: value('StateMachineArn'),
+    tables,
+    auditDigests: { bucketName: value('AuditDigestBucketName'), keyArn: value('AuditDigestKeyArn') },
+  };
 }
 
 async function connectAws(options: TargetOptions): Promise<Target> {
@@ -90,18 +141,21 @@ async function connectAws(options: TargetOptions): Promise<Target> {
           throw new CliError(`stack ${options.stack} not found (${error.message})`, EXIT.notFound);
         throw unreachable('CloudFormation', error);
       });
-    const { stateMachineArn, tables } = targetFromStackOutputs(
+    const { stateMachineArn, tables, auditDigests } = targetFromStackOutputs(
       options.stack,
       described.Stacks?.[0]?.Outputs ?? [],
     );
     const dynamoDb = new DynamoDBClient(config);
     const sfn = new SFNClient(config);
+    const kms = new KMSClient(config);
+    const s3 = new S3Client(config);
     const region = await cloudFormation.config.region();
     return {
       description: `stack ${options.stack} in ${region}`,
       store: createDynamoDbStore(dynamoDb, tables),
       sfn,
       stateMachineArn,
+      auditDigests: auditDigestsTarget(s3, kms, auditDigests.bucketName, auditDigests.keyArn),
       principal: async () => {
         const identity = await sts
           .send(new GetCallerIdentityCommand({}))
@@ -112,6 +166,8 @@ async function connectAws(options: TargetOptions): Promise<Target> {
       close: () => {
         dynamoDb.destroy();
         sfn.destroy();
+        kms.destroy();
+        s3.destroy();
         sts.destroy();
       },
     };

@@ -80,6 +80,8 @@ export interface LocalEnvironment {
   readonly kms: RunningLocalKms;
   /** The stack's buckets, with versioning and Object Lock. */
   readonly s3: RunningLocalS3;
+  /** Where the digests are, as the stack's outputs AuditDigestBucketName and AuditDigestKeyArn name them. */
+  readonly auditDigests: { readonly bucketName: string; readonly keyArn: string };
   /** Local names of the template's resources, by logical id. */
   readonly names: ReadonlyMap<string, LocalResourceName>;
   readonly stepFunctions: RunningLocalStepFunctions;
@@ -301,6 +303,10 @@ export async function startLocalEnvironment(
       sns,
       kms,
       s3,
+      auditDigests: {
+        bucketName: stackOutput(template, names, 'AuditDigestBucketName'),
+        keyArn: stackOutput(template, names, 'AuditDigestKeyArn'),
+      },
       names,
       stepFunctions,
       workflow,
@@ -357,6 +363,14 @@ function localNamesOf(
   for (const [logicalId, d] of Object.entries(created.documents))
     names[logicalId] = { ref: d.name, arn: arn('ssm', `document/${d.name}`) };
   return names;
+}
+
+/** A stack output resolved to the local name, as `DescribeStacks` would give it for a deployment. */
+function stackOutput(template: Template, names: ReadonlyMap<string, LocalResourceName>, key: string): string {
+  const value = resolveTemplateValue(template.Outputs?.[key]?.Value, names);
+  if (typeof value !== 'string' || value === '')
+    throw new Error(`the synthesized stack has no output ${key}`);
+  return value;
 }
 
 function logicalIdsOfType(template: Template, type: string): string[] {

@@ -13,6 +13,7 @@ import { LOCAL_REGION } from '../../local/step-functions/synthesized-workflow.js
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import {
   isAlive,
+  LOCAL_STATE_VERSION,
   localLogFile,
   localStateFile,
   readLocalStateFile,
@@ -69,13 +70,19 @@ async function upInForeground(options: LocalUpOptions, out: Output): Promise<Exi
       out.info(`host ${host.hostId} (${host.instanceId}) up with ${vms.map((v) => v.name).join(', ')}`);
     }
     const state: LocalState = {
-      version: 1,
+      version: LOCAL_STATE_VERSION,
       pid: process.pid,
       startedAt: new Date().toISOString(),
       region: LOCAL_REGION,
-      endpoints: { dynamodb: env.dynamoDb.endpoint, sfn: env.stepFunctions.endpoint },
+      endpoints: {
+        dynamodb: env.dynamoDb.endpoint,
+        sfn: env.stepFunctions.endpoint,
+        kms: env.kms.endpoint,
+        s3: env.s3.endpoint,
+      },
       stateMachineArn: env.stepFunctions.stateMachineArn,
       tables: env.tables,
+      auditDigests: env.auditDigests,
       hosts,
     };
     writeLocalState(state);

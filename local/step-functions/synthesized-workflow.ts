@@ -16,6 +16,7 @@ export type Template = {
     string,
     { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
   >;
+  Outputs?: Record<string, { Value: unknown }>;
 };
 
 export interface SynthesizedWorkflow {

@@ -9,6 +9,7 @@ import type { StoredRecord } from '../domain/audit-chain.js';
 import type { SignedDigest } from '../domain/audit-digest.js';
 import type { TrailEvidence } from '../domain/audit-digest-verification.js';
 import { AuditRecordSchema, canonicalJson, hashRecord } from '../domain/audit-record.js';
+import { AuditBundleUnreadableError } from '../domain/errors.js';
 import { describeIssues } from '../domain/validation.js';
 
 export function writeAuditBundle(dir: string, evidence: TrailEvidence & { publicKey: string }): void {
@@ -29,11 +30,15 @@ export function writeAuditBundle(dir: string, evidence: TrailEvidence & { public
   writeFileSync(join(dir, 'public-key.pem'), evidence.publicKey);
 }
 
+/**
+ * The bundle as evidence; a record line that is not a JSON object, or a digest without its signature, is
+ * an AuditBundleUnreadableError (a missing file or directory is the file system's own error).
+ */
 export function readAuditBundle(dir: string): TrailEvidence {
   const chains = new Map<string, StoredRecord[]>();
-  for (const line of readFileSync(join(dir, 'records.jsonl'), 'utf8').split('\n')) {
+  for (const [i, line] of readFileSync(join(dir, 'records.jsonl'), 'utf8').split('\n').entries()) {
     if (line === '') continue;
-    const unsealed = JSON.parse(line) as Record<string, unknown>;
+    const unsealed = parseRecordLine(line, i + 1);
     // The hash is not in the line: it is the SHA-256 of the line, as an auditor recomputes it.
     const parsed = AuditRecordSchema.safeParse({ ...unsealed, hash: hashOfLine(unsealed) });
     const chainId = String(unsealed['chainId']);
@@ -48,9 +53,31 @@ export function readAuditBundle(dir: string): TrailEvidence {
     .map((f) => ({
       key: `audit-digests/${f}`,
       body: readFileSync(join(dir, 'digests', f), 'utf8'),
-      signature: readFileSync(join(dir, 'digests', f.replace(/\.json$/, '.sig'))),
+      signature: readSignature(dir, f.replace(/\.json$/, '.sig')),
     }));
   return { digests, chains, publicKey: readFileSync(join(dir, 'public-key.pem'), 'utf8') };
+}
+
+function parseRecordLine(line: string, lineNumber: number): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new AuditBundleUnreadableError('records.jsonl', `line ${lineNumber} is not JSON`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new AuditBundleUnreadableError('records.jsonl', `line ${lineNumber} is not a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+function readSignature(dir: string, name: string): Buffer {
+  try {
+    return readFileSync(join(dir, 'digests', name));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new AuditBundleUnreadableError(`digests/${name}`, 'the signature of a digest is missing');
+    throw error;
+  }
 }
 
 function hashOfLine(unsealed: Record<string, unknown>): string {

@@ -1,6 +1,7 @@
 /**
  * Gathers the evidence for `verifyAuditTrail` from the live stores: every signed digest, and every
- * chain's records, those of chains a digest sealed but the log no longer lists included.
+ * chain's records, those of chains a digest sealed but the log no longer lists included; or, given
+ * `onlyChains`, the records of those chains alone.
  */
 import { AuditDigestSchema, type SignedDigest } from '../domain/audit-digest.js';
 import type { StoredRecord } from '../domain/audit-chain.js';
@@ -16,6 +17,7 @@ export async function gatherTrailEvidence(
   audit: AuditLog,
   digestStore: DigestStore,
   publicKey: string,
+  options: { readonly onlyChains?: readonly string[] } = {},
 ): Promise<TrailEvidence> {
   const digests: SignedDigest[] = [];
   for await (const d of digestStore.list()) digests.push(d);
@@ -23,13 +25,22 @@ export async function gatherTrailEvidence(
     const parsed = AuditDigestSchema.safeParse(safeJson(d.body));
     return parsed.success ? parsed.data.heads.map((h) => h.chainId) : [];
   });
+  const chainIds =
+    options.onlyChains === undefined
+      ? new Set([...(await audit.chainIds()), ...sealedChains])
+      : new Set(options.onlyChains);
   const chains = new Map<string, StoredRecord[]>();
-  for (const chainId of new Set([...(await audit.chainIds()), ...sealedChains])) {
+  for (const chainId of chainIds) {
     const records: StoredRecord[] = [];
     for await (const r of audit.readStored(chainId)) records.push(r);
     chains.set(chainId, records);
   }
-  return { digests, publicKey, chains };
+  return {
+    digests,
+    publicKey,
+    chains,
+    ...(options.onlyChains === undefined ? {} : { onlyChains: chainIds }),
+  };
 }
 
 export async function verifyLiveAuditTrail(

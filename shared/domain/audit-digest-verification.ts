@@ -3,7 +3,7 @@
  * checked with the public key alone (node:crypto), then every record against the hash a digest sealed.
  * Each finding names the chain (so the host) and the record or digest sequence number where it starts.
  */
-import { verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import {
   AuditDigestSchema,
   digestBody,
@@ -63,6 +63,11 @@ export interface TrailEvidence {
   readonly chains: ReadonlyMap<string, readonly StoredRecord[]>;
   /** @default DEFAULT_SEAL_GRACE_MS */
   readonly sealGraceMs?: number;
+  /**
+   * Verify only these chains (one host's); the digests are checked in full either way.
+   * @default every chain the records or the digests name
+   */
+  readonly onlyChains?: ReadonlySet<string>;
 }
 
 export function verifyAuditTrail(evidence: TrailEvidence): TrailVerdict {
@@ -91,7 +96,9 @@ export function verifyAuditTrail(evidence: TrailEvidence): TrailVerdict {
     latest === undefined
       ? undefined
       : Date.parse(latest.digest.windowEnd) - (evidence.sealGraceMs ?? DEFAULT_SEAL_GRACE_MS);
-  const chainIds = [...new Set([...evidence.chains.keys(), ...sealedThrough.keys()])].sort();
+  const chainIds = [...new Set([...evidence.chains.keys(), ...sealedThrough.keys()])]
+    .filter((id) => evidence.onlyChains?.has(id) ?? true)
+    .sort();
   const chains: ChainSummary[] = [];
   for (const chainId of chainIds) {
     const records = [...(evidence.chains.get(chainId) ?? [])].sort((a, b) => a.seq - b.seq);
@@ -206,6 +213,17 @@ function checkChain(
   }
   if (expected - 1 < sealed) return { kind: 'truncated', chainId, seq: expected, sealedThrough: sealed };
   return undefined;
+}
+
+/**
+ * SHA-256 of the key's DER (SPKI) encoding, hex: what an auditor compares with the key they hold,
+ * `openssl pkey -pubin -in public-key.pem -outform DER | openssl dgst -sha256`. Throws on a bad key.
+ */
+export function publicKeyFingerprint(publicKey: string | KeyObject): string {
+  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+  return createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 export function describeFinding(f: AuditFinding): string {

@@ -157,6 +157,18 @@ export class DigestSequenceTakenError extends RejuvError {
   }
 }
 
+/** An audit bundle's file cannot be read as what it should hold: the export was damaged or tampered with. */
+export class AuditBundleUnreadableError extends RejuvError {
+  override readonly name = 'AuditBundleUnreadableError';
+  readonly retryable = false;
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
+    super(`audit bundle ${file}: ${detail}`);
+  }
+}
+
 /** A stored item no longer matches its schema: edited behind the system's back, or corrupted. */
 export class CorruptItemError extends RejuvError {
   override readonly name = 'CorruptItemError';

@@ -2,19 +2,20 @@
  * The `rejuv` CLI as an operator runs it: a separate process per command (bin/rejuv.js), against a
  * local environment that `rejuv local up --detach` started and `rejuv local down` stops.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalStateSchema, type LocalState } from '../../cli/local-state.js';
 import { localDynamoDbClient } from '../../local/dynamodb-local.js';
 import { createDocumentClient } from '../../shared/adapters/dynamodb/document-client.js';
 import { AUDIT_CSV_COLUMNS } from '../../shared/domain/audit-csv.js';
-import { AuditRecordSchema } from '../../shared/domain/audit-record.js';
+import { AuditRecordSchema, sealRecord, type AuditRecord } from '../../shared/domain/audit-record.js';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'rejuv.js');
 const home = mkdtempSync(join(tmpdir(), 'rejuv-cli-'));
@@ -27,9 +28,13 @@ interface Run {
 }
 
 async function rejuv(...args: string[]): Promise<Run> {
+  return rejuvWith({}, ...args);
+}
+
+async function rejuvWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...process.env, REJUV_HOME: home },
+      env: { ...process.env, REJUV_HOME: home, ...env },
       maxBuffer: 64 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };
@@ -54,6 +59,32 @@ async function snapshot(): Promise<string> {
   return JSON.stringify([hosts.json, executions.json, audit.stdout]);
 }
 
+/** The sealer runs when an execution ends, asynchronously: wait until it has sealed every record so far. */
+async function sealedTrail(): Promise<{ code: number; json: Record<string, unknown> }> {
+  let verdict = await localJson('audit', 'verify');
+  for (let i = 0; i < 150; i++) {
+    const chains = verdict.json['chains'] as { length: number; sealedThrough: number }[];
+    if (chains.length > 0 && chains.every((c) => c.sealedThrough === c.length)) break;
+    await sleep(200);
+    verdict = await localJson('audit', 'verify');
+  }
+  return verdict;
+}
+
+/** The README's openssl recipe, run by bash in `cwd` (it enters `audit-bundle`). */
+function opensslRecipe(cwd: string): { status: number; stdout: string } {
+  const script = /<!-- audit-openssl:begin -->\n```bash\n([\s\S]*?)```\n<!-- audit-openssl:end -->/.exec(
+    readFileSync(resolve(import.meta.dirname, '..', '..', 'README.md'), 'utf8'),
+  )?.[1];
+  if (script === undefined) throw new Error('README has no openssl verification block');
+  try {
+    return { status: 0, stdout: execFileSync('bash', ['-c', script], { cwd, encoding: 'utf8' }) };
+  } catch (error) {
+    const e = error as { status?: number; stdout?: string };
+    return { status: e.status ?? -1, stdout: e.stdout ?? '' };
+  }
+}
+
 beforeAll(async () => {
   const up = await rejuv('local', 'up', '--detach', '--hosts', '2', '--vms', '1');
   expect(up, up.stderr).toMatchObject({ code: 0 });
@@ -75,7 +106,9 @@ describe('rejuv CLI against the local environment', () => {
       [['status'], '[execution]'],
       [['hosts'], '--pool'],
       [['audit', 'export'], '--format'],
-      [['audit', 'verify'], '--host'],
+      [['audit', 'verify'], '--public-key'],
+      [['audit', 'verify'], '--bundle'],
+      [['audit', 'export'], '--bundle'],
       [['local', 'up'], '--detach'],
       [['local', 'down'], 'stop the local environment'],
     ] as const) {
@@ -242,6 +275,20 @@ describe('rejuv CLI against the local environment', () => {
       [['audit', 'export', '--format', 'xml'], /Allowed choices are jsonl, csv/],
       [['audit', 'export', '--format', 'csv', '--since', 'yesterday'], /since/],
       [['audit', 'verify', '--host', '\u202ehost-1'], /host id/],
+      [
+        ['audit', 'export', '--format', 'csv', '--bundle', join(home, 'b')],
+        /--format <format>' .* or '--bundle <dir>', not both/,
+      ],
+      [
+        ['audit', 'export', '--bundle', join(home, 'b'), '--host', 'host-1'],
+        /a bundle holds the whole trail/,
+      ],
+      [['audit', 'export', '--bundle', ''], /bundle: a path/],
+      [
+        ['audit', 'verify', '--public-key', join(home, 'no-such.pem')],
+        /public key .*no-such.pem: cannot be read/,
+      ],
+      [['audit', 'verify', '--public-key', BIN], /public key .*: not a PEM public key/],
       [['--region', 'mars', 'hosts'], /region/],
       [['--poll-ms', '0', 'hosts'], /poll-ms/],
       [['launch'], /unknown command 'launch'/],
@@ -254,6 +301,108 @@ describe('rejuv CLI against the local environment', () => {
     const upTooMany = await rejuv('local', 'up', '--hosts', '99');
     expect(upTooMany.code).toBe(2);
     expect(await snapshot()).toBe(before);
+  });
+
+  it('audit verify checks every record against the signed digests; export --bundle verifies offline, with rejuv and with openssl alone', async () => {
+    const sealed = await sealedTrail();
+    expect(sealed.code).toBe(0);
+    expect(sealed.json).toMatchObject({
+      verified: true,
+      digests: {
+        count: expect.any(Number),
+        latest: { seq: expect.any(Number) },
+        publicKey: { source: 'kms' },
+      },
+      findings: [],
+    });
+    const human = await local('audit', 'verify');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/host#host-1\s+\d+\s+intact, sealed through \d+/);
+    expect(human.stdout).toMatch(/^signed digests: \d+, the latest \d+ sealed the trail at \S+Z$/m);
+    expect(human.stdout).toMatch(/^public key sha256 [0-9a-f]{64} \(from KMS\)$/m);
+
+    const dir = join(home, 'audit-bundle');
+    const exported = await localJson('audit', 'export', '--bundle', dir);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.json).toMatchObject({ bundle: dir, chains: 2, digests: expect.any(Number) });
+    expect(exported.json['publicKeySha256']).toBe(
+      (sealed.json['digests'] as { publicKey: { sha256: string } }).publicKey.sha256,
+    );
+    const again = await local('audit', 'export', '--bundle', dir);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/not empty/);
+
+    // No environment and no AWS: a state file nobody holds and an endpoint that answers nothing.
+    const offline = (...args: string[]) =>
+      rejuvWith(
+        {
+          REJUV_HOME: join(home, 'nowhere'),
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_REGION: 'eu-west-1',
+        },
+        '--json',
+        'audit',
+        'verify',
+        '--bundle',
+        dir,
+        ...args,
+      );
+    const intact = await offline();
+    expect(intact.code, intact.stderr).toBe(0);
+    expect(JSON.parse(intact.stdout)).toMatchObject({
+      verified: true,
+      digests: { count: exported.json['digests'], publicKey: { source: 'bundle' } },
+    });
+    expect(opensslRecipe(home)).toMatchObject({ status: 0 });
+
+    const auditorKey = join(home, 'auditor.pem');
+    writeFileSync(auditorKey, readFileSync(join(dir, 'public-key.pem')));
+    expect((await offline('--public-key', auditorKey)).code).toBe(0);
+    const otherKey = join(home, 'other.pem');
+    writeFileSync(
+      otherKey,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    const wrongKey = await rejuv('audit', 'verify', '--bundle', dir, '--public-key', otherKey);
+    expect(wrongKey.code).toBe(3);
+    expect(wrongKey.stdout).toMatch(
+      /^digest 1 \(audit-digests\/0000000001\.json\) is not signed by the audit key$/m,
+    );
+
+    // One sealed record of host-1 edited in the export: rejuv names it, openssl's recipe refuses it.
+    const file = join(dir, 'records.jsonl');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(
+      file,
+      original
+        .split('\n')
+        .map((l) => {
+          if (l === '') return l;
+          const r = JSON.parse(l) as { chainId: string; seq: number };
+          return r.chainId === 'host#host-1' && r.seq === 2
+            ? JSON.stringify({ ...r, principal: 'mallory' })
+            : l;
+        })
+        .join('\n'),
+    );
+    const tampered = await rejuv('audit', 'verify', '--bundle', dir);
+    expect(tampered.code).toBe(3);
+    expect(tampered.stdout).toMatch(
+      /^host host-1: record 2 was altered: it is not the record digest \d+ sealed/m,
+    );
+    expect(tampered.stdout).toMatch(/host#host-1\s+\d+\s+BROKEN: record 2 was altered/);
+    expect(opensslRecipe(home)).toMatchObject({ status: 1 });
+
+    writeFileSync(file, `${original}{not json\n`);
+    const damaged = await rejuv('audit', 'verify', '--bundle', dir);
+    expect(damaged.code).toBe(3);
+    expect(damaged.stderr).toMatch(/the bundle is damaged: audit bundle records.jsonl: line \d+ is not JSON/);
+    writeFileSync(file, original);
+
+    const missing = await rejuv('audit', 'verify', '--bundle', join(home, 'no-such-bundle'));
+    expect(missing.code).toBe(2);
+    mkdirSync(join(home, 'empty'));
+    expect((await rejuv('audit', 'verify', '--bundle', join(home, 'empty'))).code).toBe(2);
   });
 
   it('audit verify: intact trail exits 0; a record edited behind its back exits 3 naming the broken link', async () => {
@@ -293,6 +442,60 @@ describe('rejuv CLI against the local environment', () => {
     expect((await local('audit', 'verify')).stdout).toMatch(
       /host#host-2\s+\d+\s+BROKEN: record 2 was altered/,
     );
+  });
+
+  it('audit verify: a sealed record edited and re-sealed, the chain re-linked and its head moved, exits 3 naming host and record', async () => {
+    const records = (await local('audit', 'export', '--format', 'jsonl', '--host', 'host-1')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
+    // An insider with write access to the table and the project's own hash functions.
+    const forged: AuditRecord[] = [];
+    let prevHash = records[0]?.hash ?? '';
+    for (const r of records.slice(1)) {
+      const { hash: _hash, ...unsealed } = r;
+      const f = sealRecord({ ...unsealed, prevHash, ...(r.seq === 2 ? { principal: 'mallory' } : {}) });
+      forged.push(f);
+      prevHash = f.hash;
+    }
+    const client = localDynamoDbClient(state.endpoints.dynamodb);
+    try {
+      const documents = createDocumentClient(client);
+      for (const f of forged)
+        await documents.send(
+          new PutCommand({ TableName: state.tables.audit, Item: { ...f, kind: 'record' } }),
+        );
+      await documents.send(
+        new PutCommand({
+          TableName: state.tables.audit,
+          Item: { chainId: 'host#host-1', seq: 0, kind: 'head', lastSeq: records.length, lastHash: prevHash },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const verdict = await localJson('audit', 'verify', '--host', 'host-1');
+    expect(verdict.code).toBe(3);
+    expect(verdict.json).toMatchObject({
+      verified: false,
+      chains: [
+        {
+          chainId: 'host#host-1',
+          host: 'host-1',
+          ok: false,
+          description: expect.stringMatching(/^record 2 was altered: it is not the record digest \d+ sealed/),
+        },
+      ],
+      findings: [{ kind: 'record-altered', chainId: 'host#host-1', host: 'host-1', seq: 2 }],
+    });
+    // The hash chain alone no longer shows it: only the digests do.
+    expect((verdict.json['chains'] as { firstBreak?: unknown }[])[0]?.firstBreak).toBeUndefined();
+    const human = await local('audit', 'verify');
+    expect(human.code).toBe(3);
+    expect(human.stdout).toMatch(
+      /^host host-1: record 2 was altered: it is not the record digest \d+ sealed \(rewritten and re-hashed\)$/m,
+    );
+    expect(human.stdout).toMatch(/^host host-2: record 2 was altered: its content does not match its hash$/m);
   });
 
   it('local down stops everything; then commands report the coordinator unreachable (exit 5)', async () => {

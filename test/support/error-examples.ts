@@ -58,6 +58,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     PoolFullError: ['pool-a', 1, ['host-2']],
     AuditContentionError: ['host-1', 5],
     DigestSequenceTakenError: ['audit-digests/0000000001.json'],
+    AuditBundleUnreadableError: ['records.jsonl', 'line 3 is not JSON'],
     CorruptItemError: ['hosts', 'host-1', ['state: invalid']],
     PreflightRefusedError: ['host-1', ['vm1: passthrough device']],
     HostCommandFailedError: ['host-1', 'Preflight', 'cmd-1', 'exit status 1'],

@@ -9,10 +9,12 @@ const outputs = [
   { OutputKey: 'AuditTableName', OutputValue: 'Rejuv-Audit-1' },
   { OutputKey: 'IdempotencyTableName', OutputValue: 'Rejuv-Idem-1' },
   { OutputKey: 'NotificationTopicArn', OutputValue: 'arn:aws:sns:eu-west-1:123456789012:t' },
+  { OutputKey: 'AuditDigestBucketName', OutputValue: 'rejuv-auditdigests-1' },
+  { OutputKey: 'AuditDigestKeyArn', OutputValue: 'arn:aws:kms:eu-west-1:123456789012:key/abc-1' },
 ];
 
 describe('CLI target: a deployed stack', () => {
-  it('reads the state machine and every table from the outputs RejuvStack declares', () => {
+  it('reads the state machine, every table and the audit digests from the outputs RejuvStack declares', () => {
     expect(targetFromStackOutputs('Rejuv', outputs)).toEqual({
       stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:rejuv',
       tables: {
@@ -21,21 +23,30 @@ describe('CLI target: a deployed stack', () => {
         audit: 'Rejuv-Audit-1',
         idempotency: 'Rejuv-Idem-1',
       },
+      auditDigests: {
+        bucketName: 'rejuv-auditdigests-1',
+        keyArn: 'arn:aws:kms:eu-west-1:123456789012:key/abc-1',
+      },
     });
   });
 
-  it('says which output is missing when the stack is not a rejuv stack (exit 4)', () => {
-    const withoutAudit = outputs.filter((o) => o.OutputKey !== 'AuditTableName');
-    let thrown: unknown;
-    try {
-      targetFromStackOutputs('Other', withoutAudit);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(CliError);
-    expect(thrown).toMatchObject({
-      exitCode: EXIT.notFound,
-      message: expect.stringMatching(/stack Other has no output AuditTableName/),
-    });
-  });
+  it.each(['AuditTableName', 'AuditDigestBucketName', 'AuditDigestKeyArn'])(
+    'says which output is missing when the stack is not a rejuv stack (exit 4): %s',
+    (missing) => {
+      let thrown: unknown;
+      try {
+        targetFromStackOutputs(
+          'Other',
+          outputs.filter((o) => o.OutputKey !== missing),
+        );
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(CliError);
+      expect(thrown).toMatchObject({
+        exitCode: EXIT.notFound,
+        message: `stack Other has no output ${missing}; is it a rejuv stack?`,
+      });
+    },
+  );
 });

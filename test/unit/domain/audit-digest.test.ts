@@ -1,9 +1,13 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../../../shared/domain/audit-chain.js';
 import { digestBody, digestKey, type SignedDigest } from '../../../shared/domain/audit-digest.js';
 import { planNextDigest, type PreviousDigest } from '../../../shared/domain/audit-digest-plan.js';
-import { describeFinding, verifyAuditTrail } from '../../../shared/domain/audit-digest-verification.js';
+import {
+  describeFinding,
+  publicKeyFingerprint,
+  verifyAuditTrail,
+} from '../../../shared/domain/audit-digest-verification.js';
 import { GENESIS_HASH, sealRecord, type AuditRecord } from '../../../shared/domain/audit-record.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -119,6 +123,41 @@ describe('Function: planNextDigest', () => {
 });
 
 describe('Function: verifyAuditTrail', () => {
+  it('verifies only the chains asked for, the digests in full, without reading the others as deleted', () => {
+    const { chains, digests } = trail();
+    const onlyA = new Map([['host#a', stored(chains.get('host#a') ?? [])]]);
+    const verdict = verifyAuditTrail({
+      digests,
+      publicKey: publicPem,
+      chains: onlyA,
+      onlyChains: new Set(['host#a']),
+    });
+    expect(verdict).toMatchObject({
+      ok: true,
+      chains: [{ chainId: 'host#a', records: 5, sealedThrough: 5 }],
+    });
+    // Without the restriction, the absent chain b is one a digest sealed: deleted.
+    expect(verifyAuditTrail({ digests, publicKey: publicPem, chains: onlyA }).findings).toEqual([
+      { kind: 'chain-deleted', chainId: 'host#b', seq: 1 },
+    ]);
+    // A digest finding is reported whatever the chains asked for.
+    expect(
+      verifyAuditTrail({
+        digests: [must(digests[1])],
+        publicKey: publicPem,
+        chains: onlyA,
+        onlyChains: new Set(['host#a']),
+      }).findings,
+    ).toContainEqual({ kind: 'digest-missing', digestSeq: 1 });
+  });
+
+  it('fingerprints the public key as openssl does: SHA-256 of its DER SubjectPublicKeyInfo', () => {
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    expect(publicKeyFingerprint(publicPem)).toBe(createHash('sha256').update(der).digest('hex'));
+    expect(publicKeyFingerprint(publicKey)).toBe(publicKeyFingerprint(publicPem));
+    expect(() => publicKeyFingerprint('not a key')).toThrow();
+  });
+
   it('verifies an intact trail', () => {
     const { chains, digests } = trail();
     const verdict = verify(chains, digests);
