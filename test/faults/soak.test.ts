@@ -3,7 +3,8 @@
  * close together, with faults sprinkled in (a Lambda crash after its write, a DynamoDB throttling
  * burst, a guest frozen through Verify, a Preflight failure). An observer reading the hosts table on
  * its own connection checks that never more than 3 hosts of the pool are out of service at once;
- * afterwards every execution has ended and every host, guest and audit chain is whole.
+ * afterwards every execution has ended and every host, guest and audit chain is whole, and every host
+ * can be rejuvenated again.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -214,7 +215,33 @@ describe('Concurrency soak', () => {
     expect(handlerFaults.find((f) => f.inputMatches[0]?.source.includes(crashHost.hostId))?.hits).toBe(1);
     expect(throttled && restored && frozenPid > 0).toBe(true);
     expect(sprinkled.filter((s) => !s.fired()).map((s) => s.fault)).toEqual([]);
-    const succeeded = statuses.filter((s) => s === 'SUCCEEDED').length;
-    expect(succeeded).toBeGreaterThanOrEqual(HOSTS);
+    // Progress under contention: how many of the burst succeed depends on how long each run takes here
+    // (a host's later requests are refused while its earlier run holds the lock), but some must.
+    expect(statuses.filter((s) => s === 'SUCCEEDED').length).toBeGreaterThan(0);
+
+    // Nothing is left broken: once the burst has settled, every host, faulted or not, rejuvenates again,
+    // a pool's worth at a time.
+    const again: string[] = [];
+    for (let wave = 0; wave < HOSTS; wave += LIMIT) {
+      const names = await Promise.all(
+        hosts.slice(wave, wave + LIMIT).map(async (host) => {
+          const answer = (await env.invokeTrigger('OperatorTrigger', {
+            hostId: host.hostId,
+            reason: 'soak: after the burst',
+            principal: 'soak@example.com',
+            requestId: `soak-again-${host.hostId}`,
+          })) as { executionName: string };
+          return answer.executionName;
+        }),
+      );
+      await Promise.all(names.map((name) => env.stepFunctions.execution(name)?.done));
+      again.push(...names);
+    }
+    expect(
+      again.map((name) => {
+        const e = env.stepFunctions.execution(name);
+        return `${name}: ${e?.status}${e?.error === undefined ? '' : `/${e.error} ${e.cause ?? ''}`}`;
+      }),
+    ).toEqual(again.map((name) => `${name}: SUCCEEDED`));
   });
 });
