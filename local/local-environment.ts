@@ -81,7 +81,12 @@ export interface LocalEnvironment {
   /** The stack's buckets, with versioning and Object Lock. */
   readonly s3: RunningLocalS3;
   /** Where the digests are, as the stack's outputs AuditDigestBucketName and AuditDigestKeyArn name them. */
-  readonly auditDigests: { readonly bucketName: string; readonly keyArn: string };
+  readonly auditDigests: {
+    readonly bucketName: string;
+    readonly keyArn: string;
+    /** The output AuditSealIntervalSeconds: what verification judges overdue records by. */
+    readonly sealIntervalSeconds: number;
+  };
   /** Local names of the template's resources, by logical id. */
   readonly names: ReadonlyMap<string, LocalResourceName>;
   readonly stepFunctions: RunningLocalStepFunctions;
@@ -306,6 +311,7 @@ export async function startLocalEnvironment(
       auditDigests: {
         bucketName: stackOutput(template, names, 'AuditDigestBucketName'),
         keyArn: stackOutput(template, names, 'AuditDigestKeyArn'),
+        sealIntervalSeconds: Number(stackOutput(template, names, 'AuditSealIntervalSeconds')),
       },
       names,
       stepFunctions,

@@ -61,7 +61,10 @@ describe('Audit digests in local mode', () => {
       localKmsClient(env.kms.endpoint),
       keyArn ?? '',
     ).publicKeyPem();
-    const verdict = await verifyLiveAuditTrail(env.store.audit, digests, publicKey);
+    const verdict = await verifyLiveAuditTrail(env.store.audit, digests, publicKey, {
+      now: new Date(),
+      sealIntervalMs: env.auditDigests.sealIntervalSeconds * 1000,
+    });
     expect(verdict).toMatchObject({ ok: true, digests: 1 });
     expect(env.iam.refusals()).toEqual([]);
   });
