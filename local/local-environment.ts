@@ -182,12 +182,13 @@ export async function startLocalEnvironment(
       const lock = template.Resources[bucketId]?.Properties?.['ObjectLockConfiguration'] as
         { Rule?: { DefaultRetention?: { Mode?: ObjectLockMode; Days?: number } } } | undefined;
       const retention = lock?.Rule?.DefaultRetention;
-      s3.createBucket(
-        names.get(bucketId)?.ref ?? bucketId,
-        retention?.Mode !== undefined && retention.Days !== undefined
+      const policy = bucketPolicyOf(template, bucketId, names);
+      s3.createBucket(names.get(bucketId)?.ref ?? bucketId, {
+        ...(retention?.Mode !== undefined && retention.Days !== undefined
           ? { defaultRetention: { mode: retention.Mode, days: retention.Days } }
-          : {},
-      );
+          : {}),
+        ...(policy === undefined ? {} : { policy }),
+      });
     }
     const identityOf = (roleLogicalId: string, sessionName: string) =>
       iam.assumeRole(
@@ -377,6 +378,23 @@ function stackOutput(template: Template, names: ReadonlyMap<string, LocalResourc
   if (typeof value !== 'string' || value === '')
     throw new Error(`the synthesized stack has no output ${key}`);
   return value;
+}
+
+/** The policy document of the template's AWS::S3::BucketPolicy for this bucket, resolved to local ARNs. */
+function bucketPolicyOf(
+  template: Template,
+  bucketId: string,
+  names: ReadonlyMap<string, LocalResourceName>,
+): PolicyDocument | undefined {
+  const policyId = logicalIdsOfType(template, 'AWS::S3::BucketPolicy').find((id) => {
+    const bucket = template.Resources[id]?.Properties?.['Bucket'] as { Ref?: string } | undefined;
+    return bucket?.Ref === bucketId;
+  });
+  if (policyId === undefined) return undefined;
+  return resolveTemplateValue(
+    template.Resources[policyId]?.Properties?.['PolicyDocument'],
+    names,
+  ) as PolicyDocument;
 }
 
 function logicalIdsOfType(template: Template, type: string): string[] {
