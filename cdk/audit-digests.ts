@@ -8,7 +8,7 @@ import { CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -23,6 +23,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { SEAL_CONFIG_ENV } from '../lambdas/runtime/seal-config.js';
 import { DIGEST_PREFIX } from '../shared/domain/audit-digest.js';
+import { DEFAULT_SEAL_INTERVAL_MS } from '../shared/domain/audit-digest-verification.js';
 import { acknowledgeFindings } from './nag.js';
 import { RejuvFunction } from './rejuv-function.js';
 
@@ -36,14 +37,17 @@ export interface AuditDigestsProps {
    */
   readonly retentionDays?: number;
   /**
-   * Time between two scheduled seals: at most this long, an appended record is not yet sealed.
-   * @default Duration.minutes(15)
+   * Time between two scheduled seals: at most this long, an appended record is not yet sealed. Verifiers
+   * read it from the stack output AuditSealIntervalSeconds: a record older than this plus a grace and a
+   * margin that no digest covers is a finding (a digest hidden behind a delete marker, or a stopped sealer).
+   * @default DEFAULT_SEAL_INTERVAL (15 minutes)
    */
   readonly sealInterval?: Duration;
   readonly logRetention: RetentionDays;
 }
 
 export const DEFAULT_DIGEST_RETENTION_DAYS = 2555;
+export const DEFAULT_SEAL_INTERVAL = Duration.minutes(DEFAULT_SEAL_INTERVAL_MS / 60_000);
 /** Terminal statuses of a Standard execution: every end is sealed. */
 const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
@@ -51,10 +55,13 @@ export class AuditDigests extends Construct {
   readonly bucket: IBucket;
   readonly signingKey: Key;
   readonly sealer: RejuvFunction;
+  /** How often the sealer runs on its schedule, besides every execution end. */
+  readonly sealInterval: Duration;
 
   constructor(scope: Construct, id: string, props: AuditDigestsProps) {
     super(scope, id);
     const retentionDays = props.retentionDays ?? DEFAULT_DIGEST_RETENTION_DAYS;
+    this.sealInterval = props.sealInterval ?? DEFAULT_SEAL_INTERVAL;
     if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 36_500)
       throw new Error(`audit digest retentionDays must be an integer from 1 to 36500, got ${retentionDays}`);
 
@@ -75,6 +82,21 @@ export class AuditDigests extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.bucket = bucket;
+    // Object Lock refuses to delete a locked version, but a DELETE without a version id is allowed: it adds
+    // a delete marker that hides the newest digests from a listing. Nobody has a reason to delete a digest,
+    // so nobody may, whatever their IAM grants. What the stack cannot prevent: someone allowed
+    // s3:PutBucketPolicy (the account's root always is) can remove this statement first. Versioning
+    // cannot be suspended on an Object Lock bucket. Verification does not rely on either: it reports
+    // records older than the seal schedule allows that no visible digest covers.
+    bucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyDigestDeletes',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: [bucket.arnForObjects(`${DIGEST_PREFIX}*`)],
+      }),
+    );
     acknowledgeFindings(bucket, [
       {
         finding: 'AwsSolutions-S1',
@@ -124,7 +146,7 @@ export class AuditDigests extends Construct {
 
     new Rule(this, 'SealSchedule', {
       description: 'Seals the audit trail on a schedule',
-      schedule: Schedule.rate(props.sealInterval ?? Duration.minutes(15)),
+      schedule: Schedule.rate(this.sealInterval),
       targets: [new LambdaFunction(this.sealer, { retryAttempts: 2 })],
     });
     new Rule(this, 'ExecutionSealRule', {

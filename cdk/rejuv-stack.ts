@@ -41,6 +41,10 @@ export class RejuvStack extends Stack {
     });
     new CfnOutput(this, 'AuditDigestBucketName', { value: this.coordinator.auditDigests.bucket.bucketName });
     new CfnOutput(this, 'AuditDigestKeyArn', { value: this.coordinator.auditDigests.signingKey.keyArn });
+    // What `rejuv audit verify` judges overdue records by.
+    new CfnOutput(this, 'AuditSealIntervalSeconds', {
+      value: String(this.coordinator.auditDigests.sealInterval.toSeconds()),
+    });
     for (const [id, table] of Object.entries(this.coordinator.tables.tables)) {
       new CfnOutput(this, `${id.charAt(0).toUpperCase()}${id.slice(1)}TableName`, { value: table.tableName });
     }

@@ -99,6 +99,16 @@ export const AuditVerifyOptionsSchema = z
     publicKey: PathSchema('public key').optional(),
     /** Verify an exported bundle, offline: no AWS call at all. */
     bundle: PathSchema('bundle').optional(),
+    /**
+     * Minutes between scheduled seals, instead of the stack output AuditSealIntervalSeconds (or the
+     * bundle's manifest): records older than this plus grace and margin must be covered by a digest.
+     */
+    sealInterval: z.coerce
+      .number({ message: 'seal-interval: whole minutes, 1 to 1440' })
+      .int('seal-interval: whole minutes, 1 to 1440')
+      .min(1, 'seal-interval: whole minutes, 1 to 1440')
+      .max(1440, 'seal-interval: whole minutes, 1 to 1440')
+      .optional(),
   })
   .strict();
 export type AuditVerifyOptions = z.output<typeof AuditVerifyOptionsSchema>;

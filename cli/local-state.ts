@@ -39,6 +39,8 @@ export const LocalStateSchema = z
         keyArn: z
           .string()
           .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'keyArn: a KMS key ARN'),
+        /** Absent from a state file written before it existed: the construct's default applies. */
+        sealIntervalSeconds: z.number().int().positive().optional(),
       })
       .strict(),
     hosts: z.array(

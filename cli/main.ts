@@ -144,6 +144,10 @@ export function buildProgram(): Command {
       "verify the digests with this PEM public key, the one you hold, instead of KMS's (or the bundle's)",
     )
     .option('--bundle <dir>', 'verify a bundle `audit export --bundle` wrote: offline, no AWS call at all')
+    .option(
+      '--seal-interval <minutes>',
+      "minutes between scheduled seals, instead of the stack's output AuditSealIntervalSeconds or the bundle's manifest",
+    )
     .action((opts: Record<string, unknown>, command: Command) => {
       const parse = () => parseOptions(AuditVerifyOptionsSchema, 'audit verify', opts);
       const bundle = typeof opts['bundle'] === 'string' ? opts['bundle'] : undefined;

@@ -13,6 +13,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createDynamoDbStore, type Store } from '../shared/adapters/dynamodb/dynamodb-store.js';
 import { KmsDigestSigner } from '../shared/adapters/kms/kms-digest-signer.js';
 import { S3DigestStore } from '../shared/adapters/s3/s3-digest-store.js';
+import { DEFAULT_SEAL_INTERVAL_MS } from '../shared/domain/audit-digest-verification.js';
 import type { DigestStore } from '../shared/ports/digest-store.js';
 import { TABLE_IDS, type TableNames } from '../shared/store/table-definitions.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -35,20 +36,28 @@ export interface Target {
 export interface AuditDigestsTarget {
   readonly store: DigestStore;
   readonly keyArn: string;
+  /**
+   * How often the deployed sealer runs: the stack output AuditSealIntervalSeconds, or the construct's
+   * default (15 minutes) for a stack deployed before that output existed.
+   */
+  readonly sealIntervalMs: number;
   /** The signing key's public half (PEM), from KMS GetPublicKey: the only KMS call verification makes. */
   publicKeyPem(): Promise<string>;
 }
 
-function auditDigestsTarget(
-  s3: S3Client,
-  kms: KMSClient,
-  bucketName: string,
-  keyArn: string,
-): AuditDigestsTarget {
-  const signer = new KmsDigestSigner(kms, keyArn);
+interface AuditDigestsLocation {
+  readonly bucketName: string;
+  readonly keyArn: string;
+  readonly sealIntervalSeconds?: number | undefined;
+}
+
+function auditDigestsTarget(s3: S3Client, kms: KMSClient, where: AuditDigestsLocation): AuditDigestsTarget {
+  const signer = new KmsDigestSigner(kms, where.keyArn);
   return {
-    store: new S3DigestStore(s3, bucketName),
-    keyArn,
+    store: new S3DigestStore(s3, where.bucketName),
+    keyArn: where.keyArn,
+    sealIntervalMs:
+      where.sealIntervalSeconds === undefined ? DEFAULT_SEAL_INTERVAL_MS : where.sealIntervalSeconds * 1000,
     publicKeyPem: () => signer.publicKeyPem(),
   };
 }
@@ -91,7 +100,7 @@ function connectLocal(): Target {
     store: createDynamoDbStore(dynamoDb, state.tables),
     sfn,
     stateMachineArn: state.stateMachineArn,
-    auditDigests: auditDigestsTarget(s3, kms, state.auditDigests.bucketName, state.auditDigests.keyArn),
+    auditDigests: auditDigestsTarget(s3, kms, state.auditDigests),
     principal: async () => `local:${userInfo().username.replace(/[^A-Za-z0-9._@-]/g, '_')}`,
     close: () => {
       dynamoDb.destroy();
@@ -109,7 +118,7 @@ function connectLocal(): Target {
 export function targetFromStackOutputs(
   stack: string,
   outputs: readonly { OutputKey?: string; OutputValue?: string }[],
-): { stateMachineArn: string; tables: TableNames; auditDigests: { bucketName: string; keyArn: string } } {
+): { stateMachineArn: string; tables: TableNames; auditDigests: AuditDigestsLocation } {
   const value = (key: string): string => {
     const found = outputs.find((o) => o.OutputKey === key)?.OutputValue;
     if (found === undefined || found === '')
@@ -122,8 +131,28 @@ export function targetFromStackOutputs(
   return {
     stateMachineArn: value('StateMachineArn'),
     tables,
-    auditDigests: { bucketName: value('AuditDigestBucketName'), keyArn: value('AuditDigestKeyArn') },
+    auditDigests: {
+      bucketName: value('AuditDigestBucketName'),
+      keyArn: value('AuditDigestKeyArn'),
+      sealIntervalSeconds: sealIntervalOutput(stack, outputs),
+    },
   };
+}
+
+/** Optional: a stack deployed before the output existed runs the construct's default interval. */
+function sealIntervalOutput(
+  stack: string,
+  outputs: readonly { OutputKey?: string; OutputValue?: string }[],
+): number | undefined {
+  const found = outputs.find((o) => o.OutputKey === 'AuditSealIntervalSeconds')?.OutputValue;
+  if (found === undefined) return undefined;
+  const seconds = Number(found);
+  if (!Number.isInteger(seconds) || seconds <= 0)
+    throw new CliError(
+      `stack ${stack}: output AuditSealIntervalSeconds is ${JSON.stringify(found)}, not a positive whole number of seconds`,
+      EXIT.notFound,
+    );
+  return seconds;
 }
 
 async function connectAws(options: TargetOptions): Promise<Target> {
@@ -155,7 +184,7 @@ async function connectAws(options: TargetOptions): Promise<Target> {
       store: createDynamoDbStore(dynamoDb, tables),
       sfn,
       stateMachineArn,
-      auditDigests: auditDigestsTarget(s3, kms, auditDigests.bucketName, auditDigests.keyArn),
+      auditDigests: auditDigestsTarget(s3, kms, auditDigests),
       principal: async () => {
         const identity = await sts
           .send(new GetCallerIdentityCommand({}))

@@ -81,7 +81,12 @@ export interface LocalEnvironment {
   /** The stack's buckets, with versioning and Object Lock. */
   readonly s3: RunningLocalS3;
   /** Where the digests are, as the stack's outputs AuditDigestBucketName and AuditDigestKeyArn name them. */
-  readonly auditDigests: { readonly bucketName: string; readonly keyArn: string };
+  readonly auditDigests: {
+    readonly bucketName: string;
+    readonly keyArn: string;
+    /** The output AuditSealIntervalSeconds: what verification judges overdue records by. */
+    readonly sealIntervalSeconds: number;
+  };
   /** Local names of the template's resources, by logical id. */
   readonly names: ReadonlyMap<string, LocalResourceName>;
   readonly stepFunctions: RunningLocalStepFunctions;
@@ -177,12 +182,13 @@ export async function startLocalEnvironment(
       const lock = template.Resources[bucketId]?.Properties?.['ObjectLockConfiguration'] as
         { Rule?: { DefaultRetention?: { Mode?: ObjectLockMode; Days?: number } } } | undefined;
       const retention = lock?.Rule?.DefaultRetention;
-      s3.createBucket(
-        names.get(bucketId)?.ref ?? bucketId,
-        retention?.Mode !== undefined && retention.Days !== undefined
+      const policy = bucketPolicyOf(template, bucketId, names);
+      s3.createBucket(names.get(bucketId)?.ref ?? bucketId, {
+        ...(retention?.Mode !== undefined && retention.Days !== undefined
           ? { defaultRetention: { mode: retention.Mode, days: retention.Days } }
-          : {},
-      );
+          : {}),
+        ...(policy === undefined ? {} : { policy }),
+      });
     }
     const identityOf = (roleLogicalId: string, sessionName: string) =>
       iam.assumeRole(
@@ -306,6 +312,7 @@ export async function startLocalEnvironment(
       auditDigests: {
         bucketName: stackOutput(template, names, 'AuditDigestBucketName'),
         keyArn: stackOutput(template, names, 'AuditDigestKeyArn'),
+        sealIntervalSeconds: Number(stackOutput(template, names, 'AuditSealIntervalSeconds')),
       },
       names,
       stepFunctions,
@@ -371,6 +378,23 @@ function stackOutput(template: Template, names: ReadonlyMap<string, LocalResourc
   if (typeof value !== 'string' || value === '')
     throw new Error(`the synthesized stack has no output ${key}`);
   return value;
+}
+
+/** The policy document of the template's AWS::S3::BucketPolicy for this bucket, resolved to local ARNs. */
+function bucketPolicyOf(
+  template: Template,
+  bucketId: string,
+  names: ReadonlyMap<string, LocalResourceName>,
+): PolicyDocument | undefined {
+  const policyId = logicalIdsOfType(template, 'AWS::S3::BucketPolicy').find((id) => {
+    const bucket = template.Resources[id]?.Properties?.['Bucket'] as { Ref?: string } | undefined;
+    return bucket?.Ref === bucketId;
+  });
+  if (policyId === undefined) return undefined;
+  return resolveTemplateValue(
+    template.Resources[policyId]?.Properties?.['PolicyDocument'],
+    names,
+  ) as PolicyDocument;
 }
 
 function logicalIdsOfType(template: Template, type: string): string[] {

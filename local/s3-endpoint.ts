@@ -10,15 +10,16 @@
  * retention, If-None-Match, aws-chunked bodies), GetObject and HeadObject (current or given version),
  * ListObjectsV2 (prefix, start-after, continuation, max-keys), DeleteObject (marker, or a version:
  * AccessDenied while locked; GOVERNANCE yields to x-amz-bypass-governance-retention). S3's error codes.
- * Not emulated: PutObjectRetention and legal holds, ListObjectVersions, multipart uploads, ACLs, bucket
- * policies, signatures (the access key names the caller), virtual-hosted addressing.
+ * A bucket policy given at creation is evaluated with the caller's IAM policies.
+ * Not emulated: PutObjectRetention and legal holds, ListObjectVersions, multipart uploads, ACLs,
+ * PutBucketPolicy, signatures (the access key names the caller), virtual-hosted addressing.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { systemClock, type Clock } from '../shared/domain/clock.js';
-import { accessKeyIdOf, type Authorizer } from './iam/local-iam.js';
+import { accessKeyIdOf, type Authorizer, type PolicyDocument } from './iam/local-iam.js';
 import { s3Requests } from './iam/service-requests.js';
 
 export type ObjectLockMode = 'COMPLIANCE' | 'GOVERNANCE';
@@ -26,6 +27,11 @@ export type ObjectLockMode = 'COMPLIANCE' | 'GOVERNANCE';
 export interface LocalBucketOptions {
   /** Retention every new version gets unless its PUT says otherwise. @default none */
   readonly defaultRetention?: { readonly mode: ObjectLockMode; readonly days: number };
+  /**
+   * The bucket policy, evaluated with the caller's IAM policies (an explicit deny in either refuses).
+   * The administrator's key stands outside IAM here as everywhere in local mode. @default none
+   */
+  readonly policy?: PolicyDocument;
 }
 
 interface ObjectVersion {
@@ -96,20 +102,24 @@ export async function startLocalS3Endpoint(options: LocalS3Options = {}): Promis
     if (bucket === undefined) throw new S3Error(404, 'NoSuchBucket', 'The specified bucket does not exist');
     const setsRetention = req.headers['x-amz-object-lock-mode'] !== undefined;
     if (options.authorizer !== undefined) {
-      const decision = await options.authorizer.authorize(
-        accessKeyIdOf(req.headers.authorization),
-        s3Requests(
-          { partition },
-          {
-            method,
-            bucket: bucketName,
-            key,
-            versionId,
-            setsRetention,
-            prefix: url.searchParams.get('prefix') ?? undefined,
-          },
-        ),
+      const policy = bucket.options.policy;
+      const requests = s3Requests(
+        { partition },
+        {
+          method,
+          bucket: bucketName,
+          key,
+          versionId,
+          setsRetention,
+          prefix: url.searchParams.get('prefix') ?? undefined,
+        },
+      ).map((r) =>
+        policy === undefined
+          ? r
+          : // The endpoint stands in for S3's HTTPS one: a policy's deny of plain HTTP does not apply.
+            { ...r, resourcePolicy: policy, context: { ...r.context, 'aws:SecureTransport': 'true' } },
       );
+      const decision = await options.authorizer.authorize(accessKeyIdOf(req.headers.authorization), requests);
       if (decision.outcome === 'unknown-key')
         throw new S3Error(
           403,

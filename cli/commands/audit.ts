@@ -5,7 +5,7 @@
 import { createPublicKey } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readAuditBundle, writeAuditBundle } from '../../shared/audit/audit-bundle.js';
+import { readAuditBundle, writeAuditBundle, type AuditBundle } from '../../shared/audit/audit-bundle.js';
 import { gatherTrailEvidence } from '../../shared/audit/verify-audit-trail.js';
 import { auditCsvHeader, auditCsvRow } from '../../shared/domain/audit-csv.js';
 import { describeBreak, type ChainVerdict } from '../../shared/domain/audit-chain.js';
@@ -15,7 +15,7 @@ import {
   publicKeyFingerprint,
   verifyAuditTrail,
   type AuditFinding,
-  type TrailEvidence,
+  type SealSchedule,
   type TrailVerdict,
 } from '../../shared/domain/audit-digest-verification.js';
 import { AuditRecordSchema, hostChainId } from '../../shared/domain/audit-record.js';
@@ -63,7 +63,11 @@ async function exportBundle(target: Target, dir: string, out: Output): Promise<E
   refuseNonEmptyDirectory(dir);
   const publicKey = await target.auditDigests.publicKeyPem();
   const evidence = await gatherTrailEvidence(target.store.audit, target.auditDigests.store, publicKey);
-  writeAuditBundle(dir, { ...evidence, publicKey });
+  writeAuditBundle(
+    dir,
+    { ...evidence, publicKey },
+    { at: new Date(), sealIntervalMs: target.auditDigests.sealIntervalMs },
+  );
   const records = [...evidence.chains.values()].reduce(
     (n, c) => n + c.filter((r) => 'record' in r).length,
     0,
@@ -143,7 +147,12 @@ export async function auditVerifyCommand(
     key.pem,
     options.host === undefined ? {} : { onlyChains: chainIds },
   );
-  return report(verifyAuditTrail(evidence), hashChains, key, out);
+  // Judged as of now, by the deployed seal interval: a hidden newest digest leaves records overdue.
+  const schedule: SealSchedule = {
+    now: new Date(),
+    sealIntervalMs: sealIntervalMsOf(options) ?? target.auditDigests.sealIntervalMs,
+  };
+  return report(verifyAuditTrail(evidence, schedule), hashChains, key, out);
 }
 
 /** Verification of an exported bundle: files only, no AWS call at all. */
@@ -151,7 +160,7 @@ export function auditVerifyBundleCommand(
   options: AuditVerifyOptions & { bundle: string },
   out: Output,
 ): ExitCode {
-  let evidence: TrailEvidence;
+  let evidence: AuditBundle;
   try {
     evidence = readAuditBundle(options.bundle);
   } catch (error) {
@@ -175,12 +184,23 @@ export function auditVerifyBundleCommand(
   } catch {
     throw new CliError('the bundle is damaged: public-key.pem is not a PEM public key', EXIT.auditBroken);
   }
-  const verdict = verifyAuditTrail({
-    ...evidence,
-    publicKey: key.pem,
-    ...(options.host === undefined ? {} : { onlyChains: new Set([hostChainId(options.host)]) }),
-  });
+  // As of the export: a record appended shortly before it was not yet due a digest.
+  const verdict = verifyAuditTrail(
+    {
+      ...evidence,
+      publicKey: key.pem,
+      ...(options.host === undefined ? {} : { onlyChains: new Set([hostChainId(options.host)]) }),
+    },
+    {
+      now: new Date(evidence.manifest.exportedAt),
+      sealIntervalMs: sealIntervalMsOf(options) ?? evidence.manifest.sealIntervalSeconds * 1000,
+    },
+  );
   return report(verdict, undefined, key, out);
+}
+
+function sealIntervalMsOf(options: AuditVerifyOptions): number | undefined {
+  return options.sealInterval === undefined ? undefined : options.sealInterval * 60_000;
 }
 
 function readPublicKeyFile(file: string): string {

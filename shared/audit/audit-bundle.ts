@@ -1,10 +1,13 @@
 /**
  * An audit export an auditor can verify with openssl alone: the records, each line exactly the bytes its
- * hash covers; every digest as stored with its signature beside it; and the public key. `readAuditBundle`
- * reads one back for the same offline verification the CLI does.
+ * hash covers; every digest as stored with its signature beside it; the public key; and a manifest saying
+ * when it was exported and how often the sealer ran, which verification judges uncovered records by (the
+ * bundle is judged as of its export: a record appended just before it is not yet due a digest).
+ * `readAuditBundle` reads one back for the same offline verification the CLI does.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { StoredRecord } from '../domain/audit-chain.js';
 import type { SignedDigest } from '../domain/audit-digest.js';
 import type { TrailEvidence } from '../domain/audit-digest-verification.js';
@@ -12,7 +15,25 @@ import { AuditRecordSchema, canonicalJson, hashRecord } from '../domain/audit-re
 import { AuditBundleUnreadableError } from '../domain/errors.js';
 import { describeIssues } from '../domain/validation.js';
 
-export function writeAuditBundle(dir: string, evidence: TrailEvidence & { publicKey: string }): void {
+export const BUNDLE_FORMAT = 'rejuv-audit-bundle/1';
+
+const BundleManifestSchema = z
+  .object({
+    format: z.literal(BUNDLE_FORMAT),
+    exportedAt: z.iso.datetime(),
+    /** The deployed seal interval when the bundle was written (the stack output AuditSealIntervalSeconds). */
+    sealIntervalSeconds: z.number().int().positive(),
+  })
+  .strict();
+export type BundleManifest = z.output<typeof BundleManifestSchema>;
+
+export type AuditBundle = TrailEvidence & { readonly manifest: BundleManifest };
+
+export function writeAuditBundle(
+  dir: string,
+  evidence: TrailEvidence & { publicKey: string },
+  exported: { readonly at: Date; readonly sealIntervalMs: number },
+): void {
   mkdirSync(join(dir, 'digests'), { recursive: true });
   const lines: string[] = [];
   for (const records of evidence.chains.values())
@@ -28,13 +49,20 @@ export function writeAuditBundle(dir: string, evidence: TrailEvidence & { public
     writeFileSync(join(dir, 'digests', name.replace(/\.json$/, '.sig')), d.signature);
   }
   writeFileSync(join(dir, 'public-key.pem'), evidence.publicKey);
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    exportedAt: exported.at.toISOString(),
+    sealIntervalSeconds: Math.round(exported.sealIntervalMs / 1000),
+  };
+  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /**
  * The bundle as evidence; a record line that is not a JSON object, or a digest without its signature, is
  * an AuditBundleUnreadableError (a missing file or directory is the file system's own error).
  */
-export function readAuditBundle(dir: string): TrailEvidence {
+export function readAuditBundle(dir: string): AuditBundle {
+  const manifest = readManifest(dir);
   const chains = new Map<string, StoredRecord[]>();
   for (const [i, line] of readFileSync(join(dir, 'records.jsonl'), 'utf8').split('\n').entries()) {
     if (line === '') continue;
@@ -55,7 +83,21 @@ export function readAuditBundle(dir: string): TrailEvidence {
       body: readFileSync(join(dir, 'digests', f), 'utf8'),
       signature: readSignature(dir, f.replace(/\.json$/, '.sig')),
     }));
-  return { digests, chains, publicKey: readFileSync(join(dir, 'public-key.pem'), 'utf8') };
+  return { digests, chains, publicKey: readFileSync(join(dir, 'public-key.pem'), 'utf8'), manifest };
+}
+
+function readManifest(dir: string): BundleManifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new AuditBundleUnreadableError('manifest.json', 'it is not JSON');
+    throw error;
+  }
+  const manifest = BundleManifestSchema.safeParse(parsed);
+  if (!manifest.success)
+    throw new AuditBundleUnreadableError('manifest.json', describeIssues(manifest.error).join('; '));
+  return manifest.data;
 }
 
 function parseRecordLine(line: string, lineNumber: number): Record<string, unknown> {

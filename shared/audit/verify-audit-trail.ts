@@ -7,6 +7,7 @@ import { AuditDigestSchema, type SignedDigest } from '../domain/audit-digest.js'
 import type { StoredRecord } from '../domain/audit-chain.js';
 import {
   verifyAuditTrail,
+  type SealSchedule,
   type TrailEvidence,
   type TrailVerdict,
 } from '../domain/audit-digest-verification.js';
@@ -47,8 +48,9 @@ export async function verifyLiveAuditTrail(
   audit: AuditLog,
   digestStore: DigestStore,
   publicKey: string,
+  schedule: SealSchedule,
 ): Promise<TrailVerdict> {
-  return verifyAuditTrail(await gatherTrailEvidence(audit, digestStore, publicKey));
+  return verifyAuditTrail(await gatherTrailEvidence(audit, digestStore, publicKey), schedule);
 }
 
 function safeJson(text: string): unknown {

@@ -15,8 +15,43 @@ import {
 import type { StoredRecord } from './audit-chain.js';
 import { GENESIS_HASH, hashRecord } from './audit-record.js';
 
+/** The AuditDigests construct's default `sealInterval`: what a verifier assumes when nothing says otherwise. */
+export const DEFAULT_SEAL_INTERVAL_MS = 15 * 60_000;
+
 /** A record dated this long before the latest digest read the chains should have been sealed by it. */
 export const DEFAULT_SEAL_GRACE_MS = 5 * 60_000;
+
+/**
+ * Slack beyond interval + grace before an uncovered record is a finding: the sealer's Lambda timeout
+ * (5 minutes: a seal that read the chains may take that long to store its digest), plus 5 minutes for
+ * EventBridge to deliver a scheduled seal late and for Lambda's own retries of a failed asynchronous
+ * invocation (1, then 2 minutes). A record older than that with no digest covering it was sealed by a
+ * digest the verifier cannot see, or the sealer has stopped; both are worth a finding.
+ */
+export const SEAL_RUN_MARGIN_MS = 10 * 60_000;
+
+/**
+ * When verification runs and how often the sealer runs: what says a record must be covered by now.
+ * Offline data only: the verifier's clock (or a bundle's export time) and the deployed seal interval.
+ */
+export interface SealSchedule {
+  /** The verifier's clock, or when a bundle was exported: the trail is judged as of then. */
+  readonly now: Date;
+  /** Time between two scheduled seals (the AuditDigests construct's `sealInterval`). */
+  readonly sealIntervalMs: number;
+  /** @default DEFAULT_SEAL_GRACE_MS */
+  readonly sealGraceMs?: number;
+}
+
+/** Records dated before this must be covered by a digest the verifier sees. */
+export function coverageDeadline(schedule: SealSchedule): number {
+  return (
+    schedule.now.getTime() -
+    schedule.sealIntervalMs -
+    (schedule.sealGraceMs ?? DEFAULT_SEAL_GRACE_MS) -
+    SEAL_RUN_MARGIN_MS
+  );
+}
 
 export type AuditFinding =
   | { readonly kind: 'digest-unreadable'; readonly key: string; readonly detail: string }
@@ -38,7 +73,15 @@ export type AuditFinding =
       readonly detail: string;
     }
   | { readonly kind: 'link-broken'; readonly chainId: string; readonly seq: number }
-  | { readonly kind: 'forged-append'; readonly chainId: string; readonly seq: number; readonly at: string };
+  | { readonly kind: 'forged-append'; readonly chainId: string; readonly seq: number; readonly at: string }
+  | {
+      readonly kind: 'uncovered';
+      readonly chainId: string;
+      readonly seq: number;
+      readonly at: string;
+      /** The latest digest the verifier sees; undefined when it sees none. */
+      readonly afterDigest: number | undefined;
+    };
 
 export interface ChainSummary {
   readonly chainId: string;
@@ -61,8 +104,6 @@ export interface TrailEvidence {
   readonly publicKey: string | KeyObject;
   /** Every chain's records as stored, by chain id, in any order. */
   readonly chains: ReadonlyMap<string, readonly StoredRecord[]>;
-  /** @default DEFAULT_SEAL_GRACE_MS */
-  readonly sealGraceMs?: number;
   /**
    * Verify only these chains (one host's); the digests are checked in full either way.
    * @default every chain the records or the digests name
@@ -70,7 +111,12 @@ export interface TrailEvidence {
   readonly onlyChains?: ReadonlySet<string>;
 }
 
-export function verifyAuditTrail(evidence: TrailEvidence): TrailVerdict {
+/**
+ * Digests can be hidden without being deleted (a delete marker hides a locked version), so the trail is
+ * also judged against the schedule: a record old enough that a seal must have run since, yet covered by no
+ * digest in sight, is a finding, as is every such record when no digest is in sight at all.
+ */
+export function verifyAuditTrail(evidence: TrailEvidence, schedule: SealSchedule): TrailVerdict {
   const findings: AuditFinding[] = [];
   const signed = checkDigests(evidence.digests, evidence.publicKey, findings);
   const latest = signed[signed.length - 1];
@@ -95,7 +141,8 @@ export function verifyAuditTrail(evidence: TrailEvidence): TrailVerdict {
   const backdatedBefore =
     latest === undefined
       ? undefined
-      : Date.parse(latest.digest.windowEnd) - (evidence.sealGraceMs ?? DEFAULT_SEAL_GRACE_MS);
+      : Date.parse(latest.digest.windowEnd) - (schedule.sealGraceMs ?? DEFAULT_SEAL_GRACE_MS);
+  const coverage = { before: coverageDeadline(schedule), latestDigest: latest?.digest.seq };
   const chainIds = [...new Set([...evidence.chains.keys(), ...sealedThrough.keys()])]
     .filter((id) => evidence.onlyChains?.has(id) ?? true)
     .sort();
@@ -104,7 +151,14 @@ export function verifyAuditTrail(evidence: TrailEvidence): TrailVerdict {
     const records = [...(evidence.chains.get(chainId) ?? [])].sort((a, b) => a.seq - b.seq);
     const sealed = sealedThrough.get(chainId) ?? 0;
     chains.push({ chainId, records: records.length, sealedThrough: sealed });
-    const finding = checkChain(chainId, records, sealed, pins.get(chainId) ?? new Map(), backdatedBefore);
+    const finding = checkChain(
+      chainId,
+      records,
+      sealed,
+      pins.get(chainId) ?? new Map(),
+      backdatedBefore,
+      coverage,
+    );
     if (finding !== undefined) findings.push(finding);
   }
   return {
@@ -176,6 +230,7 @@ function checkChain(
   sealed: number,
   pins: ReadonlyMap<number, { hash: string; digestSeq: number }>,
   backdatedBefore: number | undefined,
+  coverage: { readonly before: number; readonly latestDigest: number | undefined },
 ): AuditFinding | undefined {
   if (records.length === 0) return sealed > 0 ? { kind: 'chain-deleted', chainId, seq: sealed } : undefined;
   let expected = 1;
@@ -208,6 +263,14 @@ function checkChain(
     if (entry.record.prevHash !== prevHash) return { kind: 'link-broken', chainId, seq: entry.seq };
     if (entry.seq > sealed && backdatedBefore !== undefined && Date.parse(entry.record.at) < backdatedBefore)
       return { kind: 'forged-append', chainId, seq: entry.seq, at: entry.record.at };
+    if (entry.seq > sealed && Date.parse(entry.record.at) < coverage.before)
+      return {
+        kind: 'uncovered',
+        chainId,
+        seq: entry.seq,
+        at: entry.record.at,
+        afterDigest: coverage.latestDigest,
+      };
     prevHash = hash;
     expected += 1;
   }
@@ -248,5 +311,9 @@ export function describeFinding(f: AuditFinding): string {
       return `host ${hostOfChain(f.chainId)}: record ${f.seq} does not link to record ${f.seq - 1}`;
     case 'forged-append':
       return `host ${hostOfChain(f.chainId)}: record ${f.seq} is dated ${f.at}, before the latest digest, which does not seal it (appended behind the coordinator's back)`;
+    case 'uncovered':
+      return f.afterDigest === undefined
+        ? `host ${hostOfChain(f.chainId)}: record ${f.seq} was appended at ${f.at} and no digest covers it: every digest is missing or hidden, or the sealer never ran`
+        : `host ${hostOfChain(f.chainId)}: record ${f.seq} was appended at ${f.at}, not covered by any digest: a digest after digest ${f.afterDigest} is missing or hidden, or the sealer has stopped`;
   }
 }

@@ -10,10 +10,12 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsDigestSigner } from '../../shared/adapters/kms/kms-digest-signer.js';
 import { S3DigestStore } from '../../shared/adapters/s3/s3-digest-store.js';
 import { verifyLiveAuditTrail } from '../../shared/audit/verify-audit-trail.js';
+import { digestKey } from '../../shared/domain/audit-digest.js';
 import { hostChainId } from '../../shared/domain/audit-record.js';
 import { localKmsClient } from '../../local/kms-endpoint.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/local-environment.js';
@@ -61,7 +63,10 @@ describe('Audit digests in local mode', () => {
       localKmsClient(env.kms.endpoint),
       keyArn ?? '',
     ).publicKeyPem();
-    const verdict = await verifyLiveAuditTrail(env.store.audit, digests, publicKey);
+    const verdict = await verifyLiveAuditTrail(env.store.audit, digests, publicKey, {
+      now: new Date(),
+      sealIntervalMs: env.auditDigests.sealIntervalSeconds * 1000,
+    });
     expect(verdict).toMatchObject({ ok: true, digests: 1 });
     expect(env.iam.refusals()).toEqual([]);
   });
@@ -109,5 +114,24 @@ describe('Audit digests in local mode', () => {
       ),
     ).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
     dynamo.destroy();
+  });
+
+  it("refuses, by the stack's bucket policy, a delete marker over a digest to a role IAM lets delete", async () => {
+    const bucket = env.auditDigests.bucketName;
+    const insider = env.iam.assumeRole('Insider', 'audit-test', [
+      {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:DeleteObject', Resource: `arn:aws:s3:::${bucket}/*` }],
+      },
+    ]);
+    const s3 = localS3Client(env.s3.endpoint, insider);
+    await expect(
+      s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: digestKey(1) })),
+    ).rejects.toMatchObject({
+      name: 'AccessDenied',
+      // The role's only policy allows it: the explicit deny is the bucket policy's.
+      message: expect.stringMatching(/s3:DeleteObject .* with an explicit deny/),
+    });
+    s3.destroy();
   });
 });

@@ -26,6 +26,8 @@ import { freshTables, type TestTables } from '../../support/dynamodb.js';
 
 const ARNS = { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
 const MINUTE = 60_000;
+/** The deployed default: the sealer runs every 15 minutes. */
+const SEAL_INTERVAL_MS = 15 * MINUTE;
 const H1 = hostChainId('h1');
 const H2 = hostChainId('h2');
 
@@ -88,8 +90,12 @@ async function appendEvents(chainId: string, count: number): Promise<void> {
   }
 }
 
+/** Verification as the CLI runs it: as of the clock, by the deployed seal interval. */
 async function verify() {
-  const verdict = await verifyLiveAuditTrail(deps.audit, deps.digests, await deps.signer.publicKeyPem());
+  const verdict = await verifyLiveAuditTrail(deps.audit, deps.digests, await deps.signer.publicKeyPem(), {
+    now: new Date(clock.nowMs()),
+    sealIntervalMs: SEAL_INTERVAL_MS,
+  });
   return { ...verdict, described: verdict.findings.map(describeFinding) };
 }
 
@@ -210,6 +216,42 @@ describe('Use case: sealAuditDigest and the signed digests', () => {
     expect(verdict.described[0]).toBe('digest 1 is missing from the sequence');
   });
 
+  it('names the records a newest digest hidden behind a delete marker sealed, once a seal was due', async () => {
+    await appendEvents(H2, 1);
+    const appendedAt = new Date(clock.nowMs()).toISOString();
+    clock.advance(SEAL_INTERVAL_MS);
+    expect(await sealAuditDigest(deps)).toMatchObject({ sealed: true, seq: 3, records: 1 });
+    // An insider with s3:DeleteObject hides digest 3: the latest version of its key becomes a marker.
+    const admin = localS3Client(s3.endpoint);
+    const hidden = await admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: digestKey(3) }));
+    expect(hidden.DeleteMarker).toBe(true);
+    // Within interval + grace + margin of the append, a record not yet sealed is normal.
+    expect((await verify()).ok).toBe(true);
+    clock.advance(20 * MINUTE);
+    const verdict = await verify();
+    expect(verdict.latestDigest?.seq).toBe(2);
+    expect(verdict.findings).toEqual([
+      { kind: 'uncovered', chainId: H2, seq: 3, at: appendedAt, afterDigest: 2 },
+    ]);
+    expect(verdict.described[0]).toBe(
+      `host h2: record 3 was appended at ${appendedAt}, not covered by any digest: a digest after digest 2 is missing or hidden, or the sealer has stopped`,
+    );
+  });
+
+  it('names the first record of every chain when every digest is hidden', async () => {
+    const admin = localS3Client(s3.endpoint);
+    for (const seq of [1, 2])
+      await admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: digestKey(seq) }));
+    clock.advance(10 * MINUTE); // well past the deadline of every record
+    const verdict = await verify();
+    expect(verdict.digests).toBe(0);
+    expect(verdict.findings).toEqual([
+      expect.objectContaining({ kind: 'uncovered', chainId: H1, seq: 1, afterDigest: undefined }),
+      expect.objectContaining({ kind: 'uncovered', chainId: H2, seq: 1, afterDigest: undefined }),
+    ]);
+    expect(verdict.described[0]).toMatch(/^host h1: record 1 was appended at .* and no digest covers it/);
+  });
+
   it('lets exactly one of two concurrent sealers store the next digest', async () => {
     await appendEvents(H2, 1);
     const results = await Promise.all([sealAuditDigest(deps), sealAuditDigest(deps)]);
@@ -220,13 +262,25 @@ describe('Use case: sealAuditDigest and the signed digests', () => {
   it('verifies an export with only the public key, with rejuv and with the openssl commands of the README', async () => {
     const publicKey = await deps.signer.publicKeyPem();
     const dir = join(mkdtempSync(join(tmpdir(), 'audit-export-')), 'audit-bundle');
-    writeAuditBundle(dir, { ...(await gatherTrailEvidence(deps.audit, deps.digests, publicKey)), publicKey });
+    writeAuditBundle(
+      dir,
+      { ...(await gatherTrailEvidence(deps.audit, deps.digests, publicKey)), publicKey },
+      { at: new Date(clock.nowMs()), sealIntervalMs: SEAL_INTERVAL_MS },
+    );
+    // Judged as of its export, by the interval its manifest names, as `rejuv audit verify --bundle` does.
+    const verifyBundle = () => {
+      const bundle = readAuditBundle(dir);
+      return verifyAuditTrail(bundle, {
+        now: new Date(bundle.manifest.exportedAt),
+        sealIntervalMs: bundle.manifest.sealIntervalSeconds * 1000,
+      });
+    };
     const script = /<!-- audit-openssl:begin -->\n```bash\n([\s\S]*?)```\n<!-- audit-openssl:end -->/.exec(
       readFileSync(new URL('../../../README.md', import.meta.url), 'utf8'),
     )?.[1];
     if (script === undefined) throw new Error('README has no openssl verification block');
     const openssl = () => execFileSync('bash', ['-c', script], { cwd: join(dir, '..'), encoding: 'utf8' });
-    expect(verifyAuditTrail(readAuditBundle(dir))).toMatchObject({ ok: true, digests: 2 });
+    expect(verifyBundle()).toMatchObject({ ok: true, digests: 2 });
     expect(openssl()).toContain('sealed records missing or altered: 0; records not yet sealed: 0');
 
     // One sealed record edited in the export: both refuse it.
@@ -234,7 +288,7 @@ describe('Use case: sealAuditDigest and the signed digests', () => {
     const lines = readFileSync(file, 'utf8').split('\n');
     lines[1] = (lines[1] ?? '').replace('"outcome":"succeeded"', '"outcome":"failed"');
     writeFileSync(file, lines.join('\n'));
-    expect(verifyAuditTrail(readAuditBundle(dir)).findings).toEqual([
+    expect(verifyBundle().findings).toEqual([
       expect.objectContaining({ kind: 'record-altered', chainId: H1, seq: 2 }),
     ]);
     let failed: { status?: number; stdout?: string } = {};

@@ -153,4 +153,52 @@ describe('Local S3 with Object Lock', () => {
     });
     await expect(new S3DigestStore(client, BUCKET).latest()).rejects.toMatchObject({ name: 'AccessDenied' });
   });
+
+  it('evaluates the bucket policy too: its deny of digest deletes holds against a role IAM lets delete', async () => {
+    const guarded = 'guarded-digests';
+    const digests = `arn:aws:s3:::${guarded}/audit-digests/*`;
+    s3.createBucket(guarded, {
+      policy: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DenyDigestDeletes',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+            Resource: digests,
+          },
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Resource: [`arn:aws:s3:::${guarded}`, `arn:aws:s3:::${guarded}/*`],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    });
+    const insider = iam.assumeRole('Insider', 's3', [
+      {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['s3:PutObject', 's3:DeleteObject'],
+            Resource: 'arn:aws:s3:::*/audit-digests/*',
+          },
+        ],
+      },
+    ]);
+    const client = localS3Client(s3.endpoint, insider);
+    await client.send(new PutObjectCommand({ Bucket: guarded, Key: digestKey(1), Body: '{}' }));
+    await expect(
+      client.send(new DeleteObjectCommand({ Bucket: guarded, Key: digestKey(1) })),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
+    // The same role deletes freely in a bucket without that policy: the bucket policy is what refused.
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'audit-digests/x.json', Body: '{}' }));
+    await expect(
+      client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'audit-digests/x.json' })),
+    ).resolves.toMatchObject({ DeleteMarker: true });
+  });
 });

@@ -125,6 +125,26 @@ describe('Construct: RejuvenationCoordinator', () => {
     });
   });
 
+  it('denies everyone deleting a digest, so no delete marker can hide one, and outputs the seal interval', () => {
+    const buckets = template.findResources('AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } });
+    const [digestBucket] = Object.keys(buckets);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: digestBucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DenyDigestDeletes',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [digestBucket, 'Arn'] }, '/audit-digests/*']] },
+          },
+        ]),
+      },
+    });
+    template.hasOutput('AuditSealIntervalSeconds', { Value: '900' });
+  });
+
   it('denies every workflow function updates and deletes of audit items', () => {
     const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
       /(Advance|Admit|Release|Reap)FunctionRole/.test(id),

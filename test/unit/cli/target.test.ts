@@ -49,4 +49,19 @@ describe('CLI target: a deployed stack', () => {
       });
     },
   );
+
+  it('reads the seal interval verification judges overdue records by, and refuses one that is not seconds', () => {
+    const withInterval = [...outputs, { OutputKey: 'AuditSealIntervalSeconds', OutputValue: '1800' }];
+    expect(targetFromStackOutputs('Rejuv', withInterval).auditDigests.sealIntervalSeconds).toBe(1800);
+    // A stack deployed before the output existed: the construct's default applies (see AuditDigestsTarget).
+    expect(targetFromStackOutputs('Rejuv', outputs).auditDigests.sealIntervalSeconds).toBeUndefined();
+    expect(() =>
+      targetFromStackOutputs('Rejuv', [
+        ...outputs,
+        { OutputKey: 'AuditSealIntervalSeconds', OutputValue: '15m' },
+      ]),
+    ).toThrow(
+      'stack Rejuv: output AuditSealIntervalSeconds is "15m", not a positive whole number of seconds',
+    );
+  });
 });

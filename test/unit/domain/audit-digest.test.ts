@@ -4,6 +4,8 @@ import type { StoredRecord } from '../../../shared/domain/audit-chain.js';
 import { digestBody, digestKey, type SignedDigest } from '../../../shared/domain/audit-digest.js';
 import { planNextDigest, type PreviousDigest } from '../../../shared/domain/audit-digest-plan.js';
 import {
+  DEFAULT_SEAL_GRACE_MS,
+  SEAL_RUN_MARGIN_MS,
   describeFinding,
   publicKeyFingerprint,
   verifyAuditTrail,
@@ -13,6 +15,12 @@ import { GENESIS_HASH, sealRecord, type AuditRecord } from '../../../shared/doma
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const T0 = Date.UTC(2026, 0, 1);
+const MINUTE = 60_000;
+const INTERVAL_MS = 15 * MINUTE;
+/** Just after the test trail's last seal: nothing in it is overdue. */
+const SCHEDULE = { now: new Date(T0 + 181_000), sealIntervalMs: INTERVAL_MS };
+/** How old an uncovered record may be before it is a finding. */
+const DEADLINE_MS = INTERVAL_MS + DEFAULT_SEAL_GRACE_MS + SEAL_RUN_MARGIN_MS;
 
 function must<T>(value: T | undefined): T {
   if (value === undefined) throw new Error('the test trail has no such element');
@@ -80,12 +88,19 @@ function trail(): { chains: Map<string, AuditRecord[]>; digests: SignedDigest[] 
   return { chains, digests };
 }
 
-const verify = (chains: Map<string, AuditRecord[]>, digests: SignedDigest[]) =>
-  verifyAuditTrail({
-    digests,
-    publicKey: publicPem,
-    chains: new Map([...chains].map(([id, records]) => [id, stored(records)])),
-  });
+const verify = (
+  chains: Map<string, AuditRecord[]>,
+  digests: SignedDigest[],
+  nowMs = SCHEDULE.now.getTime(),
+) =>
+  verifyAuditTrail(
+    {
+      digests,
+      publicKey: publicPem,
+      chains: new Map([...chains].map(([id, records]) => [id, stored(records)])),
+    },
+    { now: new Date(nowMs), sealIntervalMs: INTERVAL_MS },
+  );
 
 describe('Function: planNextDigest', () => {
   it('seals only the chains that grew, links the previous digest, and keeps every head', () => {
@@ -126,28 +141,24 @@ describe('Function: verifyAuditTrail', () => {
   it('verifies only the chains asked for, the digests in full, without reading the others as deleted', () => {
     const { chains, digests } = trail();
     const onlyA = new Map([['host#a', stored(chains.get('host#a') ?? [])]]);
-    const verdict = verifyAuditTrail({
-      digests,
-      publicKey: publicPem,
-      chains: onlyA,
-      onlyChains: new Set(['host#a']),
-    });
+    const verdict = verifyAuditTrail(
+      { digests, publicKey: publicPem, chains: onlyA, onlyChains: new Set(['host#a']) },
+      SCHEDULE,
+    );
     expect(verdict).toMatchObject({
       ok: true,
       chains: [{ chainId: 'host#a', records: 5, sealedThrough: 5 }],
     });
     // Without the restriction, the absent chain b is one a digest sealed: deleted.
-    expect(verifyAuditTrail({ digests, publicKey: publicPem, chains: onlyA }).findings).toEqual([
+    expect(verifyAuditTrail({ digests, publicKey: publicPem, chains: onlyA }, SCHEDULE).findings).toEqual([
       { kind: 'chain-deleted', chainId: 'host#b', seq: 1 },
     ]);
     // A digest finding is reported whatever the chains asked for.
     expect(
-      verifyAuditTrail({
-        digests: [must(digests[1])],
-        publicKey: publicPem,
-        chains: onlyA,
-        onlyChains: new Set(['host#a']),
-      }).findings,
+      verifyAuditTrail(
+        { digests: [must(digests[1])], publicKey: publicPem, chains: onlyA, onlyChains: new Set(['host#a']) },
+        SCHEDULE,
+      ).findings,
     ).toContainEqual({ kind: 'digest-missing', digestSeq: 1 });
   });
 
@@ -212,5 +223,77 @@ describe('Function: verifyAuditTrail', () => {
       expect.objectContaining({ kind: 'record-altered', chainId: 'host#a', seq: 2 }),
     ]);
     expect(describeFinding(must(verdict.findings[0]))).toMatch(/^host a: record 2 was altered/);
+  });
+
+  describe('records no visible digest covers (digests hidden behind delete markers)', () => {
+    it('names the first record of every chain when every digest is hidden', () => {
+      const { chains } = trail();
+      const verdict = verify(chains, [], T0 + 3 * MINUTE + DEADLINE_MS);
+      expect(verdict.ok).toBe(false);
+      expect(verdict.findings).toEqual([
+        {
+          kind: 'uncovered',
+          chainId: 'host#a',
+          seq: 1,
+          at: new Date(T0).toISOString(),
+          afterDigest: undefined,
+        },
+        {
+          kind: 'uncovered',
+          chainId: 'host#b',
+          seq: 1,
+          at: new Date(T0).toISOString(),
+          afterDigest: undefined,
+        },
+      ]);
+      expect(describeFinding(must(verdict.findings[0]))).toBe(
+        `host a: record 1 was appended at ${new Date(T0).toISOString()} and no digest covers it: every digest is missing or hidden, or the sealer never ran`,
+      );
+    });
+
+    it('names the first record after the last visible digest when the newest digest is hidden', () => {
+      const { chains, digests } = trail();
+      append(chains.get('host#b') ?? [], 'host#b', T0 + 200_000);
+      seal(chains, digests, T0 + 240_000);
+      const hidden = [must(digests[0]), must(digests[1])];
+      const verdict = verify(chains, hidden, T0 + 200_000 + DEADLINE_MS + 1);
+      expect(verdict.findings).toEqual([
+        {
+          kind: 'uncovered',
+          chainId: 'host#b',
+          seq: 2,
+          at: new Date(T0 + 200_000).toISOString(),
+          afterDigest: 2,
+        },
+      ]);
+      expect(describeFinding(must(verdict.findings[0]))).toBe(
+        `host b: record 2 was appended at ${new Date(T0 + 200_000).toISOString()}, not covered by any digest: a digest after digest 2 is missing or hidden, or the sealer has stopped`,
+      );
+      // With every digest in sight, the same trail at the same time is whole.
+      expect(verify(chains, digests, T0 + 200_000 + DEADLINE_MS + 1).ok).toBe(true);
+    });
+
+    it('leaves a record appended within interval + grace + margin alone: its seal may still be due', () => {
+      const { chains, digests } = trail();
+      append(chains.get('host#b') ?? [], 'host#b', T0 + 200_000);
+      expect(verify(chains, digests, T0 + 200_000 + DEADLINE_MS).findings).toEqual([]);
+      expect(verify(chains, digests, T0 + 200_000 + DEADLINE_MS + 1).findings).toEqual([
+        expect.objectContaining({ kind: 'uncovered', chainId: 'host#b', seq: 2, afterDigest: 2 }),
+      ]);
+      // No digest yet, and the records are fresh: a new deployment whose sealer has not run is whole.
+      expect(verify(chains, [], T0 + 10 * MINUTE).ok).toBe(true);
+    });
+
+    it('judges the deadline by the seal interval it is given', () => {
+      const { chains, digests } = trail();
+      append(chains.get('host#b') ?? [], 'host#b', T0 + 200_000);
+      const now = new Date(T0 + 200_000 + DEADLINE_MS + 1);
+      const evidence = {
+        digests,
+        publicKey: publicPem,
+        chains: new Map([...chains].map(([id, records]) => [id, stored(records)])),
+      };
+      expect(verifyAuditTrail(evidence, { now, sealIntervalMs: 60 * MINUTE }).ok).toBe(true);
+    });
   });
 });
