@@ -168,10 +168,16 @@ export class LocalIam implements Authorizer {
       );
     }
     if (result.overallResult === 'Allowed') return { outcome: 'allowed' };
+    // AWS names the kind of policy whose Deny decided it; a resource policy's (a bucket or key policy) too.
+    const deniedByResourcePolicy =
+      result.resultType === 'single' &&
+      (result.result.analysis?.resourceAnalysis?.denyStatements.length ?? 0) > 0;
     const because =
-      result.overallResult === 'ExplicitlyDenied'
-        ? `with an explicit deny in an identity-based policy`
-        : `because no identity-based policy allows the ${request.action} action`;
+      result.overallResult !== 'ExplicitlyDenied'
+        ? `because no identity-based policy allows the ${request.action} action`
+        : deniedByResourcePolicy
+          ? `with an explicit deny in a resource-based policy`
+          : `with an explicit deny in an identity-based policy`;
     return {
       outcome: 'denied',
       request,

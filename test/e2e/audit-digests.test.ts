@@ -130,7 +130,7 @@ describe('Audit digests in local mode', () => {
     ).rejects.toMatchObject({
       name: 'AccessDenied',
       // The role's only policy allows it: the explicit deny is the bucket policy's.
-      message: expect.stringMatching(/s3:DeleteObject .* with an explicit deny/),
+      message: expect.stringMatching(/s3:DeleteObject .* with an explicit deny in a resource-based policy/),
     });
     s3.destroy();
   });

@@ -194,7 +194,10 @@ describe('Local S3 with Object Lock', () => {
     await client.send(new PutObjectCommand({ Bucket: guarded, Key: digestKey(1), Body: '{}' }));
     await expect(
       client.send(new DeleteObjectCommand({ Bucket: guarded, Key: digestKey(1) })),
-    ).rejects.toMatchObject({ name: 'AccessDenied' });
+    ).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('with an explicit deny in a resource-based policy'),
+    });
     // The same role deletes freely in a bucket without that policy: the bucket policy is what refused.
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'audit-digests/x.json', Body: '{}' }));
     await expect(
