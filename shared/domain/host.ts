@@ -28,6 +28,16 @@ export type HostRegistration = z.input<typeof HostRegistrationSchema>;
 
 const IsoTimestampSchema = z.iso.datetime();
 
+/**
+ * Set by the host sync (host-sync-plan.ts) when SSM reports the host's instance offline or no longer
+ * tagged as managed: the registry keeps the host, marked. Cleared when it is back.
+ */
+export const HostUnavailabilitySchema = z
+  .object({ reason: z.enum(['offline', 'not-managed']), since: IsoTimestampSchema })
+  .strict();
+
+export type HostUnavailability = z.output<typeof HostUnavailabilitySchema>;
+
 export const HostSchema = z
   .object({
     hostId: HostIdSchema,
@@ -42,6 +52,7 @@ export const HostSchema = z
     hypervisorVersion: z.string().max(128).optional(),
     bootId: z.string().max(128).optional(),
     quarantineReason: ReasonSchema.optional(),
+    unavailable: HostUnavailabilitySchema.optional(),
     tags: TagsSchema,
     lastTransition: z
       .object({
