@@ -3,16 +3,16 @@
  * the store operations its use case performs need them. Every entry was seen used under local IAM (which
  * refuses the call a grant lacks) on the tested paths, and read off the adapters for the rest; an action
  * no code path uses is not granted (no Scan, no DeleteItem, no BatchWriteItem, no index queries, no
- * stream reads). Step roles only append to the audit table: GetItem to read a chain's head, PutItem for
+ * stream reads; Scan only for the host sync, which reads the whole registry). Step roles only append to the audit table: GetItem to read a chain's head, PutItem for
  * the conditional puts of one append.
  */
-import type { TriggerId, WorkflowStepId } from '../lambdas/step-catalog.js';
+import type { ScheduledId, TriggerId, WorkflowStepId } from '../lambdas/step-catalog.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 
-export type FunctionId = WorkflowStepId | TriggerId;
+export type FunctionId = WorkflowStepId | TriggerId | ScheduledId;
 
 export type TableAction =
-  'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'ConditionCheckItem' | 'Query';
+  'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'ConditionCheckItem' | 'Query' | 'Scan';
 
 export type TableGrant = Partial<Record<TableId, readonly TableAction[]>>;
 
@@ -47,6 +47,9 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
   OperatorTrigger: merge(READ_HOST, CLAIM_REQUEST),
+  // Lists the registry (a consistent Scan), registers (a conditional put), marks (a conditional update,
+  // read before and after).
+  HostSync: merge({ hosts: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'] }, APPEND_AUDIT),
 };
 
 /**
@@ -59,7 +62,11 @@ export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>>
   // CancelCommand ends a command that passed its deadline.
   HostCommandPoll: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
   AwaitHost: ['ssm:DescribeInstanceInformation'],
+  HostSync: ['ssm:DescribeInstanceInformation'],
 };
+
+/** The host sync reads each managed instance's tags: ListTagsForResource on managed instances. */
+export const SSM_TAG_READS: readonly FunctionId[] = ['HostSync'];
 
 function merge(...grants: TableGrant[]): TableGrant {
   const merged: Partial<Record<TableId, Set<TableAction>>> = {};

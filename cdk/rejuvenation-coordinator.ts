@@ -7,7 +7,7 @@
 import { CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Rule } from 'aws-cdk-lib/aws-events';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -20,7 +20,14 @@ import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import { fileURLToPath } from 'node:url';
-import { TRIGGERS, WORKFLOW_STEPS, type TriggerId, type WorkflowStepId } from '../lambdas/step-catalog.js';
+import {
+  SCHEDULED,
+  TRIGGERS,
+  WORKFLOW_STEPS,
+  type ScheduledId,
+  type TriggerId,
+  type WorkflowStepId,
+} from '../lambdas/step-catalog.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
@@ -31,6 +38,7 @@ import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
 import {
   SSM_READS,
+  SSM_TAG_READS,
   TABLE_GRANTS,
   type FunctionId,
   type TableAction,
@@ -144,6 +152,12 @@ export interface RejuvenationCoordinatorProps {
    * @default Duration.minutes(15)
    */
   readonly auditSealInterval?: Duration;
+  /**
+   * Time between two syncs of the host registry with SSM's managed instances (tagged `rejuv:managed=true`
+   * and `rejuv:pool=<pool>`): new instances are registered, hosts offline or untagged are marked.
+   * @default Duration.minutes(5)
+   */
+  readonly hostSyncInterval?: Duration;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -155,7 +169,7 @@ const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
 
 const SENDS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set(['HostCommandStart']);
 const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
-const NOTIFIES: ReadonlySet<WorkflowStepId | TriggerId> = new Set(['Release', 'Refuse', 'Reap']);
+const NOTIFIES: ReadonlySet<FunctionId> = new Set(['Release', 'Refuse', 'Reap']);
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
 
@@ -164,7 +178,7 @@ export class RejuvenationCoordinator extends Construct {
   readonly stateMachine: StateMachine;
   readonly notificationTopic: ITopic;
   readonly documents: Readonly<Record<HostDocument, CfnDocument>>;
-  readonly functions: Readonly<Record<WorkflowStepId | TriggerId, IFunction>>;
+  readonly functions: Readonly<Record<FunctionId, IFunction>>;
   /** Trigger events EventBridge could not deliver, and trigger invocations Lambda gave up on. */
   readonly deadLetterQueue: Queue;
   /** In ALARM while the dead-letter queue holds a message; notifies the notification topic. */
@@ -216,7 +230,7 @@ export class RejuvenationCoordinator extends Construct {
         ...(stateMachineArn === undefined ? {} : { stateMachineArn }),
       });
 
-    const functions = {} as Record<WorkflowStepId | TriggerId, RejuvFunction>;
+    const functions = {} as Record<FunctionId, RejuvFunction>;
     const workflowConfig = configFor();
     for (const [stepId, module] of Object.entries(WORKFLOW_STEPS) as [WorkflowStepId, string][]) {
       functions[stepId] = new RejuvFunction(this, `${stepId}Function`, {
@@ -257,6 +271,19 @@ export class RejuvenationCoordinator extends Construct {
       });
       this.stateMachine.grantStartExecution(functions[triggerId]);
     }
+    for (const [scheduledId, module] of Object.entries(SCHEDULED) as [ScheduledId, string][]) {
+      functions[scheduledId] = new RejuvFunction(this, `${scheduledId}Function`, {
+        entry: `${LAMBDAS_DIR}${module}.ts`,
+        description: `rejuv scheduled ${scheduledId}`,
+        environment: { [RUNTIME_CONFIG_ENV]: workflowConfig },
+        logRetention,
+      });
+    }
+    new Rule(this, 'HostSyncSchedule', {
+      description: 'Syncs the host registry with the managed instances SSM reports',
+      schedule: Schedule.rate(props.hostSyncInterval ?? Duration.minutes(5)),
+      targets: [new LambdaFunction(functions.HostSync)],
+    });
     this.functions = functions;
 
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
@@ -315,10 +342,7 @@ export class RejuvenationCoordinator extends Construct {
    * dead-letters the event; Lambda, which takes the event asynchronously, retries a failing handler
    * and then sends the invocation record (event and error) to the same queue.
    */
-  private deliverTriggerEvents(
-    functions: Record<WorkflowStepId | TriggerId, RejuvFunction>,
-    prefix: string,
-  ): void {
+  private deliverTriggerEvents(functions: Record<FunctionId, RejuvFunction>, prefix: string): void {
     // The alarm trigger refuses state changes older than these two queues can hold (alarm-delivery.ts).
     const delivery = {
       retryAttempts: 8,
@@ -389,10 +413,10 @@ export class RejuvenationCoordinator extends Construct {
   }
 
   /** Every wildcard that remains, and why it cannot be narrowed. */
-  private acknowledgeWildcards(functions: Record<WorkflowStepId | TriggerId, RejuvFunction>): void {
+  private acknowledgeWildcards(functions: Record<FunctionId, RejuvFunction>): void {
     const stack = Stack.of(this);
     const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
-    for (const [fnId, fn] of Object.entries(functions) as [WorkflowStepId | TriggerId, RejuvFunction][]) {
+    for (const [fnId, fn] of Object.entries(functions) as [FunctionId, RejuvFunction][]) {
       const acknowledgements: Acknowledgement[] = [
         {
           finding: 'AwsSolutions-IAM5[Resource::*]',
@@ -421,6 +445,14 @@ export class RejuvenationCoordinator extends Construct {
               'hosts are not known at deploy time; SendCommand to them is limited by the condition on the managed-instance tag',
           });
         }
+      }
+      if (fnId === 'HostSync') {
+        const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+        const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+        acknowledgements.push({
+          finding: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${nagRegion}:${nagAccount}:managed-instance/*]`,
+          reason: 'the sync discovers hosts: it reads the tags of managed instances not known at deploy time',
+        });
       }
       acknowledgeFindings(fn.role as IRole, acknowledgements);
     }
@@ -451,7 +483,7 @@ export class RejuvenationCoordinator extends Construct {
   }
 
   private grantHostAccess(
-    functions: Record<WorkflowStepId | TriggerId, RejuvFunction>,
+    functions: Record<FunctionId, RejuvFunction>,
     tag: ManagedInstanceTag,
     targetGroupArns: readonly string[],
   ): void {
@@ -477,6 +509,14 @@ export class RejuvenationCoordinator extends Construct {
     for (const [fnId, actions] of Object.entries(SSM_READS) as [FunctionId, readonly string[]][]) {
       // These SSM actions support no resource-level permissions.
       functions[fnId].addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: ['*'] }));
+    }
+    for (const fnId of SSM_TAG_READS) {
+      functions[fnId].addToRolePolicy(
+        new PolicyStatement({
+          actions: ['ssm:ListTagsForResource'],
+          resources: [stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })],
+        }),
+      );
     }
     if (targetGroupArns.length > 0) {
       for (const fnId of DRAINS) {

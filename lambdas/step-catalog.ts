@@ -29,3 +29,11 @@ export const TRIGGERS = {
 } as const;
 
 export type TriggerId = keyof typeof TRIGGERS;
+
+/** Functions on a schedule, outside the workflow and the triggers. */
+export const SCHEDULED = {
+  // Onboards hosts from SSM's managed instances (shared/domain/host-sync-plan.ts).
+  HostSync: 'host-sync',
+} as const;
+
+export type ScheduledId = keyof typeof SCHEDULED;

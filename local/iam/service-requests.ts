@@ -92,6 +92,11 @@ export function ssmRequests(
         })),
       ];
     }
+    case 'ListTagsForResource': {
+      // Managed instances only (the one resource type rejuv reads tags of).
+      const id = str(body['ResourceId']);
+      return [{ action, resource: arnOf(c, 'ssm', `managed-instance/${id}`) }];
+    }
     case 'GetDocument':
     case 'DescribeDocument':
       return [{ action, resource: document(body['Name']) }];

@@ -23,7 +23,7 @@ interface HostState {
   online: boolean;
   lastPingAtMs: number;
   agentEnvironment: Readonly<Record<string, string>>;
-  readonly tags: Readonly<Record<string, string>>;
+  tags: Readonly<Record<string, string>>;
   /** Deliveries parked until the agent is back. */
   readonly waiting: Set<() => void>;
 }
@@ -65,6 +65,11 @@ export class ManagedHosts {
 
   setAgentEnvironment(instanceId: string, environment: Readonly<Record<string, string>>): void {
     this.state(instanceId).agentEnvironment = { ...environment };
+  }
+
+  /** Replaces the instance's tags, as an operator's AddTagsToResource/RemoveTagsFromResource would. */
+  setTags(instanceId: string, tags: Readonly<Record<string, string>>): void {
+    this.state(instanceId).tags = { ...tags };
   }
 
   get(instanceId: string): ManagedHost | undefined {

@@ -3,7 +3,8 @@
  * sends Command documents to "hosts" that are directories of this machine, run by the host document runner.
  *
  * Emulated: SendCommand (to InstanceIds), GetCommandInvocation, ListCommands, ListCommandInvocations,
- * CancelCommand, DescribeInstanceInformation, GetDocument; pagination; SSM's error codes; output truncated
+ * CancelCommand, DescribeInstanceInformation (with tag filters), ListTagsForResource (managed instances),
+ * GetDocument; pagination; SSM's error codes; output truncated
  * to 24,000/8,000 characters; the delivery timeout. An agent taken offline with `setOnline(id, false)`
  * reports ConnectionLost and leaves new commands Pending until it is back (then they run) or until the
  * command's TimeoutSeconds (then TimedOut, DeliveryTimedOut), which is what SSM does for an agent that
@@ -79,6 +80,8 @@ export interface RunningLocalSsm {
    * (REJUV_HOLD_AT, REJUV_HOLD_DIR: see host/README.md).
    */
   setAgentEnvironment(instanceId: string, environment: Readonly<Record<string, string>>): void;
+  /** Replaces an instance's tags (what DescribeInstanceInformation's tag filters, ListTagsForResource and IAM see). */
+  setTags(instanceId: string, tags: Readonly<Record<string, string>>): void;
   /** Takes a host's agent offline (ConnectionLost; commands wait for it) or brings it back. */
   setOnline(instanceId: string, online: boolean): void;
   /** Calls `listener` whenever an invocation ends on a host: where fault tests act on the host. */
@@ -162,6 +165,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
     registerHost: (instanceId, hostRoot, tags) => hosts.register(instanceId, hostRoot, true, tags),
     setAgentEnvironment: (instanceId, environment) => hosts.setAgentEnvironment(instanceId, environment),
     setOnline: (instanceId, online) => hosts.setOnline(instanceId, online),
+    setTags: (instanceId, tags) => hosts.setTags(instanceId, tags),
     onCommandFinished: (listener) => commands.onFinished(listener),
     commands: () => {
       commands.expireDeliveries();

@@ -26,6 +26,7 @@ export const SSM_OPERATIONS = [
   'CancelCommand',
   'DescribeInstanceInformation',
   'GetDocument',
+  'ListTagsForResource',
 ] as const;
 
 export type SsmOperation = (typeof SSM_OPERATIONS)[number];
@@ -88,6 +89,21 @@ const DescribeInstanceInformationRequest = z.object({
 });
 
 const GetDocumentRequest = z.object({ Name: z.string().min(1) });
+
+const ListTagsForResourceRequest = z.object({
+  ResourceType: z.enum([
+    'Document',
+    'ManagedInstance',
+    'MaintenanceWindow',
+    'Parameter',
+    'PatchBaseline',
+    'OpsItem',
+    'OpsMetadata',
+    'Automation',
+    'Association',
+  ]),
+  ResourceId: z.string().min(1),
+});
 
 function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body);
@@ -236,15 +252,31 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
         ...(request.InstanceInformationFilterList ?? []).map((f) => ({ key: f.key, values: f.valueSet })),
       ];
       for (const filter of filters) {
-        if (!INSTANCE_FILTER_KEYS.has(filter.key))
+        if (!INSTANCE_FILTER_KEYS.has(filter.key) && !filter.key.startsWith('tag:'))
           throw new AwsServiceError('InvalidFilterKey', `filter key ${filter.key} is not emulated locally`);
       }
       const selected = hosts
         .list()
-        .map((host) => instanceInformationJson(host, state.agentVersion))
-        .filter((info) => filters.every((f) => f.values.includes(filterField(info, f.key))));
+        .filter((host) => filters.every((f) => matchesFilter(host, f)))
+        .map((host) => instanceInformationJson(host, state.agentVersion));
       const page = paginate(selected, request.MaxResults ?? 50, request.NextToken);
       return { InstanceInformationList: page.items, NextToken: page.nextToken };
+    },
+
+    ListTagsForResource: (body) => {
+      const request = parseRequest(ListTagsForResourceRequest, body);
+      if (request.ResourceType !== 'ManagedInstance')
+        throw new AwsServiceError(
+          'InvalidResourceType',
+          `resource type ${request.ResourceType} is not emulated locally`,
+        );
+      const host = hosts.get(request.ResourceId);
+      if (host === undefined)
+        throw new AwsServiceError(
+          'InvalidResourceId',
+          `The resource ID "${request.ResourceId}" is not valid.`,
+        );
+      return { TagList: Object.entries(host.tags).map(([Key, Value]) => ({ Key, Value })) };
     },
 
     GetDocument: (body) => {
@@ -330,18 +362,32 @@ function instanceInformationJson(host: ManagedHost, agentVersion: string) {
   };
 }
 
+/** Besides these, `tag:<key>` (the tag's value is one of the values). */
 const INSTANCE_FILTER_KEYS: ReadonlySet<string> = new Set([
   'InstanceIds',
   'PingStatus',
   'ResourceType',
   'PlatformTypes',
+  'tag-key',
 ]);
 
-function filterField(info: ReturnType<typeof instanceInformationJson>, key: string): string {
-  if (key === 'PingStatus') return info.PingStatus;
-  if (key === 'ResourceType') return info.ResourceType;
-  if (key === 'PlatformTypes') return info.PlatformType;
-  return info.InstanceId;
+/** SSM's filters: `tag-key` holds when the instance has any of the keys, `tag:K` when K has one of the values. */
+function matchesFilter(host: ManagedHost, filter: { key: string; values: readonly string[] }): boolean {
+  if (filter.key === 'tag-key') return filter.values.some((k) => Object.hasOwn(host.tags, k));
+  if (filter.key.startsWith('tag:')) {
+    const value = host.tags[filter.key.slice('tag:'.length)];
+    return value !== undefined && filter.values.includes(value);
+  }
+  const info = instanceInformationJson(host, '');
+  const field =
+    filter.key === 'PingStatus'
+      ? info.PingStatus
+      : filter.key === 'ResourceType'
+        ? info.ResourceType
+        : filter.key === 'PlatformTypes'
+          ? info.PlatformType
+          : info.InstanceId;
+  return filter.values.includes(field);
 }
 
 /** The SDK reads timestamps of this protocol as epoch seconds (with a fraction). */

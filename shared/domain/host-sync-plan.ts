@@ -50,7 +50,11 @@ export type HostSyncAction =
     }
   | { readonly kind: 'mark-available'; readonly host: Host }
   /** A host the sync may not write (not IN_SERVICE, or owned): what was seen is only recorded. */
-  | { readonly kind: 'observe'; readonly host: Host; readonly observation: UnavailabilityReason | 'available' }
+  | {
+      readonly kind: 'observe';
+      readonly host: Host;
+      readonly observation: UnavailabilityReason | 'available';
+    }
   | { readonly kind: 'refuse'; readonly instanceId: string; readonly reason: string };
 
 export type UnavailabilityReason = HostUnavailability['reason'];
@@ -74,7 +78,9 @@ export function planHostSync(
     const writable = host.state === 'IN_SERVICE' && host.executionId === undefined;
     if (seen === 'available') {
       if (host.unavailable === undefined) continue;
-      actions.push(writable ? { kind: 'mark-available', host } : { kind: 'observe', host, observation: seen });
+      actions.push(
+        writable ? { kind: 'mark-available', host } : { kind: 'observe', host, observation: seen },
+      );
     } else {
       if (host.unavailable?.reason === seen) continue;
       actions.push(
@@ -133,7 +139,8 @@ function registration(instance: ManagedInstanceView): Registration {
   const poolTag = instance.tags[POOL_TAG_KEY];
   if (poolTag === undefined) return { ok: false, reason: `no ${POOL_TAG_KEY} tag` };
   const pool = PoolIdSchema.safeParse(poolTag);
-  if (!pool.success) return { ok: false, reason: `${POOL_TAG_KEY} tag ${JSON.stringify(poolTag)} is not a pool id` };
+  if (!pool.success)
+    return { ok: false, reason: `${POOL_TAG_KEY} tag ${JSON.stringify(poolTag)} is not a pool id` };
   const hostIdTag = instance.tags[HOST_ID_TAG_KEY];
   const hostId = HostIdSchema.safeParse(hostIdTag ?? instance.instanceId);
   if (!hostId.success)

@@ -1,4 +1,4 @@
-import type { Host, HostRegistration, TransitionRequest } from '../domain/host.js';
+import type { Host, HostRegistration, HostUnavailability, TransitionRequest } from '../domain/host.js';
 import type { Lease } from '../domain/lease.js';
 
 /** The registry of hosts and the only way to move one through its lifecycle. */
@@ -21,4 +21,14 @@ export interface HostRepository {
    * host, under the live lock, may change it.
    */
   setCordoned(hostId: string, cordoned: boolean, executionId: string, lease: Lease): Promise<Host>;
+  /**
+   * Marks the host unavailable (its instance offline or no longer managed) or, with `undefined`, available
+   * again. Only while the host is IN_SERVICE at `expectedVersion` with no owning execution: a host in any
+   * other state is refused with StaleHostStateError and left as it is. Neither state nor version moves.
+   */
+  setAvailability(
+    hostId: string,
+    expectedVersion: number,
+    unavailable: HostUnavailability | undefined,
+  ): Promise<Host>;
 }

@@ -4,6 +4,7 @@ import {
   QueryCommand,
   ScanCommand,
   TransactWriteCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
@@ -17,9 +18,11 @@ import {
 import {
   HostRegistrationSchema,
   HostSchema,
+  HostUnavailabilitySchema,
   TransitionRequestSchema,
   type Host,
   type HostRegistration,
+  type HostUnavailability,
   type TransitionRequest,
 } from '../../domain/host.js';
 import { assertLegalTransition, ownershipRule, ownsHostAfter } from '../../domain/host-state.js';
@@ -201,6 +204,45 @@ export class DynamoDbHostRepository implements HostRepository {
         { state: current.state, stateVersion: current.stateVersion, executionId },
         current,
       );
+    }
+    return this.get(hostId);
+  }
+
+  async setAvailability(
+    hostId: string,
+    expectedVersion: number,
+    unavailable: HostUnavailability | undefined,
+  ): Promise<Host> {
+    parseWith(HostIdSchema, 'host id', hostId);
+    if (unavailable !== undefined) parseWith(HostUnavailabilitySchema, 'host unavailability', unavailable);
+    // A corrupt record is refused before anything is written, as for a transition.
+    await this.get(hostId);
+    const values: Record<string, unknown> = {
+      ':inService': 'IN_SERVICE',
+      ':expected': expectedVersion,
+      ':at': new Date(this.clock.nowMs()).toISOString(),
+    };
+    if (unavailable !== undefined) values[':unavailable'] = unavailable;
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tables.hosts,
+          Key: { hostId },
+          UpdateExpression:
+            unavailable === undefined
+              ? 'SET updatedAt = :at REMOVE unavailable'
+              : 'SET updatedAt = :at, unavailable = :unavailable',
+          // The sync never races a lifecycle: an admitted (owned) or moved host is not written.
+          ConditionExpression:
+            '#state = :inService AND stateVersion = :expected AND attribute_not_exists(executionId)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const current = await this.get(hostId);
+      throw new StaleHostStateError(hostId, { state: 'IN_SERVICE', stateVersion: expectedVersion }, current);
     }
     return this.get(hostId);
   }

@@ -230,9 +230,12 @@ describe('Construct: RejuvenationCoordinator', () => {
   });
 
   it('lets no function delete, scan, batch-write or rewrite audit records', () => {
-    // The sealer alone enumerates the audit chains (Scan); it is denied writes like the steps.
+    // The sealer alone enumerates the audit chains (Scan); it is denied writes like the steps. The host
+    // sync scans the hosts table only (its grant, checked with the others above and below).
+    expect(TABLE_GRANTS.HostSync.hosts).toContain('Scan');
+    expect(TABLE_GRANTS.HostSync.audit).not.toContain('Scan');
     const allows = Object.entries(template.findResources('AWS::IAM::Policy'))
-      .filter(([id]) => !id.includes('SealFunctionRole'))
+      .filter(([id]) => !id.includes('SealFunctionRole') && !id.includes('HostSyncFunctionRole'))
       .map(([, p]) => p)
       .flatMap((p) =>
         (p.Properties.PolicyDocument.Statement as { Effect: string }[]).filter((s) => s.Effect === 'Allow'),
@@ -248,6 +251,21 @@ describe('Construct: RejuvenationCoordinator', () => {
         fnId,
         audit: grant.audit === undefined ? undefined : [],
       });
+  });
+
+  it('syncs hosts from SSM on a schedule, reading instance tags only on managed instances', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('HostSyncFunction'), 'Arn'] } }),
+      ],
+    });
+    const [policy] = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes('HostSyncFunction'))
+      .map(([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]);
+    const tagReads = (policy ?? []).filter((st) => st.Action === 'ssm:ListTagsForResource');
+    expect(tagReads).toHaveLength(1);
+    expect(JSON.stringify(tagReads[0]?.Resource)).toMatch(/:managed-instance\/\*"/);
   });
 
   it('encrypts the notification topic and refuses plain HTTP publishers', () => {

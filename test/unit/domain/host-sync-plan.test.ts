@@ -20,7 +20,11 @@ function host(hostId: string, instanceId: string, extra: Partial<Host> = {}): Ho
   };
 }
 
-const managed = (instanceId: string, tags: Record<string, string> = {}, pingStatus = 'Online'): ManagedInstanceView => ({
+const managed = (
+  instanceId: string,
+  tags: Record<string, string> = {},
+  pingStatus = 'Online',
+): ManagedInstanceView => ({
   instanceId,
   pingStatus,
   tags: { 'rejuv:managed': 'true', 'rejuv:pool': 'web', ...tags },
@@ -31,7 +35,10 @@ const I2 = 'mi-00000000000000002';
 
 describe('Function: planHostSync', () => {
   it('registers a new managed instance under its instance id, or its valid host-id tag', () => {
-    const plan = planHostSync([], [managed(I1), managed(I2, { 'rejuv:host-id': 'host-b', 'rejuv:availability-zone': 'eu-west-1a' })]);
+    const plan = planHostSync(
+      [],
+      [managed(I1), managed(I2, { 'rejuv:host-id': 'host-b', 'rejuv:availability-zone': 'eu-west-1a' })],
+    );
     expect(plan.actions).toEqual([
       { kind: 'register', instanceId: I1, hostId: I1, pool: 'web', availabilityZone: 'unknown' },
       { kind: 'register', instanceId: I2, hostId: 'host-b', pool: 'web', availabilityZone: 'eu-west-1a' },
@@ -50,7 +57,12 @@ describe('Function: planHostSync', () => {
       ],
     );
     const refused = plan.actions.filter((a) => a.kind === 'refuse');
-    expect(refused.map((a) => a.instanceId)).toEqual([I1, I2, 'mi-00000000000000003', 'mi-00000000000000004']);
+    expect(refused.map((a) => a.instanceId)).toEqual([
+      I1,
+      I2,
+      'mi-00000000000000003',
+      'mi-00000000000000004',
+    ]);
     expect(refused[0]).toMatchObject({ reason: expect.stringContaining('is not a pool id') });
     expect(refused[1]).toMatchObject({ reason: expect.stringContaining('is not a host id') });
     expect(refused[2]).toMatchObject({ reason: 'no rejuv:pool tag' });
@@ -74,7 +86,10 @@ describe('Function: planHostSync', () => {
       ],
     );
     expect(plan.actions.map((a) => a.kind)).toEqual(['refuse', 'refuse', 'refuse']);
-    expect(plan.actions[0]).toMatchObject({ instanceId: I1, reason: expect.stringContaining('already registered') });
+    expect(plan.actions[0]).toMatchObject({
+      instanceId: I1,
+      reason: expect.stringContaining('already registered'),
+    });
   });
 
   it('marks an IN_SERVICE host unavailable when offline, or when untagged or gone from SSM', () => {

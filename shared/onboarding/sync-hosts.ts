@@ -1,0 +1,134 @@
+/**
+ * The scheduled host sync: reads both views, applies the plan (host-sync-plan.ts) with conditional writes,
+ * and audits every change on the host's chain under the sync's principal.
+ */
+import { hostChainId } from '../domain/audit-record.js';
+import type { Clock } from '../domain/clock.js';
+import { HostAlreadyRegisteredError, StaleHostStateError } from '../domain/errors.js';
+import { MANAGED_TAG_KEY, planHostSync, type HostSyncAction } from '../domain/host-sync-plan.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { HostRepository } from '../ports/host-repository.js';
+import type { ManagedInstances } from '../ports/managed-instances.js';
+
+export const HOST_SYNC_PRINCIPAL = 'rejuv:host-sync';
+
+export interface HostSyncDeps {
+  readonly hosts: HostRepository;
+  readonly audit: AuditLog;
+  readonly instances: ManagedInstances;
+  readonly clock: Clock;
+  /** Who the audit records name. @default HOST_SYNC_PRINCIPAL */
+  readonly principal?: string;
+}
+
+export interface HostSyncResult {
+  readonly registered: string[];
+  readonly markedUnavailable: string[];
+  readonly markedAvailable: string[];
+  /** Hosts the sync may not write (mid-lifecycle, quarantined, owned), with what it saw. */
+  readonly observed: { hostId: string; observation: string }[];
+  readonly refused: { instanceId: string; reason: string }[];
+  /** Writes whose condition no longer held (the host moved meanwhile): left for the next run. */
+  readonly skipped: string[];
+}
+
+export async function syncHosts(deps: HostSyncDeps): Promise<HostSyncResult> {
+  const [registry, instances] = await Promise.all([
+    deps.hosts.list(),
+    deps.instances.listTagged(MANAGED_TAG_KEY),
+  ]);
+  const result: HostSyncResult = {
+    registered: [],
+    markedUnavailable: [],
+    markedAvailable: [],
+    observed: [],
+    refused: [],
+    skipped: [],
+  };
+  for (const action of planHostSync(registry, instances).actions) {
+    try {
+      await apply(deps, action, result);
+    } catch (error) {
+      // Someone else moved or registered the host between the read and the write: the next run sees it.
+      if (error instanceof StaleHostStateError || error instanceof HostAlreadyRegisteredError) {
+        result.skipped.push(
+          action.kind === 'refuse' || action.kind === 'register' ? action.instanceId : action.host.hostId,
+        );
+        continue;
+      }
+      throw error;
+    }
+  }
+  return result;
+}
+
+async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyncResult): Promise<void> {
+  const at = new Date(deps.clock.nowMs()).toISOString();
+  const principal = deps.principal ?? HOST_SYNC_PRINCIPAL;
+  const base = { at, principal, trigger: 'system' as const, step: 'HostSync' };
+  switch (action.kind) {
+    case 'refuse':
+      result.refused.push({ instanceId: action.instanceId, reason: action.reason });
+      return;
+    case 'register': {
+      const host = await deps.hosts.register({
+        hostId: action.hostId,
+        pool: action.pool,
+        availabilityZone: action.availabilityZone,
+        instanceId: action.instanceId,
+      });
+      await deps.audit.append(hostChainId(host.hostId), {
+        ...base,
+        eventId: `host-sync:register:${host.hostId}:${host.createdAt}`,
+        outcome: 'succeeded',
+        toState: 'IN_SERVICE',
+        reason: `registered from SSM: instance ${action.instanceId} tagged for pool ${action.pool}`,
+        detail: { change: 'register', instanceId: action.instanceId, pool: action.pool },
+      });
+      result.registered.push(host.hostId);
+      return;
+    }
+    case 'mark-unavailable':
+    case 'mark-available': {
+      const { host } = action;
+      const unavailable =
+        action.kind === 'mark-unavailable' ? { reason: action.unavailable.reason, since: at } : undefined;
+      const updated = await deps.hosts.setAvailability(host.hostId, host.stateVersion, unavailable);
+      await deps.audit.append(hostChainId(host.hostId), {
+        ...base,
+        eventId: `host-sync:${action.kind}:${host.hostId}:${updated.updatedAt}`,
+        outcome: 'succeeded',
+        fromState: host.state,
+        toState: host.state,
+        reason:
+          unavailable === undefined
+            ? `available again: instance ${host.instanceId} online and managed`
+            : `unavailable: instance ${host.instanceId} ${unavailable.reason === 'offline' ? 'is offline' : 'is no longer managed (tag removed or deregistered)'}`,
+        detail: {
+          change: action.kind,
+          instanceId: host.instanceId,
+          unavailable: unavailable?.reason ?? null,
+        },
+      });
+      (action.kind === 'mark-available' ? result.markedAvailable : result.markedUnavailable).push(
+        host.hostId,
+      );
+      return;
+    }
+    case 'observe': {
+      const { host } = action;
+      // Once per observation and host version: a sync every few minutes does not flood the chain.
+      await deps.audit.append(hostChainId(host.hostId), {
+        ...base,
+        eventId: `host-sync:observe:${host.hostId}:${host.stateVersion}:${action.observation}`,
+        outcome: 'skipped',
+        fromState: host.state,
+        toState: host.state,
+        reason: `observed ${action.observation} while ${host.state}${host.executionId === undefined ? '' : ` (owned by ${host.executionId})`}: not changed by the sync`,
+        detail: { change: 'observe', instanceId: host.instanceId, observation: action.observation },
+      });
+      result.observed.push({ hostId: host.hostId, observation: action.observation });
+      return;
+    }
+  }
+}
