@@ -71,19 +71,33 @@ async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyn
       result.refused.push({ instanceId: action.instanceId, reason: action.reason });
       return;
     case 'register': {
-      const host = await deps.hosts.register({
-        hostId: action.hostId,
-        pool: action.pool,
-        availabilityZone: action.availabilityZone,
-        instanceId: action.instanceId,
-      });
-      await deps.audit.append(hostChainId(host.hostId), {
+      // Intent first, under an id fixed by what was seen: a crash before the write leaves the intent on
+      // record and the next run repeats the same append (a no-op) and the write; nothing goes unaudited.
+      const chainId = hostChainId(action.hostId);
+      const eventId = `host-sync:register:${action.hostId}:${action.instanceId}`;
+      const detail = { change: 'register', instanceId: action.instanceId, pool: action.pool };
+      await deps.audit.append(chainId, {
         ...base,
-        eventId: `host-sync:register:${host.hostId}:${host.createdAt}`,
+        eventId,
+        outcome: 'started',
+        reason: `registering from SSM: instance ${action.instanceId} tagged for pool ${action.pool}`,
+        detail,
+      });
+      const host = await recordSkipped(deps, chainId, eventId, base, () =>
+        deps.hosts.register({
+          hostId: action.hostId,
+          pool: action.pool,
+          availabilityZone: action.availabilityZone,
+          instanceId: action.instanceId,
+        }),
+      );
+      await deps.audit.append(chainId, {
+        ...base,
+        eventId: `${eventId}:done`,
         outcome: 'succeeded',
         toState: 'IN_SERVICE',
         reason: `registered from SSM: instance ${action.instanceId} tagged for pool ${action.pool}`,
-        detail: { change: 'register', instanceId: action.instanceId, pool: action.pool },
+        detail,
       });
       result.registered.push(host.hostId);
       return;
@@ -91,24 +105,39 @@ async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyn
     case 'mark-unavailable':
     case 'mark-available': {
       const { host } = action;
+      const chainId = hostChainId(host.hostId);
       const unavailable =
         action.kind === 'mark-unavailable' ? { reason: action.unavailable.reason, since: at } : undefined;
-      const updated = await deps.hosts.setAvailability(host.hostId, host.stateVersion, unavailable);
-      await deps.audit.append(hostChainId(host.hostId), {
+      const reason =
+        unavailable === undefined
+          ? `available again: instance ${host.instanceId} online and managed`
+          : `unavailable: instance ${host.instanceId} ${unavailable.reason === 'offline' ? 'is offline' : 'is no longer managed (tag removed or deregistered)'}`;
+      const record = {
         ...base,
-        eventId: `host-sync:${action.kind}:${host.hostId}:${updated.updatedAt}`,
-        outcome: 'succeeded',
         fromState: host.state,
         toState: host.state,
-        reason:
-          unavailable === undefined
-            ? `available again: instance ${host.instanceId} online and managed`
-            : `unavailable: instance ${host.instanceId} ${unavailable.reason === 'offline' ? 'is offline' : 'is no longer managed (tag removed or deregistered)'}`,
         detail: {
           change: action.kind,
           instanceId: host.instanceId,
           unavailable: unavailable?.reason ?? null,
         },
+      };
+      // The record as it was read fixes the id: a retry after a crash appends nothing new.
+      const eventId = `host-sync:${action.kind}:${host.hostId}:${host.updatedAt}`;
+      await deps.audit.append(chainId, {
+        ...record,
+        eventId,
+        outcome: 'started',
+        reason: `${reason} (marking)`,
+      });
+      await recordSkipped(deps, chainId, eventId, base, () =>
+        deps.hosts.setAvailability(host.hostId, host.stateVersion, unavailable),
+      );
+      await deps.audit.append(chainId, {
+        ...record,
+        eventId: `${eventId}:done`,
+        outcome: 'succeeded',
+        reason,
       });
       (action.kind === 'mark-available' ? result.markedAvailable : result.markedUnavailable).push(
         host.hostId,
@@ -130,5 +159,28 @@ async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyn
       result.observed.push({ hostId: host.hostId, observation: action.observation });
       return;
     }
+  }
+}
+
+/** Runs the write; when its condition no longer holds, audits that the intended change was not made. */
+async function recordSkipped<T>(
+  deps: HostSyncDeps,
+  chainId: string,
+  eventId: string,
+  base: { at: string; principal: string; trigger: 'system'; step: string },
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof StaleHostStateError || error instanceof HostAlreadyRegisteredError) {
+      await deps.audit.append(chainId, {
+        ...base,
+        eventId: `${eventId}:skipped`,
+        outcome: 'skipped',
+        reason: `not changed: ${error.message}`,
+      });
+    }
+    throw error;
   }
 }
