@@ -306,7 +306,9 @@ def runs_inventory_argv(args, vm):
     if args == vm.argv:
         return True
     index = qmp_option_index(vm)
-    if index is None or len(args) != len(vm.argv) or args[:index] + args[index + 1 :] != vm.argv[:index] + vm.argv[index + 1 :]:
+    if index is None or len(args) != len(vm.argv):
+        return False
+    if args[:index] + args[index + 1 :] != vm.argv[:index] + vm.argv[index + 1 :]:
         return False
     prefix, rest = "unix:" + vm.qmp_socket, vm.argv[index][len("unix:" + vm.qmp_socket) :]
     moved = args[index]
@@ -322,7 +324,10 @@ HANDOVER_OBSTACLES = (
     (re.compile(r"^-(vnc|spice)$"), "a VNC/SPICE display (its listening port is held by the running process)"),
     (re.compile(r"(^|,)(vnc|spice)(=|,|$)"), "a VNC/SPICE display (its listening port is held by the running process)"),
     (re.compile(r"(^|,)server(=on|=yes|,|$)"), "a listening socket other than QMP (server=on)"),
-    (re.compile(r"(^|,)(tap|vhost-user|vhost-vdpa|bridge)(,|$)"), "a tap/vhost network backend (its fds cannot be handed over)"),
+    (
+        re.compile(r"(^|,)(tap|vhost-user|vhost-vdpa|bridge)(,|$)"),
+        "a tap/vhost network backend (its fds cannot be handed over)",
+    ),
     (re.compile(r"(^|,)(vhost|vhostforce)=on"), "vhost-net (its fds cannot be handed over)"),
     (re.compile(r"(^|,)(fd|fds|vhostfd|vhostfds)="), "a passed-in file descriptor (it cannot be handed over)"),
 )
@@ -342,7 +347,9 @@ def handover_obstacles(vm):
                 reasons.append("argv has " + what)
     longest = len((vm.qmp_socket + ".m" + "9" * 10).encode())
     if longest > MAX_SOCKET_PATH_BYTES:
-        reasons.append("the successor's socket paths next to %s would exceed %d bytes" % (vm.qmp_socket, MAX_SOCKET_PATH_BYTES))
+        reasons.append(
+            "the successor's socket paths next to %s would exceed %d bytes" % (vm.qmp_socket, MAX_SOCKET_PATH_BYTES)
+        )
     return reasons
 
 
@@ -986,6 +993,7 @@ class VmRun:
         try:
             process, qmp = start_process(vm, successor_argv(vm, successor_qmp), successor_qmp)
         except VmFailure as error:
+            remove_file(successor_qmp)
             self.outcome = "rolled-back"
             raise VmFailure("its successor did not start (%s); the VM ran on in its original process" % error)
         self.successor = {"pid": process.pid, "startTime": process_start_time(process.pid), "qmpSocket": successor_qmp}
@@ -1030,12 +1038,15 @@ class VmRun:
         self.pid_after, self.start_time_after = process.pid, self.successor["startTime"]
         self.handover_state = "handed-over"
         self.on_change()
+        hold(vm.name + ":handed-over")
         try:
             self.stop_old_process()
         except (QmpGone, QmpError, OSError) as error:
             self.outcome = "failed"
-            raise VmFailure("the guest runs in its successor pid %d, but the old process could not be ended (%s)"
-                            % (process.pid, error))
+            raise VmFailure(
+                "the guest runs in its successor pid %d, but the old process could not be ended (%s)"
+                % (process.pid, error)
+            )
         # Only now: the old process unlinked its own socket path as it exited.
         os.replace(successor_qmp, vm.qmp_socket)
         self.handover_state = "done"
@@ -1054,7 +1065,7 @@ class VmRun:
         except (OSError, QmpGone, QmpError, ValueError):
             successor_status = None
         if successor_status == "running":
-            return "handover failed after the successor pid %d took over (%s); left for Recover" % (successor.pid, error)
+            return "handover failed after successor pid %d took over (%s); left for Recover" % (successor.pid, error)
         try:
             old_migration = self.qmp.execute("query-migrate").get("status")
         except (QmpGone, QmpError, OSError):
@@ -1062,7 +1073,7 @@ class VmRun:
         if old_migration == "completed" and successor_status is None:
             # The successor may have run the guest and died: continuing the old state over its RAM would corrupt it.
             successor.kill()
-            return "handover failed (%s): the device state reached successor pid %d, which is gone" % (error, successor.pid)
+            return "handover failed (%s): the device state reached successor pid %d, now gone" % (error, successor.pid)
         successor.kill()
         successor.wait()
         remove_file(self.successor["qmpSocket"])
@@ -1604,21 +1615,25 @@ def settle_handover(vm, record, entry):
         return
     pid, start, path = successor.get("pid"), successor.get("startTime"), successor.get("qmpSocket")
     status = None
-    if same_process_alive(pid, start):
+    # The agent may have died just after moving the successor's socket into place.
+    for candidate in (path, vm.qmp_socket) if same_process_alive(pid, start) else ():
         try:
-            qmp = Qmp(path, timeout_s=3.0)
+            qmp = Qmp(candidate, timeout_s=3.0)
             try:
-                status = qmp.status()
+                if qmp.peer_pid() == pid:
+                    status = qmp.status()
+                    break
             finally:
                 qmp.close()
         except (OSError, QmpGone, QmpError, ValueError):
-            status = None
+            continue
     if status == "running":
         old_pid, old_start = record.get("pidBefore"), record.get("startTimeBefore")
         if same_process_alive(old_pid, old_start):
             os.kill(old_pid, 9)
             wait_for_exit(old_pid, old_start, QUIT_TIMEOUT_S)
-        os.replace(path, vm.qmp_socket)
+        if os.path.exists(path):
+            os.replace(path, vm.qmp_socket)
         entry["handover"] = "completed: successor pid %d runs the guest; old process ended, QMP socket moved" % pid
         return
     if same_process_alive(pid, start):

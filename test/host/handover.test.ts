@@ -5,6 +5,8 @@ import { counterBreaks, readHeartbeatLog, waitForHeartbeat } from '../../host/la
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
 import { queryStatus } from '../../host/lab/qmp-client.js';
 import { findVmProcesses, vmPid, waitForExit } from '../../host/lab/vm-processes.js';
+import { launchVm } from '../../host/lab/launch-vms.js';
+import { hostLayout } from '../../host/inventory/host-layout.js';
 import { loadHostDocument } from '../../host/documents/load-host-document.js';
 import type { WarmRebootVm } from '../../host/results/host-document-result.js';
 import { runDocument } from '../../host/runner/run-document.js';
@@ -38,7 +40,8 @@ async function holdAt(lab: LabHost, point: string) {
 /** The QEMU processes of vm-a other than `pid`: its successor, while a handover is under way. */
 async function successorOf(lab: LabHost, pid: number): Promise<number> {
   const others = (await findVmProcesses(lab.vm('vm-a').argv)).filter((p) => p !== pid);
-  if (others.length !== 1 || others[0] === undefined) throw new Error(`expected one successor, found ${others.length}`);
+  if (others.length !== 1 || others[0] === undefined)
+    throw new Error(`expected one successor, found ${others.length}`);
   return others[0];
 }
 
@@ -69,7 +72,14 @@ describe('Document: WarmReboot, handover path', () => {
       expect(vm).toMatchObject({ name: 'vm-a', outcome: 'resumed', path: 'handover', pidBefore, pidAfter });
       expect(vm?.pathReason).toBeUndefined();
       expect(vm?.pauseMs).toBeGreaterThan(0);
-      expect(Object.keys(vm?.phasesMs ?? {}).sort()).toEqual(['cont', 'migrate', 'prepare', 'quit', 'start', 'stop']);
+      expect(Object.keys(vm?.phasesMs ?? {}).sort()).toEqual([
+        'cont',
+        'migrate',
+        'prepare',
+        'quit',
+        'start',
+        'stop',
+      ]);
       // The successor's own QMP socket was moved to the inventory's path; nothing else is left behind.
       expect(await queryStatus(entry.qmpSocket)).toBe('running');
       expect(await readdir(dirname(entry.qmpSocket))).toEqual(['vm-a.qmp']);
@@ -99,7 +109,9 @@ describe('Document: WarmReboot, handover path', () => {
     expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
     const [vm] = result.vms as WarmRebootVm[];
     expect(vm).toMatchObject({ outcome: 'rolled-back', path: 'handover', pidBefore });
-    expect(vm?.reason).toMatch(/^handover failed \(.+\); successor ended, VM continued in its original process$/);
+    expect(vm?.reason).toMatch(
+      /^handover failed \(.+\); successor ended, VM continued in its original process$/,
+    );
     expect(await vmPid(host.vm('vm-a').argv)).toBe(pidBefore);
     expect(await queryStatus(host.vm('vm-a').qmpSocket)).toBe('running');
     await expectGuestContinued(host);
@@ -138,5 +150,69 @@ describe('Document: WarmReboot, handover path', () => {
     ]);
     expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pidBefore]);
     await expectGuestContinued(host);
+  });
+
+  it('Recover completes a handover the killed agent left after the successor took over', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:handed-over');
+    const abort = new AbortController();
+
+    const reboot = runDocument({
+      document: loadHostDocument('WarmReboot').content,
+      documentName: 'WarmReboot',
+      parameters: { runId: 'agent-dies-late' },
+      hostRoot: host.root,
+      env: hold.env,
+      signal: abort.signal,
+    });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-late' });
+
+    expect(run.status).toBe('Success');
+    expect(result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        handover: `completed: successor pid ${successor} runs the guest; old process ended, QMP socket moved`,
+        found: 'running',
+        outcome: 'running',
+        pid: successor,
+      }),
+    ]);
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([successor]);
+    await expectGuestContinued(host);
+    const verify = await runHostDocument(host.root, 'Verify', { runId: 'agent-dies-late' });
+    expect(verify.result.outcome).toBe('ok');
+  });
+
+  it('falls back to stop-restart, saying why, for a VM with an argument two processes cannot share', async () => {
+    host = await createLabHost();
+    const added = await host.addVm({ name: 'vm-a', memoryMiB: 64 });
+    // A -pidfile is locked by the running QEMU, so a successor could not start beside it.
+    const entry = { ...added, argv: [...added.argv, '-pidfile', join(added.stateDir, 'qemu.pid')] };
+    await writeFile(join(hostLayout(host.root).inventoryDir, 'vm-a.json'), JSON.stringify(entry));
+    const { pid: pidBefore } = await launchVm(entry);
+
+    const { result } = await runHostDocument(host.root, 'WarmReboot', { runId: 'fallback' });
+
+    expect(result.outcome).toBe('ok');
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'resumed', path: 'stop-restart', pidBefore });
+    expect(vm?.pathReason).toBe(
+      'cannot be handed over: argv has a -pidfile (QEMU locks it; the successor would fail to start)',
+    );
+    expect(Object.keys(vm?.phasesMs ?? {}).sort()).toEqual([
+      'cont',
+      'quit',
+      'restore',
+      'save',
+      'start',
+      'stop',
+    ]);
+    expect(await vmPid(entry.argv)).not.toBe(pidBefore);
   });
 });
