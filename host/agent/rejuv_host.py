@@ -989,14 +989,22 @@ class VmRun:
         migration_socket = "%s.m%d" % (vm.qmp_socket, self.pid_before)
         for path in (successor_qmp, migration_socket):
             remove_file(path)
+        # Journaled before it exists: an agent killed while the successor starts leaves Recover its QMP
+        # path, from which it finds the process by its argv.
+        self.successor = {"qmpSocket": successor_qmp}
+        self.handover_state = "starting-successor"
+        self.on_change()
         started = time.monotonic()
         try:
-            process, qmp = start_process(vm, successor_argv(vm, successor_qmp), successor_qmp)
+            process, qmp = start_process(
+                vm, successor_argv(vm, successor_qmp), successor_qmp, lambda: hold(vm.name + ":successor-spawned")
+            )
         except VmFailure as error:
             remove_file(successor_qmp)
+            self.handover_state = "abandoned"
             self.outcome = "rolled-back"
             raise VmFailure("its successor did not start (%s); the VM ran on in its original process" % error)
-        self.successor = {"pid": process.pid, "startTime": process_start_time(process.pid), "qmpSocket": successor_qmp}
+        self.successor.update(pid=process.pid, startTime=process_start_time(process.pid))
         self.handover_state = "successor-started"
         self.on_change()
         self.phases["start"] = elapsed_ms(started)
@@ -1189,7 +1197,7 @@ def start_incoming_process(vm):
     return start_process(vm, vm.argv + ["-incoming", "defer"], vm.qmp_socket)
 
 
-def start_process(vm, argv, qmp_socket):
+def start_process(vm, argv, qmp_socket, spawned=lambda: None):
     """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp)."""
     os.makedirs(vm.state_dir, exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:
@@ -1202,6 +1210,7 @@ def start_process(vm, argv, qmp_socket):
             start_new_session=True,
             close_fds=True,
         )
+    spawned()
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
@@ -1611,9 +1620,15 @@ def settle_handover(vm, record, entry):
     successor's QMP socket moved into place); any other successor is ended, and the old process is
     then recovered like any other."""
     successor = record.get("successor") or {}
-    if record.get("path") != "handover" or record.get("handover") in (None, "done", "abandoned") or not successor:
+    path = successor.get("qmpSocket")
+    if record.get("path") != "handover" or record.get("handover") in (None, "done", "abandoned") or not path:
         return
-    pid, start, path = successor.get("pid"), successor.get("startTime"), successor.get("qmpSocket")
+    pid, start = successor.get("pid"), successor.get("startTime")
+    if pid is None:
+        wanted = successor_argv(vm, path)
+        for candidate in find_vm_processes(vm):
+            if process_argv(candidate) == wanted:
+                pid, start = candidate, process_start_time(candidate)
     status = None
     # The agent may have died just after moving the successor's socket into place.
     for candidate in (path, vm.qmp_socket) if same_process_alive(pid, start) else ():
@@ -1641,7 +1656,7 @@ def settle_handover(vm, record, entry):
         wait_for_exit(pid, start, QUIT_TIMEOUT_S)
         entry["handover"] = "abandoned: successor pid %d (%s) ended" % (pid, status or "QMP unreachable")
     else:
-        entry["handover"] = "abandoned: successor pid %d was gone" % pid
+        entry["handover"] = "abandoned: successor %s was gone" % ("pid %d" % pid if pid else "process")
     if path:
         remove_file(path)
 
@@ -1652,7 +1667,7 @@ def recover_vm(vm, cold_start, record=None):
     if record is not None:
         try:
             settle_handover(vm, record, entry)
-        except OSError as error:
+        except (OSError, VmFailure) as error:
             entry["outcome"] = "failed"
             entry["reason"] = "could not settle the interrupted handover: %s" % error
             return entry

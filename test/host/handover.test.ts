@@ -152,6 +152,40 @@ describe('Document: WarmReboot, handover path', () => {
     await expectGuestContinued(host);
   });
 
+  it('Recover finds and ends a successor the killed agent had only just spawned', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:successor-spawned');
+    const abort = new AbortController();
+
+    const reboot = runDocument({
+      document: loadHostDocument('WarmReboot').content,
+      documentName: 'WarmReboot',
+      parameters: { runId: 'agent-dies-early' },
+      hostRoot: host.root,
+      env: hold.env,
+      signal: abort.signal,
+    });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-early' });
+
+    expect(result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        handover: expect.stringMatching(new RegExp(`^abandoned: successor pid ${successor} \\(.+\\) ended$`)),
+        found: 'running',
+        outcome: 'running',
+        pid: pidBefore,
+      }),
+    ]);
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pidBefore]);
+    await expectGuestContinued(host);
+  });
+
   it('Recover completes a handover the killed agent left after the successor took over', async () => {
     host = await oneVmHost();
     const pidBefore = await vmPid(host.vm('vm-a').argv);
