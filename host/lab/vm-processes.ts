@@ -48,8 +48,11 @@ function sameArgument(running: string, own: string, previous: string | undefined
   const qmp = /^unix:([^,]+)(.*)$/.exec(own);
   if (previous !== '-qmp' || qmp === null) return false;
   const [, path = '', rest = ''] = qmp;
-  return running.startsWith(`unix:${path}`) && running.endsWith(rest) &&
-    /^\.h[0-9]{1,10}$/.test(running.slice(`unix:${path}`.length, running.length - rest.length));
+  return (
+    running.startsWith(`unix:${path}`) &&
+    running.endsWith(rest) &&
+    /^\.h[0-9]{1,10}$/.test(running.slice(`unix:${path}`.length, running.length - rest.length))
+  );
 }
 
 /**
