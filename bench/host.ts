@@ -2,7 +2,8 @@
  * npm run bench:host — the guest-visible pause of a warm-VM reboot against the classic save/restore,
  * on real QEMU VMs of this machine (TCG), in one run.
  *
- * warm:    the real WarmReboot document, run by the local runner: device state only, RAM left in place.
+ * warm:    the real WarmReboot document, run by the local runner: device state only, RAM left in place
+ *          (the handover path: the successor process is started before the guest is paused).
  * classic: the same agent with RAM copied into the state file as well (`--classic`), restored into a
  *          fresh process: what a save/restore of the VM to disk costs.
  *
@@ -153,8 +154,11 @@ function formatBytes(bytes: number): string {
   return bytes >= 1 << 20 ? `${round(bytes / (1 << 20))} MiB` : `${round(bytes / 1024)} KiB`;
 }
 
+/** Phases of either path (handover: start, prepare, stop, migrate, cont, quit), in the order they run. */
+const PHASES = ['start', 'prepare', 'stop', 'save', 'migrate', 'quit', 'restore', 'cont'] as const;
+
 function phaseSummary(samples: readonly VmSample[]): string {
-  return ['stop', 'save', 'quit', 'start', 'restore', 'cont']
+  return PHASES.filter((phase) => samples.some((s) => s.phasesMs[phase] !== undefined))
     .map((phase) => `${phase} ${round(median(samples.map((s) => s.phasesMs[phase] ?? Number.NaN)))}`)
     .join(' / ');
 }

@@ -41,6 +41,9 @@ EXIT_PARTIAL = 4
 # A new QEMU process needs memory of its own (guest RAM is already in place): TCG buffers, device
 # models, libraries. Generous on purpose: refusing is cheap, running out mid-reload is not.
 NEW_PROCESS_MEMORY_ALLOWANCE = 256 << 20
+# What the host keeps free beyond a handover successor's estimated memory: the successor runs beside
+# the old process, and the host must not start reclaiming (or OOM-killing) mid-handover.
+HANDOVER_MEMORY_HEADROOM = 256 << 20
 # Device state of an in-memory suspend is well under a megabyte; this leaves room for VGA RAM and ROMs.
 DEVICE_STATE_DISK_ALLOWANCE = 64 << 20
 # Guest-visible pause is what matters, so the save is never throttled (QEMU 7.2 defaults to 128 MiB/s).
@@ -265,13 +268,89 @@ def process_argv(pid):
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0")[:-1]]
 
 
+# A successor's own QMP socket: the inventory path plus ".h<pid of the process it replaces>". Unique
+# per generation, so no process ever unlinks (at exit) a path a later one listens on.
+SUCCESSOR_QMP_SUFFIX = re.compile(r"\.h[0-9]{1,10}")
+# sun_path is 108 bytes including the terminating NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+
+def qmp_option_index(vm):
+    """Index in the inventory argv of the `-qmp unix:<qmpSocket>[,...]` value, or None."""
+    for index, arg in enumerate(vm.argv[:-1]):
+        value = vm.argv[index + 1]
+        if arg == "-qmp" and (value == "unix:" + vm.qmp_socket or value.startswith("unix:" + vm.qmp_socket + ",")):
+            return index + 1
+    return None
+
+
+def successor_argv(vm, successor_qmp):
+    """The handover successor's argv, derived from the inventory argv (the one source of truth): the
+    same arguments, with only the QMP socket moved to the successor's own path, plus -incoming defer.
+    Everything else two processes of one VM cannot share makes the VM fall back (handover_obstacles)."""
+    index = qmp_option_index(vm)
+    if index is None:
+        raise VmFailure("the inventory argv has no -qmp unix:%s option to give a successor" % vm.qmp_socket)
+    argv = list(vm.argv)
+    argv[index] = "unix:" + successor_qmp + argv[index][len("unix:" + vm.qmp_socket) :]
+    return argv + ["-incoming", "defer"]
+
+
 def runs_inventory_argv(args, vm):
-    """The VM's exact inventory argv, or that argv plus the -incoming the agent adds to restore it."""
+    """The VM's inventory argv, as started from the inventory, by a restore (plus -incoming) or by a
+    handover (plus -incoming, QMP socket on the successor's own path)."""
+    if args is None:
+        return False
+    if len(args) == len(vm.argv) + 2 and args[-2] == "-incoming":
+        args = args[:-2]
     if args == vm.argv:
         return True
-    if args is None or len(args) != len(vm.argv) + 2:
+    index = qmp_option_index(vm)
+    if index is None or len(args) != len(vm.argv):
         return False
-    return args[: len(vm.argv)] == vm.argv and args[-2] == "-incoming"
+    if args[:index] + args[index + 1 :] != vm.argv[:index] + vm.argv[index + 1 :]:
+        return False
+    prefix, rest = "unix:" + vm.qmp_socket, vm.argv[index][len("unix:" + vm.qmp_socket) :]
+    moved = args[index]
+    if not moved.startswith(prefix) or not moved.endswith(rest):
+        return False
+    return SUCCESSOR_QMP_SUFFIX.fullmatch(moved[len(prefix) : len(moved) - len(rest)]) is not None
+
+
+# Arguments two live QEMU processes of one VM cannot both hold, so a successor cannot start beside the
+# running process: the VM falls back to stop-restart. (The QMP socket is the one exception: moved.)
+HANDOVER_OBSTACLES = (
+    (re.compile(r"^-pidfile$"), "a -pidfile (QEMU locks it; the successor would fail to start)"),
+    (re.compile(r"^-(vnc|spice)$"), "a VNC/SPICE display (its listening port is held by the running process)"),
+    (re.compile(r"(^|,)(vnc|spice)(=|,|$)"), "a VNC/SPICE display (its listening port is held by the running process)"),
+    (re.compile(r"(^|,)server(=on|=yes|,|$)"), "a listening socket other than QMP (server=on)"),
+    (
+        re.compile(r"(^|,)(tap|vhost-user|vhost-vdpa|bridge)(,|$)"),
+        "a tap/vhost network backend (its fds cannot be handed over)",
+    ),
+    (re.compile(r"(^|,)(vhost|vhostforce)=on"), "vhost-net (its fds cannot be handed over)"),
+    (re.compile(r"(^|,)(fd|fds|vhostfd|vhostfds)="), "a passed-in file descriptor (it cannot be handed over)"),
+)
+
+
+def handover_obstacles(vm):
+    """Why this VM cannot get a successor beside its running process; empty when it can."""
+    reasons = []
+    index = qmp_option_index(vm)
+    if index is None:
+        reasons.append("its argv has no -qmp unix:%s option whose socket a successor could move" % vm.qmp_socket)
+    for position, arg in enumerate(vm.argv):
+        if position == index:
+            continue
+        for regex, what in HANDOVER_OBSTACLES:
+            if regex.search(arg) and ("argv has " + what) not in reasons:
+                reasons.append("argv has " + what)
+    longest = len((vm.qmp_socket + ".m" + "9" * 10).encode())
+    if longest > MAX_SOCKET_PATH_BYTES:
+        reasons.append(
+            "the successor's socket paths next to %s would exceed %d bytes" % (vm.qmp_socket, MAX_SOCKET_PATH_BYTES)
+        )
+    return reasons
 
 
 def find_vm_processes(vm):
@@ -817,6 +896,12 @@ class VmRun:
         self.heartbeat_at_suspend = None
         self.heartbeat_offset = 0
         self.phases = {}
+        self.path = None
+        self.path_reason = None
+        self.successor = None
+        self.handover_state = None
+        # Called after each handover step that Recover must know about (the run saves its journal).
+        self.on_change = lambda: None
 
     def prepare(self):
         set_migration_capabilities(self.qmp, self.in_place)
@@ -870,6 +955,14 @@ class VmRun:
         self.phases["quit"] = elapsed_ms(started)
 
     def reboot(self):
+        """This VM's reboot on the path it can take: handover where possible, else stop-restart."""
+        self.path, self.path_reason = choose_path(self.vm, self.pid_before, self.in_place)
+        if self.path == "handover":
+            self.handover()
+        else:
+            self.stop_restart()
+
+    def stop_restart(self):
         """This VM's whole pause: stop, save, quit, start, restore, cont. Raises VmFailure saying why not."""
         try:
             self.suspend()
@@ -887,6 +980,123 @@ class VmRun:
             self.outcome = "failed"
             raise VmFailure("%s; device state kept for Recover" % error)
         self.outcome = "resumed"
+
+    def handover(self):
+        """Successor first, beside the running process; then stop, migrate the device state straight
+        into it over a unix socket, cont it, quit the old one. Raises VmFailure saying why not."""
+        vm = self.vm
+        successor_qmp = "%s.h%d" % (vm.qmp_socket, self.pid_before)
+        migration_socket = "%s.m%d" % (vm.qmp_socket, self.pid_before)
+        for path in (successor_qmp, migration_socket):
+            remove_file(path)
+        # Journaled before it exists: an agent killed while the successor starts leaves Recover its QMP
+        # path, from which it finds the process by its argv.
+        self.successor = {"qmpSocket": successor_qmp}
+        self.handover_state = "starting-successor"
+        self.on_change()
+        started = time.monotonic()
+        try:
+            process, qmp = start_process(
+                vm, successor_argv(vm, successor_qmp), successor_qmp, lambda: hold(vm.name + ":successor-spawned")
+            )
+        except VmFailure as error:
+            remove_file(successor_qmp)
+            self.handover_state = "abandoned"
+            self.outcome = "rolled-back"
+            raise VmFailure("its successor did not start (%s); the VM ran on in its original process" % error)
+        self.successor.update(pid=process.pid, startTime=process_start_time(process.pid))
+        self.handover_state = "successor-started"
+        self.on_change()
+        self.phases["start"] = elapsed_ms(started)
+        try:
+            hold(vm.name + ":successor-started")
+            started = time.monotonic()
+            set_migration_capabilities(qmp, True)
+            qmp.execute("migrate-incoming", {"uri": "unix:" + migration_socket})
+            self.phases["prepare"] = elapsed_ms(started)
+            started = time.monotonic()
+            self.qmp.execute("stop")
+            self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
+            self.phases["stop"] = elapsed_ms(started)
+            self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(vm)
+            self.handover_state = "migrating"
+            self.on_change()
+            hold(vm.name + ":handover-stopped")
+            started = time.monotonic()
+            self.qmp.execute("migrate", {"uri": "unix:" + migration_socket})
+            info = wait_for_migration(self.qmp, IN_MEMORY_MIGRATION_TIMEOUT_S, "device state handover")
+            self.state_bytes = info.get("ram", {}).get("transferred")
+            wait_for_migration(qmp, IN_MEMORY_MIGRATION_TIMEOUT_S, "device state load in the successor")
+            self.phases["migrate"] = elapsed_ms(started)
+            started = time.monotonic()
+            # Started with -incoming and without -S, QEMU runs the guest itself once the state is in.
+            if qmp.status() != "running":
+                qmp.execute("cont")
+            status = qmp.status()
+            if status != "running":
+                raise VmFailure("the successor is %s after the handover, not running" % status)
+            self.phases["cont"] = elapsed_ms(started)
+            self.resumed_at = qmp.event_time_ms("RESUME") or epoch_ms()
+        except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
+            qmp.close()
+            raise VmFailure(self.undo_handover(process, error))
+        finally:
+            remove_file(migration_socket)
+        qmp.close()
+        self.pid_after, self.start_time_after = process.pid, self.successor["startTime"]
+        self.handover_state = "handed-over"
+        self.on_change()
+        hold(vm.name + ":handed-over")
+        try:
+            self.stop_old_process()
+        except (QmpGone, QmpError, OSError) as error:
+            self.outcome = "failed"
+            raise VmFailure(
+                "the guest runs in its successor pid %d, but the old process could not be ended (%s)"
+                % (process.pid, error)
+            )
+        # Only now: the old process unlinked its own socket path as it exited.
+        os.replace(successor_qmp, vm.qmp_socket)
+        self.handover_state = "done"
+        self.outcome = "resumed"
+
+    def undo_handover(self, successor, error):
+        """Before the successor ran the guest: end it and continue the old process; the guest lost only
+        its pause. Never once the successor may have run: both would then own the guest's RAM."""
+        self.outcome = "failed"
+        try:
+            probe = Qmp(self.successor["qmpSocket"], timeout_s=2.0)
+            try:
+                successor_status = probe.status()
+            finally:
+                probe.close()
+        except (OSError, QmpGone, QmpError, ValueError):
+            successor_status = None
+        if successor_status == "running":
+            return "handover failed after successor pid %d took over (%s); left for Recover" % (successor.pid, error)
+        try:
+            old_migration = self.qmp.execute("query-migrate").get("status")
+        except (QmpGone, QmpError, OSError):
+            old_migration = None
+        if old_migration == "completed" and successor_status is None:
+            # The successor may have run the guest and died: continuing the old state over its RAM would corrupt it.
+            successor.kill()
+            return "handover failed (%s): the device state reached successor pid %d, now gone" % (error, successor.pid)
+        successor.kill()
+        successor.wait()
+        remove_file(self.successor["qmpSocket"])
+        self.handover_state = "abandoned"
+        if not same_process_alive(self.pid_before, self.start_time_before):
+            return "handover failed (%s) and the original QEMU pid %d is gone" % (error, self.pid_before)
+        try:
+            if old_migration in ("active", "setup", "device"):
+                self.qmp.execute("migrate_cancel")
+            if self.qmp.status() != "running":
+                self.qmp.execute("cont")
+        except (QmpGone, QmpError, OSError) as cont_error:
+            return "handover failed (%s) and the VM could not be continued (%s)" % (error, cont_error)
+        self.outcome = "rolled-back"
+        return "handover failed (%s); successor ended, VM continued in its original process" % error
 
     def undo_suspend(self, error):
         """After a failed suspend: continue the VM in its original process if it is still there."""
@@ -915,6 +1125,10 @@ class VmRun:
             entry["stateBytes"] = self.state_bytes
         entry["ramBytes"] = self.ram_bytes
         entry["phasesMs"] = self.phases
+        if self.path is not None:
+            entry["path"] = self.path
+        if self.path_reason is not None:
+            entry["pathReason"] = self.path_reason
         if self.stopped_at is not None:
             entry["stoppedAt"] = self.stopped_at
         if self.resumed_at is not None:
@@ -930,22 +1144,73 @@ class VmRun:
             "heartbeatAtSuspend": self.heartbeat_at_suspend,
             "heartbeatOffset": self.heartbeat_offset,
             "outcome": self.outcome,
+            "path": self.path,
+            "successor": self.successor,
+            "handover": self.handover_state,
         }
+
+
+def remove_file(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def choose_path(vm, pid_before, in_place):
+    """("handover" | "stop-restart", why): which way this VM reboots."""
+    if not in_place:
+        return "stop-restart", "classic mode copies RAM through a state file"
+    stop_restart_holds = [vm.name + point for point in (":stopped", ":saved", ":quit", ":started")]
+    held = [p for p in os.environ.get("REJUV_HOLD_AT", "").split(",") if p in stop_restart_holds]
+    if held and os.environ.get("REJUV_HOLD_DIR"):
+        return "stop-restart", "test seam: REJUV_HOLD_AT holds at %s, a point of the stop-restart path" % held[0]
+    obstacles = handover_obstacles(vm)
+    if obstacles:
+        return "stop-restart", "cannot be handed over: " + "; ".join(obstacles)
+    needed = successor_memory_estimate(pid_before) + HANDOVER_MEMORY_HEADROOM
+    available = memory_available_bytes()
+    if available < needed:
+        return "stop-restart", (
+            "only %d MiB of memory available, a successor beside the running process needs %d MiB"
+            % (available >> 20, needed >> 20)
+        )
+    return "handover", None
+
+
+def successor_memory_estimate(pid):
+    """Conservative RSS of a successor: the running process's own (non-shared) memory, at least the
+    allowance for a new process. Guest RAM is shared with it, so not counted."""
+    private = 0
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            for line in handle:
+                if line.startswith("RssAnon:"):
+                    private = int(line.split()[1]) * 1024
+    except (OSError, ValueError, TypeError):
+        pass
+    return max(NEW_PROCESS_MEMORY_ALLOWANCE, private)
 
 
 def start_incoming_process(vm):
     """Starts the VM's QEMU with its exact inventory argv plus -incoming defer; returns (process, qmp)."""
+    return start_process(vm, vm.argv + ["-incoming", "defer"], vm.qmp_socket)
+
+
+def start_process(vm, argv, qmp_socket, spawned=lambda: None):
+    """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp)."""
     os.makedirs(vm.state_dir, exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:
         # Own session: the VM must outlive this document, even when SSM kills the document's process group.
         process = subprocess.Popen(
-            vm.argv + ["-incoming", "defer"],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=qemu_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
         )
+    spawned()
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
@@ -954,7 +1219,7 @@ def start_incoming_process(vm):
                 % (process.returncode, tail_text(vm.qemu_log))
             )
         try:
-            qmp = Qmp(vm.qmp_socket)
+            qmp = Qmp(qmp_socket)
             if qmp.peer_pid() == process.pid:
                 return process, qmp
             qmp.close()
@@ -1076,6 +1341,7 @@ def warm_reboot(host, run_id, level, assessments, in_place):
 
     for run in runs:
         run.prepare()
+        run.on_change = lambda: save_journal("rebooting")
     save_journal("rebooting")
     rollout_stopped = threading.Event()
 
@@ -1348,9 +1614,63 @@ def command_verify(host, args):
     return result, EXIT_OK
 
 
-def recover_vm(vm, cold_start):
+def settle_handover(vm, record, entry):
+    """A handover an interrupted run left half done: decide which of the two processes keeps the guest.
+    A successor that runs it keeps it (the old process, stopped after migrating, is ended and the
+    successor's QMP socket moved into place); any other successor is ended, and the old process is
+    then recovered like any other."""
+    successor = record.get("successor") or {}
+    path = successor.get("qmpSocket")
+    if record.get("path") != "handover" or record.get("handover") in (None, "done", "abandoned") or not path:
+        return
+    pid, start = successor.get("pid"), successor.get("startTime")
+    if pid is None:
+        wanted = successor_argv(vm, path)
+        for candidate in find_vm_processes(vm):
+            if process_argv(candidate) == wanted:
+                pid, start = candidate, process_start_time(candidate)
+    status = None
+    # The agent may have died just after moving the successor's socket into place.
+    for candidate in (path, vm.qmp_socket) if same_process_alive(pid, start) else ():
+        try:
+            qmp = Qmp(candidate, timeout_s=3.0)
+            try:
+                if qmp.peer_pid() == pid:
+                    status = qmp.status()
+                    break
+            finally:
+                qmp.close()
+        except (OSError, QmpGone, QmpError, ValueError):
+            continue
+    if status == "running":
+        old_pid, old_start = record.get("pidBefore"), record.get("startTimeBefore")
+        if same_process_alive(old_pid, old_start):
+            os.kill(old_pid, 9)
+            wait_for_exit(old_pid, old_start, QUIT_TIMEOUT_S)
+        if os.path.exists(path):
+            os.replace(path, vm.qmp_socket)
+        entry["handover"] = "completed: successor pid %d runs the guest; old process ended, QMP socket moved" % pid
+        return
+    if same_process_alive(pid, start):
+        os.kill(pid, 9)
+        wait_for_exit(pid, start, QUIT_TIMEOUT_S)
+        entry["handover"] = "abandoned: successor pid %d (%s) ended" % (pid, status or "QMP unreachable")
+    else:
+        entry["handover"] = "abandoned: successor %s was gone" % ("pid %d" % pid if pid else "process")
+    if path:
+        remove_file(path)
+
+
+def recover_vm(vm, cold_start, record=None):
     """Brings one VM back from whatever a failed run left; reports what it found and what it did."""
     entry = {"name": vm.name}
+    if record is not None:
+        try:
+            settle_handover(vm, record, entry)
+        except (OSError, VmFailure) as error:
+            entry["outcome"] = "failed"
+            entry["reason"] = "could not settle the interrupted handover: %s" % error
+            return entry
     qmp = None
     try:
         qmp = Qmp(vm.qmp_socket, timeout_s=3.0)
@@ -1432,12 +1752,16 @@ def command_recover(host, args):
     lock = HostLock(host, "Recover", args.run_id)
     try:
         entries = []
+        interrupted = interrupted_runs(host)
+        records = {}
+        for journal in interrupted:
+            records.update(journal.get("vms", {}))
         for target in targets:
             if isinstance(target, Vm):
-                entries.append(recover_vm(target, args.cold_start == "true"))
+                entries.append(recover_vm(target, args.cold_start == "true", records.get(target.name)))
             else:
                 entries.append({"name": target, "outcome": "failed", "reason": problems.get(target, "")})
-        for journal in interrupted_runs(host):
+        for journal in interrupted:
             journal["status"] = "recovered"
             write_json_atomically(journal_path(host, journal["runId"]), journal)
     finally:

@@ -39,11 +39,30 @@ export async function findProcessesWithEnv(name: string, value: string): Promise
   return found;
 }
 
-/** Processes running exactly this VM argv, with or without a trailing `-incoming <uri>`. */
+/**
+ * Whether one argument of a running QEMU is the VM's own, or the agent's handover rewrite of it: a
+ * `-qmp unix:<path>...` value whose socket moved to `<path>.h<pid>` (the successor's own QMP socket).
+ */
+function sameArgument(running: string, own: string, previous: string | undefined): boolean {
+  if (running === own) return true;
+  const qmp = /^unix:([^,]+)(.*)$/.exec(own);
+  if (previous !== '-qmp' || qmp === null) return false;
+  const [, path = '', rest = ''] = qmp;
+  return (
+    running.startsWith(`unix:${path}`) &&
+    running.endsWith(rest) &&
+    /^\.h[0-9]{1,10}$/.test(running.slice(`unix:${path}`.length, running.length - rest.length))
+  );
+}
+
+/**
+ * Processes running this VM argv, with or without a trailing `-incoming <uri>`, including a handover
+ * successor (whose QMP socket path the agent rewrote; see host/README.md).
+ */
 export function findVmProcesses(vmArgv: readonly string[]): Promise<number[]> {
   return findProcesses(
     (argv) =>
-      vmArgv.every((arg, index) => argv[index] === arg) &&
+      vmArgv.every((arg, index) => sameArgument(argv[index] ?? '', arg, vmArgv[index - 1])) &&
       (argv.length === vmArgv.length ||
         (argv.length === vmArgv.length + 2 && argv[vmArgv.length] === '-incoming')),
   );

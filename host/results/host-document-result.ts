@@ -74,6 +74,14 @@ export const WarmRebootVmSchema = z.object({
   stateBytes: z.number().int().nonnegative().optional(),
   ramBytes: z.number().int().nonnegative(),
   phasesMs: PhaseTimesSchema,
+  /**
+   * `handover`: a successor process was started beside the running one and the device state migrated
+   * straight into it; `stop-restart`: stopped, state saved to a file, old process quit, new one
+   * started and restored. Absent for a VM the rollout never reached.
+   */
+  path: z.enum(['handover', 'stop-restart']).optional(),
+  /** Why the VM took the stop-restart path (or why its handover was given up). */
+  pathReason: z.string().optional(),
   stoppedAt: epochMs.optional(),
   resumedAt: epochMs.optional(),
 });
@@ -106,6 +114,8 @@ export const RecoverVmSchema = z.object({
   action: z.string().optional(),
   pid: pid.optional(),
   phasesMs: PhaseTimesSchema.optional(),
+  /** How Recover settled a handover the interrupted run left half done. */
+  handover: z.string().optional(),
 });
 
 export const PreflightResultSchema = z.object({

@@ -1,0 +1,252 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { counterBreaks, readHeartbeatLog, waitForHeartbeat } from '../../host/lab/heartbeat-log.js';
+import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
+import { queryStatus } from '../../host/lab/qmp-client.js';
+import { findVmProcesses, vmPid, waitForExit } from '../../host/lab/vm-processes.js';
+import { launchVm } from '../../host/lab/launch-vms.js';
+import { hostLayout } from '../../host/inventory/host-layout.js';
+import { loadHostDocument } from '../../host/documents/load-host-document.js';
+import type { WarmRebootVm } from '../../host/results/host-document-result.js';
+import { runDocument } from '../../host/runner/run-document.js';
+import { runHostDocument, waitForFile } from './support/host-documents.js';
+
+let host: LabHost | undefined;
+afterEach(async () => {
+  await host?.teardown();
+  host = undefined;
+});
+afterAll(teardownOpenLabHosts);
+
+async function oneVmHost(): Promise<LabHost> {
+  const lab = await createLabHost();
+  await lab.addVm({ name: 'vm-a', memoryMiB: 128 });
+  await lab.launch();
+  return lab;
+}
+
+/** The agent's hold seam (host/README.md, "Fault seams") at one handover point of vm-a. */
+async function holdAt(lab: LabHost, point: string) {
+  const dir = join(lab.root, 'holds');
+  await mkdir(dir, { recursive: true });
+  return {
+    env: { REJUV_HOLD_AT: point, REJUV_HOLD_DIR: dir },
+    reached: () => waitForFile(join(dir, `${point}.reached`)),
+    release: () => writeFile(join(dir, `${point}.release`), ''),
+  };
+}
+
+/** The QEMU processes of vm-a other than `pid`: its successor, while a handover is under way. */
+async function successorOf(lab: LabHost, pid: number): Promise<number> {
+  const others = (await findVmProcesses(lab.vm('vm-a').argv)).filter((p) => p !== pid);
+  if (others.length !== 1 || others[0] === undefined)
+    throw new Error(`expected one successor, found ${others.length}`);
+  return others[0];
+}
+
+/** The guest printed more heartbeats, never rebooted, its counter never broke, and its RAM is intact. */
+async function expectGuestContinued(lab: LabHost): Promise<void> {
+  const log = lab.vm('vm-a').heartbeat.log;
+  await waitForHeartbeat(log, ((await readHeartbeatLog(log)).counters.at(-1) ?? 0) + 10);
+  const after = await readHeartbeatLog(log);
+  expect(after.boots).toBe(1);
+  expect(counterBreaks(after.counters)).toEqual([]);
+  expect(after.badPages).toEqual([]);
+}
+
+describe('Document: WarmReboot, handover path', () => {
+  it('starts the successor beside the running QEMU and hands the guest over, twice in a row', async () => {
+    host = await oneVmHost();
+    const entry = host.vm('vm-a');
+    let pidBefore = await vmPid(entry.argv);
+
+    for (const runId of ['handover-1', 'handover-2']) {
+      const { run, result } = await runHostDocument(host.root, 'WarmReboot', { runId });
+
+      expect(run.status).toBe('Success');
+      expect(result.outcome).toBe('ok');
+      const [vm] = result.vms as WarmRebootVm[];
+      const pidAfter = await vmPid(entry.argv);
+      expect(pidAfter).not.toBe(pidBefore);
+      expect(vm).toMatchObject({ name: 'vm-a', outcome: 'resumed', path: 'handover', pidBefore, pidAfter });
+      expect(vm?.pathReason).toBeUndefined();
+      expect(vm?.pauseMs).toBeGreaterThan(0);
+      expect(Object.keys(vm?.phasesMs ?? {}).sort()).toEqual([
+        'cont',
+        'migrate',
+        'prepare',
+        'quit',
+        'start',
+        'stop',
+      ]);
+      // The successor's own QMP socket was moved to the inventory's path; nothing else is left behind.
+      expect(await queryStatus(entry.qmpSocket)).toBe('running');
+      expect(await readdir(dirname(entry.qmpSocket))).toEqual(['vm-a.qmp']);
+      expect(await readdir(entry.stateDir)).toEqual(['qemu.log']);
+      await expectGuestContinued(host);
+
+      const verify = await runHostDocument(host.root, 'Verify', { runId });
+      expect(verify.result.outcome).toBe('ok');
+      pidBefore = pidAfter;
+    }
+  });
+
+  it('continues the old process when the successor dies while the guest is stopped for the handover', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:handover-stopped');
+
+    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'successor-dies' }, { env: hold.env });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    process.kill(successor, 'SIGKILL');
+    expect(await waitForExit(successor, 5000)).toBe(true);
+    await hold.release();
+    const { run, result } = await reboot;
+
+    expect(run.status).toBe('Failed');
+    expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'rolled-back', path: 'handover', pidBefore });
+    expect(vm?.reason).toMatch(
+      /^handover failed \(.+\); successor ended, VM continued in its original process$/,
+    );
+    expect(await vmPid(host.vm('vm-a').argv)).toBe(pidBefore);
+    expect(await queryStatus(host.vm('vm-a').qmpSocket)).toBe('running');
+    await expectGuestContinued(host);
+  });
+
+  it('Recover ends a successor the killed agent left waiting, and continues the guest in its old process', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:handover-stopped');
+    const abort = new AbortController();
+
+    const reboot = runDocument({
+      document: loadHostDocument('WarmReboot').content,
+      documentName: 'WarmReboot',
+      parameters: { runId: 'agent-dies' },
+      hostRoot: host.root,
+      env: hold.env,
+      signal: abort.signal,
+    });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies' });
+
+    expect(run.status).toBe('Success');
+    expect(result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        handover: `abandoned: successor pid ${successor} (inmigrate) ended`,
+        action: 'cont',
+        outcome: 'running',
+        pid: pidBefore,
+      }),
+    ]);
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pidBefore]);
+    await expectGuestContinued(host);
+  });
+
+  it('Recover finds and ends a successor the killed agent had only just spawned', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:successor-spawned');
+    const abort = new AbortController();
+
+    const reboot = runDocument({
+      document: loadHostDocument('WarmReboot').content,
+      documentName: 'WarmReboot',
+      parameters: { runId: 'agent-dies-early' },
+      hostRoot: host.root,
+      env: hold.env,
+      signal: abort.signal,
+    });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-early' });
+
+    expect(result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        handover: expect.stringMatching(new RegExp(`^abandoned: successor pid ${successor} \\(.+\\) ended$`)),
+        found: 'running',
+        outcome: 'running',
+        pid: pidBefore,
+      }),
+    ]);
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pidBefore]);
+    await expectGuestContinued(host);
+  });
+
+  it('Recover completes a handover the killed agent left after the successor took over', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:handed-over');
+    const abort = new AbortController();
+
+    const reboot = runDocument({
+      document: loadHostDocument('WarmReboot').content,
+      documentName: 'WarmReboot',
+      parameters: { runId: 'agent-dies-late' },
+      hostRoot: host.root,
+      env: hold.env,
+      signal: abort.signal,
+    });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-late' });
+
+    expect(run.status).toBe('Success');
+    expect(result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        handover: `completed: successor pid ${successor} runs the guest; old process ended, QMP socket moved`,
+        found: 'running',
+        outcome: 'running',
+        pid: successor,
+      }),
+    ]);
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([successor]);
+    await expectGuestContinued(host);
+    const verify = await runHostDocument(host.root, 'Verify', { runId: 'agent-dies-late' });
+    expect(verify.result.outcome).toBe('ok');
+  });
+
+  it('falls back to stop-restart, saying why, for a VM with an argument two processes cannot share', async () => {
+    host = await createLabHost();
+    const added = await host.addVm({ name: 'vm-a', memoryMiB: 64 });
+    // A -pidfile is locked by the running QEMU, so a successor could not start beside it.
+    const entry = { ...added, argv: [...added.argv, '-pidfile', join(added.stateDir, 'qemu.pid')] };
+    await writeFile(join(hostLayout(host.root).inventoryDir, 'vm-a.json'), JSON.stringify(entry));
+    const { pid: pidBefore } = await launchVm(entry);
+
+    const { result } = await runHostDocument(host.root, 'WarmReboot', { runId: 'fallback' });
+
+    expect(result.outcome).toBe('ok');
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'resumed', path: 'stop-restart', pidBefore });
+    expect(vm?.pathReason).toBe(
+      'cannot be handed over: argv has a -pidfile (QEMU locks it; the successor would fail to start)',
+    );
+    expect(Object.keys(vm?.phasesMs ?? {}).sort()).toEqual([
+      'cont',
+      'quit',
+      'restore',
+      'save',
+      'start',
+      'stop',
+    ]);
+    expect(await vmPid(entry.argv)).not.toBe(pidBefore);
+  });
+});
