@@ -111,6 +111,11 @@ export interface LocalEnvironment {
   invokeTrigger(trigger: keyof typeof TRIGGERS, event: unknown): Promise<unknown>;
   /** A Step Functions client pointed at the local endpoint, with an administrator's credentials. */
   sfnClient(): SFNClient;
+  /**
+   * Resolves once every EventBridge delivery started so far (the reaper, the audit sealer) has finished:
+   * what a check of an ended execution's aftermath waits for.
+   */
+  eventDeliveriesSettled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -333,6 +338,9 @@ export async function startLocalEnvironment(
         });
         sfnClients.push(c);
         return c;
+      },
+      eventDeliveriesSettled: async () => {
+        await Promise.all([...reaping]);
       },
       stop,
     };

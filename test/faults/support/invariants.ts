@@ -57,7 +57,9 @@ export async function checkInvariants(check: FaultCheck): Promise<FaultVerdict> 
     if (!ended) problems.push(`execution ${name} is still ${execution.status}`);
     endings.push(`${execution.status}${execution.error === undefined ? '' : `/${execution.error}`}`);
   }
-  // The reaper of an aborted execution runs after it ended; give it a moment to finish.
+  // The reaper of an aborted execution runs after it ended, as EventBridge delivers the end: wait for
+  // those deliveries to finish (its notification comes after the host's move), then for the host.
+  await env.eventDeliveriesSettled();
   const after = await settledHost(env, host.hostId, 10_000);
 
   const heartbeats = await host.heartbeats();
