@@ -1028,6 +1028,7 @@ class VmRun:
             self.state_bytes = info.get("ram", {}).get("transferred")
             wait_for_migration(qmp, IN_MEMORY_MIGRATION_TIMEOUT_S, "device state load in the successor")
             self.phases["migrate"] = elapsed_ms(started)
+            hold(vm.name + ":migrated")
             started = time.monotonic()
             # Started with -incoming and without -S, QEMU runs the guest itself once the state is in.
             if qmp.status() != "running":
@@ -1651,6 +1652,11 @@ def settle_handover(vm, record, entry):
             os.replace(path, vm.qmp_socket)
         entry["handover"] = "completed: successor pid %d runs the guest; old process ended, QMP socket moved" % pid
         return
+    # Once the old process's device state has reached the successor, the successor (started with
+    # -incoming, without -S) may have run the guest and changed its RAM; unless it is known never to
+    # have loaded the state (still inmigrate), continuing the old process would run stale device state
+    # over that RAM. The VM is then left to a person, named, never resumed blindly.
+    handed_over = status != "inmigrate" and old_migration_status(vm) == "completed"
     if same_process_alive(pid, start):
         os.kill(pid, 9)
         wait_for_exit(pid, start, QUIT_TIMEOUT_S)
@@ -1659,6 +1665,25 @@ def settle_handover(vm, record, entry):
         entry["handover"] = "abandoned: successor %s was gone" % ("pid %d" % pid if pid else "process")
     if path:
         remove_file(path)
+    if handed_over:
+        raise VmFailure(
+            "its device state had reached the successor, which may have run the guest before it was lost; "
+            "the original process was not resumed over RAM the successor may have changed"
+        )
+
+
+def old_migration_status(vm):
+    """The migration status the VM's original process reports, or None when it cannot be asked."""
+    try:
+        qmp = Qmp(vm.qmp_socket, timeout_s=3.0)
+    except (OSError, QmpGone, QmpError, ValueError):
+        return None
+    try:
+        return qmp.execute("query-migrate").get("status")
+    except (QmpGone, QmpError, OSError):
+        return None
+    finally:
+        qmp.close()
 
 
 def recover_vm(vm, cold_start, record=None):

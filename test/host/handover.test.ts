@@ -223,6 +223,42 @@ describe('Document: WarmReboot, handover path', () => {
     expect(verify.result.outcome).toBe('ok');
   });
 
+  it('Recover never resumes the old process once its state reached a successor it cannot ask: the VM is named, not resumed', async () => {
+    host = await oneVmHost();
+    const pidBefore = await vmPid(host.vm('vm-a').argv);
+    const hold = await holdAt(host, 'vm-a:migrated');
+    const abort = new AbortController();
+
+    const reboot = runDocument({
+      document: loadHostDocument('WarmReboot').content,
+      documentName: 'WarmReboot',
+      parameters: { runId: 'successor-mute' },
+      hostRoot: host.root,
+      env: hold.env,
+      signal: abort.signal,
+    });
+    await hold.reached();
+    // The device state is in the successor, which may already run the guest; then it stops answering.
+    const successor = await successorOf(host, pidBefore);
+    process.kill(successor, 'SIGSTOP');
+    abort.abort();
+    expect((await reboot).status).toBe('Cancelled');
+
+    const { result } = await runHostDocument(host.root, 'Recover', { runId: 'successor-mute' });
+
+    expect(result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        outcome: 'failed',
+        reason: expect.stringMatching(/could not settle the interrupted handover: .*not resumed/),
+      }),
+    ]);
+    expect(await waitForExit(successor, 5000)).toBe(true);
+    // The original process is still there, never continued over RAM the successor may have changed.
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pidBefore]);
+    expect(await queryStatus(host.vm('vm-a').qmpSocket)).toBe('postmigrate');
+  });
+
   it('falls back to stop-restart, saying why, for a VM with an argument two processes cannot share', async () => {
     host = await createLabHost();
     const added = await host.addVm({ name: 'vm-a', memoryMiB: 64 });
