@@ -68,33 +68,17 @@ export async function connect(options: TargetOptions): Promise<Target> {
 
 function connectLocal(): Target {
   const state = runningLocalState();
-  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   // Few attempts: a local server that does not answer is down, not busy.
-  const dynamoDb = new DynamoDBClient({
-    endpoint: state.endpoints.dynamodb,
+  const at = (endpoint: string) => ({
+    endpoint,
     region: state.region,
-    credentials,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 2,
   });
-  const sfn = new SFNClient({
-    endpoint: state.endpoints.sfn,
-    region: state.region,
-    credentials,
-    maxAttempts: 2,
-  });
-  const kms = new KMSClient({
-    endpoint: state.endpoints.kms,
-    region: state.region,
-    credentials,
-    maxAttempts: 2,
-  });
-  const s3 = new S3Client({
-    endpoint: state.endpoints.s3,
-    region: state.region,
-    credentials,
-    forcePathStyle: true,
-    maxAttempts: 2,
-  });
+  const dynamoDb = new DynamoDBClient(at(state.endpoints.dynamodb));
+  const sfn = new SFNClient(at(state.endpoints.sfn));
+  const kms = new KMSClient(at(state.endpoints.kms));
+  const s3 = new S3Client({ ...at(state.endpoints.s3), forcePathStyle: true });
   return {
     description: `local environment (pid ${state.pid})`,
     store: createDynamoDbStore(dynamoDb, state.tables),

@@ -55,6 +55,35 @@ async function expectGuestContinued(lab: LabHost): Promise<void> {
   expect(after.badPages).toEqual([]);
 }
 
+/**
+ * Runs WarmReboot on vm-a until the agent reaches `point` of the handover, then kills the agent (the
+ * document is cancelled) after `atHold` has acted: the state a crashed agent leaves for Recover.
+ */
+async function agentKilledAt(
+  lab: LabHost,
+  point: string,
+  runId: string,
+  atHold: (successor: number) => void = () => undefined,
+): Promise<{ pidBefore: number; successor: number }> {
+  const pidBefore = await vmPid(lab.vm('vm-a').argv);
+  const hold = await holdAt(lab, point);
+  const abort = new AbortController();
+  const reboot = runDocument({
+    document: loadHostDocument('WarmReboot').content,
+    documentName: 'WarmReboot',
+    parameters: { runId },
+    hostRoot: lab.root,
+    env: hold.env,
+    signal: abort.signal,
+  });
+  await hold.reached();
+  const successor = await successorOf(lab, pidBefore);
+  atHold(successor);
+  abort.abort();
+  expect((await reboot).status).toBe('Cancelled');
+  return { pidBefore, successor };
+}
+
 describe('Document: WarmReboot, handover path', () => {
   it('starts the successor beside the running QEMU and hands the guest over, twice in a row', async () => {
     host = await oneVmHost();
@@ -119,22 +148,7 @@ describe('Document: WarmReboot, handover path', () => {
 
   it('Recover ends a successor the killed agent left waiting, and continues the guest in its old process', async () => {
     host = await oneVmHost();
-    const pidBefore = await vmPid(host.vm('vm-a').argv);
-    const hold = await holdAt(host, 'vm-a:handover-stopped');
-    const abort = new AbortController();
-
-    const reboot = runDocument({
-      document: loadHostDocument('WarmReboot').content,
-      documentName: 'WarmReboot',
-      parameters: { runId: 'agent-dies' },
-      hostRoot: host.root,
-      env: hold.env,
-      signal: abort.signal,
-    });
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    abort.abort();
-    expect((await reboot).status).toBe('Cancelled');
+    const { pidBefore, successor } = await agentKilledAt(host, 'vm-a:handover-stopped', 'agent-dies');
 
     const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies' });
 
@@ -154,22 +168,7 @@ describe('Document: WarmReboot, handover path', () => {
 
   it('Recover finds and ends a successor the killed agent had only just spawned', async () => {
     host = await oneVmHost();
-    const pidBefore = await vmPid(host.vm('vm-a').argv);
-    const hold = await holdAt(host, 'vm-a:successor-spawned');
-    const abort = new AbortController();
-
-    const reboot = runDocument({
-      document: loadHostDocument('WarmReboot').content,
-      documentName: 'WarmReboot',
-      parameters: { runId: 'agent-dies-early' },
-      hostRoot: host.root,
-      env: hold.env,
-      signal: abort.signal,
-    });
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    abort.abort();
-    expect((await reboot).status).toBe('Cancelled');
+    const { pidBefore, successor } = await agentKilledAt(host, 'vm-a:successor-spawned', 'agent-dies-early');
 
     const { result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-early' });
 
@@ -188,22 +187,7 @@ describe('Document: WarmReboot, handover path', () => {
 
   it('Recover completes a handover the killed agent left after the successor took over', async () => {
     host = await oneVmHost();
-    const pidBefore = await vmPid(host.vm('vm-a').argv);
-    const hold = await holdAt(host, 'vm-a:handed-over');
-    const abort = new AbortController();
-
-    const reboot = runDocument({
-      document: loadHostDocument('WarmReboot').content,
-      documentName: 'WarmReboot',
-      parameters: { runId: 'agent-dies-late' },
-      hostRoot: host.root,
-      env: hold.env,
-      signal: abort.signal,
-    });
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    abort.abort();
-    expect((await reboot).status).toBe('Cancelled');
+    const { successor } = await agentKilledAt(host, 'vm-a:handed-over', 'agent-dies-late');
 
     const { run, result } = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-late' });
 
@@ -225,24 +209,10 @@ describe('Document: WarmReboot, handover path', () => {
 
   it('Recover never resumes the old process once its state reached a successor it cannot ask: the VM is named, not resumed', async () => {
     host = await oneVmHost();
-    const pidBefore = await vmPid(host.vm('vm-a').argv);
-    const hold = await holdAt(host, 'vm-a:migrated');
-    const abort = new AbortController();
-
-    const reboot = runDocument({
-      document: loadHostDocument('WarmReboot').content,
-      documentName: 'WarmReboot',
-      parameters: { runId: 'successor-mute' },
-      hostRoot: host.root,
-      env: hold.env,
-      signal: abort.signal,
-    });
-    await hold.reached();
     // The device state is in the successor, which may already run the guest; then it stops answering.
-    const successor = await successorOf(host, pidBefore);
-    process.kill(successor, 'SIGSTOP');
-    abort.abort();
-    expect((await reboot).status).toBe('Cancelled');
+    const { pidBefore, successor } = await agentKilledAt(host, 'vm-a:migrated', 'successor-mute', (pid) =>
+      process.kill(pid, 'SIGSTOP'),
+    );
 
     const { result } = await runHostDocument(host.root, 'Recover', { runId: 'successor-mute' });
 
