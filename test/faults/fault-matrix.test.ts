@@ -17,7 +17,7 @@ import { addFleetHost, agingAlarmEvent, type FleetHost } from '../../local/lab-f
 import type { LocalEnvironment } from '../../local/local-environment.js';
 import { createDocumentClient } from '../../shared/adapters/dynamodb/document-client.js';
 import { holdAgentAt } from './support/agent-holds.js';
-import { operatorStart, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
+import { operatorStart, signalIfAlive, whenFinished as whenFinishedOn } from './support/fault-triggers.js';
 import { handlerFaults, startFaultEnvironment } from './support/fault-environment.js';
 import { checkInvariants, onRecord, type FaultVerdict } from './support/invariants.js';
 import { injectFault } from './support/tally.js';
@@ -220,7 +220,7 @@ describe('Fault matrix: host faults during a warm reboot', () => {
       process.kill(frozen, 'SIGSTOP');
     });
     whenFinished(host, 'Verify', () => {
-      if (frozen !== 0) process.kill(frozen, 'SIGCONT');
+      if (frozen !== 0) signalIfAlive(frozen, 'SIGCONT');
     });
     const name = await operator(host);
     expectSurvived(

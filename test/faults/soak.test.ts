@@ -16,6 +16,7 @@ import { vmPid } from '../../host/lab/vm-processes.js';
 import { addFleetHost, type FleetHost } from '../../local/lab-fleet.js';
 import type { LocalEnvironment } from '../../local/local-environment.js';
 import { handlerFaults, startFaultEnvironment } from './support/fault-environment.js';
+import { signalIfAlive } from './support/fault-triggers.js';
 import { checkInvariants, type FaultVerdict } from './support/invariants.js';
 import { giveVerdict, injectFault } from './support/tally.js';
 
@@ -127,7 +128,8 @@ describe('Concurrency soak', () => {
           process.kill(pid, 'SIGSTOP');
           frozen = true;
         });
-      if (frozenPid > 0 && e.documentName === env.documentNames['Verify']) process.kill(frozenPid, 'SIGCONT');
+      if (frozenPid > 0 && e.documentName === env.documentNames['Verify'])
+        signalIfAlive(frozenPid, 'SIGCONT');
     });
     sprinkled.push({ fault: 'soak: guest frozen through Verify', host: frozenHost, fired: () => frozen });
 

@@ -33,3 +33,15 @@ export function whenFinished(
     void body();
   });
 }
+
+/**
+ * Sends `signal` to `pid` if the process still exists: a QEMU frozen by a test may have been ended and
+ * replaced since (Recover, or a handover's successor taking over), and then there is nothing to thaw.
+ */
+export function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
