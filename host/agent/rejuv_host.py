@@ -482,6 +482,16 @@ class Qmp:
             pass
 
 
+def ensure_running(qmp, failure):
+    """Continues a VM that loaded its device state (it may already run: no -S); raises VmFailure, with
+    `failure` % its status, unless it runs."""
+    if qmp.status() != "running":
+        qmp.execute("cont")
+    status = qmp.status()
+    if status != "running":
+        raise VmFailure(failure % status)
+
+
 def wait_for_migration(qmp, timeout_s, what):
     deadline = time.monotonic() + timeout_s
     while True:
@@ -1031,11 +1041,7 @@ class VmRun:
             hold(vm.name + ":migrated")
             started = time.monotonic()
             # Started with -incoming and without -S, QEMU runs the guest itself once the state is in.
-            if qmp.status() != "running":
-                qmp.execute("cont")
-            status = qmp.status()
-            if status != "running":
-                raise VmFailure("the successor is %s after the handover, not running" % status)
+            ensure_running(qmp, "the successor is %s after the handover, not running")
             self.phases["cont"] = elapsed_ms(started)
             self.resumed_at = qmp.event_time_ms("RESUME") or epoch_ms()
         except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
@@ -1255,11 +1261,7 @@ def restore_vm(vm, in_place, phases):
         wait_for_migration(qmp, IN_MEMORY_MIGRATION_TIMEOUT_S + (0 if in_place else 600), "device state restore")
         phases["restore"] = elapsed_ms(started)
         started = time.monotonic()
-        if qmp.status() != "running":
-            qmp.execute("cont")
-        status = qmp.status()
-        if status != "running":
-            raise VmFailure("restored VM is %s, not running" % status)
+        ensure_running(qmp, "restored VM is %s, not running")
         phases["cont"] = elapsed_ms(started)
         resumed_at = qmp.event_time_ms("RESUME") or epoch_ms()
     except (QmpGone, QmpError, OSError) as error:
