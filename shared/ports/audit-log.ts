@@ -15,6 +15,8 @@ export interface AuditLog {
    * the chain already has returns the record stored the first time and writes nothing.
    */
   append(chainId: string, event: AuditEventInput): Promise<AuditRecord>;
+  /** The chain's last record; undefined for a chain with none. */
+  head(chainId: string): Promise<AuditRecord | undefined>;
   /** The chain's records in sequence order. */
   read(chainId: string): AsyncIterable<AuditRecord>;
   /**

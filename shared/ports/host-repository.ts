@@ -31,4 +31,11 @@ export interface HostRepository {
     expectedVersion: number,
     unavailable: HostUnavailability | undefined,
   ): Promise<Host>;
+  /**
+   * Removes the host from the registry, as one conditional delete: the host must be at `expectedVersion`
+   * and either IN_SERVICE with no owning execution or QUARANTINED; anything else is refused with
+   * StaleHostStateError (HostNotFoundError when it is gone) and left as it is. Returns the host as it was.
+   * Its audit chain is kept.
+   */
+  deregister(hostId: string, expectedVersion: number): Promise<Host>;
 }

@@ -141,6 +141,19 @@ export class DynamoDbAuditLog implements AuditLog {
     return parseItem(AuditRecordSchema, this.tableName, `${chainId}/${marker.recordSeq}`, withoutKind(item));
   }
 
+  async head(chainId: string): Promise<AuditRecord | undefined> {
+    parseWith(AuditChainIdSchema, 'audit chain id', chainId);
+    const head = await this.readHead(chainId);
+    if (head === undefined) return undefined;
+    const key = `${chainId}/${head.lastSeq}`;
+    return parseItem(
+      AuditRecordSchema,
+      this.tableName,
+      key,
+      withoutKind(await this.getItem(chainId, head.lastSeq)),
+    );
+  }
+
   async *read(chainId: string): AsyncIterable<AuditRecord> {
     for await (const stored of this.readStored(chainId)) {
       if ('corrupt' in stored)

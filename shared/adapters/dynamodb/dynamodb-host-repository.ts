@@ -1,4 +1,5 @@
 import {
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -7,7 +8,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import {
   HostAlreadyRegisteredError,
@@ -245,6 +246,40 @@ export class DynamoDbHostRepository implements HostRepository {
       throw new StaleHostStateError(hostId, { state: 'IN_SERVICE', stateVersion: expectedVersion }, current);
     }
     return this.get(hostId);
+  }
+
+  async deregister(hostId: string, expectedVersion: number): Promise<Host> {
+    parseWith(HostIdSchema, 'host id', hostId);
+    parseWith(z.number().int().nonnegative(), 'expected version', expectedVersion);
+    // A corrupt record is refused before anything is deleted, as for a transition.
+    const before = await this.get(hostId);
+    try {
+      await this.documents.send(
+        new DeleteCommand({
+          TableName: this.tables.hosts,
+          Key: { hostId },
+          // Never under an execution: only an unowned IN_SERVICE host or a QUARANTINED one, as read.
+          ConditionExpression:
+            'stateVersion = :expected AND ((#state = :inService AND attribute_not_exists(executionId)) OR #state = :quarantined)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':expected': expectedVersion,
+            ':inService': 'IN_SERVICE',
+            ':quarantined': 'QUARANTINED',
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const current = await this.find(hostId);
+      if (current === undefined) throw new HostNotFoundError(hostId);
+      throw new StaleHostStateError(
+        hostId,
+        { state: 'IN_SERVICE (unowned) or QUARANTINED', stateVersion: expectedVersion },
+        current,
+      );
+    }
+    return before;
   }
 
   /** Fencing: a write stands only while the caller's lease is the live one. */

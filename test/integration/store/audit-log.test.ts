@@ -67,6 +67,14 @@ describe('Class: DynamoDbAuditLog', () => {
     expect(await audit.verify(chainId)).toMatchObject({ ok: true, length: 1 });
   });
 
+  it('gives the last record of a chain as its head, and none for a chain never written', async () => {
+    const chainId = `host#head-${++chainCounter}`;
+    expect(await audit.head(chainId)).toBeUndefined();
+    await audit.append(chainId, event(1));
+    const second = await audit.append(chainId, event(2));
+    expect(await audit.head(chainId)).toEqual(second);
+  });
+
   describe('tampering, each detected and named', () => {
     it.each([3, 11, 20])('altering record %i', async (seq) => {
       const chainId = await concurrentChain();

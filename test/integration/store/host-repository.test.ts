@@ -199,6 +199,44 @@ describe('Class: DynamoDbHostRepository', () => {
     });
   });
 
+  describe('Method: deregister', () => {
+    it('removes an unowned IN_SERVICE host at its version and returns it as it was', async () => {
+      const { hostId } = await newHost();
+      const before = await store.hosts.get(hostId);
+      expect(await store.hosts.deregister(hostId, 0)).toEqual(before);
+      await expect(store.hosts.get(hostId)).rejects.toThrow(HostNotFoundError);
+    });
+
+    it('removes a QUARANTINED host, which keeps the id of the execution that quarantined it', async () => {
+      const { hostId } = await newHost();
+      await placeIn(hostId, 'QUARANTINED', 5);
+      await store.hosts.deregister(hostId, 5);
+      await expect(store.hosts.get(hostId)).rejects.toThrow(HostNotFoundError);
+    });
+
+    it.each(HOST_STATES.filter((s) => s !== 'IN_SERVICE' && s !== 'QUARANTINED'))(
+      'refuses a host %s (owned by an execution) and leaves it as it is',
+      async (state) => {
+        const { hostId } = await newHost();
+        await placeIn(hostId, state, 3);
+        const before = await store.hosts.get(hostId);
+        await expect(store.hosts.deregister(hostId, 3)).rejects.toThrow(StaleHostStateError);
+        expect(await store.hosts.get(hostId)).toEqual(before);
+      },
+    );
+
+    it('refuses a stale version, naming what it found', async () => {
+      const { hostId } = await newHost();
+      await placeIn(hostId, 'QUARANTINED', 5);
+      await expect(store.hosts.deregister(hostId, 4)).rejects.toThrow(/is QUARANTINED@v5/);
+      expect((await store.hosts.get(hostId)).state).toBe('QUARANTINED');
+    });
+
+    it('refuses an unknown host', async () => {
+      await expect(store.hosts.deregister('nowhere', 0)).rejects.toThrow(HostNotFoundError);
+    });
+  });
+
   describe('bad input', () => {
     it.each([
       ['an unknown state', { to: 'REBOOTING' }],
