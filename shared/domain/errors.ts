@@ -246,3 +246,56 @@ export class HostNotInServiceError extends RejuvError {
     super(`host ${hostId} is ${state}, not IN_SERVICE; refusing to start`);
   }
 }
+
+/** An operator action on a host that an execution owns right now; the host is left to that execution. */
+export class HostOwnedByExecutionError extends RejuvError {
+  override readonly name = 'HostOwnedByExecutionError';
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly state: string,
+    readonly executionId: string,
+  ) {
+    super(`host ${hostId} is ${state}, owned by execution ${executionId}; refusing until it ends`);
+  }
+}
+
+/** Only a QUARANTINED host can be released; a host elsewhere is refused and left as it is. */
+export class HostNotQuarantinedError extends RejuvError {
+  override readonly name = 'HostNotQuarantinedError';
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly state: string,
+  ) {
+    super(`host ${hostId} is ${state}, not QUARANTINED; nothing to release`);
+  }
+}
+
+/** SSM reports the host's instance offline or no longer managed: its checks cannot run. */
+export class HostUnavailableError extends RejuvError {
+  override readonly name = 'HostUnavailableError';
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly reason: string,
+    readonly since: string,
+  ) {
+    super(
+      `host ${hostId} is marked unavailable (${reason} since ${since}); bring it back or force the release`,
+    );
+  }
+}
+
+/** A check run before releasing a quarantined host did not pass; the host stays QUARANTINED. */
+export class ReleaseCheckFailedError extends RejuvError {
+  override readonly name = 'ReleaseCheckFailedError';
+  readonly retryable = false;
+  constructor(
+    readonly hostId: string,
+    readonly check: string,
+    readonly detail: string,
+  ) {
+    super(`host ${hostId} stays QUARANTINED: ${check} did not pass: ${detail}`);
+  }
+}

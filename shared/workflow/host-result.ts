@@ -18,6 +18,8 @@ export const HostResultSchema = z
   .object({
     outcome: z.enum(['ok', 'refused', 'failed', 'partial']),
     reason: z.string().max(4096).optional(),
+    /** Why, as a word a program can match on (e.g. Verify's `unknown-run`); alongside `reason`. */
+    reasonCode: z.string().max(4096).optional(),
     vms: z.array(VmResultSchema).max(1024).default([]),
     /** Preflight: the guests whose heartbeat was already silent. */
     silentVms: SilentGuestsSchema.optional(),

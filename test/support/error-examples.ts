@@ -65,6 +65,10 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     HostCommandTimeoutError: ['host-1', 'WarmReboot', 'cmd-1', deadline],
     HostNotBackError: ['host-1', deadline, 'ConnectionLost'],
     HostNotInServiceError: ['host-1', 'QUARANTINED'],
+    HostOwnedByExecutionError: ['host-1', 'DRAINING', 'exec-a'],
+    HostNotQuarantinedError: ['host-1', 'IN_SERVICE'],
+    HostUnavailableError: ['host-1', 'offline', deadline],
+    ReleaseCheckFailedError: ['host-1', 'Verify', 'vm1: guest heartbeat did not advance'],
   } satisfies ErrorExamples<typeof domainErrors>),
   ...({
     UnknownHostInstanceError: ['i-0123456789abcdef0'],
