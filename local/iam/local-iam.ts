@@ -4,15 +4,20 @@
  * identity that signed it, on the real action and resource ARN, by a maintained IAM policy evaluator
  * (@cloud-copilot/iam-simulate). A call the deployed role could not make is refused here as AWS refuses it.
  *
+ * People are IAM users (`createUser`): long-term keys, no session token, their own policies.
+ *
  * One identity stands outside: the account's administrator (`ADMIN_ACCESS_KEY_ID`), which the tests, the
  * CLI and the lab use to set things up, as a person with admin rights would in a real account.
- * Signatures are not verified: the access key id in the Authorization header names the caller.
+ * The service endpoints do not verify signatures (the access key id in the Authorization header names the
+ * caller); the function URL does, with the secret `signingIdentity` gives it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 
 export const ADMIN_ACCESS_KEY_ID = 'local';
+/** The administrator's secret, for an endpoint that verifies signatures. */
+export const ADMIN_SECRET_ACCESS_KEY = 'local';
 
 /** One action on one resource, as IAM evaluates it (a transaction is several). */
 export interface ServiceRequest {
@@ -35,9 +40,32 @@ export interface PolicyDocument {
 export interface LocalIdentity {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
-  readonly sessionToken: string;
-  /** `arn:aws:sts::<account>:assumed-role/<role>/<session>`, as the service names the caller. */
+  /** A role session's token; an IAM user's long-term key has none. */
+  readonly sessionToken?: string;
+  /**
+   * `arn:aws:sts::<account>:assumed-role/<role>/<session>` or `arn:aws:iam::<account>:user/<name>`, as the
+   * service names the caller.
+   */
   readonly principalArn: string;
+}
+
+/** A role session's credentials: always with a token. */
+export interface LocalRoleSession extends LocalIdentity {
+  readonly sessionToken: string;
+}
+
+/**
+ * What an endpoint that verifies SigV4 needs to know of an access key: its secret and token to recompute
+ * the signature, and who signed, as `requestContext.authorizer.iam` reports it.
+ */
+export interface SigningIdentity {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string | undefined;
+  readonly principalArn: string;
+  readonly accountId: string;
+  /** IAM's unique id: `AIDA…` for a user, `AROA…:<session>` for a role session. */
+  readonly userId: string;
 }
 
 export type Authorization =
@@ -49,13 +77,16 @@ export interface Authorizer {
   authorize(accessKeyId: string | undefined, requests: readonly ServiceRequest[]): Promise<Authorization>;
 }
 
-interface RoleSession {
+interface Principal {
   readonly principalArn: string;
   readonly policies: readonly PolicyDocument[];
+  readonly secretAccessKey: string;
+  readonly sessionToken: string | undefined;
+  readonly userId: string;
 }
 
 export class LocalIam implements Authorizer {
-  private readonly sessions = new Map<string, RoleSession>();
+  private readonly principals = new Map<string, Principal>();
   private readonly decisions = new Map<string, Promise<Authorization>>();
   private readonly refused: { principalArn: string; request: ServiceRequest }[] = [];
   private readonly used = new Set<string>();
@@ -65,15 +96,64 @@ export class LocalIam implements Authorizer {
   constructor(private readonly accountId: string) {}
 
   /** Credentials for a session of `roleName` (a function's role), allowed what `policies` allow. */
-  assumeRole(roleName: string, sessionName: string, policies: readonly PolicyDocument[]): LocalIdentity {
+  assumeRole(roleName: string, sessionName: string, policies: readonly PolicyDocument[]): LocalRoleSession {
     const principalArn = `arn:aws:sts::${this.accountId}:assumed-role/${roleName}/${sessionName}`;
-    const accessKeyId = `ASIA${createHash('sha256').update(principalArn).digest('hex').slice(0, 16).toUpperCase()}`;
-    this.sessions.set(accessKeyId, { principalArn, policies });
+    const accessKeyId = `ASIA${idOf(principalArn)}`;
+    const secretAccessKey = randomBytes(30).toString('base64');
+    const sessionToken = randomBytes(64).toString('base64');
+    // A role's unique id names the role, not the session; the session name follows it.
+    const userId = `AROA${idOf(`arn:aws:iam::${this.accountId}:role/${roleName}`)}:${sessionName}`;
+    this.principals.set(accessKeyId, { principalArn, policies, secretAccessKey, sessionToken, userId });
+    return { accessKeyId, secretAccessKey, sessionToken, principalArn };
+  }
+
+  /**
+   * An IAM user (a person: an operator, an auditor) with a long-term access key and no session token,
+   * allowed what `policies` allow. Creating a user again gives it a new key; the old one keeps working,
+   * as a second access key would.
+   */
+  createUser(userName: string, policies: readonly PolicyDocument[]): LocalIdentity {
+    if (!/^[\w+=,.@-]{1,64}$/.test(userName))
+      throw new Error(
+        `invalid IAM user name ${JSON.stringify(userName)}: 1-64 of letters, digits and +=,.@_-`,
+      );
+    const principalArn = `arn:aws:iam::${this.accountId}:user/${userName}`;
+    const secretAccessKey = randomBytes(30).toString('base64');
+    const accessKeyId = `AKIA${idOf(`${principalArn}#${secretAccessKey}`)}`;
+    const userId = `AIDA${idOf(principalArn)}`;
+    this.principals.set(accessKeyId, {
+      principalArn,
+      policies,
+      secretAccessKey,
+      sessionToken: undefined,
+      userId,
+    });
+    return { accessKeyId, secretAccessKey, principalArn };
+  }
+
+  /**
+   * The secret, token and identity behind an access key, for an endpoint that verifies signatures; the
+   * administrator is the account's root. Undefined for a key IAM does not know.
+   */
+  signingIdentity(accessKeyId: string): SigningIdentity | undefined {
+    if (accessKeyId === ADMIN_ACCESS_KEY_ID)
+      return {
+        accessKeyId,
+        secretAccessKey: ADMIN_SECRET_ACCESS_KEY,
+        sessionToken: undefined,
+        principalArn: `arn:aws:iam::${this.accountId}:root`,
+        accountId: this.accountId,
+        userId: this.accountId,
+      };
+    const principal = this.principals.get(accessKeyId);
+    if (principal === undefined) return undefined;
     return {
       accessKeyId,
-      secretAccessKey: randomBytes(30).toString('base64'),
-      sessionToken: randomBytes(64).toString('base64'),
-      principalArn,
+      secretAccessKey: principal.secretAccessKey,
+      sessionToken: principal.sessionToken,
+      principalArn: principal.principalArn,
+      accountId: this.accountId,
+      userId: principal.userId,
     };
   }
 
@@ -82,7 +162,7 @@ export class LocalIam implements Authorizer {
     requests: readonly ServiceRequest[],
   ): Promise<Authorization> {
     if (accessKeyId === ADMIN_ACCESS_KEY_ID) return { outcome: 'allowed' };
-    const session = accessKeyId === undefined ? undefined : this.sessions.get(accessKeyId);
+    const session = accessKeyId === undefined ? undefined : this.principals.get(accessKeyId);
     if (accessKeyId === undefined || session === undefined)
       return { outcome: 'unknown-key', message: 'The security token included in the request is invalid.' };
     const started = performance.now();
@@ -130,7 +210,7 @@ export class LocalIam implements Authorizer {
     if (file !== undefined && file !== '') appendFileSync(file, `${line}\n`);
   }
 
-  private decide(accessKeyId: string, session: RoleSession, request: ServiceRequest): Promise<Authorization> {
+  private decide(accessKeyId: string, session: Principal, request: ServiceRequest): Promise<Authorization> {
     const key = JSON.stringify([
       accessKeyId,
       request.action,
@@ -146,7 +226,7 @@ export class LocalIam implements Authorizer {
     return decision;
   }
 
-  private async evaluate(session: RoleSession, request: ServiceRequest): Promise<Authorization> {
+  private async evaluate(session: Principal, request: ServiceRequest): Promise<Authorization> {
     const simulation = {
       identityPolicies: session.policies.map((policy, i) => ({ name: `policy${i}`, policy })),
       serviceControlPolicies: [],
@@ -184,6 +264,11 @@ export class LocalIam implements Authorizer {
       message: `User: ${session.principalArn} is not authorized to perform: ${request.action} on resource: ${request.resource} ${because}`,
     };
   }
+}
+
+/** 16 characters of IAM's id alphabet, derived from `seed`: stable for a role or user across runs. */
+function idOf(seed: string): string {
+  return createHash('sha256').update(seed).digest('hex').slice(0, 16).toUpperCase();
 }
 
 /** The access key id of a SigV4-signed request (`Credential=<key>/<date>/<region>/<service>/aws4_request`). */

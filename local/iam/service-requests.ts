@@ -160,6 +160,29 @@ export function lambdaInvokeRequest(functionArn: string): ServiceRequest {
   return { action: 'lambda:InvokeFunction', resource: functionArn };
 }
 
+/**
+ * A Lambda function URL with AuthType AWS_IAM: the caller needs lambda:InvokeFunctionUrl (with the URL's
+ * auth type as a condition key) and, for function URLs created since October 2025, lambda:InvokeFunction
+ * as well (with lambda:InvokedViaFunctionUrl); each from its identity policies or the function's own policy.
+ */
+export function functionUrlRequests(functionArn: string, resourcePolicy?: PolicyDocument): ServiceRequest[] {
+  const policy = resourcePolicy === undefined ? {} : { resourcePolicy };
+  return [
+    {
+      action: 'lambda:InvokeFunctionUrl',
+      resource: functionArn,
+      context: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' },
+      ...policy,
+    },
+    {
+      action: 'lambda:InvokeFunction',
+      resource: functionArn,
+      context: { 'lambda:InvokedViaFunctionUrl': 'true' },
+      ...policy,
+    },
+  ];
+}
+
 /** KMS: every key operation is authorized on the key's ARN, by IAM and by the key's own policy. */
 export function kmsRequests(operation: string, keyArn: string, keyPolicy: PolicyDocument): ServiceRequest[] {
   return [{ action: `kms:${operation}`, resource: keyArn, resourcePolicy: keyPolicy }];

@@ -239,3 +239,94 @@ describe('Local IAM: SNS Publish', () => {
     expect(sns.published().filter((m) => m.topicArn === arn('sns', 'other'))).toEqual([]);
   });
 });
+
+describe('Local IAM: users, and resource policies in the same account', () => {
+  const fn = arn('lambda', 'function:Operator');
+  const invoke = { action: 'lambda:InvokeFunction', resource: fn };
+  const userArn = (name: string) => `arn:aws:iam::000000000000:user/${name}`;
+  const resourcePolicy = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: [userArn('named'), 'arn:aws:iam::000000000000:role/NamedRole'] },
+        Action: 'lambda:InvokeFunction',
+        Resource: fn,
+      },
+      {
+        Effect: 'Deny',
+        Principal: { AWS: userArn('denied') },
+        Action: 'lambda:InvokeFunction',
+        Resource: fn,
+      },
+    ],
+  };
+  const allowInvoke = [
+    {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: fn }],
+    },
+  ];
+
+  it('gives a user a long-term AKIA key, no session token, and its user ARN', () => {
+    const user = iam.createUser('operator-1', []);
+    expect(user).toEqual({
+      accessKeyId: expect.stringMatching(/^AKIA[0-9A-F]{16}$/),
+      secretAccessKey: expect.any(String),
+      principalArn: userArn('operator-1'),
+    });
+    expect(iam.signingIdentity(user.accessKeyId)).toMatchObject({
+      secretAccessKey: user.secretAccessKey,
+      sessionToken: undefined,
+      userId: expect.stringMatching(/^AIDA/),
+    });
+  });
+
+  it('refuses a user name IAM would refuse, creating nothing', () => {
+    expect(() => iam.createUser('no spaces/allowed', [])).toThrow(/invalid IAM user name/);
+  });
+
+  it('allows a same-account user its identity policy allows, with no resource policy', async () => {
+    const user = iam.createUser('by-identity', allowInvoke);
+    await expect(iam.authorize(user.accessKeyId, [invoke])).resolves.toEqual({ outcome: 'allowed' });
+  });
+
+  it('allows a same-account user the resource policy names, with no identity policy at all', async () => {
+    const user = iam.createUser('named', []);
+    await expect(iam.authorize(user.accessKeyId, [{ ...invoke, resourcePolicy }])).resolves.toEqual({
+      outcome: 'allowed',
+    });
+  });
+
+  it('allows a session of a role the resource policy names', async () => {
+    const session = iam.assumeRole('NamedRole', 'ops', []);
+    await expect(iam.authorize(session.accessKeyId, [{ ...invoke, resourcePolicy }])).resolves.toEqual({
+      outcome: 'allowed',
+    });
+  });
+
+  it('refuses a user neither policy allows', async () => {
+    const user = iam.createUser('stranger', []);
+    await expect(iam.authorize(user.accessKeyId, [{ ...invoke, resourcePolicy }])).resolves.toMatchObject({
+      outcome: 'denied',
+    });
+  });
+
+  it('lets an explicit Deny in the resource policy win over an identity policy that allows', async () => {
+    const user = iam.createUser('denied', allowInvoke);
+    await expect(iam.authorize(user.accessKeyId, [{ ...invoke, resourcePolicy }])).resolves.toMatchObject({
+      outcome: 'denied',
+      message: expect.stringContaining('explicit deny in a resource-based policy'),
+    });
+  });
+
+  it('lets an explicit Deny in an identity policy win over a resource policy that allows', async () => {
+    const user = iam.createUser('named', [
+      { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'lambda:*', Resource: '*' }] },
+    ]);
+    await expect(iam.authorize(user.accessKeyId, [{ ...invoke, resourcePolicy }])).resolves.toMatchObject({
+      outcome: 'denied',
+      message: expect.stringContaining('explicit deny in an identity-based policy'),
+    });
+  });
+});
