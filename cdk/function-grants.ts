@@ -12,7 +12,14 @@ import type { TableId } from '../shared/store/table-definitions.js';
 export type FunctionId = WorkflowStepId | TriggerId | ScheduledId;
 
 export type TableAction =
-  'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'ConditionCheckItem' | 'Query' | 'Scan';
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'ConditionCheckItem'
+  | 'Query'
+  | 'Scan';
 
 export type TableGrant = Partial<Record<TableId, readonly TableAction[]>>;
 
@@ -46,7 +53,16 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   DryRunReport: APPEND_AUDIT,
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
-  OperatorTrigger: merge(READ_HOST, CLAIM_REQUEST),
+  // Starts (a claim), registers (a conditional put), deregisters (a conditional delete), releases (the
+  // host lock and a fenced transition) and syncs (as HostSync), auditing each.
+  OperatorApi: merge(
+    { hosts: ['DeleteItem', 'GetItem', 'PutItem', 'Scan', 'UpdateItem'] },
+    MOVE_HOST,
+    TAKE_LEASES,
+    RENEW_OR_RELEASE_LEASES,
+    CLAIM_REQUEST,
+    APPEND_AUDIT,
+  ),
   // Lists the registry (a consistent Scan), registers (a conditional put), marks (a conditional update,
   // read before and after).
   HostSync: merge({ hosts: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'] }, APPEND_AUDIT),
@@ -63,10 +79,17 @@ export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>>
   HostCommandPoll: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
   AwaitHost: ['ssm:DescribeInstanceInformation'],
   HostSync: ['ssm:DescribeInstanceInformation'],
+  // Release runs Preflight and Verify (send, find, look, cancel at the deadline); sync lists instances.
+  OperatorApi: [
+    'ssm:CancelCommand',
+    'ssm:DescribeInstanceInformation',
+    'ssm:GetCommandInvocation',
+    'ssm:ListCommands',
+  ],
 };
 
 /** The host sync reads each managed instance's tags: ListTagsForResource on managed instances. */
-export const SSM_TAG_READS: readonly FunctionId[] = ['HostSync'];
+export const SSM_TAG_READS: readonly FunctionId[] = ['HostSync', 'OperatorApi'];
 
 function merge(...grants: TableGrant[]): TableGrant {
   const merged: Partial<Record<TableId, Set<TableAction>>> = {};

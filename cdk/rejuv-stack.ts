@@ -36,9 +36,8 @@ export class RejuvStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.coordinator.stateMachine.stateMachineArn });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.coordinator.notificationTopic.topicArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.coordinator.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'OperatorTriggerFunctionName', {
-      value: this.coordinator.functions.OperatorTrigger.functionName,
-    });
+    // Where `rejuv` sends operator actions, signed with the caller's credentials.
+    new CfnOutput(this, 'OperatorApiUrl', { value: this.coordinator.operatorApiUrl.url });
     new CfnOutput(this, 'AuditDigestBucketName', { value: this.coordinator.auditDigests.bucket.bucketName });
     new CfnOutput(this, 'AuditDigestKeyArn', { value: this.coordinator.auditDigests.signingKey.keyArn });
     // What `rejuv audit verify` judges overdue records by.

@@ -9,8 +9,8 @@ import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { ArnPrincipal, Effect, PolicyStatement, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, type FunctionUrl, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -28,7 +28,9 @@ import {
   type TriggerId,
   type WorkflowStepId,
 } from '../lambdas/step-catalog.js';
+import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
+import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
 import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
@@ -158,6 +160,14 @@ export interface RejuvenationCoordinatorProps {
    * @default Duration.minutes(5)
    */
   readonly hostSyncInterval?: Duration;
+  /**
+   * Who may act through the operator API, on which pools: each grant names IAM users or roles (a role
+   * covers its assumed-role sessions) and pool ids, or `*` for every pool (needed to sync the registry).
+   * Each principal is also allowed to invoke the API's function URL. Anyone else the function URL lets
+   * in (an account identity policy allowing lambda:InvokeFunctionUrl) is refused and audited.
+   * @default - nobody may act through the operator API
+   */
+  readonly operators?: readonly OperatorGrant[];
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -167,7 +177,11 @@ const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
   Recover: Duration.minutes(15),
 };
 
-const SENDS_COMMANDS: ReadonlySet<WorkflowStepId> = new Set(['HostCommandStart']);
+/** Who may send which host documents: the workflow all of them, the operator API the checks of a release. */
+const SENDS_DOCUMENTS: Readonly<Partial<Record<FunctionId, readonly HostDocument[]>>> = {
+  HostCommandStart: HOST_DOCUMENTS,
+  OperatorApi: ['Preflight', 'Verify'],
+};
 const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
 const NOTIFIES: ReadonlySet<FunctionId> = new Set(['Release', 'Refuse', 'Reap']);
 
@@ -185,6 +199,8 @@ export class RejuvenationCoordinator extends Construct {
   readonly deadLetterAlarm: Alarm;
   /** The signing key, the Object Lock bucket and the sealer of the audit digests. */
   readonly auditDigests: AuditDigests;
+  /** The operator API's endpoint: AWS authenticates callers with SigV4 (AuthType AWS_IAM). */
+  readonly operatorApiUrl: FunctionUrl;
 
   constructor(scope: Construct, id: string, props: RejuvenationCoordinatorProps = {}) {
     super(scope, id);
@@ -266,7 +282,12 @@ export class RejuvenationCoordinator extends Construct {
           REJUV_ALARM_HOST_DIMENSION: settings.hostIdDimension,
           REJUV_ALARM_NAME_PREFIX: settings.agingAlarmNamePrefix,
           REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
+          ...(triggerId === 'OperatorApi'
+            ? { [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators) }
+            : {}),
         },
+        // A release runs Preflight and then Verify to their deadlines before it answers.
+        ...(triggerId === 'OperatorApi' ? { timeout: settings.operatorApiTimeout } : {}),
         logRetention,
       });
       this.stateMachine.grantStartExecution(functions[triggerId]);
@@ -285,6 +306,7 @@ export class RejuvenationCoordinator extends Construct {
       targets: [new LambdaFunction(functions.HostSync)],
     });
     this.functions = functions;
+    this.operatorApiUrl = this.exposeOperatorApi(functions.OperatorApi, settings.operators);
 
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
       // SQS-managed keys: EventBridge cannot send to a queue encrypted with the AWS managed SQS KMS key.
@@ -312,8 +334,20 @@ export class RejuvenationCoordinator extends Construct {
     });
     denyAuditRewrites(this.tables.tables.audit, [
       ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => functions[id]),
+      functions.OperatorApi,
       this.auditDigests.sealer,
     ]);
+  }
+
+  /**
+   * The function URL AWS authenticates (SigV4, AuthType AWS_IAM), invocable by the granted principals;
+   * what each may do is decided per pool inside, where refusals are audited.
+   */
+  private exposeOperatorApi(fn: RejuvFunction, operators: readonly OperatorGrant[]): FunctionUrl {
+    const url = fn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    const principals = [...new Set(operators.flatMap((g) => g.principals))];
+    for (const arn of principals) fn.grantInvokeUrl(new ArnPrincipal(arn));
+    return url;
   }
 
   /**
@@ -431,7 +465,7 @@ export class RejuvenationCoordinator extends Construct {
             'publishing to the encrypted notification topic needs a data key; granted on that topic key only',
         });
       }
-      if (fnId === 'HostCommandStart') {
+      if (SENDS_DOCUMENTS[fnId] !== undefined) {
         // cdk-nag writes unresolved pseudo parameters as <AWS::Region>, resolved ones as themselves.
         const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
         const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
@@ -446,7 +480,7 @@ export class RejuvenationCoordinator extends Construct {
           });
         }
       }
-      if (fnId === 'HostSync') {
+      if (SSM_TAG_READS.includes(fnId) && SENDS_DOCUMENTS[fnId] === undefined) {
         const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
         const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
         acknowledgements.push({
@@ -488,12 +522,11 @@ export class RejuvenationCoordinator extends Construct {
     targetGroupArns: readonly string[],
   ): void {
     const stack = Stack.of(this);
-    const documentArns = HOST_DOCUMENTS.map((d) =>
-      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.documents[d].ref }),
-    );
-    for (const fnId of SENDS_COMMANDS) {
+    const documentArn = (d: HostDocument): string =>
+      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.documents[d].ref });
+    for (const [fnId, sent] of Object.entries(SENDS_DOCUMENTS) as [FunctionId, readonly HostDocument[]][]) {
       functions[fnId].addToRolePolicy(
-        new PolicyStatement({ actions: ['ssm:SendCommand'], resources: documentArns }),
+        new PolicyStatement({ actions: ['ssm:SendCommand'], resources: sent.map((d) => documentArn(d)) }),
       );
       functions[fnId].addToRolePolicy(
         new PolicyStatement({
@@ -554,6 +587,8 @@ interface Settings {
   readonly commandTimeouts: Readonly<Record<HostDocument, Duration>>;
   readonly awaitHostTimeout: Duration;
   readonly pollInterval: Duration;
+  readonly operators: readonly OperatorGrant[];
+  readonly operatorApiTimeout: Duration;
 }
 
 /** Props are checked at synth time, with the offending value in the message. */
@@ -583,7 +618,20 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     if (d.toSeconds() < 5 || d.toSeconds() > 7200)
       throw new Error(`commandTimeouts.${doc} must be 5 s to 2 h, got ${d.toSeconds()} s`);
   }
+  const operators = OperatorGrantsSchema.safeParse(props.operators ?? []);
+  if (!operators.success)
+    throw new Error(
+      `operators: ${operators.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  // A release waits for Preflight and Verify in one invocation, which Lambda ends after 15 minutes.
+  const releaseChecks = commandTimeouts.Preflight.toSeconds() + commandTimeouts.Verify.toSeconds();
+  if (releaseChecks > 14 * 60)
+    throw new Error(
+      `commandTimeouts.Preflight + commandTimeouts.Verify must be at most 14 min (a release runs both within one Lambda invocation), got ${releaseChecks} s`,
+    );
   return {
+    operators: operators.data,
+    operatorApiTimeout: Duration.seconds(releaseChecks + 60),
     defaultMaxHostsInMaintenance: limit(
       'defaultMaxHostsInMaintenance',
       props.defaultMaxHostsInMaintenance ?? 1,

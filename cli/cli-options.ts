@@ -3,7 +3,13 @@
  * so bad input is reported with the offending option named and changes nothing.
  */
 import { z } from 'zod';
-import { HostIdSchema, PoolIdSchema, ReasonSchema } from '../shared/domain/identifiers.js';
+import {
+  AvailabilityZoneSchema,
+  HostIdSchema,
+  InstanceIdSchema,
+  PoolIdSchema,
+  ReasonSchema,
+} from '../shared/domain/identifiers.js';
 import { parseWith } from '../shared/domain/validation.js';
 import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
 
@@ -27,6 +33,10 @@ export const TargetOptionsSchema = z
   .strict();
 export type TargetOptions = z.output<typeof TargetOptionsSchema>;
 
+const RequestIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -');
+
 export const StartOptionsSchema = z
   .object({
     host: HostIdSchema,
@@ -36,10 +46,7 @@ export const StartOptionsSchema = z
     allowSilentGuests: z.boolean().default(false),
     wait: z.boolean().default(true),
     /** The same request id twice starts one execution: a retried command is safe. */
-    requestId: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -')
-      .optional(),
+    requestId: RequestIdSchema.optional(),
   })
   .strict();
 export type StartOptions = z.output<typeof StartOptionsSchema>;
@@ -53,6 +60,27 @@ export const ExecutionRefSchema = z
   );
 
 export const HostsOptionsSchema = z.object({ pool: PoolIdSchema.optional() }).strict();
+
+export const HostRegisterOptionsSchema = z.strictObject({
+  host: HostIdSchema,
+  instanceId: InstanceIdSchema,
+  pool: PoolIdSchema,
+  availabilityZone: AvailabilityZoneSchema.optional(),
+});
+export type HostRegisterOptions = z.output<typeof HostRegisterOptionsSchema>;
+
+export const HostDeregisterOptionsSchema = z.strictObject({ host: HostIdSchema, reason: ReasonSchema });
+export type HostDeregisterOptions = z.output<typeof HostDeregisterOptionsSchema>;
+
+export const HostReleaseOptionsSchema = z.strictObject({
+  host: HostIdSchema,
+  /** Required, forced or not: whoever reads the audit trail must learn why the host was let back. */
+  reason: ReasonSchema,
+  force: z.boolean().default(false),
+  /** The same request id twice runs the checks once: a retried release is safe. */
+  requestId: RequestIdSchema.optional(),
+});
+export type HostReleaseOptions = z.output<typeof HostReleaseOptionsSchema>;
 
 export const AUDIT_FORMATS = ['jsonl', 'csv'] as const;
 

@@ -16,6 +16,10 @@ export const EXIT = {
   unavailable: 5,
   /** The execution ended with the host QUARANTINED: a person must look at it. */
   quarantined: 6,
+  /** The operator API refused the caller: no grant for the host's pool (the refusal is audited). */
+  notAuthorized: 7,
+  /** Refused because of where the host stands (not quarantined, owned by an execution, already registered). */
+  conflict: 8,
   /** Interrupted by Ctrl-C; a started execution keeps running. */
   interrupted: 130,
 } as const;

@@ -12,7 +12,7 @@ import { CliError, EXIT } from './exit-codes.js';
 const EndpointSchema = z.url({ protocol: /^http$/, hostname: /^(127\.0\.0\.1|localhost|\[::1\])$/ });
 
 /** Written and read by the same CLI: an environment started by another version is named as such. */
-export const LOCAL_STATE_VERSION = 2;
+export const LOCAL_STATE_VERSION = 3;
 
 export const LocalStateSchema = z
   .object({
@@ -43,6 +43,14 @@ export const LocalStateSchema = z
         sealIntervalSeconds: z.number().int().positive().optional(),
       })
       .strict(),
+    /** The local function URL of the operator API, and the credentials of the local operator it lets in. */
+    operatorApi: z.strictObject({
+      url: EndpointSchema,
+      credentials: z.strictObject({
+        accessKeyId: z.string().regex(/^AKIA[A-Z0-9]{12,20}$/, 'accessKeyId: an IAM user access key id'),
+        secretAccessKey: z.string().min(16).max(128),
+      }),
+    }),
     hosts: z.array(
       z
         .object({ hostId: z.string(), pool: z.string(), instanceId: z.string(), vms: z.array(z.string()) })

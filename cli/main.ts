@@ -10,6 +10,9 @@ import {
   AuditExportOptionsSchema,
   AuditVerifyOptionsSchema,
   ExecutionRefSchema,
+  HostDeregisterOptionsSchema,
+  HostRegisterOptionsSchema,
+  HostReleaseOptionsSchema,
   HostsOptionsSchema,
   LocalUpOptionsSchema,
   parseOptions,
@@ -17,6 +20,12 @@ import {
   TargetOptionsSchema,
 } from './cli-options.js';
 import { auditExportCommand, auditVerifyBundleCommand, auditVerifyCommand } from './commands/audit.js';
+import {
+  hostsDeregisterCommand,
+  hostsRegisterCommand,
+  hostsReleaseCommand,
+  hostsSyncCommand,
+} from './commands/host-admin.js';
 import { hostsCommand } from './commands/hosts.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
@@ -38,7 +47,9 @@ Exit codes:
   0  done, with the outcome asked for       4  no such host or execution
   1  done, but the outcome is a failure     5  coordinator unreachable (local env down, AWS, credentials)
   2  bad arguments; nothing was changed     6  the host ended QUARANTINED: a person must look at it
-  3  audit verify found a broken chain      130 interrupted (a started execution keeps running)
+  3  audit verify found a broken chain      7  not authorized for the host's pool (audited)
+  8  refused by where the host stands        130 interrupted (a started execution keeps running)
+     (not quarantined, busy, registered)
 
 Targets: --local for the environment of \`rejuv local up\`; otherwise the deployed stack
 (--stack, default Rejuv) in --region with --profile, by the AWS SDK's usual credentials.`;
@@ -101,15 +112,79 @@ export function buildProgram(): Command {
       ),
     );
 
-  program
+  const hosts = program
     .command('hosts')
-    .description('every host: lifecycle state, owner, quarantine reason')
+    .description('every host: lifecycle state, owner, quarantine reason; and changes to the registry')
     .option('--pool <pool>', 'only this pool')
     .action((opts: Record<string, unknown>, command: Command) =>
       run(
         command,
         () => parseOptions(HostsOptionsSchema, 'hosts', opts),
         (target, options, out) => hostsCommand(target, options, out),
+      ),
+    );
+  hosts
+    .command('sync')
+    .description(
+      "register new managed instances from SSM and mark unavailable ones now (needs a grant on '*')",
+    )
+    .action((_opts: unknown, command: Command) =>
+      run(
+        command,
+        () => undefined,
+        (target, _options, out) => hostsSyncCommand(target, out),
+      ),
+    );
+  hosts
+    .command('register')
+    .description('add a host to the registry, IN_SERVICE')
+    .argument('<host>', 'host id')
+    .requiredOption('--instance-id <id>', 'its SSM managed instance (i-… or mi-…)')
+    .requiredOption('--pool <pool>', 'its pool')
+    .option('--availability-zone <az>', 'its availability zone (default: unknown)')
+    .action((host: string, opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () =>
+          parseOptions(HostRegisterOptionsSchema, 'hosts register', {
+            host,
+            instanceId: opts['instanceId'],
+            pool: opts['pool'],
+            ...(opts['availabilityZone'] === undefined ? {} : { availabilityZone: opts['availabilityZone'] }),
+          }),
+        (target, options, out) => hostsRegisterCommand(target, options, out),
+      ),
+    );
+  hosts
+    .command('deregister')
+    .description('remove a host from the registry (IN_SERVICE or QUARANTINED only); its audit chain stays')
+    .argument('<host>', 'host id')
+    .requiredOption('--reason <text>', 'why, for the audit trail')
+    .action((host: string, opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () => parseOptions(HostDeregisterOptionsSchema, 'hosts deregister', { host, reason: opts['reason'] }),
+        (target, options, out) => hostsDeregisterCommand(target, options, out),
+      ),
+    );
+  hosts
+    .command('release')
+    .description('put a QUARANTINED host back in service once Preflight and Verify pass on it')
+    .argument('<host>', 'host id')
+    .requiredOption('--reason <text>', 'why it may go back, for the audit trail')
+    .option('--force', 'release without running the checks (audited as forced)')
+    .option('--request-id <id>', 'makes a retried release idempotent (default: a fresh id)')
+    .action((host: string, opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () =>
+          parseOptions(HostReleaseOptionsSchema, 'hosts release', {
+            host,
+            reason: opts['reason'],
+            force: opts['force'] === true,
+            ...(opts['requestId'] === undefined ? {} : { requestId: opts['requestId'] }),
+          }),
+        (target, options, out) => hostsReleaseCommand(target, options, out),
       ),
     );
 

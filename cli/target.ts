@@ -3,13 +3,11 @@
  * found by its CloudFormation outputs. Either way the commands use the same real SDK clients and the
  * same store adapters as the Lambdas.
  */
-import { userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createDynamoDbStore, type Store } from '../shared/adapters/dynamodb/dynamodb-store.js';
 import { KmsDigestSigner } from '../shared/adapters/kms/kms-digest-signer.js';
 import { S3DigestStore } from '../shared/adapters/s3/s3-digest-store.js';
@@ -17,6 +15,8 @@ import { DEFAULT_SEAL_INTERVAL_MS } from '../shared/domain/audit-digest-verifica
 import type { DigestStore } from '../shared/ports/digest-store.js';
 import { TABLE_IDS, type TableNames } from '../shared/store/table-definitions.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { OperatorApiClient } from './operator-api-client.js';
+import { signedFetch, type CredentialSource } from './signed-request.js';
 import type { TargetOptions } from './cli-options.js';
 import { runningLocalState } from './local-state.js';
 
@@ -27,8 +27,8 @@ export interface Target {
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
   readonly auditDigests: AuditDigestsTarget;
-  /** Who the audit trail will name as having asked. */
-  principal(): Promise<string>;
+  /** Where every action that changes something goes: signed with the caller's credentials. */
+  readonly operatorApi: OperatorApiClient;
   close(): void;
 }
 
@@ -85,7 +85,8 @@ function connectLocal(): Target {
     sfn,
     stateMachineArn: state.stateMachineArn,
     auditDigests: auditDigestsTarget(s3, kms, state.auditDigests),
-    principal: async () => `local:${userInfo().username.replace(/[^A-Za-z0-9._@-]/g, '_')}`,
+    // The local function URL checks the signature and IAM as AWS does, for the operator `local up` created.
+    operatorApi: operatorApiAt(state.operatorApi.url, state.operatorApi.credentials, state.region),
     close: () => {
       dynamoDb.destroy();
       sfn.destroy();
@@ -102,7 +103,12 @@ function connectLocal(): Target {
 export function targetFromStackOutputs(
   stack: string,
   outputs: readonly { OutputKey?: string; OutputValue?: string }[],
-): { stateMachineArn: string; tables: TableNames; auditDigests: AuditDigestsLocation } {
+): {
+  stateMachineArn: string;
+  tables: TableNames;
+  auditDigests: AuditDigestsLocation;
+  operatorApiUrl: string;
+} {
   const value = (key: string): string => {
     const found = outputs.find((o) => o.OutputKey === key)?.OutputValue;
     if (found === undefined || found === '')
@@ -114,6 +120,7 @@ export function targetFromStackOutputs(
   ) as unknown as TableNames;
   return {
     stateMachineArn: value('StateMachineArn'),
+    operatorApiUrl: value('OperatorApiUrl'),
     tables,
     auditDigests: {
       bucketName: value('AuditDigestBucketName'),
@@ -145,7 +152,6 @@ async function connectAws(options: TargetOptions): Promise<Target> {
     ...(options.profile === undefined ? {} : { profile: options.profile }),
   };
   const cloudFormation = new CloudFormationClient(config);
-  const sts = new STSClient(config);
   try {
     const described = await cloudFormation
       .send(new DescribeStacksCommand({ StackName: options.stack }))
@@ -154,7 +160,7 @@ async function connectAws(options: TargetOptions): Promise<Target> {
           throw new CliError(`stack ${options.stack} not found (${error.message})`, EXIT.notFound);
         throw unreachable('CloudFormation', error);
       });
-    const { stateMachineArn, tables, auditDigests } = targetFromStackOutputs(
+    const { stateMachineArn, tables, auditDigests, operatorApiUrl } = targetFromStackOutputs(
       options.stack,
       described.Stacks?.[0]?.Outputs ?? [],
     );
@@ -169,27 +175,26 @@ async function connectAws(options: TargetOptions): Promise<Target> {
       sfn,
       stateMachineArn,
       auditDigests: auditDigestsTarget(s3, kms, auditDigests),
-      principal: async () => {
-        const identity = await sts
-          .send(new GetCallerIdentityCommand({}))
-          .catch((error: unknown) => Promise.reject(unreachable('STS', error)));
-        if (identity.Arn === undefined) throw new CliError('STS returned no caller ARN', EXIT.unavailable);
-        return identity.Arn;
-      },
+      // The SDK's default credential chain (profile, SSO, environment, instance role), as every client uses.
+      operatorApi: operatorApiAt(operatorApiUrl, () => dynamoDb.config.credentials(), region),
       close: () => {
         dynamoDb.destroy();
         sfn.destroy();
         kms.destroy();
         s3.destroy();
-        sts.destroy();
       },
     };
-  } catch (error) {
-    sts.destroy();
-    throw error;
   } finally {
     cloudFormation.destroy();
   }
+}
+
+/** The operator API at `url`, each request signed for `region` with `credentials` (SigV4, service lambda). */
+function operatorApiAt(url: string, credentials: CredentialSource, region: string): OperatorApiClient {
+  return new OperatorApiClient(async (body) => {
+    const response = await signedFetch(url, body, credentials, region);
+    return { status: response.status, body: await response.text() };
+  }, `the operator API at ${url}`);
 }
 
 function unreachable(service: string, error: unknown): CliError {

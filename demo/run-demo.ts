@@ -53,10 +53,9 @@ async function main(): Promise<void> {
   const stamp = startedAt.toISOString().replace('Z', '+0000');
   const [alarm, operator] = (await Promise.all([
     env.invokeTrigger('AlarmTrigger', agingAlarmEvent(hostA.hostId, stamp)),
-    env.invokeTrigger('OperatorTrigger', {
+    env.startAsOperator({
       hostId: hostB.hostId,
       reason: 'planned rejuvenation: hypervisor uptime 180 days',
-      principal: `local:${process.env['USER'] ?? 'operator'}`,
       requestId: `demo-${originMs}`,
     }),
   ])) as { executionName: string }[];

@@ -25,7 +25,9 @@ export type WorkflowStepId = keyof typeof WORKFLOW_STEPS;
 
 export const TRIGGERS = {
   AlarmTrigger: 'alarm-trigger',
-  OperatorTrigger: 'operator-trigger',
+  // Starts maintenance for an operator, and registers, deregisters and releases hosts: behind a function
+  // URL that AWS authenticates (the caller's ARN is the audited principal).
+  OperatorApi: 'operator-api',
 } as const;
 
 export type TriggerId = keyof typeof TRIGGERS;

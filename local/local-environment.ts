@@ -19,7 +19,12 @@ import {
   type TableId,
   type TableNames,
 } from '../shared/store/table-definitions.js';
-import { ADMIN_ACCESS_KEY_ID, LocalIam } from './iam/local-iam.js';
+import { userInfo } from 'node:os';
+import { signedFetch, type SigningCredentials } from '../cli/signed-request.js';
+import type { TriggerResult } from '../shared/workflow/start-rejuvenation.js';
+import { ADMIN_ACCESS_KEY_ID, LocalIam, type LocalIdentity } from './iam/local-iam.js';
+import { startLocalFunctionUrlEndpoint, type FunctionUrlRequestRecord } from './function-url-endpoint.js';
+import { functionResourcePolicy } from './template-function-policy.js';
 import { deployedArtifacts } from './lambda-runtime/deployed-artifacts.js';
 import { LambdaFunctionError, LocalLambdaRuntime } from './lambda-runtime/local-lambda-runtime.js';
 import { startRequestCounter, type RunningRequestCounter } from './request-counter.js';
@@ -109,6 +114,20 @@ export interface LocalEnvironment {
   readonly documentNames: Readonly<Record<string, string>>;
   /** Invokes a trigger function (its bundle), as EventBridge or an operator would. */
   invokeTrigger(trigger: keyof typeof TRIGGERS, event: unknown): Promise<unknown>;
+  /**
+   * The operator API as a deployment exposes it: a function URL that verifies SigV4 and authorizes
+   * lambda:InvokeFunctionUrl under local IAM, then runs the OperatorApi bundle. `operator` is the local
+   * operator (an IAM user granted every pool, as \`rejuv local up\` gives the CLI).
+   */
+  readonly operatorApi: LocalOperatorApi;
+  /**
+   * Starts maintenance through the operator API, signed as the local operator (or `as`): the start's
+   * answer (execution name, started or duplicate). A refusal throws, with the API's status and error.
+   */
+  startAsOperator(
+    request: Readonly<Record<string, unknown>>,
+    as?: SigningCredentials,
+  ): Promise<TriggerResult>;
   /** A Step Functions client pointed at the local endpoint, with an administrator's credentials. */
   sfnClient(): SFNClient;
   /**
@@ -119,10 +138,47 @@ export interface LocalEnvironment {
   stop(): Promise<void>;
 }
 
+export interface LocalOperatorApi {
+  readonly url: string;
+  /** The local operator: granted every pool by the synthesized stack. */
+  readonly operator: LocalIdentity;
+  /** Every request the function URL answered, with the signer and why it refused. */
+  requests(): readonly FunctionUrlRequestRecord[];
+  /** Sends a signed request as `as` (default: the local operator); any status comes back. */
+  send(body: unknown, as?: SigningCredentials): Promise<{ readonly status: number; readonly body: unknown }>;
+}
+
+/** A non-200 answer of the operator API. */
+export class OperatorApiRefusal extends Error {
+  override readonly name = 'OperatorApiRefusal';
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`operator API answered ${status}: ${JSON.stringify(body)}`);
+  }
+}
+
+/** The local operator's IAM user name: the person running local mode. */
+export function localOperatorUserName(): string {
+  return (userInfo().username.replace(/[^\w+=,.@-]/g, '_') || 'operator').slice(0, 64);
+}
+
+export function localOperatorArn(): string {
+  return `arn:aws:iam::${LOCAL_ACCOUNT}:user/${localOperatorUserName()}`;
+}
+
 export async function startLocalEnvironment(
   options: LocalEnvironmentOptions = {},
 ): Promise<LocalEnvironment> {
-  const template = synthesizeTemplate(options.coordinator);
+  // As a deployment lists its operators, local mode lists the person running it, on every pool.
+  const template = synthesizeTemplate({
+    ...options.coordinator,
+    operators: [
+      { principals: [localOperatorArn()], pools: ['*'] },
+      ...(options.coordinator?.operators ?? []),
+    ],
+  });
   const workflow = workflowFromTemplate(template);
   const artifacts = deployedArtifacts();
   const stopping: (() => Promise<void>)[] = [];
@@ -306,6 +362,38 @@ export async function startLocalEnvironment(
       await Promise.all([...reaping]);
     });
 
+    const operatorApiFunction = templateFunctions(template, names).find(
+      (f) => f.constructId === 'OperatorApiFunction',
+    );
+    if (operatorApiFunction === undefined)
+      throw new Error('the synthesized stack has no OperatorApiFunction');
+    const operatorUrl = await startLocalFunctionUrlEndpoint({
+      functionArn:
+        names.get(operatorApiFunction.logicalId)?.arn ?? localFunctionArn(operatorApiFunction.logicalId),
+      region: LOCAL_REGION,
+      iam,
+      resourcePolicy: functionResourcePolicy(template, operatorApiFunction.logicalId, names),
+      invoke: (event) => lambda.invoke('OperatorApiFunction', event),
+    });
+    stopping.push(() => operatorUrl.close());
+    const operator = iam.createUser(localOperatorUserName(), []);
+    const operatorApi: LocalOperatorApi = {
+      url: operatorUrl.url,
+      operator,
+      requests: () => operatorUrl.requests(),
+      send: async (body, as = operator) => {
+        const response = await signedFetch(operatorUrl.url, JSON.stringify(body), as, LOCAL_REGION);
+        const text = await response.text();
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // Not JSON: the caller sees the text.
+        }
+        return { status: response.status, body: parsed };
+      },
+    };
+
     const sfnClients: SFNClient[] = [];
     stopping.push(async () => sfnClients.forEach((c) => c.destroy()));
     return {
@@ -330,6 +418,12 @@ export async function startLocalEnvironment(
       store: createDynamoDbStore(client, tables),
       documentNames: Object.fromEntries(Object.values(documents).map((d) => [d.document, d.name])),
       invokeTrigger: (trigger, event) => lambda.invoke(`${trigger}Function`, event),
+      operatorApi,
+      startAsOperator: async (request, as) => {
+        const answer = await operatorApi.send({ action: 'start', ...request }, as);
+        if (answer.status !== 200) throw new OperatorApiRefusal(answer.status, answer.body);
+        return (answer.body as { result: TriggerResult }).result;
+      },
       sfnClient: () => {
         const c = new SFNClient({
           endpoint: stepFunctions.endpoint,

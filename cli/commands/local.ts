@@ -83,14 +83,25 @@ async function upInForeground(options: LocalUpOptions, out: Output): Promise<Exi
       stateMachineArn: env.stepFunctions.stateMachineArn,
       tables: env.tables,
       auditDigests: env.auditDigests,
+      operatorApi: {
+        url: env.operatorApi.url,
+        credentials: {
+          accessKeyId: env.operatorApi.operator.accessKeyId,
+          secretAccessKey: env.operatorApi.operator.secretAccessKey,
+        },
+      },
       hosts,
     };
     writeLocalState(state);
-    out.result({ status: 'ready', stateFile: localStateFile(), ...state }, () =>
-      [
-        `ready: ${hosts.length} host(s) in pool lab; state in ${localStateFile()}`,
-        'try: rejuv hosts --local | rejuv start --local --host host-1 --reason "planned" | rejuv local down',
-      ].join('\n'),
+    // The operator's secret stays in the state file (mode 600), not on the terminal.
+    const { operatorApi, ...shown } = state;
+    out.result(
+      { status: 'ready', stateFile: localStateFile(), ...shown, operatorApiUrl: operatorApi.url },
+      () =>
+        [
+          `ready: ${hosts.length} host(s) in pool lab; state in ${localStateFile()}`,
+          'try: rejuv hosts --local | rejuv start --local --host host-1 --reason "planned" | rejuv local down',
+        ].join('\n'),
     );
     const signal = await stopped;
     out.info(`${signal}: stopping the local environment`);

@@ -1,16 +1,18 @@
 /** `rejuv start`: operator-triggered maintenance of one host, followed step by step. */
 import { randomUUID } from 'node:crypto';
-import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
-import { systemClock } from '../../shared/domain/clock.js';
-import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
+import { z } from 'zod';
+import { parseWith } from '../../shared/domain/validation.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { executionArnOf, followExecution, type ExecutionView } from '../executions.js';
 import type { StartOptions } from '../cli-options.js';
 import type { Output } from '../output.js';
 import type { Target } from '../target.js';
 
-/** How long a repeated start with the same request id is recognised. */
-const DEDUPE_TTL_SECONDS = 24 * 3600;
+/** What the API's start answers (shared/workflow/start-rejuvenation.ts TriggerResult). */
+const TriggerAnswerSchema = z.looseObject({
+  status: z.enum(['started', 'duplicate']),
+  executionName: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/),
+});
 
 export async function startCommand(
   target: Target,
@@ -19,25 +21,18 @@ export async function startCommand(
   pollMs: number,
 ): Promise<ExitCode> {
   const requestId = options.requestId ?? `cli-${randomUUID()}`;
-  const principal = await target.principal();
-  const started = await startFromOperator(
-    {
-      hosts: target.store.hosts,
-      idempotency: target.store.idempotency,
-      executions: new SfnExecutionStarter(target.sfn, target.stateMachineArn),
-      dedupeTtlSeconds: DEDUPE_TTL_SECONDS,
-      clock: systemClock,
-    },
-    {
-      hostId: options.host,
-      reason: options.reason,
-      principal,
-      level: options.level,
-      dryRun: options.dryRun,
-      allowSilentGuests: options.allowSilentGuests,
-      requestId,
-    },
-  );
+  // The API names who asked (the signer AWS authenticated) and starts the execution; the CLI never does.
+  const answer = await target.operatorApi.send({
+    action: 'start',
+    hostId: options.host,
+    reason: options.reason,
+    level: options.level,
+    dryRun: options.dryRun,
+    allowSilentGuests: options.allowSilentGuests,
+    requestId,
+  });
+  const started = parseWith(TriggerAnswerSchema, 'operator API answer', answer.result);
+  const principal = answer.principal;
   const executionArn = executionArnOf(target.stateMachineArn, started.executionName);
   out.info(
     `${started.status === 'started' ? 'started' : 'already started (same request id)'} ${options.dryRun ? 'dry run' : 'rejuvenation'} of ${options.host} as ${principal}: ${started.executionName}`,

@@ -299,3 +299,16 @@ export class ReleaseCheckFailedError extends RejuvError {
     super(`host ${hostId} stays QUARANTINED: ${check} did not pass: ${detail}`);
   }
 }
+
+/** The operator API's caller holds no grant for the pool (or pools) the action touches. */
+export class NotAuthorizedError extends RejuvError {
+  override readonly name = 'NotAuthorizedError';
+  readonly retryable = false;
+  constructor(
+    readonly principal: string,
+    readonly action: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 const operator = async (hostId: string, requestId: string, extra: Record<string, unknown> = {}) =>
-  (await env.invokeTrigger('OperatorTrigger', operatorRequest(hostId, requestId, extra))) as TriggerAnswer;
+  (await env.startAsOperator(operatorRequest(hostId, requestId, extra))) as TriggerAnswer;
 
 describe('End to end: failure paths', () => {
   it('Preflight refusal: the host is untouched, the lock released, the refusal audited and notified', async () => {

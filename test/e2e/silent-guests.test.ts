@@ -32,10 +32,7 @@ afterAll(async () => {
 });
 
 const operator = async (requestId: string, extra: Record<string, unknown> = {}) =>
-  (await env.invokeTrigger(
-    'OperatorTrigger',
-    operatorRequest(host.hostId, requestId, extra),
-  )) as TriggerAnswer;
+  (await env.startAsOperator(operatorRequest(host.hostId, requestId, extra))) as TriggerAnswer;
 
 describe('End to end: a host whose guest was silent before the rejuvenation', () => {
   it('is refused by Preflight naming the silent VM, with no VM touched', async () => {

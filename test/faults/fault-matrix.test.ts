@@ -392,10 +392,9 @@ describe('Fault matrix: the coordinator', () => {
     const event = agingAlarmEvent(host.hostId);
     const [alarm, op] = (await Promise.all([
       env.invokeTrigger('AlarmTrigger', event),
-      env.invokeTrigger('OperatorTrigger', {
+      env.startAsOperator({
         hostId: host.hostId,
         reason: 'race',
-        principal: 'bob',
         requestId: 'race',
       }),
     ])) as { executionName: string }[];

@@ -160,10 +160,9 @@ describe('Concurrency soak', () => {
     for (let i = 0; i < EXECUTIONS; i++) {
       const host = hosts[i % HOSTS];
       if (host === undefined) continue;
-      const answer = (await env.invokeTrigger('OperatorTrigger', {
+      const answer = (await env.startAsOperator({
         hostId: host.hostId,
         reason: `soak run ${i}`,
-        principal: 'soak@example.com',
         requestId: `soak-${i}`,
       })) as { executionName: string };
       started.push({ host, name: answer.executionName });
@@ -227,10 +226,9 @@ describe('Concurrency soak', () => {
     for (let wave = 0; wave < HOSTS; wave += LIMIT) {
       const names = await Promise.all(
         hosts.slice(wave, wave + LIMIT).map(async (host) => {
-          const answer = (await env.invokeTrigger('OperatorTrigger', {
+          const answer = (await env.startAsOperator({
             hostId: host.hostId,
             reason: 'soak: after the burst',
-            principal: 'soak@example.com',
             requestId: `soak-again-${host.hostId}`,
           })) as { executionName: string };
           return answer.executionName;

@@ -69,6 +69,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     HostNotQuarantinedError: ['host-1', 'IN_SERVICE'],
     HostUnavailableError: ['host-1', 'offline', deadline],
     ReleaseCheckFailedError: ['host-1', 'Verify', 'vm1: guest heartbeat did not advance'],
+    NotAuthorizedError: ['arn:aws:iam::123456789012:user/bob', 'start', 'bob may not start pool web'],
   } satisfies ErrorExamples<typeof domainErrors>),
   ...({
     UnknownHostInstanceError: ['i-0123456789abcdef0'],

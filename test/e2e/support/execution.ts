@@ -21,5 +21,5 @@ export async function auditChain(env: LocalEnvironment, hostId: string): Promise
 }
 
 export function operatorRequest(hostId: string, requestId: string, extra: Record<string, unknown> = {}) {
-  return { hostId, reason: 'planned rejuvenation', principal: 'alice@example.com', requestId, ...extra };
+  return { hostId, reason: 'planned rejuvenation', requestId, ...extra };
 }

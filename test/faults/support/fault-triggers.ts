@@ -9,10 +9,9 @@ export async function operatorStart(
   reason: string,
   requestId = 'fault',
 ): Promise<string> {
-  const answer = (await env.invokeTrigger('OperatorTrigger', {
+  const answer = (await env.startAsOperator({
     hostId: host.hostId,
     reason,
-    principal: 'faults@example.com',
     requestId,
   })) as { executionName: string };
   return answer.executionName;

@@ -185,12 +185,25 @@ describe('Construct: RejuvenationCoordinator', () => {
       (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
     );
     const sendCommand = statements.filter((s) => s['Action'] === 'ssm:SendCommand');
-    expect(sendCommand).toHaveLength(2);
-    const onInstances = sendCommand.find((s) => s['Condition'] !== undefined);
-    expect(onInstances?.['Condition']).toEqual({ StringEquals: { 'ssm:resourceTag/rejuv:managed': 'true' } });
-    const onDocuments = sendCommand.find((s) => s['Condition'] === undefined);
-    expect(JSON.stringify(onDocuments?.['Resource'])).toContain(':document/');
-    expect(JSON.stringify(onDocuments?.['Resource'])).not.toContain('"*"');
+    // The workflow's step and the operator API (a release's checks), two statements each.
+    expect(sendCommand).toHaveLength(4);
+    for (const onInstances of sendCommand.filter((s) => s['Condition'] !== undefined))
+      expect(onInstances['Condition']).toEqual({ StringEquals: { 'ssm:resourceTag/rejuv:managed': 'true' } });
+    const onDocuments = sendCommand.filter((s) => s['Condition'] === undefined);
+    expect(onDocuments).toHaveLength(2);
+    for (const statement of onDocuments) {
+      expect(JSON.stringify(statement['Resource'])).toContain(':document/');
+      expect(JSON.stringify(statement['Resource'])).not.toContain('"*"');
+    }
+    // The operator API may send Preflight and Verify only: never WarmReboot or Recover.
+    const byOperatorApi = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes('OperatorApiFunctionRole'))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+      .find((s) => s['Action'] === 'ssm:SendCommand' && s['Condition'] === undefined);
+    const documents = JSON.stringify(byOperatorApi?.['Resource']);
+    expect(documents).toMatch(/PreflightDocument/);
+    expect(documents).toMatch(/VerifyDocument/);
+    expect(documents).not.toMatch(/WarmRebootDocument|RecoverDocument/);
     const anyWildcardSend = statements.some(
       (s) => s['Action'] === 'ssm:SendCommand' && s['Resource'] === '*',
     );
@@ -240,7 +253,17 @@ describe('Construct: RejuvenationCoordinator', () => {
       .flatMap((p) =>
         (p.Properties.PolicyDocument.Statement as { Effect: string }[]).filter((s) => s.Effect === 'Allow'),
       );
-    const text = JSON.stringify(allows);
+    // The operator API deletes and scans host items (deregister, sync), on the hosts table only.
+    expect(TABLE_GRANTS.OperatorApi.hosts).toEqual(expect.arrayContaining(['DeleteItem', 'Scan']));
+    const onHostsByOperatorApi = (s: unknown) =>
+      JSON.stringify(s).includes('HostsTable') &&
+      allows.indexOf(s as { Effect: string }) >= 0 &&
+      Object.entries(template.findResources('AWS::IAM::Policy')).some(
+        ([id, p]) =>
+          id.includes('OperatorApiFunctionRole') &&
+          (p.Properties.PolicyDocument.Statement as unknown[]).includes(s),
+      );
+    const text = JSON.stringify(allows.filter((s) => !onHostsByOperatorApi(s)));
     for (const action of ['DeleteItem', 'Scan', 'BatchWriteItem', 'GetRecords', 'DescribeTable'])
       expect(text).not.toContain(`dynamodb:${action}`);
     for (const [fnId, grant] of Object.entries(TABLE_GRANTS))

@@ -11,12 +11,17 @@ const outputs = [
   { OutputKey: 'NotificationTopicArn', OutputValue: 'arn:aws:sns:eu-west-1:123456789012:t' },
   { OutputKey: 'AuditDigestBucketName', OutputValue: 'rejuv-auditdigests-1' },
   { OutputKey: 'AuditDigestKeyArn', OutputValue: 'arn:aws:kms:eu-west-1:123456789012:key/abc-1' },
+  {
+    OutputKey: 'OperatorApiUrl',
+    OutputValue: 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/',
+  },
 ];
 
 describe('CLI target: a deployed stack', () => {
   it('reads the state machine, every table and the audit digests from the outputs RejuvStack declares', () => {
     expect(targetFromStackOutputs('Rejuv', outputs)).toEqual({
       stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:rejuv',
+      operatorApiUrl: 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/',
       tables: {
         hosts: 'Rejuv-Hosts-1',
         leases: 'Rejuv-Leases-1',
@@ -30,7 +35,7 @@ describe('CLI target: a deployed stack', () => {
     });
   });
 
-  it.each(['AuditTableName', 'AuditDigestBucketName', 'AuditDigestKeyArn'])(
+  it.each(['AuditTableName', 'AuditDigestBucketName', 'AuditDigestKeyArn', 'OperatorApiUrl'])(
     'says which output is missing when the stack is not a rejuv stack (exit 4): %s',
     (missing) => {
       let thrown: unknown;

@@ -1,0 +1,70 @@
+/**
+ * The operator API's ports and use cases, built once per container from the deployment's configuration:
+ * the triggers' start, the host sync, and the host administration use cases (shared/operator).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
+import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
+import { SsmManagedInstances } from '../../shared/adapters/ssm/ssm-managed-instances.js';
+import { systemClock } from '../../shared/domain/clock.js';
+import { SsmHostCommands } from '../../shared/adapters/ssm/ssm-host-commands.js';
+import { parseWith } from '../../shared/domain/validation.js';
+import { syncHosts } from '../../shared/onboarding/sync-hosts.js';
+import { deregisterHost } from '../../shared/operator/deregister-host.js';
+import { OperatorConfigSchema, type OperatorUseCaseDeps } from '../../shared/operator/operator-deps.js';
+import { registerHost } from '../../shared/operator/register-host.js';
+import { releaseHost } from '../../shared/operator/release-host.js';
+import type { OperatorApiDeps } from '../../shared/operator/operator-api.js';
+import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
+import { tracer } from './observability.js';
+import { operatorGrantsConfig } from './operator-grants-config.js';
+import { runtimeConfig } from './runtime-config.js';
+
+let cached: OperatorApiDeps | undefined;
+
+export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
+  if (cached !== undefined) return cached;
+  const config = runtimeConfig();
+  if (config.stateMachineArn === undefined)
+    throw new Error('the operator API configuration names no state machine');
+  const store = createDynamoDbStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tables);
+  const ssm = tracer.captureAWSv3Client(new SSMClient({}));
+  const triggerDeps = {
+    hosts: store.hosts,
+    idempotency: store.idempotency,
+    executions: new SfnExecutionStarter(tracer.captureAWSv3Client(new SFNClient({})), config.stateMachineArn),
+    dedupeTtlSeconds: config.workflow.dedupeTtlSeconds,
+    clock: systemClock,
+  };
+  const instances = new SsmManagedInstances(ssm);
+  const useCaseDeps: OperatorUseCaseDeps = {
+    hosts: store.hosts,
+    audit: store.audit,
+    hostLock: store.hostLock,
+    hostCommands: new SsmHostCommands(ssm),
+    clock: systemClock,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    config: parseWith(OperatorConfigSchema, 'operator configuration', {
+      leaseDurationMs: config.workflow.leaseDurationMs,
+      documents: config.workflow.documents,
+      commandTimeoutSeconds: config.workflow.commandTimeoutSeconds,
+    }),
+  };
+  cached = {
+    grants: operatorGrantsConfig(),
+    hosts: store.hosts,
+    audit: store.audit,
+    clock: systemClock,
+    actions: {
+      start: (principal, input) => startFromOperator(triggerDeps, { ...input, principal }),
+      sync: (principal) =>
+        syncHosts({ hosts: store.hosts, audit: store.audit, instances, clock: systemClock, principal }),
+      register: (principal, input) => registerHost(useCaseDeps, principal, input),
+      deregister: (principal, input) => deregisterHost(useCaseDeps, principal, input),
+      release: (principal, input) => releaseHost(useCaseDeps, principal, input),
+    },
+  };
+  return cached;
+}
