@@ -26,8 +26,8 @@ export interface LinuxVmOptions {
   readonly memoryMiB?: number;
 }
 
-/** Room for the guest's ext2 filesystem and its 8 MiB of files to read. */
-const DATA_DISK_BYTES = 32 << 20;
+/** Room for the guest's ext2 filesystem and its 32 MiB of files to read. */
+const DATA_DISK_BYTES = 64 << 20;
 const CONTROL_CHARDEV_PREFIX = 'pipe,id=control,path=';
 
 export async function createLinuxVm(hostRoot: string, options: LinuxVmOptions): Promise<VmInventoryEntry> {

@@ -42,7 +42,7 @@ describe('Linux guest: WarmReboot hands it over', () => {
     // RAM written at boot still checks out; the virtio devices came across with their state.
     expect(await askLinuxGuest(entry, 'mem')).toEqual(['ok']);
     expect(await askLinuxGuest(entry, 'net')).toEqual(['up']);
-    expect((await askLinuxGuest(entry, 'read'))[1]).toBe(String(8 << 20));
+    expect((await askLinuxGuest(entry, 'read'))[1]).toBe(String(32 << 20));
 
     const verify = await runHostDocument(host.root, 'Verify', { runId: 'linux-handover' });
     expect(verify.result.outcome).toBe('ok');
