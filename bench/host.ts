@@ -15,21 +15,13 @@
  * its counter never skipped. The last line of output is one JSON object with the medians.
  */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { loadHostDocument } from '../host/documents/load-host-document.js';
 import { counterBreaks, readHeartbeatLog } from '../host/lab/heartbeat-log.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../host/lab/lab-host.js';
-import { REPO_ROOT } from '../host/lab/repo-paths.js';
-import {
-  expectDocumentResult,
-  parseHostDocumentResult,
-  type WarmRebootResult,
-  type WarmRebootVm,
-} from '../host/results/host-document-result.js';
-import { runDocument } from '../host/runner/run-document.js';
+import type { WarmRebootResult, WarmRebootVm } from '../host/results/host-document-result.js';
 import { HeartbeatArrivals } from './heartbeat-arrivals.js';
+import { classicViaAgent, warmViaDocument } from './reboot-paths.js';
 import { median, round } from './statistics.js';
 
 const MEMORY_SIZES_MIB = [256, 1024, 2048] as const;
@@ -61,25 +53,6 @@ interface Row {
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
-
-async function warmViaDocument(hostRoot: string, runId: string): Promise<WarmRebootResult> {
-  const run = await runDocument({
-    document: loadHostDocument('WarmReboot').content,
-    documentName: 'WarmReboot',
-    parameters: { runId },
-    hostRoot,
-  });
-  return expectDocumentResult(parseHostDocumentResult(run.stdout), 'WarmReboot');
-}
-
-async function classicViaAgent(hostRoot: string, runId: string): Promise<WarmRebootResult> {
-  const agent = join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py');
-  const { stdout } = await exec('python3', ['-B', agent, 'warm-reboot', '--run-id', runId, '--classic'], {
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', REJUV_HOST_ROOT: hostRoot },
-    maxBuffer: 1 << 20,
-  }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
-  return expectDocumentResult(parseHostDocumentResult(stdout), 'WarmReboot');
-}
 
 async function rebootOnce(lab: LabHost, path: RebootPath, runId: string): Promise<VmSample[]> {
   const names = [...lab.vms.keys()];

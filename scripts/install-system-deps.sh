@@ -4,6 +4,9 @@
 #   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
 #   nasm                     assembles the tiny test guest from source
 #   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
+# and makes sure apt's package lists know linux-image-amd64 and busybox-static: the lab's Linux guest
+# (host/lab/linux-guest.ts) fetches them with `apt-get download` and unpacks them with `dpkg-deb -x`
+# into .tmp/, installing nothing (its initramfs is written without cpio).
 # Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
 set -euo pipefail
 
@@ -23,17 +26,22 @@ if command -v java >/dev/null 2>&1; then
   if [ -n "$java_major" ] && [ "$java_major" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
+lists_known=true
+apt-cache show linux-image-amd64 busybox-static >/dev/null 2>&1 || lists_known=false
+
+if [ ${#missing[@]} -eq 0 ] && [ "$lists_known" = true ]; then
   echo "system packages: all present"
   exit 0
 fi
 
-echo "system packages: installing ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]} (or apt-get update)" >&2; exit 1; }
   SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "system packages: installing ${missing[*]}"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -9,6 +9,7 @@ import type { VmInventoryEntry } from '../inventory/vm-inventory.js';
 import { launchVm, type LaunchedVm } from './launch-vms.js';
 import { LAB_HOSTS_DIR } from './repo-paths.js';
 import { teardownHost } from './teardown-host.js';
+import { createLinuxVm, type LinuxVmOptions } from './linux-vm.js';
 import { createTestVm, type TestVmOptions } from './test-vm.js';
 
 export interface LabHost {
@@ -17,6 +18,8 @@ export interface LabHost {
   readonly vms: ReadonlyMap<string, VmInventoryEntry>;
   /** Adds a test VM to the inventory (does not start it). */
   addVm(options: TestVmOptions): Promise<VmInventoryEntry>;
+  /** Adds a VM running the lab's Linux guest (host/lab/linux-vm.ts) to the inventory. */
+  addLinuxVm(options: LinuxVmOptions): Promise<VmInventoryEntry>;
   /** Starts every VM added so far that is not running yet. */
   launch(): Promise<LaunchedVm[]>;
   /** The VM's inventory entry; throws for a name never added. */
@@ -26,6 +29,9 @@ export interface LabHost {
 
 const openHosts = new Set<string>();
 
+/** A Linux guest boots in about 10 s under TCG; a loaded machine can triple that. */
+const LINUX_FIRST_HEARTBEAT_TIMEOUT_MS = 120_000;
+
 export async function createLabHost(): Promise<LabHost> {
   const id = `h-${randomBytes(4).toString('hex')}`;
   const root = join(LAB_HOSTS_DIR, id);
@@ -33,6 +39,7 @@ export async function createLabHost(): Promise<LabHost> {
   openHosts.add(root);
   const vms = new Map<string, VmInventoryEntry>();
   const launched = new Set<string>();
+  const linux = new Set<string>();
   return {
     id,
     root,
@@ -42,9 +49,22 @@ export async function createLabHost(): Promise<LabHost> {
       vms.set(entry.name, entry);
       return entry;
     },
+    async addLinuxVm(options) {
+      const entry = await createLinuxVm(root, options);
+      vms.set(entry.name, entry);
+      linux.add(entry.name);
+      return entry;
+    },
     async launch() {
       const pending = [...vms.values()].filter((entry) => !launched.has(entry.name));
-      const started = await Promise.all(pending.map(launchVm));
+      const started = await Promise.all(
+        pending.map((entry) =>
+          launchVm(
+            entry,
+            linux.has(entry.name) ? { firstHeartbeatTimeoutMs: LINUX_FIRST_HEARTBEAT_TIMEOUT_MS } : {},
+          ),
+        ),
+      );
       for (const vm of started) launched.add(vm.entry.name);
       return started;
     },

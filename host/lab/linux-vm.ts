@@ -1,0 +1,112 @@
+/**
+ * Inventory entries for the lab's Linux guest (host/guest/linux/init): Debian's kernel with a busybox
+ * initramfs, 2 vCPUs, RAM in a shared /dev/shm file, a virtio-blk data disk and virtio-net on QEMU's
+ * user network, wired so the warm path hands it over exactly as it does the 512-byte guest: the QMP
+ * socket is the only listening socket, and every serial port is a file or a FIFO both processes of a
+ * handover can open.
+ *
+ * The request port is a FIFO that QEMU opens read-write (a `pipe` chardev), so it never sees an end
+ * of file and never blocks on open. While a handover is under way both processes read from it, so
+ * requests are sent only when one process runs the VM.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeInventoryEntry, type VmInventoryEntry } from '../inventory/vm-inventory.js';
+import { buildLinuxGuest } from './linux-guest.js';
+import { HEARTBEAT_PATTERN } from './test-guest.js';
+import { shmRamPath } from './test-vm.js';
+
+const run = promisify(execFile);
+
+export interface LinuxVmOptions {
+  readonly name: string;
+  /** @default 256 */
+  readonly memoryMiB?: number;
+}
+
+/** Room for the guest's ext2 filesystem and its 32 MiB of files to read. */
+const DATA_DISK_BYTES = 64 << 20;
+const CONTROL_CHARDEV_PREFIX = 'pipe,id=control,path=';
+
+export async function createLinuxVm(hostRoot: string, options: LinuxVmOptions): Promise<VmInventoryEntry> {
+  const { name } = options;
+  const memoryMiB = options.memoryMiB ?? 256;
+  const guest = await buildLinuxGuest();
+  const qmpSocket = join(hostRoot, 'run', 'rejuv', `${name}.qmp`);
+  const control = join(hostRoot, 'run', 'rejuv', `${name}.control`);
+  const stateDir = join(hostRoot, 'var', 'lib', 'rejuv', 'vms', name);
+  const logDir = join(hostRoot, 'var', 'log', 'rejuv');
+  const heartbeatLog = join(logDir, `${name}.serial.log`);
+  const disk = join(hostRoot, 'var', 'lib', 'rejuv', 'images', `${name}.img`);
+  for (const dir of ['run/rejuv', 'var/log/rejuv', 'var/lib/rejuv/images'])
+    await mkdir(join(hostRoot, dir), { recursive: true });
+  await mkdir(stateDir, { recursive: true });
+  // Sparse and empty: the guest makes its filesystem on first boot (no mkfs needed on this machine).
+  const image = await open(disk, 'w');
+  await image.truncate(DATA_DISK_BYTES);
+  await image.close();
+  await run('mkfifo', ['-m', '600', control]);
+  const entry: VmInventoryEntry = {
+    schemaVersion: 1,
+    name,
+    argv: [
+      'qemu-system-x86_64',
+      '-name',
+      name,
+      '-accel',
+      'tcg',
+      '-machine',
+      'pc,memory-backend=ram0',
+      '-m',
+      `${memoryMiB}M`,
+      '-object',
+      `memory-backend-file,id=ram0,size=${memoryMiB}M,mem-path=${shmRamPath(hostRoot, name)},share=on`,
+      '-smp',
+      '2',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-kernel',
+      guest.kernel,
+      '-initrd',
+      guest.initrd,
+      '-append',
+      guest.append,
+      '-drive',
+      `file=${disk},format=raw,if=virtio`,
+      '-netdev',
+      'user,id=net0',
+      '-device',
+      'virtio-net-pci,netdev=net0',
+      '-chardev',
+      `file,id=heartbeat,path=${heartbeatLog},append=on`,
+      '-serial',
+      'chardev:heartbeat',
+      '-chardev',
+      `${CONTROL_CHARDEV_PREFIX}${control}`,
+      '-serial',
+      'chardev:control',
+      '-chardev',
+      `file,id=console,path=${join(logDir, `${name}.console.log`)},append=on`,
+      '-serial',
+      'chardev:console',
+      '-qmp',
+      `unix:${qmpSocket},server=on,wait=off`,
+    ],
+    qmpSocket,
+    stateDir,
+    heartbeat: { log: heartbeatLog, pattern: HEARTBEAT_PATTERN },
+  };
+  await writeInventoryEntry(hostRoot, entry);
+  return entry;
+}
+
+/** The FIFO a Linux VM's guest reads requests from, as its argv names it; undefined for other guests. */
+export function linuxGuestControlPath(entry: VmInventoryEntry): string | undefined {
+  return entry.argv
+    .find((arg) => arg.startsWith(CONTROL_CHARDEV_PREFIX))
+    ?.slice(CONTROL_CHARDEV_PREFIX.length);
+}
