@@ -65,6 +65,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     HostCommandTimeoutError: ['host-1', 'WarmReboot', 'cmd-1', deadline],
     HostNotBackError: ['host-1', deadline, 'ConnectionLost'],
     HostNotInServiceError: ['host-1', 'QUARANTINED'],
+    UnclaimedExecutionError: ['op-host-1-4c05a94c20a6cb75', 'no-claim'],
   } satisfies ErrorExamples<typeof domainErrors>),
   ...({
     UnknownHostInstanceError: ['i-0123456789abcdef0'],

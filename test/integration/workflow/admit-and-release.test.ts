@@ -9,9 +9,9 @@ import {
   PoolFullError,
   ValidationError,
 } from '../../../shared/domain/errors.js';
-import { admit } from '../../../shared/workflow/admit.js';
 import { advance } from '../../../shared/workflow/advance.js';
 import { release } from '../../../shared/workflow/release.js';
+import { admitClaimed } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
@@ -51,7 +51,7 @@ async function auditSteps(hostId: string): Promise<string[]> {
 describe('Use case: admit', () => {
   it('takes the lock and a pool slot, moves the host to ADMITTED and records it', async () => {
     const hostId = await newHost();
-    const ctx = await admit(workflowDeps(store, clock), 'exec-a', request(hostId));
+    const ctx = await admitClaimed(workflowDeps(store, clock), 'exec-a', request(hostId));
     expect(ctx).toMatchObject({
       hostState: 'ADMITTED',
       hostVersion: 1,
@@ -64,8 +64,8 @@ describe('Use case: admit', () => {
 
   it('retried after a crash, carries on with the same lock, slot and transition, recorded once', async () => {
     const hostId = await newHost();
-    const first = await admit(workflowDeps(store, clock), 'exec-r', request(hostId));
-    const again = await admit(workflowDeps(store, clock), 'exec-r', request(hostId));
+    const first = await admitClaimed(workflowDeps(store, clock), 'exec-r', request(hostId));
+    const again = await admitClaimed(workflowDeps(store, clock), 'exec-r', request(hostId));
     expect(again).toMatchObject({
       hostState: 'ADMITTED',
       hostVersion: 1,
@@ -77,25 +77,29 @@ describe('Use case: admit', () => {
 
   it('refuses a host another execution holds, touching nothing', async () => {
     const hostId = await newHost();
-    await admit(workflowDeps(store, clock), 'exec-1', request(hostId));
-    await expect(admit(workflowDeps(store, clock), 'exec-2', request(hostId))).rejects.toThrow(LockHeldError);
+    await admitClaimed(workflowDeps(store, clock), 'exec-1', request(hostId));
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-2', request(hostId))).rejects.toThrow(
+      LockHeldError,
+    );
     expect(await store.hosts.get(hostId)).toMatchObject({ executionId: 'exec-1', stateVersion: 1 });
   });
 
   it('when the pool is full, gives the host lock back so waiting holds nothing', async () => {
     const [a, b] = [await newHost('tight'), await newHost('tight')];
-    await admit(workflowDeps(store, clock), 'exec-t1', request(a));
-    await expect(admit(workflowDeps(store, clock), 'exec-t2', request(b))).rejects.toThrow(PoolFullError);
+    await admitClaimed(workflowDeps(store, clock), 'exec-t1', request(a));
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-t2', request(b))).rejects.toThrow(
+      PoolFullError,
+    );
     expect(await store.hostLock.current(b)).toBeUndefined();
     expect((await store.hosts.get(b)).state).toBe('IN_SERVICE');
   });
 
   it('refuses a quarantined host and releases what it took', async () => {
     const hostId = await newHost();
-    let ctx = await admit(workflowDeps(store, clock), 'exec-q', request(hostId));
+    let ctx = await admitClaimed(workflowDeps(store, clock), 'exec-q', request(hostId));
     ctx = await advance(workflowDeps(store, clock), ctx, 'QUARANTINED', { step: 'Test', reason: 'broken' });
     await release(workflowDeps(store, clock), ctx, { Error: 'Test', Cause: 'broken' });
-    await expect(admit(workflowDeps(store, clock), 'exec-q2', request(hostId))).rejects.toThrow(
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-q2', request(hostId))).rejects.toThrow(
       HostNotInServiceError,
     );
     expect(await store.hostLock.current(hostId)).toBeUndefined();
@@ -104,7 +108,7 @@ describe('Use case: admit', () => {
 
   it('in a dry run, checks everything but moves nothing', async () => {
     const hostId = await newHost();
-    const ctx = await admit(workflowDeps(store, clock), 'exec-d', request(hostId, { dryRun: true }));
+    const ctx = await admitClaimed(workflowDeps(store, clock), 'exec-d', request(hostId, { dryRun: true }));
     expect(ctx.hostState).toBe('IN_SERVICE');
     expect(await store.hosts.get(hostId)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
     expect(await auditSteps(hostId)).toEqual(['Admit:skipped']);
@@ -118,7 +122,7 @@ describe('Use case: admit', () => {
   ])('refuses %s before taking anything', async (_what, override, error) => {
     const hostId = await newHost();
     await expect(
-      admit(workflowDeps(store, clock), 'exec-bad', { ...request(hostId), ...override }),
+      admitClaimed(workflowDeps(store, clock), `exec-bad-${hostId}`, { ...request(hostId), ...override }),
     ).rejects.toThrow(error);
     expect(await store.hostLock.current(hostId)).toBeUndefined();
   });
@@ -128,7 +132,7 @@ describe('Use case: advance', () => {
   it('renews the lock and the pool slot once less than half is left, so a long execution keeps them', async () => {
     const hostId = await newHost();
     const deps = workflowDeps(store, clock);
-    const admitted = await admit(deps, 'exec-long', request(hostId));
+    const admitted = await admitClaimed(deps, 'exec-long', request(hostId));
     clock.advance(TEST_LEASE_MS * 0.4);
     const draining = await advance(deps, admitted, 'DRAINING', { step: 'Drain' });
     expect(draining.lock).toEqual(admitted.lock);
@@ -155,7 +159,7 @@ describe('Use case: release', () => {
       const hostId = await newHost();
       const notifier = new RecordingNotifier();
       const deps = workflowDeps(store, clock, { notifier });
-      let ctx = await admit(deps, `exec-rel-${error}`, request(hostId));
+      let ctx = await admitClaimed(deps, `exec-rel-${error}`, request(hostId));
       ctx = await advance(deps, ctx, 'IN_SERVICE', { step: 'Compensate', reason: 'test' });
       const result = await release(deps, ctx, { Error: error, Cause: cause });
       expect(result).toMatchObject({ outcome, hostState: 'IN_SERVICE' });
@@ -171,7 +175,7 @@ describe('Use case: release', () => {
   it('reports a lease lost to a takeover instead of failing, so the execution still ends', async () => {
     const hostId = await newHost();
     const deps = workflowDeps(store, clock);
-    const ctx = await admit(deps, 'exec-slow', request(hostId));
+    const ctx = await admitClaimed(deps, 'exec-slow', request(hostId));
     clock.advance(TEST_LEASE_MS + 1);
     await store.hostLock.acquire(hostId, 'exec-new', 60_000);
     const result = await release(deps, ctx, { Error: 'Test', Cause: 'stalled' });
