@@ -7,11 +7,14 @@ import {
   HostNotInServiceError,
   LockHeldError,
   PoolFullError,
+  UnclaimedExecutionError,
   ValidationError,
 } from '../../../shared/domain/errors.js';
+import { admit } from '../../../shared/workflow/admit.js';
+import { recordRefusal } from '../../../shared/workflow/refuse.js';
 import { advance } from '../../../shared/workflow/advance.js';
 import { release } from '../../../shared/workflow/release.js';
-import { admitClaimed } from '../../support/claims.js';
+import { admitClaimed, claimAsTrigger } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
@@ -35,7 +38,7 @@ async function newHost(sharedPool?: string): Promise<string> {
 
 const request = (hostId: string, extra: Record<string, unknown> = {}) => ({
   hostId,
-  trigger: 'operator',
+  trigger: 'operator' as const,
   principal: 'alice@example.com',
   reason: 'scheduled rejuvenation',
   ...extra,
@@ -125,6 +128,109 @@ describe('Use case: admit', () => {
       admitClaimed(workflowDeps(store, clock), `exec-bad-${hostId}`, { ...request(hostId), ...override }),
     ).rejects.toThrow(error);
     expect(await store.hostLock.current(hostId)).toBeUndefined();
+  });
+});
+
+describe('Use case: admit, an execution no trigger claimed', () => {
+  /** What Admit could have taken or moved: the lock, a slot, the host record, its chain. */
+  async function untouched(hostId: string): Promise<void> {
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(await store.poolSemaphore.holders((await store.hosts.get(hostId)).pool, 2)).toEqual([]);
+    expect(await store.hosts.get(hostId)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
+    expect(await auditSteps(hostId)).toEqual([]);
+  }
+
+  it('refuses an execution started around the triggers (no claim), taking nothing', async () => {
+    const hostId = await newHost();
+    const forged = request(hostId, { principal: 'arn:aws:iam::123456789012:role/admin' });
+    await expect(admit(workflowDeps(store, clock), 'op-forged-1', forged)).rejects.toMatchObject({
+      name: 'UnclaimedExecutionError',
+      finding: 'no-claim',
+      executionId: 'op-forged-1',
+    });
+    await untouched(hostId);
+  });
+
+  it('refuses an execution whose input is not the request its trigger claimed, taking nothing', async () => {
+    const hostId = await newHost();
+    await claimAsTrigger(store, 'op-altered-1', request(hostId));
+    const altered = request(hostId, { principal: 'mallory', allowSilentGuests: true });
+    await expect(admit(workflowDeps(store, clock), 'op-altered-1', altered)).rejects.toMatchObject({
+      name: 'UnclaimedExecutionError',
+      finding: 'request-differs',
+    });
+    await untouched(hostId);
+    // The claimed request itself is admitted under that name.
+    expect(await admit(workflowDeps(store, clock), 'op-altered-1', request(hostId))).toMatchObject({
+      hostState: 'ADMITTED',
+    });
+  });
+
+  it('refuses an unknown host the same way when unclaimed: it does not learn whether the host exists', async () => {
+    await expect(admit(workflowDeps(store, clock), 'op-probe-1', request('no-such-host'))).rejects.toThrow(
+      UnclaimedExecutionError,
+    );
+  });
+});
+
+describe('Use case: record a refusal', () => {
+  const refusalOf = async (hostId: string) => {
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(hostId))) records.push(r);
+    return records.filter((r) => r.step === 'Admit' && r.outcome === 'refused');
+  };
+
+  it('records an unclaimed execution on the host chain with its principal marked unverified', async () => {
+    const hostId = await newHost();
+    const notifier = new RecordingNotifier();
+    const forged = request(hostId, { principal: 'arn:aws:iam::123456789012:role/admin' });
+    const error = await admit(workflowDeps(store, clock), 'op-forged-2', forged).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnclaimedExecutionError);
+    const refusal = await recordRefusal(workflowDeps(store, clock, { notifier }), 'op-forged-2', forged, {
+      Error: (error as Error).name,
+      Cause: JSON.stringify({ errorMessage: (error as Error).message }),
+    });
+    expect(refusal).toMatchObject({
+      outcome: 'refused',
+      hostId,
+      reason: expect.stringMatching(/no trigger claim/),
+    });
+    expect(await refusalOf(hostId)).toEqual([
+      expect.objectContaining({
+        principal: 'unverified:arn:aws:iam::123456789012:role/admin',
+        executionId: 'op-forged-2',
+        detail: {
+          error: 'UnclaimedExecutionError',
+          principalVerified: false,
+          claimedPrincipal: 'arn:aws:iam::123456789012:role/admin',
+          claim: 'no-claim',
+        },
+      }),
+    ]);
+    expect(notifier.sent).toEqual([expect.objectContaining({ kind: 'refused', hostId })]);
+  });
+
+  it('keeps a principal its trigger vouched for (a claimed execution refused for the host’s state)', async () => {
+    const hostId = await newHost();
+    await claimAsTrigger(store, 'op-held-1', request(hostId));
+    await recordRefusal(workflowDeps(store, clock), 'op-held-1', request(hostId), {
+      Error: 'LockHeldError',
+      Cause: 'host#x is locked',
+    });
+    expect(await refusalOf(hostId)).toEqual([
+      expect.objectContaining({ principal: 'alice@example.com', detail: { error: 'LockHeldError' } }),
+    ]);
+  });
+
+  it('marks unverified a principal longer than room allows, keeping the whole of it in the detail', async () => {
+    const hostId = await newHost();
+    const principal = `arn:aws:iam::123456789012:role/${'r'.repeat(220)}`;
+    await recordRefusal(workflowDeps(store, clock), 'op-long-1', request(hostId, { principal }), {
+      Error: 'UnclaimedExecutionError',
+    });
+    const [record] = await refusalOf(hostId);
+    expect(record?.principal).toBe(`unverified:${principal}`.slice(0, 256));
+    expect(record?.detail?.['claimedPrincipal']).toBe(principal);
   });
 });
 
