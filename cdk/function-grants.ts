@@ -33,11 +33,16 @@ const TAKE_LEASES: TableGrant = { leases: ['GetItem', 'BatchGetItem', 'UpdateIte
 const RENEW_OR_RELEASE_LEASES: TableGrant = { leases: ['GetItem', 'UpdateItem'] };
 const APPEND_AUDIT: TableGrant = { audit: ['GetItem', 'PutItem'] };
 const READ_AUDIT: TableGrant = { audit: ['GetItem', 'Query'] };
-/** A trigger's claim: a conditional put, and a read of the claim that won. */
+/**
+ * A trigger's claim: a conditional put, and a read of the claim that won. Only the triggers write the
+ * idempotency table: a claim is what Admit takes as proof that a trigger started the execution.
+ */
 const CLAIM_REQUEST: TableGrant = { idempotency: ['GetItem', 'PutItem'] };
+/** Admit's check of its execution's claim (and Refuse's, before it records whose request it refused). */
+const READ_CLAIM: TableGrant = { idempotency: ['GetItem'] };
 
 export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
-  Admit: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT),
+  Admit: merge(READ_CLAIM, MOVE_HOST, TAKE_LEASES, APPEND_AUDIT),
   Advance: merge(MOVE_HOST, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   HostCommandStart: APPEND_AUDIT,
   HostCommandPoll: APPEND_AUDIT,
@@ -49,7 +54,7 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   Compensate: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   Quarantine: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   Release: merge(READ_HOST, READ_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
-  Refuse: merge(READ_HOST, APPEND_AUDIT),
+  Refuse: merge(READ_CLAIM, READ_HOST, APPEND_AUDIT),
   DryRunReport: APPEND_AUDIT,
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),

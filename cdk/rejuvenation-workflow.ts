@@ -28,6 +28,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { WorkflowStepId } from '../lambdas/step-catalog.js';
+import type { UnclaimedExecutionError } from '../shared/domain/errors.js';
 import type { HostState } from '../shared/domain/host-state.js';
 import type { HostDocument } from '../shared/workflow/workflow-config.js';
 
@@ -284,6 +285,12 @@ export function buildRejuvenationWorkflow(
     maxDelay: Duration.minutes(5),
     maxAttempts: options.poolSlotMaxAttempts,
     jitterStrategy: JitterType.FULL,
+  });
+  // Named, though the clause after it catches it too: an execution no trigger claimed is refused, never
+  // retried, and this name is the contract the bundle test holds Admit's function to.
+  admit.addCatch(refuse, {
+    errors: ['UnclaimedExecutionError' satisfies UnclaimedExecutionError['name']],
+    resultPath: '$.error',
   });
   admit.addCatch(refuse, { resultPath: '$.error' });
   admit.next(preflight);

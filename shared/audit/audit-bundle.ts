@@ -11,7 +11,8 @@ import { z } from 'zod';
 import type { StoredRecord } from '../domain/audit-chain.js';
 import type { SignedDigest } from '../domain/audit-digest.js';
 import type { TrailEvidence } from '../domain/audit-digest-verification.js';
-import { AuditRecordSchema, canonicalJson, hashRecord } from '../domain/audit-record.js';
+import { AuditRecordSchema, hashRecord } from '../domain/audit-record.js';
+import { canonicalJson } from '../domain/canonical-json.js';
 import { AuditBundleUnreadableError } from '../domain/errors.js';
 import { describeIssues } from '../domain/validation.js';
 

@@ -6,7 +6,8 @@
  * `openssl dgst -sha256 -verify` checks one with the public key alone.
  */
 import { z } from 'zod';
-import { AuditChainIdSchema, canonicalJson } from './audit-record.js';
+import { AuditChainIdSchema } from './audit-record.js';
+import { canonicalJson } from './canonical-json.js';
 
 export const DIGEST_FORMAT = 'rejuv-audit-digest/1';
 /**

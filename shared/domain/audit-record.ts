@@ -3,8 +3,8 @@
  * chain, its sequence number and the previous record's hash, so altering, removing or moving any record
  * breaks a link that `verifyChain` can name.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalDigest } from './canonical-json.js';
 import { HostStateSchema } from './host.js';
 import { ExecutionIdSchema, PrincipalSchema, ReasonSchema } from './identifiers.js';
 
@@ -70,18 +70,8 @@ export const AuditRecordSchema = AuditEventSchema.extend({
 export type AuditRecord = z.output<typeof AuditRecordSchema>;
 export type UnsealedAuditRecord = Omit<AuditRecord, 'hash'>;
 
-/** JSON with object keys sorted at every depth and undefined members dropped: one text per value. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
 export function hashRecord(record: UnsealedAuditRecord): string {
-  return createHash('sha256').update(canonicalJson(record)).digest('hex');
+  return canonicalDigest(record);
 }
 
 export function sealRecord(record: UnsealedAuditRecord): AuditRecord {

@@ -312,3 +312,25 @@ export class NotAuthorizedError extends RejuvError {
     super(reason);
   }
 }
+/** Why Admit found no trigger behind an execution. */
+export type UnclaimedFinding = 'no-claim' | 'request-differs';
+
+/**
+ * No trigger claimed this execution with this request: it was started around the triggers (directly on
+ * Step Functions, with whatever principal its input names), or its input is not the one the trigger
+ * claimed. Refused before anything is taken; its principal is not to be believed.
+ */
+export class UnclaimedExecutionError extends RejuvError {
+  override readonly name = 'UnclaimedExecutionError';
+  readonly retryable = false;
+  constructor(
+    readonly executionId: string,
+    readonly finding: UnclaimedFinding,
+  ) {
+    super(
+      finding === 'no-claim'
+        ? `execution ${executionId} was not started by a trigger: no trigger claim names it; refusing to start`
+        : `execution ${executionId} does not carry the request its trigger claimed; refusing to start`,
+    );
+  }
+}

@@ -14,3 +14,12 @@ export function alarmIdempotencyKey(alarmName: string, stateChangeTime: string):
   const digest = createHash('sha256').update(`${alarmName}\u0000${stateChangeTime}`).digest('hex');
   return `alarm#${digest.slice(0, 40)}`;
 }
+
+/**
+ * A trigger claims the name of the execution it starts: the name is derived from what the trigger
+ * deduplicates (an alarm's state change, an operator's request id), and Admit, which knows only its own
+ * execution's name, finds the claim by it.
+ */
+export function executionClaimKey(executionName: string): string {
+  return `execution#${executionName}`;
+}

@@ -37,6 +37,8 @@ export const LeaseOwnerSchema = z
   .string()
   .regex(/^[A-Za-z0-9:._@/-]{1,128}$/, 'lease owner: 1-128 chars of A-Z a-z 0-9 : . _ @ / -');
 
+export const MAX_PRINCIPAL_LENGTH = 256;
+
 /** An IAM principal ARN, a local user, or a service name. */
 export const PrincipalSchema = z
   .string()

@@ -1,13 +1,15 @@
 /**
- * Admit: the host lock, a pool slot, and IN_SERVICE → ADMITTED, in that order. Retrying Admit after a
- * crash finds the lock, the slot and the transition already held by this execution and carries on.
+ * Admit: the trigger's claim, the host lock, a pool slot, and IN_SERVICE → ADMITTED, in that order.
+ * Retrying Admit after a crash finds the lock, the slot and the transition already held by this
+ * execution and carries on.
  */
-import { HostNotInServiceError } from '../domain/errors.js';
+import { HostNotInServiceError, UnclaimedExecutionError } from '../domain/errors.js';
 import { ExecutionIdSchema } from '../domain/identifiers.js';
 import type { Lease } from '../domain/lease.js';
 import { parseWith } from '../domain/validation.js';
 import { advance } from './advance.js';
 import { auditStep } from './audit-step.js';
+import { judgeExecutionClaim } from './execution-claim.js';
 import { RejuvenationRequestSchema } from './rejuvenation-request.js';
 import { poolLimit } from './workflow-config.js';
 import type { WorkflowContext } from './workflow-context.js';
@@ -21,6 +23,10 @@ export async function admit(
   parseWith(ExecutionIdSchema, 'execution id', executionId);
   const request = parseWith(RejuvenationRequestSchema, 'rejuvenation request', input);
   const { store, config } = deps;
+  // Before anything is read or taken: an execution no trigger claimed (or whose input is not what its
+  // trigger claimed) must not even learn whether its host exists or is locked.
+  const verdict = judgeExecutionClaim(executionId, request, await store.idempotency.claimOf(executionId));
+  if (!verdict.claimed) throw new UnclaimedExecutionError(executionId, verdict.finding);
   const host = await store.hosts.get(request.hostId);
   const lock = await store.hostLock.acquire(host.hostId, executionId, config.leaseDurationMs);
   let poolSlot: Lease;

@@ -1,13 +1,18 @@
 /**
- * An execution refused at Admit (host locked by another execution, not in service, pool full for too
- * long, bad input) holds nothing; it is recorded on the host's chain where the host is known, and told.
+ * An execution refused at Admit (no trigger claimed it, host locked by another execution, not in
+ * service, pool full for too long, bad input) holds nothing; it is recorded on the host's chain where
+ * the host is known, and told.
  */
 import { hostChainId } from '../domain/audit-record.js';
-import { HostIdSchema } from '../domain/identifiers.js';
+import { MAX_PRINCIPAL_LENGTH, HostIdSchema } from '../domain/identifiers.js';
 import { describeCaught } from './compensate.js';
-import { RejuvenationRequestSchema } from './rejuvenation-request.js';
+import { judgeExecutionClaim } from './execution-claim.js';
+import { RejuvenationRequestSchema, type RejuvenationRequest } from './rejuvenation-request.js';
 import type { CaughtError } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
+
+/** Marks a principal no trigger vouched for, on the record's principal itself (as exports show it). */
+export const UNVERIFIED_PREFIX = 'unverified:';
 
 export interface Refusal {
   readonly outcome: 'refused';
@@ -33,16 +38,17 @@ export async function recordRefusal(
     () => false,
   );
   if (known && request.success) {
+    const principal = await principalOnRecord(deps, executionId, request.data);
     await deps.store.audit.append(hostChainId(hostId), {
       eventId: `${executionId}:Admit:refused`,
       at: new Date(deps.clock.nowMs()).toISOString(),
-      principal: request.data.principal,
+      principal: principal.principal,
       trigger: request.data.trigger,
       step: 'Admit',
       outcome: 'refused',
       executionId,
       reason,
-      detail: { error: error.Error },
+      detail: { error: error.Error, ...principal.detail },
     });
   }
   await deps.notifier.notify({
@@ -53,4 +59,33 @@ export async function recordRefusal(
     message: `Execution ${executionId} did not start on host ${hostId}: ${reason}`,
   });
   return { outcome: 'refused', executionId, hostId, reason };
+}
+
+/**
+ * The input names a principal, but only a trigger's claim on this very request vouches for it (Admit may
+ * have been refused before it looked, or for having found none): without one the record says so, and
+ * keeps what the input claimed beside it.
+ */
+async function principalOnRecord(
+  deps: Pick<WorkflowDeps, 'store'>,
+  executionId: string,
+  request: RejuvenationRequest,
+): Promise<{ principal: string; detail: Record<string, string | boolean> }> {
+  let finding: string;
+  try {
+    const verdict = judgeExecutionClaim(
+      executionId,
+      request,
+      await deps.store.idempotency.claimOf(executionId),
+    );
+    if (verdict.claimed) return { principal: request.principal, detail: {} };
+    finding = verdict.finding;
+  } catch {
+    // The refusal is recorded all the same; the principal is simply not vouched for.
+    finding = 'claim-unreadable';
+  }
+  return {
+    principal: `${UNVERIFIED_PREFIX}${request.principal}`.slice(0, MAX_PRINCIPAL_LENGTH),
+    detail: { principalVerified: false, claimedPrincipal: request.principal, claim: finding },
+  };
 }

@@ -1,7 +1,9 @@
 /** What starts one host's rejuvenation: the execution input, from an alarm or an operator. */
 import { z } from 'zod';
 import { AUDIT_TRIGGERS } from '../domain/audit-record.js';
+import { canonicalDigest } from '../domain/canonical-json.js';
 import { HostIdSchema, PrincipalSchema, ReasonSchema } from '../domain/identifiers.js';
+import { parseWith } from '../domain/validation.js';
 
 export const RELOAD_LEVELS = ['vmm-process', 'kernel'] as const;
 export type ReloadLevel = (typeof RELOAD_LEVELS)[number];
@@ -25,3 +27,12 @@ export const RejuvenationRequestSchema = z
 
 export type RejuvenationRequest = z.output<typeof RejuvenationRequestSchema>;
 export type RejuvenationRequestInput = z.input<typeof RejuvenationRequestSchema>;
+
+/**
+ * What a trigger's claim holds of the request it starts, and what Admit compares the execution's input
+ * with: the SHA-256 of the request's canonical JSON, taken after parsing, so that defaults filled in or
+ * a reason's surrounding spaces trimmed give the same digest as the request the trigger sent.
+ */
+export function requestDigest(request: RejuvenationRequestInput): string {
+  return canonicalDigest(parseWith(RejuvenationRequestSchema, 'rejuvenation request', request));
+}

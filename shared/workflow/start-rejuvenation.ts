@@ -15,6 +15,7 @@ import { AlarmStateChangeEventSchema, hostIdOfAlarm, type AlarmMapping } from '.
 import {
   RejuvenationRequestSchema,
   RELOAD_LEVELS,
+  requestDigest,
   type RejuvenationRequest,
   type ReloadLevel,
 } from './rejuvenation-request.js';
@@ -52,8 +53,11 @@ export async function startFromAlarm(
   refuseUndeliverableAlarm(alarm, mapping, deps.clock);
   const hostId = hostIdOfAlarm(alarm, mapping);
   await deps.hosts.get(hostId);
-  const key = alarmIdempotencyKey(alarm.detail.alarmName, alarm.detail.state.timestamp);
-  const name = executionName('alarm', hostId, key);
+  const name = executionName(
+    'alarm',
+    hostId,
+    alarmIdempotencyKey(alarm.detail.alarmName, alarm.detail.state.timestamp),
+  );
   // Checked like any request, so nothing an alarm carries can make an execution fail at its first step.
   const request: RejuvenationRequest = parseWith(RejuvenationRequestSchema, 'rejuvenation request', {
     hostId,
@@ -65,22 +69,25 @@ export async function startFromAlarm(
     // Only a person may decide that a host whose guest is already dead goes ahead anyway.
     allowSilentGuests: false,
   });
-  return claimAndStart(deps, key, name, request);
+  return claimAndStart(deps, name, request);
 }
 
 /**
- * Claims the trigger, then starts its execution. A trigger already claimed is a duplicate, but its
- * start is still sent: if the first delivery crashed between its claim and its start, this delivery
+ * Claims the execution (its name, derived from what the trigger deduplicates, and the digest of its
+ * request: Admit admits nothing else), then starts it. An execution already claimed is a duplicate, but
+ * its start is still sent: if the first delivery crashed between its claim and its start, this delivery
  * starts the execution instead of losing it; if the execution exists, Step Functions starts nothing
  * (same name, same input).
  */
 async function claimAndStart(
   deps: TriggerDeps,
-  key: string,
   name: string,
   request: RejuvenationRequest,
 ): Promise<TriggerResult> {
-  const claim = await deps.idempotency.claim(key, name, deps.dedupeTtlSeconds);
+  const claim = await deps.idempotency.claim(
+    { executionName: name, requestDigest: requestDigest(request) },
+    deps.dedupeTtlSeconds,
+  );
   const started = await deps.executions.start(name, request);
   return claim.claimed && started.started
     ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId: request.hostId }
@@ -113,5 +120,5 @@ export async function startFromOperator(deps: TriggerDeps, input: unknown): Prom
     dryRun: op.dryRun,
     allowSilentGuests: op.allowSilentGuests,
   };
-  return claimAndStart(deps, `operator#${name}`, name, request);
+  return claimAndStart(deps, name, request);
 }

@@ -25,7 +25,7 @@ import {
 } from '../../shared/workflow/start-rejuvenation.js';
 import { ManualClock, systemClock } from '../../shared/domain/clock.js';
 import { ALARM_CLOCK_SKEW_MS, ALARM_MAX_AGE_MS } from '../../shared/workflow/alarm-delivery.js';
-import { admit } from '../../shared/workflow/admit.js';
+import { admitClaimed } from '../support/claims.js';
 import { freshTables, type TestTables } from '../support/dynamodb.js';
 import { workflowDeps } from '../support/workflow-deps.js';
 import { FAST_CHECK_SEED, huge as hugeValue, poisoned } from './support/hostile-values.js';
@@ -485,7 +485,7 @@ describe("Hostile input: DynamoDB items edited behind the system's back", () => 
         ).Item;
         // The workflow's way in: Admit reads the host before it takes a lock or moves anything.
         await expect(
-          admit(workflowDeps(store, systemClock), `exec-${n}`, {
+          admitClaimed(workflowDeps(store, systemClock), `exec-${n}`, {
             hostId,
             trigger: 'operator',
             principal: 'alice',

@@ -70,6 +70,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     HostUnavailableError: ['host-1', 'offline', deadline],
     ReleaseCheckFailedError: ['host-1', 'Verify', 'vm1: guest heartbeat did not advance'],
     NotAuthorizedError: ['arn:aws:iam::123456789012:user/bob', 'start', 'bob may not start pool web'],
+    UnclaimedExecutionError: ['op-host-1-4c05a94c20a6cb75', 'no-claim'],
   } satisfies ErrorExamples<typeof domainErrors>),
   ...({
     UnknownHostInstanceError: ['i-0123456789abcdef0'],

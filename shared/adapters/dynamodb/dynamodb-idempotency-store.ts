@@ -1,14 +1,23 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../domain/clock.js';
-import { IdempotencyKeySchema } from '../../domain/idempotency-key.js';
+import { ExecutionIdSchema } from '../../domain/identifiers.js';
+import { executionClaimKey, IdempotencyKeySchema } from '../../domain/idempotency-key.js';
 import { parseWith } from '../../domain/validation.js';
-import type { ClaimResult, IdempotencyStore } from '../../ports/idempotency-store.js';
+import type {
+  ClaimResult,
+  ExecutionClaim,
+  IdempotencyStore,
+  StoredExecutionClaim,
+} from '../../ports/idempotency-store.js';
 import { TTL_ATTRIBUTE } from '../../store/table-definitions.js';
 import { isConditionalCheckFailed } from './dynamodb-errors.js';
 import { parseItem } from './item-parsing.js';
 
-const ClaimValueSchema = z.string().min(1).max(1024);
+const RequestDigestSchema = z.string().regex(/^[0-9a-f]{64}$/, 'request digest: 64 lowercase hex digits');
+const ExecutionClaimSchema = z
+  .object({ executionName: ExecutionIdSchema, requestDigest: RequestDigestSchema })
+  .strict();
 const TtlSecondsSchema = z
   .number()
   .int()
@@ -17,7 +26,8 @@ const TtlSecondsSchema = z
 
 const ClaimItemSchema = z.object({
   key: IdempotencyKeySchema,
-  value: ClaimValueSchema,
+  executionName: ExecutionIdSchema,
+  requestDigest: RequestDigestSchema,
   claimedAt: z.iso.datetime(),
   [TTL_ATTRIBUTE]: z.number().int().nonnegative(),
 });
@@ -33,10 +43,10 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  async claim(key: string, value: string, ttlSeconds: number): Promise<ClaimResult> {
-    parseWith(IdempotencyKeySchema, 'idempotency key', key);
-    parseWith(ClaimValueSchema, 'idempotency value', value);
+  async claim(claim: ExecutionClaim, ttlSeconds: number): Promise<ClaimResult> {
+    const valid = parseWith(ExecutionClaimSchema, 'execution claim', claim);
     parseWith(TtlSecondsSchema, 'idempotency TTL (seconds)', ttlSeconds);
+    const key = executionClaimKey(valid.executionName);
     const nowMs = this.clock.nowMs();
     const nowSeconds = Math.floor(nowMs / 1000);
     try {
@@ -45,7 +55,8 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
           TableName: this.tableName,
           Item: {
             key,
-            value,
+            executionName: valid.executionName,
+            requestDigest: valid.requestDigest,
             claimedAt: new Date(nowMs).toISOString(),
             [TTL_ATTRIBUTE]: nowSeconds + ttlSeconds,
           },
@@ -58,10 +69,29 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }
+    const existing = await this.claimOf(valid.executionName);
+    // Only an expiry and a deletion between the put and this read leave nothing: claimed by no one now.
+    if (existing === undefined) return this.claim(valid, ttlSeconds);
+    return { claimed: false, existing };
+  }
+
+  /**
+   * A claim past its TTL but not yet deleted still counts: the TTL only bounds how long the table keeps
+   * it (the dedupe window). Its execution's name is unique in Step Functions for 90 days, so no other
+   * execution can be started under it meanwhile.
+   */
+  async claimOf(executionName: string): Promise<StoredExecutionClaim | undefined> {
+    parseWith(ExecutionIdSchema, 'execution name', executionName);
+    const key = executionClaimKey(executionName);
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: { key }, ConsistentRead: true }),
     );
-    const existing = parseItem(ClaimItemSchema, this.tableName, key, Item);
-    return { claimed: false, existingValue: existing.value, claimedAt: existing.claimedAt };
+    if (Item === undefined) return undefined;
+    const item = parseItem(ClaimItemSchema, this.tableName, key, Item);
+    return {
+      executionName: item.executionName,
+      requestDigest: item.requestDigest,
+      claimedAt: item.claimedAt,
+    };
   }
 }

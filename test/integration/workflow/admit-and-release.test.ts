@@ -7,11 +7,14 @@ import {
   HostNotInServiceError,
   LockHeldError,
   PoolFullError,
+  UnclaimedExecutionError,
   ValidationError,
 } from '../../../shared/domain/errors.js';
 import { admit } from '../../../shared/workflow/admit.js';
+import { recordRefusal } from '../../../shared/workflow/refuse.js';
 import { advance } from '../../../shared/workflow/advance.js';
 import { release } from '../../../shared/workflow/release.js';
+import { admitClaimed, claimAsTrigger } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
@@ -35,7 +38,7 @@ async function newHost(sharedPool?: string): Promise<string> {
 
 const request = (hostId: string, extra: Record<string, unknown> = {}) => ({
   hostId,
-  trigger: 'operator',
+  trigger: 'operator' as const,
   principal: 'alice@example.com',
   reason: 'scheduled rejuvenation',
   ...extra,
@@ -51,7 +54,7 @@ async function auditSteps(hostId: string): Promise<string[]> {
 describe('Use case: admit', () => {
   it('takes the lock and a pool slot, moves the host to ADMITTED and records it', async () => {
     const hostId = await newHost();
-    const ctx = await admit(workflowDeps(store, clock), 'exec-a', request(hostId));
+    const ctx = await admitClaimed(workflowDeps(store, clock), 'exec-a', request(hostId));
     expect(ctx).toMatchObject({
       hostState: 'ADMITTED',
       hostVersion: 1,
@@ -64,8 +67,8 @@ describe('Use case: admit', () => {
 
   it('retried after a crash, carries on with the same lock, slot and transition, recorded once', async () => {
     const hostId = await newHost();
-    const first = await admit(workflowDeps(store, clock), 'exec-r', request(hostId));
-    const again = await admit(workflowDeps(store, clock), 'exec-r', request(hostId));
+    const first = await admitClaimed(workflowDeps(store, clock), 'exec-r', request(hostId));
+    const again = await admitClaimed(workflowDeps(store, clock), 'exec-r', request(hostId));
     expect(again).toMatchObject({
       hostState: 'ADMITTED',
       hostVersion: 1,
@@ -77,25 +80,29 @@ describe('Use case: admit', () => {
 
   it('refuses a host another execution holds, touching nothing', async () => {
     const hostId = await newHost();
-    await admit(workflowDeps(store, clock), 'exec-1', request(hostId));
-    await expect(admit(workflowDeps(store, clock), 'exec-2', request(hostId))).rejects.toThrow(LockHeldError);
+    await admitClaimed(workflowDeps(store, clock), 'exec-1', request(hostId));
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-2', request(hostId))).rejects.toThrow(
+      LockHeldError,
+    );
     expect(await store.hosts.get(hostId)).toMatchObject({ executionId: 'exec-1', stateVersion: 1 });
   });
 
   it('when the pool is full, gives the host lock back so waiting holds nothing', async () => {
     const [a, b] = [await newHost('tight'), await newHost('tight')];
-    await admit(workflowDeps(store, clock), 'exec-t1', request(a));
-    await expect(admit(workflowDeps(store, clock), 'exec-t2', request(b))).rejects.toThrow(PoolFullError);
+    await admitClaimed(workflowDeps(store, clock), 'exec-t1', request(a));
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-t2', request(b))).rejects.toThrow(
+      PoolFullError,
+    );
     expect(await store.hostLock.current(b)).toBeUndefined();
     expect((await store.hosts.get(b)).state).toBe('IN_SERVICE');
   });
 
   it('refuses a quarantined host and releases what it took', async () => {
     const hostId = await newHost();
-    let ctx = await admit(workflowDeps(store, clock), 'exec-q', request(hostId));
+    let ctx = await admitClaimed(workflowDeps(store, clock), 'exec-q', request(hostId));
     ctx = await advance(workflowDeps(store, clock), ctx, 'QUARANTINED', { step: 'Test', reason: 'broken' });
     await release(workflowDeps(store, clock), ctx, { Error: 'Test', Cause: 'broken' });
-    await expect(admit(workflowDeps(store, clock), 'exec-q2', request(hostId))).rejects.toThrow(
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-q2', request(hostId))).rejects.toThrow(
       HostNotInServiceError,
     );
     expect(await store.hostLock.current(hostId)).toBeUndefined();
@@ -104,7 +111,7 @@ describe('Use case: admit', () => {
 
   it('in a dry run, checks everything but moves nothing', async () => {
     const hostId = await newHost();
-    const ctx = await admit(workflowDeps(store, clock), 'exec-d', request(hostId, { dryRun: true }));
+    const ctx = await admitClaimed(workflowDeps(store, clock), 'exec-d', request(hostId, { dryRun: true }));
     expect(ctx.hostState).toBe('IN_SERVICE');
     expect(await store.hosts.get(hostId)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
     expect(await auditSteps(hostId)).toEqual(['Admit:skipped']);
@@ -118,9 +125,112 @@ describe('Use case: admit', () => {
   ])('refuses %s before taking anything', async (_what, override, error) => {
     const hostId = await newHost();
     await expect(
-      admit(workflowDeps(store, clock), 'exec-bad', { ...request(hostId), ...override }),
+      admitClaimed(workflowDeps(store, clock), `exec-bad-${hostId}`, { ...request(hostId), ...override }),
     ).rejects.toThrow(error);
     expect(await store.hostLock.current(hostId)).toBeUndefined();
+  });
+});
+
+describe('Use case: admit, an execution no trigger claimed', () => {
+  /** What Admit could have taken or moved: the lock, a slot, the host record, its chain. */
+  async function untouched(hostId: string): Promise<void> {
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(await store.poolSemaphore.holders((await store.hosts.get(hostId)).pool, 2)).toEqual([]);
+    expect(await store.hosts.get(hostId)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
+    expect(await auditSteps(hostId)).toEqual([]);
+  }
+
+  it('refuses an execution started around the triggers (no claim), taking nothing', async () => {
+    const hostId = await newHost();
+    const forged = request(hostId, { principal: 'arn:aws:iam::123456789012:role/admin' });
+    await expect(admit(workflowDeps(store, clock), 'op-forged-1', forged)).rejects.toMatchObject({
+      name: 'UnclaimedExecutionError',
+      finding: 'no-claim',
+      executionId: 'op-forged-1',
+    });
+    await untouched(hostId);
+  });
+
+  it('refuses an execution whose input is not the request its trigger claimed, taking nothing', async () => {
+    const hostId = await newHost();
+    await claimAsTrigger(store, 'op-altered-1', request(hostId));
+    const altered = request(hostId, { principal: 'mallory', allowSilentGuests: true });
+    await expect(admit(workflowDeps(store, clock), 'op-altered-1', altered)).rejects.toMatchObject({
+      name: 'UnclaimedExecutionError',
+      finding: 'request-differs',
+    });
+    await untouched(hostId);
+    // The claimed request itself is admitted under that name.
+    expect(await admit(workflowDeps(store, clock), 'op-altered-1', request(hostId))).toMatchObject({
+      hostState: 'ADMITTED',
+    });
+  });
+
+  it('refuses an unknown host the same way when unclaimed: it does not learn whether the host exists', async () => {
+    await expect(admit(workflowDeps(store, clock), 'op-probe-1', request('no-such-host'))).rejects.toThrow(
+      UnclaimedExecutionError,
+    );
+  });
+});
+
+describe('Use case: record a refusal', () => {
+  const refusalOf = async (hostId: string) => {
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(hostId))) records.push(r);
+    return records.filter((r) => r.step === 'Admit' && r.outcome === 'refused');
+  };
+
+  it('records an unclaimed execution on the host chain with its principal marked unverified', async () => {
+    const hostId = await newHost();
+    const notifier = new RecordingNotifier();
+    const forged = request(hostId, { principal: 'arn:aws:iam::123456789012:role/admin' });
+    const error = await admit(workflowDeps(store, clock), 'op-forged-2', forged).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnclaimedExecutionError);
+    const refusal = await recordRefusal(workflowDeps(store, clock, { notifier }), 'op-forged-2', forged, {
+      Error: (error as Error).name,
+      Cause: JSON.stringify({ errorMessage: (error as Error).message }),
+    });
+    expect(refusal).toMatchObject({
+      outcome: 'refused',
+      hostId,
+      reason: expect.stringMatching(/no trigger claim/),
+    });
+    expect(await refusalOf(hostId)).toEqual([
+      expect.objectContaining({
+        principal: 'unverified:arn:aws:iam::123456789012:role/admin',
+        executionId: 'op-forged-2',
+        detail: {
+          error: 'UnclaimedExecutionError',
+          principalVerified: false,
+          claimedPrincipal: 'arn:aws:iam::123456789012:role/admin',
+          claim: 'no-claim',
+        },
+      }),
+    ]);
+    expect(notifier.sent).toEqual([expect.objectContaining({ kind: 'refused', hostId })]);
+  });
+
+  it('keeps a principal its trigger vouched for (a claimed execution refused for the host’s state)', async () => {
+    const hostId = await newHost();
+    await claimAsTrigger(store, 'op-held-1', request(hostId));
+    await recordRefusal(workflowDeps(store, clock), 'op-held-1', request(hostId), {
+      Error: 'LockHeldError',
+      Cause: 'host#x is locked',
+    });
+    expect(await refusalOf(hostId)).toEqual([
+      expect.objectContaining({ principal: 'alice@example.com', detail: { error: 'LockHeldError' } }),
+    ]);
+  });
+
+  it('marks unverified a principal longer than room allows, keeping the whole of it in the detail', async () => {
+    const hostId = await newHost();
+    const principal = `arn:aws:iam::123456789012:role/${'r'.repeat(220)}`;
+    await recordRefusal(workflowDeps(store, clock), 'op-long-1', request(hostId, { principal }), {
+      Error: 'UnclaimedExecutionError',
+    });
+    const [record] = await refusalOf(hostId);
+    expect(record?.principal).toBe(`unverified:${principal}`.slice(0, 256));
+    expect(record?.detail?.['claimedPrincipal']).toBe(principal);
   });
 });
 
@@ -128,7 +238,7 @@ describe('Use case: advance', () => {
   it('renews the lock and the pool slot once less than half is left, so a long execution keeps them', async () => {
     const hostId = await newHost();
     const deps = workflowDeps(store, clock);
-    const admitted = await admit(deps, 'exec-long', request(hostId));
+    const admitted = await admitClaimed(deps, 'exec-long', request(hostId));
     clock.advance(TEST_LEASE_MS * 0.4);
     const draining = await advance(deps, admitted, 'DRAINING', { step: 'Drain' });
     expect(draining.lock).toEqual(admitted.lock);
@@ -155,7 +265,7 @@ describe('Use case: release', () => {
       const hostId = await newHost();
       const notifier = new RecordingNotifier();
       const deps = workflowDeps(store, clock, { notifier });
-      let ctx = await admit(deps, `exec-rel-${error}`, request(hostId));
+      let ctx = await admitClaimed(deps, `exec-rel-${error}`, request(hostId));
       ctx = await advance(deps, ctx, 'IN_SERVICE', { step: 'Compensate', reason: 'test' });
       const result = await release(deps, ctx, { Error: error, Cause: cause });
       expect(result).toMatchObject({ outcome, hostState: 'IN_SERVICE' });
@@ -171,7 +281,7 @@ describe('Use case: release', () => {
   it('reports a lease lost to a takeover instead of failing, so the execution still ends', async () => {
     const hostId = await newHost();
     const deps = workflowDeps(store, clock);
-    const ctx = await admit(deps, 'exec-slow', request(hostId));
+    const ctx = await admitClaimed(deps, 'exec-slow', request(hostId));
     clock.advance(TEST_LEASE_MS + 1);
     await store.hostLock.acquire(hostId, 'exec-new', 60_000);
     const result = await release(deps, ctx, { Error: 'Test', Cause: 'stalled' });

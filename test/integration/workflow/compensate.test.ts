@@ -2,9 +2,9 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../shared/domain/clock.js';
 import type { HostState } from '../../../shared/domain/host-state.js';
-import { admit } from '../../../shared/workflow/admit.js';
 import { compensate, type CompensationPlan } from '../../../shared/workflow/compensate.js';
 import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
+import { admitClaimed } from '../../support/claims.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import { workflowDeps } from '../../support/workflow-deps.js';
@@ -23,7 +23,7 @@ async function hostIn(state: HostState): Promise<WorkflowContext> {
   const store = t.store(clock);
   const hostId = `cmp-${++n}`;
   await registerHost(store, hostId, `p${n}`);
-  const ctx = await admit(workflowDeps(store, clock), `exec-${n}`, {
+  const ctx = await admitClaimed(workflowDeps(store, clock), `exec-${n}`, {
     hostId,
     trigger: 'alarm',
     principal: 'cw',

@@ -8,10 +8,10 @@ import {
   HostNotBackError,
   PreflightRefusedError,
 } from '../../../shared/domain/errors.js';
-import { admit } from '../../../shared/workflow/admit.js';
 import { checkHostBack } from '../../../shared/workflow/await-host.js';
 import { pollHostCommand, startHostCommand } from '../../../shared/workflow/host-command-step.js';
 import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
+import { admitClaimed } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import {
@@ -33,7 +33,7 @@ beforeAll(async () => {
 async function admitted(commands: ScriptedHostCommands): Promise<WorkflowContext> {
   const hostId = `hc-${++n}`;
   await registerHost(store, hostId, `p-${n}`);
-  return admit(workflowDeps(store, clock, { commands }), `exec-${n}`, {
+  return admitClaimed(workflowDeps(store, clock, { commands }), `exec-${n}`, {
     hostId,
     trigger: 'alarm',
     principal: 'cw',

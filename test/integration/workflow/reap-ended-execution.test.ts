@@ -5,8 +5,8 @@ import { hostChainId } from '../../../shared/domain/audit-record.js';
 import { ManualClock } from '../../../shared/domain/clock.js';
 import { ValidationError } from '../../../shared/domain/errors.js';
 import type { HostState } from '../../../shared/domain/host-state.js';
-import { admit } from '../../../shared/workflow/admit.js';
 import { reapEndedExecution } from '../../../shared/workflow/reap-ended-execution.js';
+import { admitClaimed } from '../../support/claims.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
@@ -43,7 +43,7 @@ async function orphanedIn(state: HostState) {
   const hostId = `reap-${++n}`;
   const name = `exec-${n}`;
   await registerHost(store, hostId, `p${n}`);
-  await admit(workflowDeps(store, clock), name, request(hostId));
+  await admitClaimed(workflowDeps(store, clock), name, request(hostId));
   await store.audit.append(hostChainId(hostId), {
     eventId: `${name}:Preflight:result`,
     at: new Date(clock.nowMs()).toISOString(),

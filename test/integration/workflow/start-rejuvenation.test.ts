@@ -13,7 +13,9 @@ import {
 } from '../../../shared/workflow/start-rejuvenation.js';
 import { agingAlarmEvent } from '../../../local/lab-fleet.js';
 import { ManualClock } from '../../../shared/domain/clock.js';
+import { admit } from '../../../shared/workflow/admit.js';
 import { freshTables } from '../../support/dynamodb.js';
+import { workflowDeps } from '../../support/workflow-deps.js';
 
 class NamedExecutions implements ExecutionStarter {
   readonly started = new Map<string, string>();
@@ -34,7 +36,7 @@ class NamedExecutions implements ExecutionStarter {
 let store: Store;
 beforeAll(async () => {
   store = (await freshTables()).store();
-  for (const hostId of ['st-1', 'st-2'])
+  for (const hostId of ['st-1', 'st-2', 'st-3', 'st-4'])
     await store.hosts.register({
       hostId,
       pool: 'p',
@@ -84,4 +86,39 @@ describe('Use case: start a rejuvenation', () => {
     });
     expect(executions.started.size).toBe(2);
   });
+
+  it.each([
+    [
+      'an alarm',
+      'st-3',
+      (deps: TriggerDeps) =>
+        startFromAlarm(deps, mapping, agingAlarmEvent('st-3', '2026-11-25T10:00:00.000+0000')),
+    ],
+    [
+      'an operator',
+      'st-4',
+      (deps: TriggerDeps) =>
+        startFromOperator(deps, {
+          hostId: 'st-4',
+          reason: 'planned',
+          principal: 'alice',
+          requestId: 'ticket-9',
+        }),
+    ],
+  ])(
+    'the execution %s trigger starts is admitted with its input, and refused with any other',
+    async (_kind, hostId, trigger) => {
+      const executions = new NamedExecutions();
+      const started = await trigger(depsWith(executions));
+      const input: unknown = JSON.parse(executions.started.get(started.executionName) ?? 'null');
+      const deps = workflowDeps(store, new ManualClock(Date.parse('2026-11-25T10:00:02Z')));
+      const forged = { ...(input as Record<string, unknown>), principal: 'mallory' };
+      await expect(admit(deps, started.executionName, forged)).rejects.toMatchObject({
+        name: 'UnclaimedExecutionError',
+        finding: 'request-differs',
+      });
+      expect(await store.hostLock.current(hostId)).toBeUndefined();
+      expect(await admit(deps, started.executionName, input)).toMatchObject({ hostState: 'ADMITTED' });
+    },
+  );
 });

@@ -215,9 +215,11 @@ describe('Bundles: error names survive minification', () => {
         'SsmUnavailableError',
         'NotificationUnavailableError',
         'LoadBalancerUnavailableError',
+        'UnclaimedExecutionError',
       ]),
     );
     expect(clauses.find((c) => c.name === 'PoolFullError')?.module).toBe('admit');
+    expect(clauses.find((c) => c.name === 'UnclaimedExecutionError')?.module).toBe('admit');
   });
 
   it('builds every error class of the bundles with the name it is exported under', () => {

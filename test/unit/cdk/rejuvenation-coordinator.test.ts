@@ -242,6 +242,27 @@ describe('Construct: RejuvenationCoordinator', () => {
     }
   });
 
+  it('lets only the triggers write the idempotency table: a claim proves a trigger started its execution', () => {
+    const writers = Object.entries(TABLE_GRANTS)
+      .filter(([, grant]) => (grant.idempotency ?? []).some((a) => a !== 'GetItem'))
+      .map(([fnId]) => fnId)
+      .sort();
+    expect(writers).toEqual(['AlarmTrigger', 'OperatorApi']);
+    expect(TABLE_GRANTS.Admit.idempotency).toEqual(['GetItem']);
+    const idempotencyWrites = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => !/^Coordinator(AlarmTrigger|OperatorApi)FunctionRole/.test(id))
+      .flatMap(
+        ([, p]) =>
+          p.Properties.PolicyDocument.Statement as { Effect: string; Action: unknown; Resource: unknown }[],
+      )
+      .filter(
+        (s) => s.Effect === 'Allow' && JSON.stringify(s.Resource).toLowerCase().includes('idempotencytable'),
+      )
+      .flatMap((s) => [s.Action].flat())
+      .filter((a) => a !== 'dynamodb:GetItem');
+    expect(idempotencyWrites).toEqual([]);
+  });
+
   it('lets no function delete, scan, batch-write or rewrite audit records', () => {
     // The sealer alone enumerates the audit chains (Scan); it is denied writes like the steps. The host
     // sync scans the hosts table only (its grant, checked with the others above and below).

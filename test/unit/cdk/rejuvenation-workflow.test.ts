@@ -110,8 +110,11 @@ describe('Workflow: the synthesized state machine', () => {
 
   it('ends an Admit refusal by recording it, without compensation', () => {
     expect(states['Admit']?.Catch).toEqual([
+      expect.objectContaining({ ErrorEquals: ['UnclaimedExecutionError'], Next: 'RecordRefusal' }),
       expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordRefusal' }),
     ]);
+    // An execution no trigger claimed stays refused however often it is asked.
+    expect(states['Admit']?.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain('UnclaimedExecutionError');
     expect(states['Admit']?.Retry?.some((r) => r.ErrorEquals.includes('PoolFullError'))).toBe(true);
     expect(reachable('RecordRefusal')).toEqual(new Set(['RecordRefusal', 'Refused']));
   });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { describeBreak, verifyChain, type StoredRecord } from '../../../shared/domain/audit-chain.js';
 import {
   GENESIS_HASH,
-  canonicalJson,
   hashRecord,
   sealRecord,
   type AuditRecord,
@@ -43,15 +42,6 @@ const headOf = (records: AuditRecord[]) => {
   const last = records.at(-1);
   return { lastSeq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS_HASH };
 };
-
-describe('Function: canonicalJson', () => {
-  it('gives one text whatever the key order, and drops undefined members', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe(
-      '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
-    );
-    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
-  });
-});
 
 describe('Function: verifyChain', () => {
   it('accepts an intact chain and an empty one', () => {
