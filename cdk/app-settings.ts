@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { PoolIdSchema } from '../shared/domain/identifiers.js';
+import { OperatorGrantsSchema } from '../shared/operator/operator-grants.js';
 import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
 import type { RejuvStackProps } from './rejuv-stack.js';
 
@@ -113,6 +114,8 @@ export const AppSettingsSchema = z
           .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u, { error: 'must be a tag value: 1-256 characters' }),
       })
       .optional(),
+    /** Who may act through the operator API on which pools (see RejuvenationCoordinatorProps.operators). */
+    operators: OperatorGrantsSchema.optional(),
   })
   .superRefine((s, ctx) => {
     const topicRegion =
@@ -157,6 +160,7 @@ export function toStackProps(settings: AppSettings, defaultEnv: Environment = {}
       ...optional('alarmReloadLevel', settings.alarmReloadLevel),
       ...optional('targetGroupArns', settings.targetGroupArns),
       ...optional('managedInstanceTag', settings.managedInstanceTag),
+      ...optional('operators', settings.operators),
       // The schema admits only the values of RetentionDays, so the number is one of its members.
       ...optional('logRetention', settings.logRetentionDays as RetentionDays | undefined),
     },

@@ -71,10 +71,16 @@ async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyn
       result.refused.push({ instanceId: action.instanceId, reason: action.reason });
       return;
     case 'register': {
-      // Intent first, under an id fixed by what was seen: a crash before the write leaves the intent on
-      // record and the next run repeats the same append (a no-op) and the write; nothing goes unaudited.
+      // Intent first. Its id is fixed by the chain's head when this attempt began: a crash before the write
+      // leaves the intent as the head, and the next run reuses its id (the append is a no-op) and writes;
+      // a host registered again after a deregistration gets records of its own, not a silent no-op.
       const chainId = hostChainId(action.hostId);
-      const eventId = `host-sync:register:${action.hostId}:${action.instanceId}`;
+      const attempt = `host-sync:register:${action.hostId}:${action.instanceId}`;
+      const head = await deps.audit.head(chainId);
+      const eventId =
+        head?.outcome === 'started' && head.eventId.startsWith(`${attempt}:`)
+          ? head.eventId
+          : `${attempt}:${head?.seq ?? 0}`;
       const detail = { change: 'register', instanceId: action.instanceId, pool: action.pool };
       await deps.audit.append(chainId, {
         ...base,

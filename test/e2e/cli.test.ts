@@ -156,7 +156,10 @@ describe('rejuv CLI against the local environment', () => {
       .split('\n')
       .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
     expect(records.at(-1)).toMatchObject({ step: 'Release', outcome: 'succeeded', trigger: 'operator' });
-    expect(new Set(records.map((r) => r.principal))).toEqual(new Set([expect.stringMatching(/^local:/)]));
+    // Who signed the request, as the function URL authenticated it: the local operator, an IAM user.
+    expect(new Set(records.map((r) => r.principal))).toEqual(
+      new Set([expect.stringMatching(/^arn:aws:iam::000000000000:user\/[\w+=,.@-]+$/)]),
+    );
     expect(records[0]?.reason).toBe('planned: hypervisor uptime 180 days');
   });
 
@@ -228,6 +231,61 @@ describe('rejuv CLI against the local environment', () => {
     expect(start.code).toBe(4);
     expect(start.stderr).toMatch(/host host-99 is not registered/);
     expect((await local('audit', 'verify', '--host', 'host-99')).code).toBe(4);
+    expect((await local('hosts', 'release', 'host-99', '--reason', 'r')).code).toBe(4);
+    expect((await local('hosts', 'deregister', 'host-99', '--reason', 'r')).code).toBe(4);
+  });
+
+  it('hosts register, release and deregister go through the operator API, audited under the signer', async () => {
+    const before = await snapshot();
+    // A host that is not quarantined cannot be released: exit 8, nothing written.
+    const notQuarantined = await localJson('hosts', 'release', 'host-2', '--reason', 'looks fine');
+    expect(notQuarantined.code, notQuarantined.stderr).toBe(8);
+    expect(notQuarantined.json).toMatchObject({ error: { code: 8 } });
+    expect(notQuarantined.stderr).toMatch(/HostNotQuarantinedError: host host-2 is IN_SERVICE/);
+    // A taken host id: exit 8, nothing written.
+    const taken = await local(
+      'hosts',
+      'register',
+      'host-2',
+      '--instance-id',
+      'mi-00000000000000abc',
+      '--pool',
+      'lab',
+    );
+    expect(taken.code, taken.stderr).toBe(8);
+    expect(await snapshot()).toBe(before);
+
+    const registered = await localJson(
+      'hosts',
+      'register',
+      'cli-new-1',
+      '--instance-id',
+      'mi-00000000000000abc',
+      '--pool',
+      'spare',
+    );
+    expect(registered.code, registered.stderr).toBe(0);
+    expect(registered.json).toMatchObject({
+      action: 'register',
+      principal: expect.stringMatching(/^arn:aws:iam::000000000000:user\//),
+    });
+    expect((await localJson('hosts', '--pool', 'spare')).json['hosts']).toEqual([
+      expect.objectContaining({ hostId: 'cli-new-1', state: 'IN_SERVICE', availabilityZone: 'unknown' }),
+    ]);
+    const removed = await local('hosts', 'deregister', 'cli-new-1', '--reason', 'registered by mistake');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/deregistered cli-new-1 as arn:aws:iam::000000000000:user\//);
+    const chain = (await local('audit', 'export', '--format', 'jsonl', '--host', 'cli-new-1')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
+    expect(chain.map((r) => `${r.step}:${r.outcome}`)).toEqual([
+      'RegisterHost:started',
+      'RegisterHost:succeeded',
+      'DeregisterHost:started',
+      'DeregisterHost:succeeded',
+    ]);
+    expect(chain.at(-1)?.reason).toBe('registered by mistake');
   });
 
   it('exports the audit trail as JSON Lines and as CSV, with the same records', async () => {
@@ -292,6 +350,13 @@ describe('rejuv CLI against the local environment', () => {
       [['--region', 'mars', 'hosts'], /region/],
       [['--poll-ms', '0', 'hosts'], /poll-ms/],
       [['launch'], /unknown command 'launch'/],
+      [['hosts', 'register', 'h1', '--pool', 'lab'], /required option '--instance-id <id>'/],
+      [['hosts', 'register', 'h1', '--instance-id', 'i-$(reboot)', '--pool', 'lab'], /instance id/],
+      [['hosts', 'register', 'h;1', '--instance-id', 'i-0123456789abcdef0', '--pool', 'lab'], /host id/],
+      [['hosts', 'deregister', 'host-1'], /required option '--reason <text>'/],
+      [['hosts', 'release', 'host-1'], /required option '--reason <text>'/],
+      [['hosts', 'release', 'host-1', '--reason', ' ', '--force'], /reason must not be empty/],
+      [['hosts', 'release', 'host-1', '--reason', 'r', '--request-id', 'a b'], /request id/],
     ];
     for (const [args, message] of bad) {
       const run = await local(...args);

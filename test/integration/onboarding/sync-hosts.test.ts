@@ -58,4 +58,43 @@ describe('Use case: syncHosts', () => {
     ]);
     expect((await store.hosts.get('mi-00000000000000b01')).unavailable).toMatchObject({ reason: 'offline' });
   });
+
+  it('a host deregistered and registered again by the sync gets records of its own; a crashed register completes once', async () => {
+    const store = (await freshTables()).store();
+    const id = 'mi-00000000000000b02';
+    const deps: HostSyncDeps = {
+      hosts: store.hosts,
+      audit: store.audit,
+      instances: { listTagged: async () => [instance(id, true)] },
+      clock: systemClock,
+    };
+    await syncHosts(deps);
+    const host = await store.hosts.get(id);
+    await store.hosts.deregister(id, host.stateVersion);
+
+    let crash = true;
+    const crashing: HostSyncDeps = {
+      ...deps,
+      hosts: new Proxy(store.hosts, {
+        get: (target, prop, receiver) =>
+          prop === 'register' && crash
+            ? () => {
+                crash = false;
+                return Promise.reject(new Error('Runtime exited'));
+              }
+            : Reflect.get(target, prop, receiver),
+      }),
+    };
+    await expect(syncHosts(crashing)).rejects.toThrow('Runtime exited');
+    expect((await syncHosts(deps)).registered).toEqual([id]);
+    const chain = [];
+    for await (const r of store.audit.read(hostChainId(id))) chain.push(r);
+    expect(chain.map((r) => `${r.outcome}:${String(r.detail?.['change'])}`)).toEqual([
+      'started:register',
+      'succeeded:register',
+      'started:register',
+      'succeeded:register',
+    ]);
+    expect(await store.audit.verify(hostChainId(id))).toMatchObject({ ok: true });
+  });
 });

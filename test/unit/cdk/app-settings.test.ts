@@ -52,6 +52,10 @@ describe('Function: readAppSettings', () => {
         alarmReloadLevel: 'vmm-process',
         targetGroupArns: [TARGET_GROUP],
         managedInstanceTag: { key: 'rejuv:managed', value: 'true' },
+        operators: [
+          { principals: ['arn:aws:iam::123456789012:role/PlatformOperators'], pools: ['*'] },
+          { principals: ['arn:aws:iam::123456789012:role/WebOnCall'], pools: ['web'] },
+        ],
         logRetention: RetentionDays.ONE_YEAR,
       },
     });
