@@ -114,7 +114,11 @@ export function buildProgram(): Command {
 
   const hosts = program
     .command('hosts')
-    .description('every host: lifecycle state, owner, quarantine reason; and changes to the registry')
+    .description('every host: lifecycle state, owner, quarantine reason; and changes to the registry');
+  // The listing is the default subcommand, so its --pool and `hosts register --pool` never meet.
+  hosts
+    .command('list', { isDefault: true })
+    .description('every host: lifecycle state, owner, quarantine reason (the default)')
     .option('--pool <pool>', 'only this pool')
     .action((opts: Record<string, unknown>, command: Command) =>
       run(

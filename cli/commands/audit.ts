@@ -43,7 +43,7 @@ async function exportToStdout(
   const write = async (line: string): Promise<void> => {
     if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain');
   };
-  if (options.host !== undefined) await target.store.hosts.get(options.host);
+  if (options.host !== undefined) await requireKnownHost(target, options.host);
   if (format === 'csv') await write(auditCsvHeader());
   let count = 0;
   for await (const line of target.store.audit.exportJsonLines({
@@ -131,7 +131,7 @@ export async function auditVerifyCommand(
 ): Promise<ExitCode> {
   // The auditor's key file is an argument: checked before anything is read.
   const keyFile = options.publicKey === undefined ? undefined : readPublicKeyFile(options.publicKey);
-  if (options.host !== undefined) await target.store.hosts.get(options.host);
+  if (options.host !== undefined) await requireKnownHost(target, options.host);
   const chainIds =
     options.host === undefined ? await target.store.audit.chainIds() : [hostChainId(options.host)];
   const hashChains: ChainVerdict[] = [];
@@ -320,4 +320,13 @@ function withoutHost(description: string): string {
 
 function isDigestFinding(f: AuditFinding): boolean {
   return !('chainId' in f);
+}
+
+/**
+ * A host whose chain has records, or that is registered (its chain may have been deleted: verify says
+ * so). A deregistered host keeps its chain, and its trail stays exportable; anything else is exit 4.
+ */
+async function requireKnownHost(target: Target, hostId: string): Promise<void> {
+  if ((await target.store.audit.head(hostChainId(hostId))) !== undefined) return;
+  await target.store.hosts.get(hostId);
 }

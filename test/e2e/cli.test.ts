@@ -104,7 +104,9 @@ describe('rejuv CLI against the local environment', () => {
     for (const [command, option] of [
       [['start'], '--dry-run'],
       [['status'], '[execution]'],
-      [['hosts'], '--pool'],
+      [['hosts'], 'register'],
+      [['hosts', 'list'], '--pool'],
+      [['hosts', 'release'], '--force'],
       [['audit', 'export'], '--format'],
       [['audit', 'verify'], '--public-key'],
       [['audit', 'verify'], '--bundle'],
@@ -233,59 +235,6 @@ describe('rejuv CLI against the local environment', () => {
     expect((await local('audit', 'verify', '--host', 'host-99')).code).toBe(4);
     expect((await local('hosts', 'release', 'host-99', '--reason', 'r')).code).toBe(4);
     expect((await local('hosts', 'deregister', 'host-99', '--reason', 'r')).code).toBe(4);
-  });
-
-  it('hosts register, release and deregister go through the operator API, audited under the signer', async () => {
-    const before = await snapshot();
-    // A host that is not quarantined cannot be released: exit 8, nothing written.
-    const notQuarantined = await localJson('hosts', 'release', 'host-2', '--reason', 'looks fine');
-    expect(notQuarantined.code, notQuarantined.stderr).toBe(8);
-    expect(notQuarantined.json).toMatchObject({ error: { code: 8 } });
-    expect(notQuarantined.stderr).toMatch(/HostNotQuarantinedError: host host-2 is IN_SERVICE/);
-    // A taken host id: exit 8, nothing written.
-    const taken = await local(
-      'hosts',
-      'register',
-      'host-2',
-      '--instance-id',
-      'mi-00000000000000abc',
-      '--pool',
-      'lab',
-    );
-    expect(taken.code, taken.stderr).toBe(8);
-    expect(await snapshot()).toBe(before);
-
-    const registered = await localJson(
-      'hosts',
-      'register',
-      'cli-new-1',
-      '--instance-id',
-      'mi-00000000000000abc',
-      '--pool',
-      'spare',
-    );
-    expect(registered.code, registered.stderr).toBe(0);
-    expect(registered.json).toMatchObject({
-      action: 'register',
-      principal: expect.stringMatching(/^arn:aws:iam::000000000000:user\//),
-    });
-    expect((await localJson('hosts', '--pool', 'spare')).json['hosts']).toEqual([
-      expect.objectContaining({ hostId: 'cli-new-1', state: 'IN_SERVICE', availabilityZone: 'unknown' }),
-    ]);
-    const removed = await local('hosts', 'deregister', 'cli-new-1', '--reason', 'registered by mistake');
-    expect(removed.code, removed.stderr).toBe(0);
-    expect(removed.stdout).toMatch(/deregistered cli-new-1 as arn:aws:iam::000000000000:user\//);
-    const chain = (await local('audit', 'export', '--format', 'jsonl', '--host', 'cli-new-1')).stdout
-      .trim()
-      .split('\n')
-      .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
-    expect(chain.map((r) => `${r.step}:${r.outcome}`)).toEqual([
-      'RegisterHost:started',
-      'RegisterHost:succeeded',
-      'DeregisterHost:started',
-      'DeregisterHost:succeeded',
-    ]);
-    expect(chain.at(-1)?.reason).toBe('registered by mistake');
   });
 
   it('exports the audit trail as JSON Lines and as CSV, with the same records', async () => {
@@ -561,6 +510,60 @@ describe('rejuv CLI against the local environment', () => {
       /^host host-1: record 2 was altered: it is not the record digest \d+ sealed \(rewritten and re-hashed\)$/m,
     );
     expect(human.stdout).toMatch(/^host host-2: record 2 was altered: its content does not match its hash$/m);
+  });
+
+  // After the audit tests: the chain this leaves is sealed only by the schedule, not by an execution's end.
+  it('hosts register, release and deregister go through the operator API, audited under the signer', async () => {
+    const before = await snapshot();
+    // A host that is not quarantined cannot be released: exit 8, nothing written.
+    const notQuarantined = await localJson('hosts', 'release', 'host-2', '--reason', 'looks fine');
+    expect(notQuarantined.code, notQuarantined.stderr).toBe(8);
+    expect(notQuarantined.json).toMatchObject({ error: { code: 8 } });
+    expect(notQuarantined.stderr).toMatch(/HostNotQuarantinedError: host host-2 is IN_SERVICE/);
+    // A taken host id: exit 8, nothing written.
+    const taken = await local(
+      'hosts',
+      'register',
+      'host-2',
+      '--instance-id',
+      'mi-00000000000000abc',
+      '--pool',
+      'lab',
+    );
+    expect(taken.code, taken.stderr).toBe(8);
+    expect(await snapshot()).toBe(before);
+
+    const registered = await localJson(
+      'hosts',
+      'register',
+      'cli-new-1',
+      '--instance-id',
+      'mi-00000000000000abc',
+      '--pool',
+      'spare',
+    );
+    expect(registered.code, registered.stderr).toBe(0);
+    expect(registered.json).toMatchObject({
+      action: 'register',
+      principal: expect.stringMatching(/^arn:aws:iam::000000000000:user\//),
+    });
+    expect((await localJson('hosts', '--pool', 'spare')).json['hosts']).toEqual([
+      expect.objectContaining({ hostId: 'cli-new-1', state: 'IN_SERVICE', availabilityZone: 'unknown' }),
+    ]);
+    const removed = await local('hosts', 'deregister', 'cli-new-1', '--reason', 'registered by mistake');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/deregistered cli-new-1 as arn:aws:iam::000000000000:user\//);
+    const chain = (await local('audit', 'export', '--format', 'jsonl', '--host', 'cli-new-1')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => AuditRecordSchema.parse(JSON.parse(l)));
+    expect(chain.map((r) => `${r.step}:${r.outcome}`)).toEqual([
+      'RegisterHost:started',
+      'RegisterHost:succeeded',
+      'DeregisterHost:started',
+      'DeregisterHost:succeeded',
+    ]);
+    expect(chain.at(-1)?.reason).toBe('registered by mistake');
   });
 
   it('local down stops everything; then commands report the coordinator unreachable (exit 5)', async () => {
