@@ -3,10 +3,8 @@
  * the triggers' start, the host sync, and the host administration use cases (shared/operator).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
-import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
 import { SsmManagedInstances } from '../../shared/adapters/ssm/ssm-managed-instances.js';
 import { systemClock } from '../../shared/domain/clock.js';
 import { SsmHostCommands } from '../../shared/adapters/ssm/ssm-host-commands.js';
@@ -21,23 +19,17 @@ import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
 import { tracer } from './observability.js';
 import { operatorGrantsConfig } from './operator-grants-config.js';
 import { runtimeConfig } from './runtime-config.js';
+import { triggerDepsFromEnvironment } from './trigger-deps.js';
 
 let cached: OperatorApiDeps | undefined;
 
 export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
   if (cached !== undefined) return cached;
   const config = runtimeConfig();
-  if (config.stateMachineArn === undefined)
-    throw new Error('the operator API configuration names no state machine');
+  // The start is the triggers' own: the same claim, the same execution name, the same ports.
+  const triggerDeps = triggerDepsFromEnvironment();
   const store = createDynamoDbStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tables);
   const ssm = tracer.captureAWSv3Client(new SSMClient({}));
-  const triggerDeps = {
-    hosts: store.hosts,
-    idempotency: store.idempotency,
-    executions: new SfnExecutionStarter(tracer.captureAWSv3Client(new SFNClient({})), config.stateMachineArn),
-    dedupeTtlSeconds: config.workflow.dedupeTtlSeconds,
-    clock: systemClock,
-  };
   const instances = new SsmManagedInstances(ssm);
   const useCaseDeps: OperatorUseCaseDeps = {
     hosts: store.hosts,
