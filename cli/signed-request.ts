@@ -4,6 +4,8 @@
  * token when the credentials are a role session's). The same code signs for the deployed function URL
  * and for the local one, which verifies the signature as AWS does.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 
@@ -76,6 +78,33 @@ export async function signedFetch(
 ): Promise<Response> {
   const signed = await signRequest(url, body, credentials, region, options);
   return sendSigned(signed);
+}
+
+/**
+ * Signs and sends a JSON POST with node's http client, which waits for the answer as long as it takes:
+ * a release runs Preflight and Verify before the API answers (minutes), longer than fetch's 5-minute
+ * header timeout allows.
+ */
+export async function signedPost(
+  url: string | URL,
+  body: string,
+  credentials: CredentialSource,
+  region: string,
+): Promise<{ readonly status: number; readonly body: string }> {
+  const signed = await signRequest(url, body, credentials, region);
+  const send = signed.url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const request = send(signed.url, { method: 'POST', headers: signed.headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 /** Sends a request `signRequest` signed (fetch sets `host` itself, from the same URL). */

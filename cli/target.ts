@@ -16,7 +16,7 @@ import type { DigestStore } from '../shared/ports/digest-store.js';
 import { TABLE_IDS, type TableNames } from '../shared/store/table-definitions.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { OperatorApiClient } from './operator-api-client.js';
-import { signedFetch, type CredentialSource } from './signed-request.js';
+import { signedPost, type CredentialSource } from './signed-request.js';
 import type { TargetOptions } from './cli-options.js';
 import { runningLocalState } from './local-state.js';
 
@@ -191,10 +191,10 @@ async function connectAws(options: TargetOptions): Promise<Target> {
 
 /** The operator API at `url`, each request signed for `region` with `credentials` (SigV4, service lambda). */
 function operatorApiAt(url: string, credentials: CredentialSource, region: string): OperatorApiClient {
-  return new OperatorApiClient(async (body) => {
-    const response = await signedFetch(url, body, credentials, region);
-    return { status: response.status, body: await response.text() };
-  }, `the operator API at ${url}`);
+  return new OperatorApiClient(
+    (body) => signedPost(url, body, credentials, region),
+    `the operator API at ${url}`,
+  );
 }
 
 function unreachable(service: string, error: unknown): CliError {

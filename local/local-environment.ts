@@ -20,7 +20,7 @@ import {
   type TableNames,
 } from '../shared/store/table-definitions.js';
 import { userInfo } from 'node:os';
-import { signedFetch, type SigningCredentials } from '../cli/signed-request.js';
+import { signedPost, type SigningCredentials } from '../cli/signed-request.js';
 import type { TriggerResult } from '../shared/workflow/start-rejuvenation.js';
 import { ADMIN_ACCESS_KEY_ID, LocalIam, type LocalIdentity } from './iam/local-iam.js';
 import { startLocalFunctionUrlEndpoint, type FunctionUrlRequestRecord } from './function-url-endpoint.js';
@@ -382,8 +382,8 @@ export async function startLocalEnvironment(
       operator,
       requests: () => operatorUrl.requests(),
       send: async (body, as = operator) => {
-        const response = await signedFetch(operatorUrl.url, JSON.stringify(body), as, LOCAL_REGION);
-        const text = await response.text();
+        const response = await signedPost(operatorUrl.url, JSON.stringify(body), as, LOCAL_REGION);
+        const text = response.body;
         let parsed: unknown = text;
         try {
           parsed = JSON.parse(text);
