@@ -4,9 +4,11 @@
 #   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
 #   nasm                     assembles the tiny test guest from source
 #   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
-# and makes sure apt's package lists know linux-image-amd64 and busybox-static: the lab's Linux guest
-# (host/lab/linux-guest.ts) fetches them with `apt-get download` and unpacks them with `dpkg-deb -x`
-# into .tmp/, installing nothing (its initramfs is written without cpio).
+# and makes sure apt's package lists know the packages the lab fetches with `apt-get download` and
+# unpacks with `dpkg-deb -x` into .tmp/, installing nothing: linux-image-amd64 and busybox-static for the
+# Linux guest (host/lab/linux-guest.ts; its initramfs is written without cpio), and for the kernel host
+# (host/lab/kernel-host-image.ts) the same two plus kexec-tools and qemu-guest-agent (with whichever
+# shared libraries of theirs this machine lacks: kexec-tools links Xen's).
 # Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
 set -euo pipefail
 
@@ -27,7 +29,7 @@ if command -v java >/dev/null 2>&1; then
 fi
 
 lists_known=true
-apt-cache show linux-image-amd64 busybox-static >/dev/null 2>&1 || lists_known=false
+apt-cache show linux-image-amd64 busybox-static kexec-tools qemu-guest-agent >/dev/null 2>&1 || lists_known=false
 
 if [ ${#missing[@]} -eq 0 ] && [ "$lists_known" = true ]; then
   echo "system packages: all present"
