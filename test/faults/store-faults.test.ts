@@ -24,9 +24,10 @@ let hostCount = 0;
 beforeAll(async () => {
   env = await startFaultEnvironment({
     dynamoDbPath: mkdtempSync(join(tmpdir(), 'rejuv-ddb-')),
-    // The deployed backoff (2 s doubling, 6 attempts) spans a minute; here 1.5 s between attempts
-    // spans a DynamoDB Local restart (JVM start included) without making the file slow.
-    retryIntervalMs: 1500,
+    // The deployed backoff (2 s doubling, 6 attempts) spans a minute; here 3 s between attempts (15 s)
+    // spans a DynamoDB Local restart, JVM start included, even on a loaded machine (1.5 s did not, once,
+    // with the JVM starting under a load of 8 on 2 cores).
+    retryIntervalMs: 3000,
     // Long enough that retrying through a fault never outlives the lock, as with the deployed 2 h.
     coordinator: { leaseDuration: Duration.seconds(60) },
   });
