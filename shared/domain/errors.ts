@@ -282,7 +282,7 @@ export class HostUnavailableError extends RejuvError {
     readonly since: string,
   ) {
     super(
-      `host ${hostId} is marked unavailable (${reason} since ${since}); bring it back or force the release`,
+      `host ${hostId} is marked unavailable (${reason} since ${since}): the host sync clears the mark once SSM reports its instance online and managed (a release may be forced)`,
     );
   }
 }

@@ -3,7 +3,7 @@
  * Retrying Admit after a crash finds the lock, the slot and the transition already held by this
  * execution and carries on.
  */
-import { HostNotInServiceError, UnclaimedExecutionError } from '../domain/errors.js';
+import { HostNotInServiceError, HostUnavailableError, UnclaimedExecutionError } from '../domain/errors.js';
 import { ExecutionIdSchema } from '../domain/identifiers.js';
 import type { Lease } from '../domain/lease.js';
 import { parseWith } from '../domain/validation.js';
@@ -28,6 +28,9 @@ export async function admit(
   const verdict = judgeExecutionClaim(executionId, request, await store.idempotency.claimOf(executionId));
   if (!verdict.claimed) throw new UnclaimedExecutionError(executionId, verdict.finding);
   const host = await store.hosts.get(request.hostId);
+  // SSM cannot reach it (or no longer manages it): no document would arrive, so nothing is taken.
+  if (host.state === 'IN_SERVICE' && host.unavailable !== undefined)
+    throw new HostUnavailableError(host.hostId, host.unavailable.reason, host.unavailable.since);
   const lock = await store.hostLock.acquire(host.hostId, executionId, config.leaseDurationMs);
   let poolSlot: Lease;
   try {

@@ -7,6 +7,7 @@ import {
   HostNotInServiceError,
   LockHeldError,
   PoolFullError,
+  HostUnavailableError,
   UnclaimedExecutionError,
   ValidationError,
 } from '../../../shared/domain/errors.js';
@@ -107,6 +108,24 @@ describe('Use case: admit', () => {
     );
     expect(await store.hostLock.current(hostId)).toBeUndefined();
     expect(await store.poolSemaphore.holders((await store.hosts.get(hostId)).pool, 2)).toEqual([]);
+  });
+
+  it('refuses a host SSM no longer reaches (marked unavailable by the sync), taking nothing', async () => {
+    const hostId = await newHost();
+    const host = await store.hosts.get(hostId);
+    await store.hosts.setAvailability(hostId, host.stateVersion, {
+      reason: 'offline',
+      since: '2026-11-25T00:00:00.000Z',
+    });
+    await expect(admitClaimed(workflowDeps(store, clock), 'exec-u', request(hostId))).rejects.toThrow(
+      HostUnavailableError,
+    );
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(await store.poolSemaphore.holders(host.pool, 2)).toEqual([]);
+    expect(await store.hosts.get(hostId)).toMatchObject({
+      state: 'IN_SERVICE',
+      stateVersion: host.stateVersion,
+    });
   });
 
   it('in a dry run, checks everything but moves nothing', async () => {
