@@ -5,7 +5,12 @@
  */
 import { z } from 'zod';
 import { describeIssues } from '../domain/validation.js';
-import { AGING_RESOURCES, RESOURCE_TRAITS, type AgingResource } from './aging-resources.js';
+import {
+  AGING_RESOURCES,
+  MAX_PLAUSIBLE_BYTES,
+  RESOURCE_TRAITS,
+  type AgingResource,
+} from './aging-resources.js';
 
 /** 2000-01-01 .. 2100-01-01 in ms: a timestamp outside is a unit error (seconds for ms) or garbage. */
 const MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
@@ -13,14 +18,30 @@ const MAX_TIMESTAMP_MS = Date.UTC(2100, 0, 1);
 /** GetMetricData returns at most 100,800 datapoints per call; more in one series is not ours. */
 export const MAX_POINTS_PER_SERIES = 100_800;
 
-const PointSchema = z.object({
-  t: z
-    .number()
-    .int('t: whole milliseconds since the epoch')
-    .min(MIN_TIMESTAMP_MS, 't: before 2000 (seconds where milliseconds were meant?)')
-    .max(MAX_TIMESTAMP_MS, 't: after 2100'),
-  v: z.number(),
-});
+const TimestampSchema = z
+  .number()
+  .int('whole milliseconds since the epoch')
+  .min(MIN_TIMESTAMP_MS, 'before 2000 (seconds where milliseconds were meant?)')
+  .max(MAX_TIMESTAMP_MS, 'after 2100');
+
+const PointSchema = z.object({ t: TimestampSchema, v: z.number() });
+
+/**
+ * The host's guests' resident memory, summed over its QEMU processes, at the times of its MemAvailable:
+ * not a resource of its own but what MemAvailable is corrected by (see `guest-adjustment.ts`).
+ */
+export const GuestRssSchema = z
+  .array(PointSchema)
+  .max(MAX_POINTS_PER_SERIES)
+  .superRefine((points, ctx) => {
+    const bad = points.findIndex((p) => !(Number.isFinite(p.v) && p.v >= 0 && p.v <= MAX_PLAUSIBLE_BYTES));
+    if (bad >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: [bad, 'v'],
+        message: `${points[bad]?.v} is not a possible resident memory in bytes`,
+      });
+  });
 
 export const AgingSeriesSchema = z
   .object({
@@ -30,6 +51,11 @@ export const AgingSeriesSchema = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'name: 1-63 chars of A-Z a-z 0-9 . _ -')
       .optional(),
+    /**
+     * When the process a series belongs to started (QEMU processes): its resident memory grows while its
+     * guest first touches its RAM, which is not aging, so the trigger skips the process's first days.
+     */
+    startedAt: TimestampSchema.optional(),
     /** The floor (falling resources) or ceiling (rising ones) at which the resource is exhausted. */
     limit: z.number(),
     points: z.array(PointSchema).max(MAX_POINTS_PER_SERIES),
@@ -59,7 +85,10 @@ export type AgingSeries = z.output<typeof AgingSeriesSchema>;
 export interface CleanSeries {
   readonly resource: AgingResource;
   readonly name: string | undefined;
+  readonly startedAt?: number | undefined;
   readonly limit: number;
+  /** For MemAvailable adjusted for its guests: their resident memory at each time (guest-adjustment.ts). */
+  readonly guestRss?: readonly number[] | undefined;
   readonly times: number[];
   readonly values: number[];
   /** How many points were merged away as duplicates of a timestamp. */
@@ -85,7 +114,25 @@ export function seriesLabel(series: { resource: string; name?: string | undefine
  * quantity is the better estimate of it.
  */
 export function cleanSeries(series: AgingSeries): CleanSeries {
-  const sorted = [...series.points].sort((a, b) => a.t - b.t);
+  const { times, values, duplicatesMerged } = cleanPoints(series.points);
+  return {
+    resource: series.resource,
+    name: series.name,
+    startedAt: series.startedAt,
+    limit: series.limit,
+    times,
+    values,
+    duplicatesMerged,
+  };
+}
+
+/** Sorted, one value per timestamp (the mean of its duplicates). */
+export function cleanPoints(points: readonly { t: number; v: number }[]): {
+  times: number[];
+  values: number[];
+  duplicatesMerged: number;
+} {
+  const sorted = [...points].sort((a, b) => a.t - b.t);
   const times: number[] = [];
   const values: number[] = [];
   let duplicatesMerged = 0;
@@ -99,14 +146,7 @@ export function cleanSeries(series: AgingSeries): CleanSeries {
     values.push(sum / count);
     duplicatesMerged += count - 1;
   }
-  return {
-    resource: series.resource,
-    name: series.name,
-    limit: series.limit,
-    times,
-    values,
-    duplicatesMerged,
-  };
+  return { times, values, duplicatesMerged };
 }
 
 function labelOfUnknown(input: unknown): string {

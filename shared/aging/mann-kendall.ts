@@ -40,7 +40,7 @@ export function mannKendallS(values: readonly number[]): number {
 /** Var(S) with ties: [n(n−1)(2n+5) − Σ t(t−1)(2t+5)] / 18 over the groups of t equal values. */
 export function mannKendallVariance(values: readonly number[]): number {
   const n = values.length;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = Float64Array.from(values).sort();
   let ties = 0;
   let run = 1;
   for (let i = 1; i <= n; i++) {

@@ -9,7 +9,15 @@ import { z } from 'zod';
 import { HostIdSchema } from '../domain/identifiers.js';
 import { describeIssues } from '../domain/validation.js';
 import { RESOURCE_TRAITS, type AgingResource } from './aging-resources.js';
-import { cleanSeries, parseAgingSeries, seriesLabel, type CleanSeries } from './aging-series.js';
+import {
+  cleanPoints,
+  cleanSeries,
+  GuestRssSchema,
+  parseAgingSeries,
+  seriesLabel,
+  type CleanSeries,
+} from './aging-series.js';
+import { adjustForGuests } from './guest-adjustment.js';
 import { hamedRaoInflation } from './autocorrelation-correction.js';
 import { projectExhaustion } from './exhaustion-projection.js';
 import { mannKendallFromS, mannKendallS } from './mann-kendall.js';
@@ -35,23 +43,32 @@ export const PredictionConfigSchema = z
     minSpanMs: z.number().int().positive(),
     /** One prediction per host per this long (see `prediction-key.ts`). */
     dedupeWindowMs: z.number().int().positive(),
+    /**
+     * A process's first this-long is not judged: its guest is still touching its RAM, a rise that stops by
+     * itself (how long depends on the guests; days for a guest that fills its page cache slowly).
+     */
+    processWarmupMs: z.number().int().nonnegative(),
   })
   .refine((c) => c.minSpanMs <= c.windowMs, { message: 'minSpanMs must not exceed windowMs' });
 
 export type PredictionConfig = z.output<typeof PredictionConfigSchema>;
 
 /**
- * Defaults chosen on the synthetic traces of `npm run bench:aging` (hourly means; see its header for the
- * traces' parameters) and checked on a second seed.
+ * Defaults for series of 2-hour means, evaluated every 6 hours, chosen on the synthetic traces of
+ * `npm run bench:aging` (see `bench/aging-traces.ts` for their parameters) and checked on a second seed.
+ * The window is what matters most: 3 days of slowly wandering noise extrapolated over a 14-day horizon
+ * fired on more than half the leak-free hosts; 7 days fired on none. The horizon is what the lead time
+ * follows; alpha and the bound barely matter once the window is long enough.
  */
 export const DEFAULT_PREDICTION_CONFIG: PredictionConfig = {
   horizonMs: 14 * DAY_MS,
-  windowMs: 3 * DAY_MS,
+  windowMs: 7 * DAY_MS,
   alpha: 0.001,
   boundAlpha: 0.05,
   minPoints: 48,
-  minSpanMs: 2 * DAY_MS,
+  minSpanMs: 5 * DAY_MS,
   dedupeWindowMs: DAY_MS,
+  processWarmupMs: 3 * DAY_MS,
 };
 
 export interface PredictionEvidence {
@@ -107,6 +124,8 @@ export type HostPrediction =
 export interface HostSeriesInput {
   readonly hostId: unknown;
   readonly series: readonly unknown[];
+  /** The guests' resident memory summed per time (GuestRssSchema); MemAvailable is judged adjusted by it. */
+  readonly guestRss?: unknown;
   /** Epoch ms of the evaluation. */
   readonly now: number;
 }
@@ -117,10 +136,22 @@ export function predictHost(input: HostSeriesInput, config: PredictionConfig): H
   const hostId = host.success ? host.data : String(input.hostId).slice(0, 63);
   if (!host.success)
     return { fire: false, hostId, reason: `refused: ${describeIssues(host.error).join('; ')}`, verdicts: [] };
+  const guests = input.guestRss === undefined ? undefined : GuestRssSchema.safeParse(input.guestRss);
   const verdicts = input.series.map((raw): SeriesVerdict => {
     const parsed = parseAgingSeries(raw);
     if (!parsed.ok) return { series: parsed.label, status: 'refused', reason: parsed.reason };
-    return judgeSeries(cleanSeries(parsed.series), input.now, config);
+    const clean = cleanSeries(parsed.series);
+    if (clean.resource !== 'memAvailable' || guests === undefined)
+      return judgeSeries(clean, input.now, config);
+    // Judging MemAvailable raw when its adjustment is broken would bring back the false alarms of VMs
+    // starting that the adjustment exists to remove.
+    if (!guests.success)
+      return {
+        series: seriesLabel(clean),
+        status: 'refused',
+        reason: `guest RSS: ${describeIssues(guests.error).join('; ')}`,
+      };
+    return judgeSeries(adjustForGuests(clean, cleanPoints(guests.data)), input.now, config);
   });
   const firing = verdicts.filter((v): v is TrendVerdict => v.status === 'fire');
   const first = firing.sort(
@@ -149,11 +180,10 @@ export function predictHost(input: HostSeriesInput, config: PredictionConfig): H
 /** The verdict on one clean series at `now`. */
 export function judgeSeries(series: CleanSeries, now: number, config: PredictionConfig): SeriesVerdict {
   const label = seriesLabel(series);
-  const from = now - config.windowMs;
-  let start = 0;
-  while (start < series.times.length && (series.times[start] as number) < from) start++;
-  let end = series.times.length;
-  while (end > start && (series.times[end - 1] as number) > now) end--;
+  const warmedUp = series.startedAt === undefined ? -Infinity : series.startedAt + config.processWarmupMs;
+  const from = Math.max(now - config.windowMs, warmedUp);
+  const start = firstIndexPast(series.times, from, false);
+  const end = firstIndexPast(series.times, now, true);
   const values = series.values.slice(start, end);
   const n = values.length;
   if (n < config.minPoints)
@@ -185,10 +215,13 @@ export function judgeSeries(series: CleanSeries, now: number, config: Prediction
   const test = mannKendallFromS(values, s, inflation);
   const p = falling ? test.pDecreasing : test.pIncreasing;
   if (p > config.alpha) return { series: label, status: 'no-trend', z: test.z, p };
-  const interval = senInterval(sen.sortedSlopes, test.varianceS, 1 - 2 * config.boundAlpha);
+  const interval = senInterval(sen.slopes, test.varianceS, 1 - 2 * config.boundAlpha);
   const bound = falling ? interval.lower : interval.upper;
   const lastDay = (lastT - firstT) / DAY_MS;
-  const level = sen.intercept + sen.slope * lastDay;
+  // The adjusted MemAvailable's values carry the guests' RSS (guest-adjustment.ts): take off the part that
+  // is theirs at the window's end, so the level is MemAvailable's own there.
+  const guestShift = series.guestRss === undefined ? 0 : (series.guestRss[end - 1] as number);
+  const level = sen.intercept + sen.slope * lastDay - guestShift;
   const projected = projectExhaustion({
     exhaustsWhen: traits.exhaustsWhen,
     limit: series.limit,
@@ -215,4 +248,20 @@ export function judgeSeries(series: CleanSeries, now: number, config: Prediction
     evidence,
     projectedExhaustionMs: projected,
   };
+}
+
+/**
+ * The first index whose time is after `t` (or at it, unless `pastIncluded`): a binary search, since the
+ * evaluation slides along long series.
+ */
+function firstIndexPast(times: readonly number[], t: number, pastIncluded: boolean): number {
+  let low = 0;
+  let high = times.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const time = times[mid] as number;
+    if (time < t || (pastIncluded && time === t)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

@@ -10,8 +10,12 @@ export interface SenSlope {
   readonly slope: number;
   /** The line's value at time 0: the median of v − slope·t. */
   readonly intercept: number;
-  /** Every pairwise slope, ascending; the interval below is read from it. */
-  readonly sortedSlopes: Float64Array;
+  /**
+   * Every pairwise slope, in no particular order (selection reorders them): the interval below is read
+   * from it. Selection rather than sorting, because the trigger computes this for every series of every
+   * host at every evaluation: O(N) instead of O(N log N) for N = n(n−1)/2 slopes.
+   */
+  readonly slopes: Float64Array;
 }
 
 export interface SlopeInterval {
@@ -30,12 +34,10 @@ export function senSlope(times: readonly number[], values: readonly number[]): S
     const vi = values[i] as number;
     for (let j = i + 1; j < n; j++) slopes[k++] = ((values[j] as number) - vi) / ((times[j] as number) - ti);
   }
-  slopes.sort();
-  const slope = medianOfSorted(slopes);
+  const slope = median(slopes);
   const residuals = new Float64Array(n);
   for (let i = 0; i < n; i++) residuals[i] = (values[i] as number) - slope * (times[i] as number);
-  residuals.sort();
-  return { slope, intercept: medianOfSorted(residuals), sortedSlopes: slopes };
+  return { slope, intercept: median(residuals), slopes };
 }
 
 /**
@@ -46,26 +48,58 @@ export function senSlope(times: readonly number[], values: readonly number[]): S
  * Var(S) is the Mann-Kendall variance, the autocorrelation-corrected one when the series is
  * autocorrelated, so the interval widens with the correlation as the test's variance does.
  */
-export function senInterval(
-  sortedSlopes: Float64Array,
-  varianceS: number,
-  confidence: number,
-): SlopeInterval {
-  const count = sortedSlopes.length;
+export function senInterval(slopes: Float64Array, varianceS: number, confidence: number): SlopeInterval {
+  const count = slopes.length;
   if (count === 0) throw new RangeError('no slopes to bound');
   if (!(confidence > 0 && confidence < 1))
     throw new RangeError(`confidence must be in (0, 1), got ${confidence}`);
   const c = normalQuantile(1 - (1 - confidence) / 2) * Math.sqrt(varianceS);
   const rank = (r: number) => Math.min(count, Math.max(1, Math.round(r)));
   return {
-    lower: sortedSlopes[rank((count - c) / 2) - 1] as number,
-    upper: sortedSlopes[rank((count + c) / 2 + 1) - 1] as number,
+    lower: select(slopes, rank((count - c) / 2) - 1),
+    upper: select(slopes, rank((count + c) / 2 + 1) - 1),
   };
 }
 
-function medianOfSorted(sorted: Float64Array): number {
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+/** The median of `values`, which it reorders. */
+function median(values: Float64Array): number {
+  const middle = Math.floor(values.length / 2);
+  const upper = select(values, middle);
+  if (values.length % 2 === 1) return upper;
+  // After selecting `middle`, everything before it is ≤ it: the lower middle is their maximum.
+  let lower = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < middle; i++) lower = Math.max(lower, values[i] as number);
+  return (lower + upper) / 2;
+}
+
+/**
+ * The k-th smallest (0-based) of `values` by Hoare's quickselect with a median-of-three pivot; reorders
+ * `values` so that everything before index k is ≤ it and everything after is ≥ it.
+ */
+export function select(values: Float64Array, k: number): number {
+  let left = 0;
+  let right = values.length - 1;
+  while (right > left) {
+    const mid = (left + right) >>> 1;
+    // Median of three, moved to `right` as the pivot.
+    if ((values[mid] as number) < (values[left] as number)) swap(values, mid, left);
+    if ((values[right] as number) < (values[left] as number)) swap(values, right, left);
+    if ((values[mid] as number) < (values[right] as number)) swap(values, mid, right);
+    const pivot = values[right] as number;
+    let store = left;
+    for (let i = left; i < right; i++) {
+      if ((values[i] as number) < pivot) swap(values, i, store++);
+    }
+    swap(values, store, right);
+    if (store === k) return values[k] as number;
+    if (store < k) left = store + 1;
+    else right = store - 1;
+  }
+  return values[k] as number;
+}
+
+function swap(values: Float64Array, i: number, j: number): void {
+  const t = values[i] as number;
+  values[i] = values[j] as number;
+  values[j] = t;
 }
