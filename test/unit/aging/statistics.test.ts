@@ -28,7 +28,7 @@ import { describe, expect, it } from 'vitest';
 import { averageRanks, hamedRaoInflation } from '../../../shared/aging/autocorrelation-correction.js';
 import { mannKendall, mannKendallVariance } from '../../../shared/aging/mann-kendall.js';
 import { normalCdf, normalQuantile, normalUpperTail } from '../../../shared/aging/normal-distribution.js';
-import { senInterval, senSlope } from '../../../shared/aging/sen-slope.js';
+import { select, senInterval, senSlope } from '../../../shared/aging/sen-slope.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -169,6 +169,20 @@ describe('Function: senSlope and senInterval', () => {
           expect(wide.upper).toBeGreaterThanOrEqual(narrow.upper);
           expect(narrow.lower).toBeLessThanOrEqual(sen.slope);
           expect(narrow.upper).toBeGreaterThanOrEqual(sen.slope);
+        },
+      ),
+    );
+  });
+
+  it('selects the k-th smallest as sorting would, duplicates included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 1, maxLength: 60 }),
+        fc.nat(),
+        (xs, k) => {
+          const index = k % xs.length;
+          const sorted = [...xs].sort((a, b) => a - b);
+          expect(select(Float64Array.from(xs), index)).toBe(sorted[index]);
         },
       ),
     );
