@@ -125,7 +125,11 @@ function evaluate(trace: HostTrace, config: PredictionConfig): Outcome {
     // `now - 1`: the period ending at `now` is complete and included, the one starting at `now` is not.
     for (const s of series) {
       const verdict = judgeSeries(s, now - 1, config);
-      if (verdict.status !== 'insufficient') seriesSeen++;
+      // Every series with a point in the window is fetched, judged or not (a VM still warming up).
+      const first = s.times[0];
+      const last = s.times.at(-1);
+      if (first !== undefined && last !== undefined && first < now && last >= now - config.windowMs)
+        seriesSeen++;
       if (verdict.status === 'fire' && firedAt === undefined) {
         firedAt = now;
         firedOn = verdict.series;
@@ -220,7 +224,7 @@ function main(): void {
     recordedLine = `recorded leak-free hosts: ${recordedCount}, predictions on them (false positives): ${recordedFalse}`;
   }
 
-  const meanSeries = median(outcomes.map((o) => o.meanSeries));
+  const meanSeries = outcomes.length === 0 ? 0 : median(outcomes.map((o) => o.meanSeries));
   const pointsPerSeries = Math.round(config.windowMs / PERIOD_MS);
   const queriesPerCall = Math.min(GMD_MAX_QUERIES, Math.floor(GMD_MAX_DATAPOINTS / pointsPerSeries));
   // Plus one a host: the guests' RSS summed, which MemAvailable is adjusted by.
