@@ -1,0 +1,315 @@
+/**
+ * The predictive trigger against a static threshold alarm, on labelled synthetic traces (see
+ * `aging-traces.ts` for the host model and its parameters) and, with `--recorded DIR`, on recorded
+ * leak-free traces. Deterministic: `--seed N` picks the traces. Each host is evaluated as the scheduled
+ * function would: every 6 hours, on 2-hour means of the last window, by the trigger's own decision
+ * (`judgeSeries`; the input validation is skipped for generated traces, which are clean by construction).
+ *
+ *   npm run bench:aging -- [--seed 1] [--leak-free 1000] [--leaking 400] [--recorded DIR]
+ */
+import { parseArgs } from 'node:util';
+import type { CleanSeries } from '../shared/aging/aging-series.js';
+import {
+  DEFAULT_PREDICTION_CONFIG,
+  judgeSeries,
+  predictHost,
+  type PredictionConfig,
+} from '../shared/aging/predictive-decision.js';
+import { adjustForGuests } from '../shared/aging/guest-adjustment.js';
+import { loadRecordedHosts } from './aging-recorded.js';
+import { Prng } from './aging-prng.js';
+import {
+  generateHost,
+  LEAK_KINDS,
+  pastLevel,
+  STEP_MS,
+  TRACE_START_MS,
+  type HostTrace,
+  type LeakKind,
+  type TraceSeries,
+} from './aging-traces.js';
+import { median, round } from './statistics.js';
+
+const HOUR_MS = 3_600_000;
+const EVALUATION_INTERVAL_MS = 6 * HOUR_MS;
+/**
+ * The period of the points the trigger reads (GetMetricData's Period, statistic Average). Two hours: the
+ * noise of aging metrics is correlated over hours, so finer points add little information, while the
+ * test and Sen's slope cost O(n²) in the points of a window.
+ */
+const PERIOD_MS = Number(process.env['AGING_PERIOD_HOURS'] ?? '2') * HOUR_MS;
+const STEPS_PER_PERIOD = PERIOD_MS / STEP_MS;
+/** GetMetricData: at most 500 metric queries and 100,800 datapoints per call; $0.01 per 1,000 metrics. */
+const GMD_MAX_QUERIES = 500;
+const GMD_MAX_DATAPOINTS = 100_800;
+const GMD_DOLLARS_PER_METRIC = 0.01 / 1000;
+const FLEET = 10_000;
+
+interface Outcome {
+  readonly trace: HostTrace;
+  /** When the trigger first fired, if it did. */
+  readonly firedAt: number | undefined;
+  readonly firedOn: string | undefined;
+  /** When the static alarm first held (for a leaking host: at or after the leak's start). */
+  readonly alarmAt: number | undefined;
+  /** The static alarm held before the leak started (a leaking host) or at all (a leak-free one). */
+  readonly alarmBeforeLeak: boolean;
+  readonly meanSeries: number;
+}
+
+/** Means of the 5-minute values per period, as GetMetricData's Average; sparse periods dropped. */
+function perPeriod(series: TraceSeries): CleanSeries {
+  const { times, values } = periodMeans(series.values);
+  return {
+    resource: series.resource,
+    name: series.name,
+    startedAt: series.startedAtMs,
+    limit: series.limit,
+    times,
+    values,
+    duplicatesMerged: 0,
+  };
+}
+
+function periodMeans(fiveMinute: Float64Array): { times: number[]; values: number[] } {
+  const times: number[] = [];
+  const values: number[] = [];
+  for (let h = 0; (h + 1) * STEPS_PER_PERIOD <= fiveMinute.length; h++) {
+    let sum = 0;
+    let count = 0;
+    for (let i = h * STEPS_PER_PERIOD; i < (h + 1) * STEPS_PER_PERIOD; i++) {
+      const v = fiveMinute[i] as number;
+      if (!Number.isNaN(v)) {
+        sum += v;
+        count++;
+      }
+    }
+    if (count >= STEPS_PER_PERIOD / 2) {
+      times.push(TRACE_START_MS + h * PERIOD_MS);
+      values.push(sum / count);
+    }
+  }
+  return { times, values };
+}
+
+/** The first time the static alarm holds for 3 consecutive 5-minute periods at or after `fromMs`. */
+function alarmTime(trace: HostTrace, fromMs: number): number | undefined {
+  let first: number | undefined;
+  for (const series of trace.series) {
+    let run = 0;
+    for (let step = 0; step < series.values.length; step++) {
+      const v = series.values[step] as number;
+      run = !Number.isNaN(v) && pastLevel(series.resource, v, series.alarmThreshold) ? run + 1 : 0;
+      const at = TRACE_START_MS + step * STEP_MS;
+      if (run >= 3 && at >= fromMs) {
+        if (first === undefined || at < first) first = at;
+        break;
+      }
+    }
+  }
+  return first;
+}
+
+function evaluate(trace: HostTrace, config: PredictionConfig): Outcome {
+  const guests = periodMeans(trace.guestRss);
+  const series = trace.series.map((s) =>
+    s.resource === 'memAvailable' ? adjustForGuests(perPeriod(s), guests) : perPeriod(s),
+  );
+  const endMs = trace.exhaustionMs ?? TRACE_START_MS + trace.steps * STEP_MS;
+  let firedAt: number | undefined;
+  let firedOn: string | undefined;
+  let seriesSeen = 0;
+  let evaluations = 0;
+  for (let now = TRACE_START_MS + EVALUATION_INTERVAL_MS; now < endMs; now += EVALUATION_INTERVAL_MS) {
+    evaluations++;
+    // `now - 1`: the period ending at `now` is complete and included, the one starting at `now` is not.
+    for (const s of series) {
+      const verdict = judgeSeries(s, now - 1, config);
+      // Every series with a point in the window is fetched, judged or not (a VM still warming up).
+      const first = s.times[0];
+      const last = s.times.at(-1);
+      if (first !== undefined && last !== undefined && first < now && last >= now - config.windowMs)
+        seriesSeen++;
+      if (verdict.status === 'fire' && firedAt === undefined) {
+        firedAt = now;
+        firedOn = verdict.series;
+      }
+    }
+    if (firedAt !== undefined) break;
+  }
+  const leakStart = trace.leak?.startMs ?? TRACE_START_MS;
+  return {
+    trace,
+    firedAt,
+    firedOn,
+    alarmAt: alarmTime(trace, leakStart),
+    alarmBeforeLeak:
+      trace.leak === undefined
+        ? alarmTime(trace, TRACE_START_MS) !== undefined
+        : alarmTime(trace, TRACE_START_MS) !== undefined &&
+          (alarmTime(trace, TRACE_START_MS) as number) < leakStart,
+    meanSeries: evaluations > 0 ? seriesSeen / evaluations : 0,
+  };
+}
+
+function leadHours(outcome: Outcome, at: number | undefined): number {
+  const { trace } = outcome;
+  if (at === undefined || trace.exhaustionMs === undefined || trace.leak === undefined) return 0;
+  if (at < trace.leak.startMs || at >= trace.exhaustionMs) return 0;
+  return (trace.exhaustionMs - at) / HOUR_MS;
+}
+
+function main(): void {
+  const { values: args } = parseArgs({
+    options: {
+      seed: { type: 'string', default: '1' },
+      'leak-free': { type: 'string', default: '1000' },
+      leaking: { type: 'string', default: '400' },
+      recorded: { type: 'string' },
+    },
+  });
+  const seed = Number(args.seed);
+  const leakFreeCount = Number(args['leak-free']);
+  const leakingCount = Number(args.leaking);
+  for (const [name, value] of [
+    ['seed', seed],
+    ['leak-free', leakFreeCount],
+    ['leaking', leakingCount],
+  ] as const)
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`--${name} must be a whole number ≥ 0, got ${value}`);
+  const config = DEFAULT_PREDICTION_CONFIG;
+  const rng = new Prng(seed);
+  const outcomes: Outcome[] = [];
+  for (let i = 0; i < leakFreeCount; i++)
+    outcomes.push(evaluate(generateHost(rng, `free-${i}`, undefined), config));
+  for (let i = 0; i < leakingCount; i++) {
+    const kind = LEAK_KINDS[i % LEAK_KINDS.length] as LeakKind;
+    outcomes.push(evaluate(generateHost(rng, `leak-${i}`, kind), config));
+  }
+
+  const leakFree = outcomes.filter((o) => o.trace.leak === undefined);
+  const leaking = outcomes.filter((o) => o.trace.leak !== undefined && o.trace.exhaustionMs !== undefined);
+  const neverExhausted = outcomes.filter(
+    (o) => o.trace.leak !== undefined && o.trace.exhaustionMs === undefined,
+  );
+  const detectedOf = (os: readonly Outcome[]) => os.filter((o) => leadHours(o, o.firedAt) > 0);
+  const premature = leaking.filter(
+    (o) => o.firedAt !== undefined && o.firedAt < (o.trace.leak?.startMs ?? 0),
+  );
+  const falsePositives = leakFree.filter((o) => o.firedAt !== undefined);
+  const alarmFalse = leakFree.filter((o) => o.alarmBeforeLeak);
+  const leads = leaking.map((o) => leadHours(o, o.firedAt));
+  const alarmLeads = leaking.map((o) => leadHours(o, o.alarmAt));
+
+  let recordedLine: string | undefined;
+  let recordedFalse = 0;
+  let recordedCount = 0;
+  if (args.recorded !== undefined) {
+    const hosts = loadRecordedHosts(args.recorded);
+    recordedCount = hosts.length;
+    for (const host of hosts) {
+      const times = host.series.flatMap((s) => {
+        const points = (s as { points?: { t?: unknown }[] }).points ?? [];
+        return points.map((p) => (typeof p.t === 'number' ? p.t : Number.NaN)).filter(Number.isFinite);
+      });
+      const first = Math.min(...times);
+      const last = Math.max(...times);
+      for (let now = first + EVALUATION_INTERVAL_MS; now <= last; now += EVALUATION_INTERVAL_MS)
+        if (predictHost({ hostId: host.hostId, series: host.series, now }, config).fire) {
+          recordedFalse++;
+          break;
+        }
+    }
+    recordedLine = `recorded leak-free hosts: ${recordedCount}, predictions on them (false positives): ${recordedFalse}`;
+  }
+
+  const meanSeries = outcomes.length === 0 ? 0 : median(outcomes.map((o) => o.meanSeries));
+  const pointsPerSeries = Math.round(config.windowMs / PERIOD_MS);
+  const queriesPerCall = Math.min(GMD_MAX_QUERIES, Math.floor(GMD_MAX_DATAPOINTS / pointsPerSeries));
+  // Plus one a host: the guests' RSS summed, which MemAvailable is adjusted by.
+  const metrics = Math.ceil(FLEET * (meanSeries + 1));
+  const calls = Math.ceil(metrics / queriesPerCall);
+  const dollarsPerEvaluation = metrics * GMD_DOLLARS_PER_METRIC;
+  const evaluationsPerMonth = (30 * 24 * HOUR_MS) / EVALUATION_INTERVAL_MS;
+
+  const pct = (a: number, b: number) => (b === 0 ? 'n/a' : `${round((100 * a) / b, 1)}%`);
+  const days = (ms: number) => round(ms / 86_400_000, 1);
+  console.log(
+    `aging bench, seed ${seed}: ${leakFree.length} leak-free hosts (30 days each), ${leaking.length} leaking hosts (until exhaustion)`,
+  );
+  console.log(
+    `trigger: every ${EVALUATION_INTERVAL_MS / HOUR_MS} h on ${PERIOD_MS / HOUR_MS}-hour means of the last ${days(config.windowMs)} days; Mann-Kendall + Hamed-Rao, one-sided alpha ${config.alpha}; Sen bound at ${100 * (1 - config.boundAlpha)}% one-sided; horizon ${days(config.horizonMs)} days`,
+  );
+  console.log('');
+  console.log(
+    'leak            hosts  detected  premature  median lead (h)  threshold alarm: caught  median lead (h)',
+  );
+  for (const kind of LEAK_KINDS) {
+    const os = leaking.filter((o) => o.trace.leak?.kind === kind);
+    console.log(
+      [
+        kind.padEnd(15),
+        String(os.length).padStart(5),
+        pct(detectedOf(os).length, os.length).padStart(9),
+        String(premature.filter((o) => o.trace.leak?.kind === kind).length).padStart(10),
+        String(round(median(os.map((o) => leadHours(o, o.firedAt))), 1)).padStart(16),
+        pct(os.filter((o) => leadHours(o, o.alarmAt) > 0).length, os.length).padStart(24),
+        String(round(median(os.map((o) => leadHours(o, o.alarmAt))), 1)).padStart(16),
+      ].join(' '),
+    );
+  }
+  console.log(
+    [
+      'all'.padEnd(15),
+      String(leaking.length).padStart(5),
+      pct(detectedOf(leaking).length, leaking.length).padStart(9),
+      String(premature.length).padStart(10),
+      String(round(median(leads), 1)).padStart(16),
+      pct(leaking.filter((o) => leadHours(o, o.alarmAt) > 0).length, leaking.length).padStart(24),
+      String(round(median(alarmLeads), 1)).padStart(16),
+    ].join(' '),
+  );
+  console.log('');
+  console.log(
+    `leak-free hosts: ${falsePositives.length} of ${leakFree.length} predicted (${pct(falsePositives.length, leakFree.length)}); the static alarm went off on ${alarmFalse.length} (${pct(alarmFalse.length, leakFree.length)})`,
+  );
+  if (falsePositives.length > 0)
+    console.log(
+      `  false positives fired on: ${falsePositives
+        .map((o) => `${o.trace.id}/${o.firedOn}`)
+        .slice(0, 10)
+        .join(', ')}`,
+    );
+  if (neverExhausted.length > 0)
+    console.log(`leaking hosts that never reached a limit (excluded): ${neverExhausted.length}`);
+  if (recordedLine !== undefined) console.log(recordedLine);
+  console.log(
+    'lead time: exhaustion minus first firing; a leak missed, or fired on before it started, counts 0 h',
+  );
+  console.log('');
+  console.log(
+    `cost of one evaluation of ${FLEET} hosts: ${metrics} metrics (median ${round(meanSeries + 1, 1)} series per host: MemAvailable, SUnreclaim, fragmentation, guests' RSS summed, one RSS per QEMU process), ${pointsPerSeries} points each`,
+  );
+  console.log(
+    `  GetMetricData: ${queriesPerCall} queries per call -> ${calls} calls, $${round(dollarsPerEvaluation, 2)} per evaluation at $0.01 per 1,000 metrics; $${round(dollarsPerEvaluation * evaluationsPerMonth, 0)} a month at ${evaluationsPerMonth} evaluations`,
+  );
+  const detected = detectedOf(leaking).length;
+  console.log(
+    JSON.stringify({
+      traces: outcomes.length + recordedCount,
+      leakTraces: leaking.length,
+      detected,
+      falsePositives: falsePositives.length + recordedFalse,
+      falsePositiveRate: round(
+        (falsePositives.length + recordedFalse) / Math.max(1, leakFree.length + recordedCount),
+        4,
+      ),
+      medianLeadTimeHours: round(median(leads), 1),
+      thresholdAlarmMedianLeadTimeHours: round(median(alarmLeads), 1),
+      getMetricDataCallsPer10kHosts: calls,
+    }),
+  );
+}
+
+main();
