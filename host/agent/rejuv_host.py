@@ -1618,10 +1618,11 @@ def command_verify(host, args):
 
 
 def settle_handover(vm, record, entry):
-    """A handover an interrupted run left half done: decide which of the two processes keeps the guest.
-    A successor that runs it keeps it (the old process, stopped after migrating, is ended and the
-    successor's QMP socket moved into place); any other successor is ended, and the old process is
-    then recovered like any other."""
+    """A handover a run left half done (the agent died, or the run failed past the point of rolling
+    back): decide which of the two processes keeps the guest. A successor that runs it keeps it (the
+    old process, stopped after migrating, is ended and the successor's QMP socket moved into place);
+    any other successor is ended, and the old process is then recovered like any other. Marks the
+    journal record settled, except when the VM is left to a person."""
     successor = record.get("successor") or {}
     path = successor.get("qmpSocket")
     if record.get("path") != "handover" or record.get("handover") in (None, "done", "abandoned") or not path:
@@ -1653,6 +1654,7 @@ def settle_handover(vm, record, entry):
         if os.path.exists(path):
             os.replace(path, vm.qmp_socket)
         entry["handover"] = "completed: successor pid %d runs the guest; old process ended, QMP socket moved" % pid
+        record["handover"] = "done"
         return
     # Once the old process's device state has reached the successor, the successor (started with
     # -incoming, without -S) may have run the guest and changed its RAM; unless it is known never to
@@ -1672,6 +1674,7 @@ def settle_handover(vm, record, entry):
             "its device state had reached the successor, which may have run the guest before it was lost; "
             "the original process was not resumed over RAM the successor may have changed"
         )
+    record["handover"] = "abandoned"
 
 
 def old_migration_status(vm):
@@ -1688,6 +1691,17 @@ def old_migration_status(vm):
         qmp.close()
 
 
+def run_journals(host):
+    """Every WarmReboot journal on the host, oldest first."""
+    journals = []
+    if os.path.isdir(host.runs_dir):
+        for file_name in os.listdir(host.runs_dir):
+            journal = read_json(os.path.join(host.runs_dir, file_name)) if file_name.endswith(".json") else None
+            if journal and isinstance(journal.get("vms"), dict) and RUN_ID.fullmatch(str(journal.get("runId"))):
+                journals.append(journal)
+    return sorted(journals, key=lambda j: j.get("startedAt") or 0)
+
+
 def recover_vm(vm, cold_start, record=None):
     """Brings one VM back from whatever a failed run left; reports what it found and what it did."""
     entry = {"name": vm.name}
@@ -1696,7 +1710,7 @@ def recover_vm(vm, cold_start, record=None):
             settle_handover(vm, record, entry)
         except (OSError, VmFailure) as error:
             entry["outcome"] = "failed"
-            entry["reason"] = "could not settle the interrupted handover: %s" % error
+            entry["reason"] = "could not settle the handover its run left unfinished: %s" % error
             return entry
     qmp = None
     try:
@@ -1779,18 +1793,30 @@ def command_recover(host, args):
     lock = HostLock(host, "Recover", args.run_id)
     try:
         entries = []
-        interrupted = interrupted_runs(host)
-        records = {}
-        for journal in interrupted:
-            records.update(journal.get("vms", {}))
+        journals = run_journals(host)
+        # Each VM's record in the latest run that names it, finished or interrupted: a finished run can
+        # leave a handover unsettled too (the successor died after the device state reached it, or the
+        # old process would not quit), and a plain `cont` of the old process would then run stale
+        # device state over RAM the successor may have changed.
+        latest = {name: journal for journal in journals for name in journal["vms"]}
+        changed = set()
         for target in targets:
-            if isinstance(target, Vm):
-                entries.append(recover_vm(target, args.cold_start == "true", records.get(target.name)))
-            else:
+            if not isinstance(target, Vm):
                 entries.append({"name": target, "outcome": "failed", "reason": problems.get(target, "")})
-        for journal in interrupted:
-            journal["status"] = "recovered"
-            write_json_atomically(journal_path(host, journal["runId"]), journal)
+                continue
+            journal = latest.get(target.name)
+            record = journal["vms"][target.name] if journal else None
+            before = record.get("handover") if record else None
+            entries.append(recover_vm(target, args.cold_start == "true", record))
+            # Settled once (settle_handover marks the record): a later Recover must not act on it again.
+            if record and record.get("handover") != before:
+                changed.add(journal["runId"])
+        for journal in journals:
+            if journal.get("status") == "running":
+                journal["status"] = "recovered"
+                changed.add(journal["runId"])
+            if journal["runId"] in changed:
+                write_json_atomically(journal_path(host, journal["runId"]), journal)
     finally:
         lock.release()
     not_running = [e for e in entries if e["outcome"] != "running"]
