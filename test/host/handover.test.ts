@@ -278,6 +278,43 @@ describe('Document: WarmReboot, handover path', () => {
     expect(await queryStatus(entry.qmpSocket)).toBe('postmigrate');
   });
 
+  it('starts every successor before pausing any guest, then pauses one guest at a time; a successor that cannot start stops the rollout before any guest is paused', async () => {
+    host = await createLabHost();
+    await host.addVm({ name: 'vm-a', memoryMiB: 64 });
+    await host.addVm({ name: 'vm-b', memoryMiB: 64 });
+    await host.launch();
+
+    const { result } = await runHostDocument(host.root, 'WarmReboot', { runId: 'two-vms' });
+    expect(result.outcome).toBe('ok');
+    const [a, b] = [...(result.vms as WarmRebootVm[])].sort(
+      (x, y) => (x.stoppedAt ?? 0) - (y.stoppedAt ?? 0),
+    );
+    expect([a?.path, b?.path]).toEqual(['handover', 'handover']);
+    // The pauses never overlap: the second guest is stopped only once the first runs again.
+    expect(b?.stoppedAt).toBeGreaterThanOrEqual(a?.resumedAt ?? Number.POSITIVE_INFINITY);
+
+    const pids = { a: await vmPid(host.vm('vm-a').argv), b: await vmPid(host.vm('vm-b').argv) };
+    const disk = join(host.root, 'var', 'lib', 'rejuv', 'images', 'vm-b.img');
+    await rename(disk, `${disk}.aside`);
+    const failed = await runHostDocument(host.root, 'WarmReboot', { runId: 'two-vms-b-cannot' });
+    await rename(`${disk}.aside`, disk);
+
+    expect(failed.result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
+    expect(failed.result.reason).toMatch(
+      /^vm-b: its successor did not start \(.+\); the VM ran on in its original process; the rollout stopped, not rebooted: vm-a$/,
+    );
+    const vms = failed.result.vms as WarmRebootVm[];
+    expect(vms.map((vm) => [vm.name, vm.outcome, vm.stoppedAt])).toEqual([
+      ['vm-a', 'untouched', undefined],
+      ['vm-b', 'rolled-back', undefined],
+    ]);
+    // vm-a's successor, started beside it, was ended; both guests run on in their own processes.
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pids.a]);
+    expect(await findVmProcesses(host.vm('vm-b').argv)).toEqual([pids.b]);
+    expect(await readdir(dirname(host.vm('vm-a').qmpSocket))).toEqual(['vm-a.qmp', 'vm-b.qmp']);
+    for (const name of ['vm-a', 'vm-b']) expect(await queryStatus(host.vm(name).qmpSocket)).toBe('running');
+  });
+
   it('Recover ends a successor the killed agent left waiting, and continues the guest in its old process', async () => {
     host = await oneVmHost();
     const { pidBefore, successor } = await agentKilledAt(host, 'vm-a:handover-stopped', 'agent-dies');
