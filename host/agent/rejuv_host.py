@@ -59,10 +59,11 @@ START_TIMEOUT_S = 30.0
 # Shared memory is not copied, so anything slower than this is a hang, not a big VM.
 IN_MEMORY_MIGRATION_TIMEOUT_S = 60.0
 MIGRATION_POLL_S = 0.002
-# A VM's whole reboot (stop, save, quit, start, restore, cont) runs in one of these slots, so at most
-# one guest per CPU is paused at a time. Starting QEMU is CPU-bound (~25 ms of page faults in malloc
-# and relocation); pausing every guest until all processes are back would make each guest's pause grow
-# with the number of VMs on the host. Never fewer than two, so one VM that hangs cannot stall the rest.
+# Starting QEMU is CPU-bound (tens of ms of page faults in malloc and relocation), so at most one start
+# per CPU runs at a time: successors of the handover path (while every guest runs), and the stop-restart
+# path's whole reboot (stop, save, quit, start, restore, cont), where pausing every guest until all
+# processes are back would make each guest's pause grow with the number of VMs. Never fewer than two,
+# so one VM that hangs cannot stall the rest.
 REBOOT_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
 
 
@@ -455,6 +456,25 @@ class Qmp:
                     raise QmpError("%s: %s" % (command, reply["error"].get("desc", reply["error"])))
                 return reply.get("return")
 
+    def wait_for_event(self, matches, seen, timeout_s):
+        """Blocks until QEMU sends an event for which matches(event) holds (any after the first `seen`
+        events counts) and returns it; QmpGone when the connection closes or nothing comes within
+        timeout_s. No polling: blocking reads of the connection."""
+        deadline = time.monotonic() + timeout_s
+        previous = self._sock.gettimeout()
+        try:
+            while True:
+                for event in self.events[seen:]:
+                    if matches(event):
+                        return event
+                seen = len(self.events)
+                self._sock.settimeout(max(0.001, deadline - time.monotonic()))
+                message = self._read_message()
+                if "event" in message:
+                    self.events.append(message)
+        finally:
+            self._sock.settimeout(previous)
+
     def event_time_ms(self, name):
         """Host wall-clock time (ms) QEMU stamped on the latest event of this name, if any."""
         for event in reversed(self.events):
@@ -506,8 +526,13 @@ def wait_for_migration(qmp, timeout_s, what):
         time.sleep(MIGRATION_POLL_S)
 
 
-def set_migration_capabilities(qmp, in_place):
+MIGRATION_ENDED = ("completed", "failed", "cancelled")
+
+
+def set_migration_capabilities(qmp, in_place, events=False):
     capabilities = [{"capability": "x-ignore-shared", "state": bool(in_place)}]
+    if events:
+        capabilities.append({"capability": "events", "state": True})
     qmp.execute("migrate-set-capabilities", {"capabilities": capabilities})
 
 
@@ -909,6 +934,11 @@ class VmRun:
         self.path = None
         self.path_reason = None
         self.successor = None
+        self.successor_process = None
+        self.successor_conn = None
+        self.successor_qmp = None
+        self.migration_socket = None
+        self.successor_bytes = 0
         self.handover_state = None
         # Called after each handover step that Recover must know about (the run saves its journal).
         self.on_change = lambda: None
@@ -964,13 +994,12 @@ class VmRun:
         self.quit = True
         self.phases["quit"] = elapsed_ms(started)
 
-    def reboot(self):
-        """This VM's reboot on the path it can take: handover where possible, else stop-restart."""
-        self.path, self.path_reason = choose_path(self.vm, self.pid_before, self.in_place)
-        if self.path == "handover":
-            self.handover()
-        else:
-            self.stop_restart()
+    def choose_path(self, committed_bytes):
+        """Picks handover where possible, else stop-restart (see choose_path). committed_bytes: memory
+        already promised to the successors of VMs ahead of this one, which all run at once."""
+        self.path, self.path_reason, self.successor_bytes = choose_path(
+            self.vm, self.pid_before, self.in_place, committed_bytes
+        )
 
     def stop_restart(self):
         """This VM's whole pause: stop, save, quit, start, restore, cont. Raises VmFailure saying why not."""
@@ -991,29 +1020,33 @@ class VmRun:
             raise VmFailure("%s; device state kept for Recover" % error)
         self.outcome = "resumed"
 
-    def handover(self):
-        """Successor first, beside the running process; then stop, migrate the device state straight
-        into it over a unix socket, cont it, quit the old one. Raises VmFailure saying why not."""
+    def launch_successor(self):
+        """Handover, step 1, the guest still running: start the successor beside the old process and
+        make it wait for the device state on its own socket. Raises VmFailure (VM rolled back)."""
         vm = self.vm
-        successor_qmp = "%s.h%d" % (vm.qmp_socket, self.pid_before)
-        migration_socket = "%s.m%d" % (vm.qmp_socket, self.pid_before)
-        for path in (successor_qmp, migration_socket):
+        self.successor_qmp = "%s.h%d" % (vm.qmp_socket, self.pid_before)
+        self.migration_socket = "%s.m%d" % (vm.qmp_socket, self.pid_before)
+        for path in (self.successor_qmp, self.migration_socket):
             remove_file(path)
         # Journaled before it exists: an agent killed while the successor starts leaves Recover its QMP
         # path, from which it finds the process by its argv.
-        self.successor = {"qmpSocket": successor_qmp}
+        self.successor = {"qmpSocket": self.successor_qmp}
         self.handover_state = "starting-successor"
         self.on_change()
         started = time.monotonic()
         try:
             process, qmp = start_process(
-                vm, successor_argv(vm, successor_qmp), successor_qmp, lambda: hold(vm.name + ":successor-spawned")
+                vm,
+                successor_argv(vm, self.successor_qmp),
+                self.successor_qmp,
+                lambda: hold(vm.name + ":successor-spawned"),
             )
         except VmFailure as error:
-            remove_file(successor_qmp)
+            remove_file(self.successor_qmp)
             self.handover_state = "abandoned"
             self.outcome = "rolled-back"
             raise VmFailure("its successor did not start (%s); the VM ran on in its original process" % error)
+        self.successor_process, self.successor_conn = process, qmp
         self.successor.update(pid=process.pid, startTime=process_start_time(process.pid))
         self.handover_state = "successor-started"
         self.on_change()
@@ -1021,51 +1054,103 @@ class VmRun:
         try:
             hold(vm.name + ":successor-started")
             started = time.monotonic()
-            set_migration_capabilities(qmp, True)
-            qmp.execute("migrate-incoming", {"uri": "unix:" + migration_socket})
+            set_migration_capabilities(qmp, True, events=True)
+            qmp.execute("migrate-incoming", {"uri": "unix:" + self.migration_socket})
             self.phases["prepare"] = elapsed_ms(started)
+        except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
+            self.successor_conn = None
+            qmp.close()
+            raise VmFailure(self.undo_handover(process, error))
+
+    def hand_over(self):
+        """Handover, step 2, the guest's whole pause: stop the old process, migrate its device state
+        straight into the successor, which resumes the guest itself. Nothing else happens in between:
+        the journal is written before the stop, and the agent blocks on the successor's RESUME event
+        instead of polling. Raises VmFailure saying why not."""
+        vm, qmp, process = self.vm, self.successor_conn, self.successor_process
+        try:
+            # Recover settles "migrating" exactly as "successor-started", so it may be journaled early.
+            self.handover_state = "migrating"
+            self.on_change()
             started = time.monotonic()
             self.qmp.execute("stop")
             self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
             self.phases["stop"] = elapsed_ms(started)
             self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(vm)
-            self.handover_state = "migrating"
-            self.on_change()
             hold(vm.name + ":handover-stopped")
             started = time.monotonic()
-            self.qmp.execute("migrate", {"uri": "unix:" + migration_socket})
-            info = wait_for_migration(self.qmp, IN_MEMORY_MIGRATION_TIMEOUT_S, "device state handover")
-            self.state_bytes = info.get("ram", {}).get("transferred")
-            wait_for_migration(qmp, IN_MEMORY_MIGRATION_TIMEOUT_S, "device state load in the successor")
+            seen = len(qmp.events)
+            self.qmp.execute("migrate", {"uri": "unix:" + self.migration_socket})
+            # The successor's MIGRATION event (the `events` capability) says when the state is in; a
+            # failed load makes QEMU 7.2 exit (QmpGone).
+            event = qmp.wait_for_event(
+                lambda e: e.get("event") == "MIGRATION" and e.get("data", {}).get("status") in MIGRATION_ENDED,
+                seen,
+                IN_MEMORY_MIGRATION_TIMEOUT_S,
+            )
+            if event["data"]["status"] != "completed":
+                raise VmFailure("device state load in the successor %s" % event["data"]["status"])
             self.phases["migrate"] = elapsed_ms(started)
             hold(vm.name + ":migrated")
             started = time.monotonic()
-            # Started with -incoming and without -S, QEMU runs the guest itself once the state is in.
-            ensure_running(qmp, "the successor is %s after the handover, not running")
+            # The source was stopped, so the successor keeps the guest paused until told (no autostart);
+            # `cont` straight away, the status is checked once the guest runs.
+            qmp.execute("cont")
             self.phases["cont"] = elapsed_ms(started)
             self.resumed_at = qmp.event_time_ms("RESUME") or epoch_ms()
+            status = qmp.status()
+            if status != "running":
+                raise VmFailure("the successor is %s after the handover, not running" % status)
+            self.state_bytes = self.bytes_sent()
         except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
             qmp.close()
             raise VmFailure(self.undo_handover(process, error))
         finally:
-            remove_file(migration_socket)
+            remove_file(self.migration_socket)
         qmp.close()
+        self.successor_conn = None
         self.pid_after, self.start_time_after = process.pid, self.successor["startTime"]
         self.handover_state = "handed-over"
         self.on_change()
         hold(vm.name + ":handed-over")
+
+    def bytes_sent(self):
+        """What the old process sent, asked once the guest runs in its successor. Only a figure for the
+        report: the successor loaded the whole state, so an old process that died since changes nothing."""
+        try:
+            info = wait_for_migration(self.qmp, QUIT_TIMEOUT_S, "device state handover")
+            return info.get("ram", {}).get("transferred")
+        except (VmFailure, QmpGone, QmpError, OSError) as error:
+            log("%s: the old process did not say what it sent: %s" % (self.vm.name, error))
+            return None
+
+    def retire_old_process(self):
+        """Handover, step 3, the guest running in its successor: quit the old process, then move the
+        successor's QMP socket to the inventory's path. Raises VmFailure saying why not."""
         try:
             self.stop_old_process()
         except (QmpGone, QmpError, OSError) as error:
             self.outcome = "failed"
             raise VmFailure(
                 "the guest runs in its successor pid %d, but the old process could not be ended (%s)"
-                % (process.pid, error)
+                % (self.pid_after, error)
             )
         # Only now: the old process unlinked its own socket path as it exited.
-        os.replace(successor_qmp, vm.qmp_socket)
+        os.replace(self.successor_qmp, self.vm.qmp_socket)
         self.handover_state = "done"
         self.outcome = "resumed"
+
+    def abandon_successor(self):
+        """The rollout stopped before this VM's turn: end its waiting successor; the guest never paused."""
+        if self.successor_conn is not None:
+            self.successor_conn.close()
+            self.successor_conn = None
+        if self.successor_process is not None:
+            self.successor_process.kill()
+            self.successor_process.wait()
+            remove_file(self.successor_qmp)
+            remove_file(self.migration_socket)
+            self.handover_state = "abandoned"
 
     def undo_handover(self, successor, error):
         """Before the successor ran the guest: end it and continue the old process; the guest lost only
@@ -1164,25 +1249,27 @@ def remove_file(path):
         pass
 
 
-def choose_path(vm, pid_before, in_place):
-    """("handover" | "stop-restart", why): which way this VM reboots."""
+def choose_path(vm, pid_before, in_place, committed_bytes=0):
+    """("handover" | "stop-restart", why, bytes promised to its successor): which way this VM reboots.
+    committed_bytes is what the successors already chosen will take: they all run at once."""
     if not in_place:
-        return "stop-restart", "classic mode copies RAM through a state file"
+        return "stop-restart", "classic mode copies RAM through a state file", 0
     stop_restart_holds = [vm.name + point for point in (":stopped", ":saved", ":quit", ":started")]
     held = [p for p in os.environ.get("REJUV_HOLD_AT", "").split(",") if p in stop_restart_holds]
     if held and os.environ.get("REJUV_HOLD_DIR"):
-        return "stop-restart", "test seam: REJUV_HOLD_AT holds at %s, a point of the stop-restart path" % held[0]
+        return "stop-restart", "test seam: REJUV_HOLD_AT holds at %s, a point of the stop-restart path" % held[0], 0
     obstacles = handover_obstacles(vm)
     if obstacles:
-        return "stop-restart", "cannot be handed over: " + "; ".join(obstacles)
-    needed = successor_memory_estimate(pid_before) + HANDOVER_MEMORY_HEADROOM
-    available = memory_available_bytes()
+        return "stop-restart", "cannot be handed over: " + "; ".join(obstacles), 0
+    estimate = successor_memory_estimate(pid_before)
+    needed = estimate + HANDOVER_MEMORY_HEADROOM
+    available = memory_available_bytes() - committed_bytes
     if available < needed:
         return "stop-restart", (
-            "only %d MiB of memory available, a successor beside the running process needs %d MiB"
-            % (available >> 20, needed >> 20)
-        )
-    return "handover", None
+            "only %d MiB of memory available (after the successors of the VMs before it), a successor "
+            "beside the running process needs %d MiB" % (max(0, available) >> 20, needed >> 20)
+        ), 0
+    return "handover", None, estimate
 
 
 def successor_memory_estimate(pid):
@@ -1301,18 +1388,26 @@ def cold_start_vm(vm):
         time.sleep(0.01)
 
 
+def guarded(action, item):
+    """Runs action(item); returns None, or the error message when it failed."""
+    try:
+        action(item)
+    except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
+        return str(error)
+    except Exception as error:  # noqa: BLE001 - one VM's surprise must not abandon the others
+        log(traceback.format_exc())
+        return "unexpected %s: %s" % (type(error).__name__, error)
+    return None
+
+
 def in_parallel(items, action):
     """Runs action(item) for every item at once; returns {index: error message} for those that failed."""
     errors = {}
 
     def run(index, item):
-        try:
-            action(item)
-        except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
-            errors[index] = str(error)
-        except Exception as error:  # noqa: BLE001 - one VM's surprise must not abandon the others
-            errors[index] = "unexpected %s: %s" % (type(error).__name__, error)
-            log(traceback.format_exc())
+        error = guarded(action, item)
+        if error is not None:
+            errors[index] = error
 
     threads = [threading.Thread(target=run, args=(i, item)) for i, item in enumerate(items)]
     for thread in threads:
@@ -1345,15 +1440,51 @@ def warm_reboot(host, run_id, level, assessments, in_place):
     for run in runs:
         run.prepare()
         run.on_change = lambda: save_journal("rebooting")
+    committed = 0
+    for run in runs:
+        run.choose_path(committed)
+        committed += run.successor_bytes
     save_journal("rebooting")
+    errors = {}
+
+    def attempt(index, action):
+        error = guarded(action, runs[index])
+        if error is None:
+            return True
+        errors[index] = error
+        return False
+
+    # Every successor first, while every guest still runs: starting QEMU is CPU-bound (tens of ms),
+    # and no guest must be paused while a process of its host is starting.
+    def launch(run):
+        with REBOOT_SLOTS:
+            run.launch_successor()
+
+    handovers = [i for i, r in enumerate(runs) if r.path == "handover"]
+    errors.update({handovers[i]: e for i, e in in_parallel([runs[i] for i in handovers], launch).items()})
+    launched = [i for i in handovers if i not in errors]
+    # Then one guest at a time: a pause of ~10 ms each never overlaps another guest's pause, so none
+    # waits on another VM's phases or competes with it for the CPU. A failure stops the rollout.
+    handed_over = []
+    for index in launched:
+        if errors:
+            runs[index].abandon_successor()
+        elif attempt(index, VmRun.hand_over):
+            handed_over.append(index)
+    for index in handed_over:
+        attempt(index, VmRun.retire_old_process)
+    save_journal("rebooting")
+    # The VMs that cannot be handed over, after the handovers: their pause includes a QEMU start.
     rollout_stopped = threading.Event()
+    if errors:
+        rollout_stopped.set()
 
     def reboot(run):
         with REBOOT_SLOTS:
             if rollout_stopped.is_set():
                 return
             try:
-                run.reboot()
+                run.stop_restart()
             except VmFailure:
                 # A VM that fails to reboot may mean a sick host: leave the VMs not yet begun alone.
                 rollout_stopped.set()
@@ -1361,7 +1492,8 @@ def warm_reboot(host, run_id, level, assessments, in_place):
             finally:
                 save_journal("rebooting")
 
-    errors = in_parallel(runs, reboot)
+    fallbacks = [i for i, r in enumerate(runs) if r.path != "handover"]
+    errors.update({fallbacks[i]: e for i, e in in_parallel([runs[i] for i in fallbacks], reboot).items()})
     for index, error in errors.items():
         runs[index].reason = error
         if runs[index].outcome in ("untouched", "resumed"):
@@ -1618,10 +1750,11 @@ def command_verify(host, args):
 
 
 def settle_handover(vm, record, entry):
-    """A handover an interrupted run left half done: decide which of the two processes keeps the guest.
-    A successor that runs it keeps it (the old process, stopped after migrating, is ended and the
-    successor's QMP socket moved into place); any other successor is ended, and the old process is
-    then recovered like any other."""
+    """A handover a run left half done (the agent died, or the run failed past the point of rolling
+    back): decide which of the two processes keeps the guest. A successor that runs it keeps it (the
+    old process, stopped after migrating, is ended and the successor's QMP socket moved into place);
+    any other successor is ended, and the old process is then recovered like any other. Marks the
+    journal record settled, except when the VM is left to a person."""
     successor = record.get("successor") or {}
     path = successor.get("qmpSocket")
     if record.get("path") != "handover" or record.get("handover") in (None, "done", "abandoned") or not path:
@@ -1653,6 +1786,7 @@ def settle_handover(vm, record, entry):
         if os.path.exists(path):
             os.replace(path, vm.qmp_socket)
         entry["handover"] = "completed: successor pid %d runs the guest; old process ended, QMP socket moved" % pid
+        record["handover"] = "done"
         return
     # Once the old process's device state has reached the successor, the successor (started with
     # -incoming, without -S) may have run the guest and changed its RAM; unless it is known never to
@@ -1672,6 +1806,7 @@ def settle_handover(vm, record, entry):
             "its device state had reached the successor, which may have run the guest before it was lost; "
             "the original process was not resumed over RAM the successor may have changed"
         )
+    record["handover"] = "abandoned"
 
 
 def old_migration_status(vm):
@@ -1688,6 +1823,17 @@ def old_migration_status(vm):
         qmp.close()
 
 
+def run_journals(host):
+    """Every WarmReboot journal on the host, oldest first."""
+    journals = []
+    if os.path.isdir(host.runs_dir):
+        for file_name in os.listdir(host.runs_dir):
+            journal = read_json(os.path.join(host.runs_dir, file_name)) if file_name.endswith(".json") else None
+            if journal and isinstance(journal.get("vms"), dict) and RUN_ID.fullmatch(str(journal.get("runId"))):
+                journals.append(journal)
+    return sorted(journals, key=lambda j: j.get("startedAt") or 0)
+
+
 def recover_vm(vm, cold_start, record=None):
     """Brings one VM back from whatever a failed run left; reports what it found and what it did."""
     entry = {"name": vm.name}
@@ -1696,7 +1842,7 @@ def recover_vm(vm, cold_start, record=None):
             settle_handover(vm, record, entry)
         except (OSError, VmFailure) as error:
             entry["outcome"] = "failed"
-            entry["reason"] = "could not settle the interrupted handover: %s" % error
+            entry["reason"] = "could not settle the handover its run left unfinished: %s" % error
             return entry
     qmp = None
     try:
@@ -1779,18 +1925,30 @@ def command_recover(host, args):
     lock = HostLock(host, "Recover", args.run_id)
     try:
         entries = []
-        interrupted = interrupted_runs(host)
-        records = {}
-        for journal in interrupted:
-            records.update(journal.get("vms", {}))
+        journals = run_journals(host)
+        # Each VM's record in the latest run that names it, finished or interrupted: a finished run can
+        # leave a handover unsettled too (the successor died after the device state reached it, or the
+        # old process would not quit), and a plain `cont` of the old process would then run stale
+        # device state over RAM the successor may have changed.
+        latest = {name: journal for journal in journals for name in journal["vms"]}
+        changed = set()
         for target in targets:
-            if isinstance(target, Vm):
-                entries.append(recover_vm(target, args.cold_start == "true", records.get(target.name)))
-            else:
+            if not isinstance(target, Vm):
                 entries.append({"name": target, "outcome": "failed", "reason": problems.get(target, "")})
-        for journal in interrupted:
-            journal["status"] = "recovered"
-            write_json_atomically(journal_path(host, journal["runId"]), journal)
+                continue
+            journal = latest.get(target.name)
+            record = journal["vms"][target.name] if journal else None
+            before = record.get("handover") if record else None
+            entries.append(recover_vm(target, args.cold_start == "true", record))
+            # Settled once (settle_handover marks the record): a later Recover must not act on it again.
+            if record and record.get("handover") != before:
+                changed.add(journal["runId"])
+        for journal in journals:
+            if journal.get("status") == "running":
+                journal["status"] = "recovered"
+                changed.add(journal["runId"])
+            if journal["runId"] in changed:
+                write_json_atomically(journal_path(host, journal["runId"]), journal)
     finally:
         lock.release()
     not_running = [e for e in entries if e["outcome"] != "running"]

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { counterBreaks, readHeartbeatLog, waitForHeartbeat } from '../../host/lab/heartbeat-log.js';
@@ -151,6 +151,175 @@ describe('Document: WarmReboot, handover path', () => {
     await expectGuestContinued(host);
   });
 
+  it('rolls back before pausing the guest when the successor cannot start (a file its argv names is gone)', async () => {
+    host = await oneVmHost();
+    const entry = host.vm('vm-a');
+    const pidBefore = await vmPid(entry.argv);
+    // The running QEMU keeps its disk open; a new process finds nothing at the path its argv names.
+    const disk = join(host.root, 'var', 'lib', 'rejuv', 'images', 'vm-a.img');
+    await rename(disk, `${disk}.aside`);
+    const { run, result } = await runHostDocument(host.root, 'WarmReboot', {
+      runId: 'successor-cannot-start',
+    });
+    await rename(`${disk}.aside`, disk);
+
+    expect(run.status).toBe('Failed');
+    expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'rolled-back', path: 'handover', pidBefore });
+    expect(vm?.reason).toMatch(
+      /^its successor did not start \(new QEMU process exited with code 1 before QMP came up: .*vm-a\.img.*\); the VM ran on in its original process$/,
+    );
+    // Never stopped: no pause to report, the same process runs it, and nothing is left behind.
+    expect(vm?.pauseMs).toBeUndefined();
+    expect(vm?.stoppedAt).toBeUndefined();
+    expect(await findVmProcesses(entry.argv)).toEqual([pidBefore]);
+    expect(await queryStatus(entry.qmpSocket)).toBe('running');
+    expect(await readdir(dirname(entry.qmpSocket))).toEqual(['vm-a.qmp']);
+    await expectGuestContinued(host);
+    // A later run hands it over: the failed one left no state that blocks it.
+    const again = await runHostDocument(host.root, 'WarmReboot', { runId: 'successor-starts' });
+    expect(again.result.outcome).toBe('ok');
+    await expectGuestContinued(host);
+  });
+
+  it('names the guest lost when its old process is killed while it is stopped for the handover, and Recover reports it lost', async () => {
+    host = await oneVmHost();
+    const entry = host.vm('vm-a');
+    const pidBefore = await vmPid(entry.argv);
+    const hold = await holdAt(host, 'vm-a:handover-stopped');
+
+    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'old-dies' }, { env: hold.env });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    process.kill(pidBefore, 'SIGKILL');
+    expect(await waitForExit(pidBefore, 5000)).toBe(true);
+    await hold.release();
+    const { run, result } = await reboot;
+
+    expect(run.status).toBe('Failed');
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'failed', path: 'handover', pidBefore });
+    expect(vm?.reason).toMatch(
+      new RegExp(`^handover failed \\(.+\\) and the original QEMU pid ${pidBefore} is gone$`),
+    );
+    // The successor, which never got the device state, is ended rather than left waiting.
+    expect(await waitForExit(successor, 5000)).toBe(true);
+    expect(await findVmProcesses(entry.argv)).toEqual([]);
+
+    const recover = await runHostDocument(host.root, 'Recover', { runId: 'old-dies' });
+    expect(recover.result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        outcome: 'lost',
+        found: 'process gone, no saved device state',
+      }),
+    ]);
+  });
+
+  it('keeps the guest in its successor when the old process is killed after handing the state over', async () => {
+    host = await oneVmHost();
+    const entry = host.vm('vm-a');
+    const pidBefore = await vmPid(entry.argv);
+    const hold = await holdAt(host, 'vm-a:migrated');
+
+    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'old-dies-late' }, { env: hold.env });
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    process.kill(pidBefore, 'SIGKILL');
+    expect(await waitForExit(pidBefore, 5000)).toBe(true);
+    await hold.release();
+    const { run, result } = await reboot;
+
+    expect(run.status).toBe('Success');
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'resumed', path: 'handover', pidBefore, pidAfter: successor });
+    expect(await findVmProcesses(entry.argv)).toEqual([successor]);
+    expect(await queryStatus(entry.qmpSocket)).toBe('running');
+    await expectGuestContinued(host);
+    const verify = await runHostDocument(host.root, 'Verify', { runId: 'old-dies-late' });
+    expect(verify.result.outcome).toBe('ok');
+  });
+
+  it('never resumes the old process once the state reached a successor that then died: the VM is named, and Recover leaves it to a person', async () => {
+    host = await oneVmHost();
+    const entry = host.vm('vm-a');
+    const pidBefore = await vmPid(entry.argv);
+    const hold = await holdAt(host, 'vm-a:migrated');
+
+    const reboot = runHostDocument(
+      host.root,
+      'WarmReboot',
+      { runId: 'successor-dies-late' },
+      { env: hold.env },
+    );
+    await hold.reached();
+    const successor = await successorOf(host, pidBefore);
+    process.kill(successor, 'SIGKILL');
+    expect(await waitForExit(successor, 5000)).toBe(true);
+    await hold.release();
+    const { run, result } = await reboot;
+
+    expect(run.status).toBe('Failed');
+    const [vm] = result.vms as WarmRebootVm[];
+    expect(vm).toMatchObject({ outcome: 'failed', path: 'handover', pidBefore });
+    expect(vm?.reason).toMatch(
+      new RegExp(`^handover failed \\(.+\\): the device state reached successor pid ${successor}, now gone$`),
+    );
+
+    const recover = await runHostDocument(host.root, 'Recover', { runId: 'successor-dies-late' });
+    expect(recover.result.vms).toEqual([
+      expect.objectContaining({
+        name: 'vm-a',
+        outcome: 'failed',
+        reason: expect.stringMatching(/could not settle the handover its run left unfinished: .*not resumed/),
+      }),
+    ]);
+    // The old process still holds the stale device state, stopped, never continued over changed RAM,
+    // however often Recover is sent.
+    const again = await runHostDocument(host.root, 'Recover', { runId: 'successor-dies-late-2' });
+    expect(again.result.vms).toEqual([expect.objectContaining({ name: 'vm-a', outcome: 'failed' })]);
+    expect(await findVmProcesses(entry.argv)).toEqual([pidBefore]);
+    expect(await queryStatus(entry.qmpSocket)).toBe('postmigrate');
+  });
+
+  it('starts every successor before pausing any guest, then pauses one guest at a time; a successor that cannot start stops the rollout before any guest is paused', async () => {
+    host = await createLabHost();
+    await host.addVm({ name: 'vm-a', memoryMiB: 64 });
+    await host.addVm({ name: 'vm-b', memoryMiB: 64 });
+    await host.launch();
+
+    const { result } = await runHostDocument(host.root, 'WarmReboot', { runId: 'two-vms' });
+    expect(result.outcome).toBe('ok');
+    const [a, b] = [...(result.vms as WarmRebootVm[])].sort(
+      (x, y) => (x.stoppedAt ?? 0) - (y.stoppedAt ?? 0),
+    );
+    expect([a?.path, b?.path]).toEqual(['handover', 'handover']);
+    // The pauses never overlap: the second guest is stopped only once the first runs again.
+    expect(b?.stoppedAt).toBeGreaterThanOrEqual(a?.resumedAt ?? Number.POSITIVE_INFINITY);
+
+    const pids = { a: await vmPid(host.vm('vm-a').argv), b: await vmPid(host.vm('vm-b').argv) };
+    const disk = join(host.root, 'var', 'lib', 'rejuv', 'images', 'vm-b.img');
+    await rename(disk, `${disk}.aside`);
+    const failed = await runHostDocument(host.root, 'WarmReboot', { runId: 'two-vms-b-cannot' });
+    await rename(`${disk}.aside`, disk);
+
+    expect(failed.result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
+    expect(failed.result.reason).toMatch(
+      /^vm-b: its successor did not start \(.+\); the VM ran on in its original process; the rollout stopped, not rebooted: vm-a$/,
+    );
+    const vms = failed.result.vms as WarmRebootVm[];
+    expect(vms.map((vm) => [vm.name, vm.outcome, vm.stoppedAt])).toEqual([
+      ['vm-a', 'untouched', undefined],
+      ['vm-b', 'rolled-back', undefined],
+    ]);
+    // vm-a's successor, started beside it, was ended; both guests run on in their own processes.
+    expect(await findVmProcesses(host.vm('vm-a').argv)).toEqual([pids.a]);
+    expect(await findVmProcesses(host.vm('vm-b').argv)).toEqual([pids.b]);
+    expect(await readdir(dirname(host.vm('vm-a').qmpSocket))).toEqual(['vm-a.qmp', 'vm-b.qmp']);
+    for (const name of ['vm-a', 'vm-b']) expect(await queryStatus(host.vm(name).qmpSocket)).toBe('running');
+  });
+
   it('Recover ends a successor the killed agent left waiting, and continues the guest in its old process', async () => {
     host = await oneVmHost();
     const { pidBefore, successor } = await agentKilledAt(host, 'vm-a:handover-stopped', 'agent-dies');
@@ -210,6 +379,11 @@ describe('Document: WarmReboot, handover path', () => {
     await expectGuestContinued(host);
     const verify = await runHostDocument(host.root, 'Verify', { runId: 'agent-dies-late' });
     expect(verify.result.outcome).toBe('ok');
+    // Settled once: a second Recover finds a healthy VM and no handover to act on.
+    const again = await runHostDocument(host.root, 'Recover', { runId: 'agent-dies-late-2' });
+    expect(again.result.vms).toEqual([
+      { name: 'vm-a', found: 'running', action: 'none', outcome: 'running', pid: successor },
+    ]);
   });
 
   it('Recover never resumes the old process once its state reached a successor it cannot ask: the VM is named, not resumed', async () => {
@@ -225,7 +399,7 @@ describe('Document: WarmReboot, handover path', () => {
       expect.objectContaining({
         name: 'vm-a',
         outcome: 'failed',
-        reason: expect.stringMatching(/could not settle the interrupted handover: .*not resumed/),
+        reason: expect.stringMatching(/could not settle the handover its run left unfinished: .*not resumed/),
       }),
     ]);
     expect(await waitForExit(successor, 5000)).toBe(true);
