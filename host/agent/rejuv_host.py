@@ -1474,6 +1474,8 @@ def start_incoming_process(vm):
 def start_process(vm, argv, qmp_socket, spawned=lambda: None):
     """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp)."""
     os.makedirs(vm.state_dir, exist_ok=True)
+    # After a kernel reload /run is a fresh tmpfs: the socket's directory is gone with the old kernel.
+    os.makedirs(os.path.dirname(qmp_socket), exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:
         # Own session: the VM must outlive this document, even when SSM kills the document's process group.
         process = subprocess.Popen(
@@ -1546,6 +1548,7 @@ def restore_vm(vm, in_place, phases, region=None):
 
 def cold_start_vm(vm):
     os.makedirs(vm.state_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(vm.qmp_socket), exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:
         process = subprocess.Popen(
             vm.argv,
