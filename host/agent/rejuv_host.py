@@ -37,6 +37,9 @@ EXIT_FAILED = 1
 EXIT_INVALID_REQUEST = 2
 EXIT_REFUSED = 3
 EXIT_PARTIAL = 4
+# Asks the SSM Agent to reboot the instance and run this same script again afterwards (Linux; 3010 on
+# Windows). The kernel level's first run ends with it; the kexec it scheduled comes first.
+EXIT_REBOOT = 194
 
 # A new QEMU process needs memory of its own (guest RAM is already in place): TCG buffers, device
 # models, libraries. Generous on purpose: refusing is cheap, running out mid-reload is not.
@@ -604,6 +607,9 @@ def usable_saved_state(vm):
         return None, "no saved device state"
     if meta.get("argvSha256") != vm.argv_digest():
         return None, "saved device state belongs to different QEMU arguments than the inventory lists"
+    if meta.get("region"):
+        problem = region_slice_problem(meta["region"])
+        return (None, problem) if problem else (meta, None)
     try:
         size = os.path.getsize(vm.state_file)
     except OSError:
@@ -615,6 +621,25 @@ def usable_saved_state(vm):
         if missing:
             return None, "guest RAM backing file %s is gone" % ", ".join(missing)
     return meta, None
+
+
+def region_slice_digest(region):
+    fd = os.open(region["path"], os.O_RDONLY)
+    try:
+        return hashlib.sha256(os.pread(fd, region["bytes"], region["offset"])).hexdigest()
+    finally:
+        os.close(fd)
+
+
+def region_slice_problem(region):
+    """Why device state saved in the state region cannot be restored, or None."""
+    try:
+        if region_slice_digest(region) != region.get("sha256"):
+            return "device state in %s at offset %d is not what was saved (SHA-256 differs)" % (
+                region["path"], region["offset"])
+    except (OSError, KeyError, TypeError) as error:
+        return "device state in the state region cannot be read: %s" % error
+    return None
 
 
 def discard_saved_state(vm):
@@ -839,52 +864,248 @@ def memory_available_bytes():
     return 0
 
 
-def mount_of(path):
-    """(filesystem type, mount options) of the mount holding path, from /proc/mounts."""
-    best, found = "", ("unknown", [])
-    try:
-        with open("/proc/mounts") as handle:
-            for line in handle:
-                fields = line.split()
-                mount_point = fields[1]
-                inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
-                if inside and len(mount_point) >= len(best):
-                    best, found = mount_point, (fields[2], fields[3].split(","))
-    except OSError:
-        pass
-    return found
+# --------------------------------------------------------------------------------------------------
+# Level `kernel`: what a kexec into the next host kernel needs (see README, "The kernel level")
+
+# Host-level settings of the kernel level: <root>/etc/rejuv/kernel-reload.json (not a document
+# parameter: it describes the machine, like the inventory). {"schemaVersion": 1, "stateRegion":
+# "/dev/pmem1", "kernel": "/boot/vmlinuz-...", "initrd": "/boot/initrd.img-..."}; kernel and initrd
+# default to the running kernel's images in /boot.
+KERNEL_CONFIG_SCHEMA_VERSION = 1
+# Device state of one VM with memory left in place is ~0.2-0.3 MiB (ROMs, device registers); a display
+# device adds its video RAM, which is not shared and so is saved.
+DEVICE_STATE_REGION_ESTIMATE = 2 << 20
+VIDEO_RAM_ESTIMATE = 16 << 20
+DISPLAY_DEVICE = re.compile(r"(^|,)(VGA|qxl|qxl-vga|virtio-vga|bochs-display|cirrus-vga|secondary-vga)(,|$)")
+# Each VM's device state starts on a boundary of this size in the state region.
+STATE_REGION_ALIGNMENT = 1 << 20
+# The kernel reserves a legacy pmem region (memmap=size!start) only when it starts on a memory
+# section boundary (128 MiB on x86-64); elsewhere the region silently never appears.
+MEMORY_SECTION_BYTES = 128 << 20
+MEMMAP_PMEM = re.compile(r"^([0-9]+)([KMG]?)!([0-9]+)([KMG]?)$", re.IGNORECASE)
+UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
-def kernel_level_gaps(assessments):
-    """Why the kernel-level reload cannot run here; this agent implements only the process level."""
-    gaps = ["this agent implements only the vmm-process level (restart every QEMU process)"]
-    if shutil.which("kexec") is None:
-        gaps.append("kexec-tools are not installed")
-    try:
-        with open("/sys/kernel/kexec_loaded") as handle:
-            if handle.read().strip() != "1":
-                gaps.append("no kexec kernel is staged (/sys/kernel/kexec_loaded is 0)")
-    except OSError:
-        gaps.append("the kernel exposes no kexec state (/sys/kernel/kexec_loaded)")
-    for assessment in assessments:
-        for backend in assessment.ram_backends:
+def kernel_config_path(host):
+    return os.path.join(host.root, "etc", "rejuv", "kernel-reload.json")
+
+
+def parse_kernel_config(raw, release):
+    """(settings, problems) of kernel-reload.json as loaded (None when the file is absent)."""
+    if raw is None:
+        return None, ["no kernel-reload.json names a state region for device state"]
+    if not isinstance(raw, dict):
+        return None, ["kernel-reload.json is not a JSON object"]
+    problems = []
+    if raw.get("schemaVersion") != KERNEL_CONFIG_SCHEMA_VERSION:
+        problems.append("kernel-reload.json: schemaVersion must be %d" % KERNEL_CONFIG_SCHEMA_VERSION)
+    settings = {
+        "stateRegion": raw.get("stateRegion"),
+        "kernel": raw.get("kernel", "/boot/vmlinuz-" + release),
+        "initrd": raw.get("initrd", "/boot/initrd.img-" + release),
+    }
+    for key, value in settings.items():
+        if not isinstance(value, str) or not os.path.isabs(value):
+            problems.append("kernel-reload.json: %s must be an absolute path" % key)
+    unknown = sorted(set(raw) - {"schemaVersion", "stateRegion", "kernel", "initrd"})
+    if unknown:
+        problems.append("kernel-reload.json: unknown keys %s" % ", ".join(unknown))
+    return (None if problems else settings), problems
+
+
+def memmap_pmem_regions(cmdline):
+    """(start, size) in bytes of every legacy persistent-memory region the command line reserves
+    (memmap=<size>!<start>, several per option allowed, comma-separated)."""
+    regions = []
+    for word in cmdline.split():
+        if word == "--":
+            break
+        if not word.startswith("memmap="):
+            continue
+        for part in word[len("memmap=") :].split(","):
+            match = MEMMAP_PMEM.fullmatch(part)
+            if match:
+                size = int(match.group(1)) * UNITS[match.group(2).upper()]
+                start = int(match.group(3)) * UNITS[match.group(4).upper()]
+                regions.append((start, size))
+    return regions
+
+
+def parse_mounts(text):
+    """[(source, mount point, type, options)] from /proc/mounts text."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            unescape = lambda s: s.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+            mounts.append((fields[0], unescape(fields[1]), fields[2], fields[3].split(",")))
+    return mounts
+
+
+PMEM_DEVICE = re.compile(r"^/dev/(pmem[0-9]+(\.[0-9]+)?|dax[0-9]+\.[0-9]+)$")
+
+
+def preserved_device_of(path, mounts):
+    """The persistent-memory device holding path: the path itself (/dev/pmemN, /dev/daxN.M) or the
+    source of the DAX-mounted filesystem it lives on; (None, why not) otherwise."""
+    if PMEM_DEVICE.fullmatch(path):
+        return path, None
+    best = None
+    for mount in mounts:
+        point = mount[1]
+        if path == point or path.startswith(point.rstrip("/") + "/"):
+            if best is None or len(point) >= len(best[1]):
+                best = mount
+    if best is None:
+        return None, "no mounted filesystem holds it"
+    source, point, fs_type, options = best
+    if not PMEM_DEVICE.fullmatch(source):
+        return None, "it is on %s (%s at %s), which the next kernel does not get back" % (source, fs_type, point)
+    if "dax" not in options and "dax=always" not in options:
+        return None, "it is on %s at %s, mounted without dax: pages live in the page cache" % (source, point)
+    return source, None
+
+
+def device_state_estimate(argv):
+    """Room one VM's device state needs in the state region (memory left in place)."""
+    display = any(DISPLAY_DEVICE.search(a) for a in argv) or any(
+        a == "-vga" and argv[i + 1] != "none" for i, a in enumerate(argv[:-1])
+    )
+    return DEVICE_STATE_REGION_ESTIMATE + (VIDEO_RAM_ESTIMATE if display else 0)
+
+
+def kernel_level_reasons(facts, vms):
+    """Why a kexec with guest memory kept cannot run on this host; empty when it can. Pure: facts are
+    what kernel_host_facts read, vms are (name, argv, RAM backends as Preflight reports them)."""
+    reasons = list(facts["configProblems"])
+    settings = facts["settings"]
+    devices = facts["deviceBytes"]
+    regions = memmap_pmem_regions(facts["cmdline"])
+    if facts["kexec"] is None:
+        reasons.append("kexec-tools are not installed (no kexec on PATH)")
+    if facts["kexecLoadDisabled"] != "0":
+        reasons.append("the kernel refuses to load a kexec image (kernel.kexec_load_disabled is %s)"
+                       % facts["kexecLoadDisabled"])
+    if not regions:
+        reasons.append("the running kernel's command line reserves no persistent-memory region "
+                       "(memmap=<size>!<start>), so nothing would keep guest RAM across the reload")
+    for start, size in regions:
+        if start % MEMORY_SECTION_BYTES:
+            reasons.append("memmap=%dM!%dM does not start on a %d MiB memory section boundary"
+                           % (size >> 20, start >> 20, MEMORY_SECTION_BYTES >> 20))
+    if facts["legacyPmem"] is not None:
+        missing = [r for r in facts["legacyPmem"] if r not in regions]
+        for start, size in missing:
+            reasons.append("persistent memory at %#x (%d MiB) is not reserved by a memmap= option on the "
+                           "command line the next kernel gets" % (start, size >> 20))
+    if settings is not None:
+        for key in ("kernel", "initrd"):
+            if not facts["exists"].get(settings[key]):
+                reasons.append("no %s to stage for the next kernel at %s" % (key, settings[key]))
+    state_region = settings["stateRegion"] if settings else None
+    owners = {}
+    needed = 0
+    for name, argv, backends in vms:
+        needed += device_state_estimate(argv)
+        for backend in backends:
             path = backend.get("memPath")
-            if path is None or path.startswith("/dev/dax"):
+            if path is None:
+                continue  # not a file backend: the per-VM checks already refuse it
+            device, why_not = preserved_device_of(path, facts["mounts"])
+            if device is None:
+                reasons.append("%s keeps guest RAM in %s, which does not survive a kernel reload: %s"
+                               % (name, path, why_not))
                 continue
-            fs_type, options = mount_of(path)
-            if "dax" not in options:
-                gaps.append(
-                    "%s keeps guest RAM in %s (%s), which does not survive a kernel reboot"
-                    % (assessment.name, path, fs_type)
-                )
-    return gaps
+            if device == state_region:
+                reasons.append("%s keeps guest RAM on %s, the state region for device state" % (name, device))
+            if device == path:
+                if devices.get(device) is not None and backend.get("bytes", 0) > devices[device]:
+                    reasons.append("%s has %d MiB of RAM, more than %s holds (%d MiB)"
+                                   % (name, backend["bytes"] >> 20, device, devices[device] >> 20))
+                if device in owners:
+                    reasons.append("%s and %s both map all of %s as guest RAM" % (owners[device], name, device))
+                owners[device] = name
+    if state_region is not None:
+        size = devices.get(state_region)
+        if size is None:
+            reasons.append("state region %s does not exist" % state_region)
+        elif not PMEM_DEVICE.fullmatch(state_region):
+            reasons.append("state region %s is not a persistent-memory device" % state_region)
+        elif size < needed:
+            reasons.append("state region %s holds %d MiB, device state of %d VMs needs about %d MiB"
+                           % (state_region, size >> 20, len(vms), needed >> 20))
+    return reasons
+
+
+def device_bytes(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+def read_text(path, default=None):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return default
+
+
+def legacy_pmem_ranges(iomem):
+    """(start, size) of every "Persistent Memory (legacy)" range in /proc/iomem; None when its
+    addresses are hidden (zeros for a reader without CAP_SYS_ADMIN)."""
+    ranges = []
+    for line in (iomem or "").splitlines():
+        if "Persistent Memory (legacy)" in line and not line.startswith(" "):
+            start, _, end = line.split(":")[0].strip().partition("-")
+            start, end = int(start, 16), int(end, 16)
+            if end == 0:
+                return None
+            ranges.append((start, end - start + 1))
+    return ranges
+
+
+def kernel_host_facts(host, vm_paths=()):
+    """What kernel_level_reasons needs, read from this host; it changes nothing."""
+    config_path = kernel_config_path(host)
+    raw = read_json(config_path)
+    settings, problems = parse_kernel_config(raw, os.uname().release)
+    if raw is None and os.path.exists(config_path):
+        problems = ["%s is unreadable or not JSON" % config_path]
+    paths = set(vm_paths)
+    if settings:
+        paths |= {settings["stateRegion"], settings["kernel"], settings["initrd"]}
+    return {
+        "settings": settings,
+        "configProblems": problems,
+        "cmdline": read_text("/proc/cmdline", ""),
+        "mounts": parse_mounts(read_text("/proc/mounts", "")),
+        "kexec": shutil.which("kexec"),
+        "kexecLoadDisabled": (read_text("/proc/sys/kernel/kexec_load_disabled", "1") or "1").strip(),
+        "legacyPmem": legacy_pmem_ranges(read_text("/proc/iomem")),
+        "exists": {p: os.path.exists(p) for p in paths},
+        "deviceBytes": {p: device_bytes(p) for p in paths if PMEM_DEVICE.fullmatch(p)},
+    }
+
+
+def kernel_level_gaps(host, assessments):
+    vms = [(a.name, a.vm.argv, a.ram_backends) for a in assessments if a.vm is not None]
+    paths = [b["memPath"] for _, _, backends in vms for b in backends if b.get("memPath")]
+    return kernel_level_reasons(kernel_host_facts(host, paths), vms)
 
 
 def assess_host(host, level, assessments):
     """Host-wide reasons to refuse, on top of the per-VM ones."""
     reasons = []
     if level == "kernel":
-        reasons.append("level 'kernel' is not supported on this host: " + "; ".join(kernel_level_gaps(assessments)))
+        gaps = kernel_level_gaps(host, assessments)
+        if gaps:
+            reasons.append("level 'kernel' is not supported on this host: " + "; ".join(gaps))
     needed = NEW_PROCESS_MEMORY_ALLOWANCE * len(assessments)
     available = memory_available_bytes()
     if available < needed:
@@ -900,7 +1121,7 @@ def assess_host(host, level, assessments):
 
 
 def refusal_code(level, host_reasons):
-    if level == "kernel":
+    if level == "kernel" and any(r.startswith("level 'kernel'") for r in host_reasons):
         return "level-unsupported"
     return "host-not-ready" if host_reasons else "vm-not-ready"
 
@@ -940,6 +1161,7 @@ class VmRun:
         self.migration_socket = None
         self.successor_bytes = 0
         self.handover_state = None
+        self.region = None
         # Called after each handover step that Recover must know about (the run saves its journal).
         self.on_change = lambda: None
 
@@ -982,6 +1204,46 @@ class VmRun:
         )
         self.phases["save"] = elapsed_ms(started)
         hold(self.vm.name + ":saved")
+
+    def suspend_to_region(self, fd, region_path, offset, limit):
+        """Stop and save the device state into the state region at offset (the kernel level). The VM's
+        state metadata points there, so Recover restores from it as from a state file."""
+        started = time.monotonic()
+        self.qmp.execute("stop")
+        self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
+        self.phases["stop"] = elapsed_ms(started)
+        self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(self.vm)
+        hold(self.vm.name + ":stopped")
+        started = time.monotonic()
+        discard_saved_state(self.vm)
+        # QEMU writes the stream at the file offset it shares with this descriptor.
+        os.lseek(fd, offset, os.SEEK_SET)
+        send_fd(self.qmp, "rejuv-state", fd)
+        self.qmp.execute("migrate", {"uri": "fd:rejuv-state"})
+        wait_for_migration(self.qmp, IN_MEMORY_MIGRATION_TIMEOUT_S, "device state save")
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+        if end > limit:
+            raise VmFailure("its device state ran past the end of the state region %s" % region_path)
+        self.state_bytes = end - offset
+        self.region = {"path": region_path, "offset": offset, "bytes": self.state_bytes}
+        self.region["sha256"] = region_slice_digest(self.region)
+        write_json_atomically(
+            self.vm.state_meta,
+            {
+                "runId": self.run_id,
+                "savedAt": epoch_ms(),
+                "bytes": self.state_bytes,
+                "memoryInPlace": True,
+                "region": self.region,
+                "argvSha256": self.vm.argv_digest(),
+                "pid": self.pid_before,
+                "heartbeatAtSuspend": self.heartbeat_at_suspend,
+                "heartbeatOffset": self.heartbeat_offset,
+            },
+        )
+        self.phases["save"] = elapsed_ms(started)
+        hold(self.vm.name + ":saved")
+        return end
 
     def stop_old_process(self):
         started = time.monotonic()
@@ -1239,6 +1501,11 @@ class VmRun:
             "path": self.path,
             "successor": self.successor,
             "handover": self.handover_state,
+            "region": self.region,
+            "stoppedAt": self.stopped_at,
+            "stateBytes": self.state_bytes,
+            "ramBytes": self.ram_bytes,
+            "phasesMs": self.phases,
         }
 
 
@@ -1294,6 +1561,8 @@ def start_incoming_process(vm):
 def start_process(vm, argv, qmp_socket, spawned=lambda: None):
     """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp)."""
     os.makedirs(vm.state_dir, exist_ok=True)
+    # After a kernel reload /run is a fresh tmpfs: the socket's directory is gone with the old kernel.
+    os.makedirs(os.path.dirname(qmp_socket), exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:
         # Own session: the VM must outlive this document, even when SSM kills the document's process group.
         process = subprocess.Popen(
@@ -1325,8 +1594,9 @@ def start_process(vm, argv, qmp_socket, spawned=lambda: None):
         time.sleep(0.003)
 
 
-def restore_vm(vm, in_place, phases):
-    """New process, device state restored over the memory left in place, running. (pid, start, resumedAt)"""
+def restore_vm(vm, in_place, phases, region=None):
+    """New process, device state restored over the memory left in place, running. (pid, start, resumedAt)
+    The state comes from the VM's state file, or from its slice of the kernel level's state region."""
     if in_place:
         missing = [path for path in ram_files_from_argv(vm.argv) if not os.path.exists(path)]
         if missing:
@@ -1339,8 +1609,11 @@ def restore_vm(vm, in_place, phases):
         hold(vm.name + ":started")
         started = time.monotonic()
         set_migration_capabilities(qmp, in_place)
-        fd = os.open(vm.state_file, os.O_RDONLY)
+        fd = os.open(region["path"] if region else vm.state_file, os.O_RDONLY)
         try:
+            if region:
+                # QEMU reads the stream from the shared file offset; the stream marks its own end.
+                os.lseek(fd, region["offset"], os.SEEK_SET)
             send_fd(qmp, "rejuv-state", fd)
         finally:
             os.close(fd)
@@ -1362,6 +1635,7 @@ def restore_vm(vm, in_place, phases):
 
 def cold_start_vm(vm):
     os.makedirs(vm.state_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(vm.qmp_socket), exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:
         process = subprocess.Popen(
             vm.argv,
@@ -1531,6 +1805,231 @@ def finish_run(journal, runs, outcome, reason, code, save_journal):
 
 
 # --------------------------------------------------------------------------------------------------
+# Level `kernel`: save every VM, kexec, and (the same script, run again by SSM) restore every VM
+
+# Between exit 194 and the kexec: the SSM Agent must first tell the service that communication will be
+# interrupted and write its own state (it reboots with `shutdown -r +1`, a minute later; the kexec
+# comes first). Open on a real host: whether 5 s is enough for it.
+KEXEC_DELAY_S = 5
+KEXEC_LOAD_TIMEOUT_S = 120.0
+
+
+def current_boot_id():
+    return (read_text("/proc/sys/kernel/random/boot_id", "") or "").strip()
+
+
+def kexec_staged():
+    return (read_text("/sys/kernel/kexec_loaded", "0") or "0").strip() == "1"
+
+
+def kernel_run_next_step(journal, boot_id, staged):
+    """What a WarmReboot that finds its own kernel-level journal does: "replay" (done), "restore" (the
+    new kernel runs), "restore-without-reload" (the kexec never happened and nothing is staged any
+    more), "reload-pending" (the staged kexec has not happened yet) or "interrupted" (never repeated
+    blindly: saving or restoring stopped halfway; Recover decides)."""
+    if journal.get("status") == "done":
+        return "replay"
+    if journal.get("phase") != "kernel:reloading":
+        return "interrupted"
+    if journal.get("bootIdBefore") != boot_id:
+        return "restore"
+    return "reload-pending" if staged else "restore-without-reload"
+
+
+def write_back(paths):
+    """Guest RAM on a raw /dev/pmem device, and the state region, are mapped or written through the block
+    device's page cache: they reach the region, and so the next kernel, only once written back."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    os.sync()
+
+
+def stage_kexec(settings):
+    """kexec -l the next kernel with the running command line (so the same memmap= regions); None when
+    staged, else why not."""
+    command = ["kexec", "-l", settings["kernel"], "--initrd=" + settings["initrd"], "--reuse-cmdline"]
+    try:
+        loaded = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=KEXEC_LOAD_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return str(error)
+    if loaded.returncode != 0:
+        return "exit %d: %s" % (loaded.returncode, loaded.stderr.decode("utf-8", "replace").strip()[-300:])
+    return None
+
+
+def schedule_kexec():
+    """The reload itself, KEXEC_DELAY_S from now; detached in its own session, as it must outlive this
+    script, which exits 194 first."""
+    reboot = "if [ -d /run/systemd/system ]; then systemctl kexec; else kexec -e; fi"
+    subprocess.Popen(
+        ["sh", "-c", "sleep %d; %s" % (KEXEC_DELAY_S, reboot)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def kernel_reload(host, run_id, assessments, settings):
+    """First run (the old kernel): every VM stopped and saved into the state region (the barrier: no VM
+    is quit before all are saved), quit, written back, kexec staged and scheduled. Returns (None,
+    EXIT_REBOOT) so SSM reruns the script after the reload, or a failed result when it never starts."""
+    runs = [VmRun(a, run_id, True) for a in assessments]
+    journal = {
+        "runId": run_id,
+        "document": "WarmReboot",
+        "level": "kernel",
+        "memoryInPlace": True,
+        "status": "running",
+        "phase": "kernel:saving",
+        "startedAt": epoch_ms(),
+        "bootIdBefore": current_boot_id(),
+        "stateRegion": settings["stateRegion"],
+        "vms": {},
+    }
+
+    def save_journal(phase):
+        journal["phase"] = phase
+        journal["vms"] = {r.vm.name: r.journal_entry() for r in runs}
+        write_json_atomically(journal_path(host, run_id), journal)
+
+    save_journal("kernel:saving")
+    region_path = settings["stateRegion"]
+    fd = os.open(region_path, os.O_RDWR)
+    try:
+        limit = os.lseek(fd, 0, os.SEEK_END)
+        offset = 0
+        for run in runs:
+            try:
+                run.prepare()
+                end = run.suspend_to_region(fd, region_path, offset, limit)
+            except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
+                run.reason = run.undo_suspend(error)
+                stopped = [r for r in runs if r is not run and r.stopped_at is not None]
+                for other in stopped:
+                    other.reason = other.undo_suspend("%s failed to save" % run.vm.name)
+                    if other.outcome == "rolled-back":
+                        other.reason = "continued in its original process: %s failed to save" % run.vm.name
+                reason = "; ".join("%s: %s" % (r.vm.name, r.reason) for r in runs if r.reason)
+                return finish_run(journal, runs, "failed", "no kexec: " + reason, "suspend-failed", save_journal)
+            offset = -(-end // STATE_REGION_ALIGNMENT) * STATE_REGION_ALIGNMENT
+            save_journal("kernel:saving")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # The barrier held: every VM's state is in the region. Only now does any old process go.
+    for run in runs:
+        try:
+            run.stop_old_process()
+        except (QmpGone, QmpError, OSError) as error:
+            log("%s: quit failed (%s); killing QEMU pid %d" % (run.vm.name, error, run.pid_before))
+            if same_process_alive(run.pid_before, run.start_time_before):
+                os.kill(run.pid_before, 9)
+            run.quit = True
+    started = time.monotonic()
+    ram_paths = sorted({p for r in runs for p in ram_files_from_argv(r.vm.argv)})
+    write_back(ram_paths + [region_path])
+    journal["writeBackMs"] = elapsed_ms(started)
+    started = time.monotonic()
+    failure = stage_kexec(settings)
+    journal["kexecLoadMs"] = elapsed_ms(started)
+    if failure is not None:
+        # Every VM is saved and quit: bring each back on this kernel from its saved state.
+        journal["reloadFailure"] = "kexec -l failed (%s)" % failure
+        save_journal("kernel:reloading")
+        return restore_after_reload(host, journal, current_boot_id())
+    journal["kexecScheduledAt"] = epoch_ms()
+    save_journal("kernel:reloading")
+    os.sync()
+    schedule_kexec()
+    log("run %s: every VM saved; kexec in %d s; exit %d asks SSM to rerun this script after it"
+        % (run_id, KEXEC_DELAY_S, EXIT_REBOOT))
+    return None, EXIT_REBOOT
+
+
+def restore_after_reload(host, journal, boot_id):
+    """Second run (normally the new kernel): every VM restored from its slice of the state region over
+    the RAM the region kept, and continued; the whole run's result, as SSM's rerun prints it."""
+    journal["bootIdAfter"] = boot_id
+    journal["phase"] = "kernel:restoring"
+    journal["restoreStartedAt"] = epoch_ms()
+    write_json_atomically(journal_path(host, journal["runId"]), journal)
+    vms, _ = load_inventory(host)
+    names = sorted(journal["vms"])
+    entries = {}
+
+    def restore(name):
+        record = journal["vms"][name]
+        entry = {"name": name, "outcome": "failed", "pidBefore": record.get("pidBefore"),
+                 "ramBytes": record.get("ramBytes") or 0, "phasesMs": dict(record.get("phasesMs") or {}),
+                 "path": "kernel-reload"}
+        for key in ("stateBytes", "stoppedAt"):
+            if record.get(key) is not None:
+                entry[key] = record[key]
+        entries[name] = entry
+        vm = vms.get(name)
+        if vm is None:
+            raise VmFailure("no longer in the inventory")
+        meta, why_not = usable_saved_state(vm)
+        if meta is None or meta.get("runId") != journal["runId"]:
+            raise VmFailure("its device state cannot be restored: %s" % (why_not or "saved by another run"))
+        pid, start, resumed_at = restore_vm(vm, True, entry["phasesMs"], meta["region"])
+        record.update(pidAfter=pid, startTimeAfter=start, outcome="resumed")
+        entry.update(outcome="resumed", pidAfter=pid, resumedAt=resumed_at)
+        if entry.get("stoppedAt") is not None:
+            entry["pauseMs"] = round(resumed_at - entry["stoppedAt"], 3)
+
+    for index, error in in_parallel(names, restore).items():
+        entries[names[index]]["reason"] = "%s; left for Recover" % error
+        journal["vms"][names[index]]["outcome"] = "failed"
+    reloaded = boot_id != journal.get("bootIdBefore")
+    result = {
+        "document": "WarmReboot",
+        "runId": journal["runId"],
+        "level": "kernel",
+        "memoryInPlace": True,
+        "kernelReloaded": reloaded,
+        "bootIdBefore": journal.get("bootIdBefore"),
+        "bootIdAfter": boot_id,
+        "vms": [entries[n] for n in names],
+        "startedAt": journal["startedAt"],
+        "durationMs": round(epoch_ms() - journal["startedAt"], 3),
+    }
+    failed = [e for e in result["vms"] if e["outcome"] != "resumed"]
+    reasons = []
+    if not reloaded:
+        reasons.append("the host kernel was not reloaded (%s); every VM restored on the running kernel"
+                       % journal.get("reloadFailure", "the scheduled kexec did not happen"))
+    if failed:
+        reasons.append("; ".join("%s: %s" % (e["name"], e["reason"]) for e in failed))
+    result["outcome"] = "failed" if reasons else "ok"
+    if reasons:
+        result["reason"] = "; ".join(reasons)
+        result["reasonCode"] = "resume-failed" if failed else "reload-failed"
+    journal.update(status="done", phase="done", result=result,
+                   exitCode=EXIT_FAILED if reasons else EXIT_OK)
+    write_json_atomically(journal_path(host, journal["runId"]), journal)
+    return result, journal["exitCode"]
+
+
+def continue_kernel_run(host, journal):
+    """The same WarmReboot again, finding its kernel-level journal: SSM's rerun after the reload."""
+    step = kernel_run_next_step(journal, current_boot_id(), kexec_staged())
+    if step in ("restore", "restore-without-reload"):
+        return restore_after_reload(host, journal, current_boot_id())
+    if step == "reload-pending":
+        raise Refusal("reload-pending", "run %s staged a kexec that has not happened yet; nothing was touched"
+                      % journal["runId"])
+    raise Refusal("interrupted", "run %s was interrupted during %s and is not repeated; send Recover"
+                  % (journal["runId"], journal.get("phase")))
+
+
+# --------------------------------------------------------------------------------------------------
 # Documents
 
 
@@ -1597,6 +2096,9 @@ def command_preflight(host, args):
 
 def command_warm_reboot(host, args):
     in_place = not args.classic
+    if args.classic and args.level == "kernel":
+        raise Refusal("bad-arguments", "--classic copies RAM through a state file; level kernel keeps it in place",
+                      EXIT_INVALID_REQUEST)
     previous = read_json(journal_path(host, args.run_id))
     if previous and previous.get("status") == "done":
         return dict(previous["result"], replayed=True), previous.get("exitCode", EXIT_FAILED)
@@ -1607,6 +2109,8 @@ def command_warm_reboot(host, args):
         previous = read_json(journal_path(host, args.run_id))
         if previous and previous.get("status") == "done":
             return dict(previous["result"], replayed=True), previous.get("exitCode", EXIT_FAILED)
+        if previous and previous.get("level") == "kernel":
+            return continue_kernel_run(host, previous)
         if previous:
             raise Refusal(
                 "interrupted",
@@ -1623,6 +2127,9 @@ def command_warm_reboot(host, args):
                 "nothing was touched: " + "; ".join(reasons),
                 vms=[a.report() for a in assessments],
             )
+        if args.level == "kernel":
+            settings, _ = parse_kernel_config(read_json(kernel_config_path(host)), os.uname().release)
+            return kernel_reload(host, args.run_id, assessments, settings)
         return warm_reboot(host, args.run_id, args.level, assessments, in_place)
     finally:
         for assessment in assessments:
@@ -1901,7 +2408,7 @@ def recover_vm(vm, cold_start, record=None):
     try:
         if meta is not None:
             phases = {}
-            entry["pid"], _, _ = restore_vm(vm, meta.get("memoryInPlace", True), phases)
+            entry["pid"], _, _ = restore_vm(vm, meta.get("memoryInPlace", True), phases, meta.get("region"))
             entry["action"] = "restored from saved device state"
             entry["phasesMs"] = phases
             entry["outcome"] = "running"
@@ -2054,7 +2561,10 @@ def main(argv):
             "vms": [],
         }
         code = EXIT_FAILED
-    emit(result)
+    if result is not None:
+        # A first kernel-level run exits 194 with nothing on stdout: SSM reruns the script after the
+        # reload, and the rerun prints the whole run's one result line.
+        emit(result)
     return code
 
 

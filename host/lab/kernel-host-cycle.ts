@@ -17,7 +17,7 @@ import { buildTestGuest } from './test-guest.js';
 
 const VM_STATE_SCRIPT = join(REPO_ROOT, 'host', 'lab', 'kernel-host-vm-state.py');
 /** A new kernel under TCG reaches init in 6-20 s, more on a busy machine. */
-const KEXEC_TIMEOUT_MS = 180_000;
+export const KEXEC_TIMEOUT_MS = 180_000;
 
 export interface NestedVm {
   readonly name: string;

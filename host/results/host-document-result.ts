@@ -77,9 +77,10 @@ export const WarmRebootVmSchema = z.object({
   /**
    * `handover`: a successor process was started beside the running one and the device state migrated
    * straight into it; `stop-restart`: stopped, state saved to a file, old process quit, new one
-   * started and restored. Absent for a VM the rollout never reached.
+   * started and restored; `kernel-reload`: stopped, state saved to the state region, old process quit,
+   * host kernel kexeced, new process restored from the region. Absent for a VM the rollout never reached.
    */
-  path: z.enum(['handover', 'stop-restart']).optional(),
+  path: z.enum(['handover', 'stop-restart', 'kernel-reload']).optional(),
   /** Why the VM took the stop-restart path (or why its handover was given up). */
   pathReason: z.string().optional(),
   stoppedAt: epochMs.optional(),
@@ -137,6 +138,14 @@ export const WarmRebootResultSchema = z.object({
   replayed: z.boolean().optional(),
   startedAt: epochMs.optional(),
   durationMs: z.number().nonnegative().optional(),
+  /**
+   * Level `kernel`, printed by the rerun after the reload (the first run exits 194 with no result):
+   * whether the host kernel was reloaded (`bootIdAfter` differs from `bootIdBefore`). False when the
+   * kexec never happened and every VM was restored on the running kernel (`reload-failed`).
+   */
+  kernelReloaded: z.boolean().optional(),
+  bootIdBefore: z.string().optional(),
+  bootIdAfter: z.string().optional(),
   /** A refusal lists the Preflight-style assessment of each VM instead. */
   vms: z.array(z.union([WarmRebootVmSchema, PreflightVmSchema])),
 });

@@ -72,6 +72,11 @@ describe('Document: Preflight', () => {
     const preflight = await runHostDocument(host.root, 'Preflight', { runId: 'kernel', level: 'kernel' });
     expect(preflight.result).toMatchObject({ outcome: 'refused', reasonCode: 'level-unsupported' });
     expect(preflight.result.reason).toMatch(/level 'kernel' is not supported on this host: /);
+    // Each failing check by name: this directory host has no state region and keeps RAM on /dev/shm.
+    expect(preflight.result.reason).toMatch(/no kernel-reload\.json names a state region for device state/);
+    expect(preflight.result.reason).toMatch(
+      /vm-a keeps guest RAM in \/dev\/shm\/\S+, which does not survive a kernel reload: it is on tmpfs/,
+    );
 
     const pid = await vmPid(host.vm('vm-a').argv);
     const reboot = await runHostDocument(host.root, 'WarmReboot', { runId: 'kernel', level: 'kernel' });

@@ -1,0 +1,94 @@
+/**
+ * The host agent's `kernel` level on a lab kernel host (kernel-host.ts). The shared lab directory is
+ * the agent's host root (REJUV_HOST_ROOT) inside: the VM's inventory entry and `kernel-reload.json`
+ * (state region /dev/pmem1, the kernel host's own kernel and initrd) are written there from outside.
+ * Subcommands run through the guest agent, and `runLikeSsm` plays the SSM Agent's part on exit 194:
+ * wait for the new kernel, then run the same command again.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { GuestExecResult } from './guest-agent-client.js';
+import { KEXEC_TIMEOUT_MS, type NestedVm } from './kernel-host-cycle.js';
+import { DEVICE_STATE_REGION, type KernelHost } from './kernel-host.js';
+import { REPO_ROOT } from './repo-paths.js';
+import { HEARTBEAT_PATTERN } from './test-guest.js';
+
+const AGENT = join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py');
+const EXIT_REBOOT = 194;
+/** Python and QEMU start inside an emulated CPU, nested guests are double-emulated: minutes, not ms. */
+const AGENT_TIMEOUT_MS = 240_000;
+
+/** Lists `vm` in the lab host's inventory and names the regions and kernel the kernel level uses. */
+export async function installKernelHostAgent(host: KernelHost, vm: NestedVm): Promise<void> {
+  const inventory = join(host.root, 'etc', 'rejuv', 'vms.d');
+  await mkdir(inventory, { recursive: true });
+  const entry = {
+    schemaVersion: 1,
+    name: vm.name,
+    argv: vm.argv,
+    qmpSocket: vm.qmpSocket,
+    stateDir: join(host.root, 'var', 'lib', 'rejuv', 'vms', vm.name),
+    heartbeat: { log: vm.heartbeatLog, pattern: HEARTBEAT_PATTERN },
+  };
+  await writeFile(join(inventory, `${vm.name}.json`), JSON.stringify(entry, null, 2));
+  const settings = {
+    schemaVersion: 1,
+    stateRegion: DEVICE_STATE_REGION.device,
+    kernel: host.image.kernel,
+    initrd: host.image.initrd,
+  };
+  await writeFile(join(host.root, 'etc', 'rejuv', 'kernel-reload.json'), JSON.stringify(settings, null, 2));
+}
+
+function quote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** One agent subcommand in the kernel host, as the documents run it (python3 -I, host root set). */
+export async function runKernelHostAgent(
+  host: KernelHost,
+  args: readonly string[],
+): Promise<GuestExecResult> {
+  const command = ['python3', '-I', AGENT, ...args].map(quote).join(' ');
+  return host.exec(`REJUV_HOST_ROOT=${quote(host.root)} ${command}`, { timeoutMs: AGENT_TIMEOUT_MS });
+}
+
+export interface SsmLikeRun {
+  /** Each run of the script: the first, and the rerun after a reboot it asked for with 194. */
+  readonly runs: readonly GuestExecResult[];
+  readonly bootIds: readonly string[];
+}
+
+/**
+ * What the SSM Agent does with a script that exits 194: the invocation stays in progress, the node
+ * reboots (here the agent's own scheduled kexec does it), and the same script runs again after it.
+ */
+export async function runLikeSsm(host: KernelHost, args: readonly string[]): Promise<SsmLikeRun> {
+  const runs: GuestExecResult[] = [];
+  const bootIds = [await host.bootId()];
+  let initsBefore = await kernelInits(host);
+  for (;;) {
+    const run = await runKernelHostAgent(host, args);
+    runs.push(run);
+    if (run.exitCode !== EXIT_REBOOT) return { runs, bootIds };
+    if (runs.length > 2) throw new Error(`the agent asked for a reboot ${runs.length} times: ${run.stderr}`);
+    await nextKernelInit(host, initsBefore);
+    await host.waitForAgent(KEXEC_TIMEOUT_MS);
+    initsBefore = await kernelInits(host);
+    bootIds.push(await host.bootId());
+  }
+}
+
+async function kernelInits(host: KernelHost): Promise<number> {
+  return [...(await host.console()).matchAll(/^KH INIT \S+$/gm)].length;
+}
+
+/** Waits for one more kernel's `KH INIT` on the console than `before` (the console keeps every boot's). */
+async function nextKernelInit(host: KernelHost, before: number): Promise<void> {
+  const deadline = Date.now() + KEXEC_TIMEOUT_MS;
+  while ((await kernelInits(host)) <= before) {
+    if (Date.now() > deadline)
+      throw new Error(`kernel host ${host.id}: no new kernel within ${KEXEC_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
