@@ -129,11 +129,16 @@ async function timed<T>(phase: () => Promise<T>): Promise<[T, number]> {
 }
 
 /** Resolves with the lab's clock when the console shows `KH INIT` of a boot other than `bootId`. */
-async function newKernelInit(host: KernelHost, bootId: string): Promise<number> {
+/** The boot ids the kernel host's console has announced so far (it keeps every boot's line). */
+async function bootsAnnounced(host: KernelHost): Promise<Set<string>> {
+  return new Set([...(await host.console()).matchAll(/^KH INIT (\S+)$/gm)].map((m) => m[1] ?? ''));
+}
+
+/** When a kernel not among `earlier` announced itself: a second cycle must not take the first one's line. */
+async function newKernelInit(host: KernelHost, earlier: ReadonlySet<string>): Promise<number> {
   const deadline = Date.now() + KEXEC_TIMEOUT_MS;
   for (;;) {
-    const inits = [...(await host.console()).matchAll(/^KH INIT (\S+)$/gm)].map((m) => m[1]);
-    if (inits.some((id) => id !== bootId)) return performance.now();
+    if ([...(await bootsAnnounced(host))].some((id) => !earlier.has(id))) return performance.now();
     if (Date.now() > deadline)
       throw new Error(`kernel host ${host.id}: no new kernel within ${KEXEC_TIMEOUT_MS} ms of kexec -e`);
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -155,10 +160,11 @@ export async function kernelCycle(host: KernelHost, vm: NestedVm): Promise<Kerne
   const [, kexecLoad] = await timed(() =>
     host.sh(`kexec -l ${quote(kernel)} --initrd=${quote(initrd)} --reuse-cmdline`),
   );
+  const earlierBoots = await bootsAnnounced(host);
   // In the background, so the guest agent's answer gets out before the kernel is replaced.
   await host.sh(`(setsid sh -c 'sleep 0.2; sync; kexec -e' </dev/null >/dev/null 2>&1 &)`);
   const kexecAt = performance.now() + 200;
-  const initAt = await newKernelInit(host, bootIdBefore);
+  const initAt = await newKernelInit(host, earlierBoots);
   await host.waitForAgent(KEXEC_TIMEOUT_MS);
   const agentAt = performance.now();
   const bootIdAfter = await host.bootId();
