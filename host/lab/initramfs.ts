@@ -3,8 +3,11 @@
  * directories /init mounts over, `/dev/console` (the kernel opens it for /init before anything is
  * mounted) and `/bin/sh`. Shared by the lab's Linux guest and its kernel host.
  */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cpioNewc, type CpioEntry } from './cpio-newc.js';
+import { moduleLoadOrder } from './kernel-modules.js';
 
 export interface InitramfsFile {
   readonly data: Buffer;
@@ -38,4 +41,38 @@ export function buildInitramfs(files: ReadonlyMap<string, InitramfsFile>): Buffe
     })),
   ];
   return gzipSync(cpioNewc(entries), { level: 6 });
+}
+
+/**
+ * The initramfs of an unpacked Debian kernel and busybox-static (`unpacked` holds both): `init`, busybox,
+ * the `wanted` modules with their dependencies, and `lib/modules/load-order` listing them in the order
+ * /init loads them.
+ */
+export async function busyboxInitramfs(
+  unpacked: string,
+  release: string,
+  init: Buffer,
+  wanted: readonly string[],
+): Promise<Buffer> {
+  const modulesDir = join(unpacked, 'lib', 'modules', release);
+  const modules = await moduleLoadOrder(modulesDir, wanted);
+  const files = new Map<string, InitramfsFile>([
+    ['init', { data: init, executable: true }],
+    ['bin/busybox', { data: await readFile(join(unpacked, 'bin', 'busybox')), executable: true }],
+    [
+      'lib/modules/load-order',
+      { data: Buffer.from(modules.map((m) => `${relative(modulesDir, m)}\n`).join('')) },
+    ],
+  ]);
+  for (const module of modules)
+    files.set(`lib/modules/${relative(modulesDir, module)}`, { data: await readFile(module) });
+  return buildInitramfs(files);
+}
+
+/** Removes the builds in `cacheDir` other than `current` (older kernels or sources are never used again). */
+export async function pruneOtherBuilds(cacheDir: string, current: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (path !== current && !name.startsWith('build-')) await rm(path, { recursive: true, force: true });
+  }
 }

@@ -7,8 +7,8 @@
  * installed on the machine. Cached under `.tmp/kernel-host/<release>-<hash of the sources>/`.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   currentKernelRelease,
   downloadPackages,
@@ -16,8 +16,7 @@ import {
   missingLibraries,
   unpackPackages,
 } from './debian-packages.js';
-import { buildInitramfs, type InitramfsFile } from './initramfs.js';
-import { moduleLoadOrder } from './kernel-modules.js';
+import { busyboxInitramfs, pruneOtherBuilds } from './initramfs.js';
 import { REPO_ROOT, SCRATCH_DIR } from './repo-paths.js';
 
 export const KERNEL_HOST_INIT = join(REPO_ROOT, 'host', 'guest', 'kernel-host', 'init');
@@ -57,22 +56,6 @@ export interface KernelHostImage {
   readonly tools: string;
 }
 
-async function hostInitramfs(unpacked: string, release: string, init: Buffer): Promise<Buffer> {
-  const modulesDir = join(unpacked, 'lib', 'modules', release);
-  const modules = await moduleLoadOrder(modulesDir, WANTED_MODULES);
-  const files = new Map<string, InitramfsFile>([
-    ['init', { data: init, executable: true }],
-    ['bin/busybox', { data: await readFile(join(unpacked, 'bin', 'busybox')), executable: true }],
-    [
-      'lib/modules/load-order',
-      { data: Buffer.from(modules.map((m) => `${relative(modulesDir, m)}\n`).join('')) },
-    ],
-  ]);
-  for (const module of modules)
-    files.set(`lib/modules/${relative(modulesDir, module)}`, { data: await readFile(module) });
-  return buildInitramfs(files);
-}
-
 async function build(release: string, target: string): Promise<void> {
   const work = await mkdtemp(join(CACHE_DIR, 'build-'));
   try {
@@ -84,7 +67,12 @@ async function build(release: string, target: string): Promise<void> {
       await downloadPackages(debs, [`linux-image-${release}`, 'busybox-static']),
       unpacked,
     );
-    const initrd = await hostInitramfs(unpacked, release, await readFile(KERNEL_HOST_INIT));
+    const initrd = await busyboxInitramfs(
+      unpacked,
+      release,
+      await readFile(KERNEL_HOST_INIT),
+      WANTED_MODULES,
+    );
     await rename(join(unpacked, 'boot', `vmlinuz-${release}`), join(out, 'vmlinuz'));
     await writeFile(join(out, 'initrd.gz'), initrd);
     const toolDebs = join(work, 'tool-debs');
@@ -100,14 +88,6 @@ async function build(release: string, target: string): Promise<void> {
   }
 }
 
-/** Builds of older kernels or sources are never used again. */
-async function pruneOtherBuilds(current: string): Promise<void> {
-  for (const name of await readdir(CACHE_DIR)) {
-    const path = join(CACHE_DIR, name);
-    if (path !== current && !name.startsWith('build-')) await rm(path, { recursive: true, force: true });
-  }
-}
-
 let building: Promise<KernelHostImage> | undefined;
 
 /** The kernel host's kernel, initramfs and tools, built first when not cached. One build per process. */
@@ -120,7 +100,7 @@ export function buildKernelHostImage(): Promise<KernelHostImage> {
     if (!(await exists(join(dir, 'initrd.gz')))) {
       await mkdir(CACHE_DIR, { recursive: true });
       await build(release, dir);
-      await pruneOtherBuilds(dir);
+      await pruneOtherBuilds(CACHE_DIR, dir);
     }
     return {
       release,

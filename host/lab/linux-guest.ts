@@ -7,18 +7,21 @@
  * of the init script and of this builder, so it is built once per kernel update or change.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { currentKernelRelease, downloadPackages, exists, unpackPackages } from './debian-packages.js';
-import { buildInitramfs, type InitramfsFile } from './initramfs.js';
-import { moduleLoadOrder } from './kernel-modules.js';
+import { busyboxInitramfs, pruneOtherBuilds } from './initramfs.js';
 import { REPO_ROOT, SCRATCH_DIR } from './repo-paths.js';
 
 export const LINUX_GUEST_INIT = join(REPO_ROOT, 'host', 'guest', 'linux', 'init');
 /** What the build depends on besides the kernel release: a change to any of them rebuilds it. */
-const BUILDER_SOURCES = ['linux-guest.ts', 'initramfs.ts', 'kernel-modules.ts', 'cpio-newc.ts'].map((file) =>
-  join(REPO_ROOT, 'host', 'lab', file),
-);
+const BUILDER_SOURCES = [
+  'linux-guest.ts',
+  'debian-packages.ts',
+  'initramfs.ts',
+  'kernel-modules.ts',
+  'cpio-newc.ts',
+].map((file) => join(REPO_ROOT, 'host', 'lab', file));
 const CACHE_DIR = join(SCRATCH_DIR, 'linux-guest');
 
 /** What /init needs: virtio-blk and virtio-net over virtio-pci, and ext2 (ext4 serves it) for the data disk. */
@@ -35,22 +38,6 @@ export interface LinuxGuest {
 
 export const LINUX_GUEST_APPEND = 'console=ttyS2 loglevel=4 panic=-1 no_timer_check';
 
-async function guestInitramfs(unpacked: string, release: string, init: Buffer): Promise<Buffer> {
-  const modulesDir = join(unpacked, 'lib', 'modules', release);
-  const modules = await moduleLoadOrder(modulesDir, WANTED_MODULES);
-  const files = new Map<string, InitramfsFile>([
-    ['init', { data: init, executable: true }],
-    ['bin/busybox', { data: await readFile(join(unpacked, 'bin', 'busybox')), executable: true }],
-    [
-      'lib/modules/load-order',
-      { data: Buffer.from(modules.map((m) => `${relative(modulesDir, m)}\n`).join('')) },
-    ],
-  ]);
-  for (const module of modules)
-    files.set(`lib/modules/${relative(modulesDir, module)}`, { data: await readFile(module) });
-  return buildInitramfs(files);
-}
-
 async function build(release: string, target: string): Promise<void> {
   const work = await mkdtemp(join(CACHE_DIR, 'build-'));
   try {
@@ -60,7 +47,12 @@ async function build(release: string, target: string): Promise<void> {
       await downloadPackages(work, [`linux-image-${release}`, 'busybox-static']),
       unpacked,
     );
-    const initrd = await guestInitramfs(unpacked, release, await readFile(LINUX_GUEST_INIT));
+    const initrd = await busyboxInitramfs(
+      unpacked,
+      release,
+      await readFile(LINUX_GUEST_INIT),
+      WANTED_MODULES,
+    );
     const out = join(work, 'out');
     await mkdir(out);
     await rename(join(unpacked, 'boot', `vmlinuz-${release}`), join(out, 'vmlinuz'));
@@ -71,14 +63,6 @@ async function build(release: string, target: string): Promise<void> {
     });
   } finally {
     await rm(work, { recursive: true, force: true });
-  }
-}
-
-/** Builds of older kernels or sources (~10 MB each) are never used again. */
-async function pruneOtherBuilds(current: string): Promise<void> {
-  for (const name of await readdir(CACHE_DIR)) {
-    const path = join(CACHE_DIR, name);
-    if (path !== current && !name.startsWith('build-')) await rm(path, { recursive: true, force: true });
   }
 }
 
@@ -95,7 +79,7 @@ export function buildLinuxGuest(): Promise<LinuxGuest> {
     if (!(await exists(join(dir, 'initrd.gz')))) {
       await mkdir(CACHE_DIR, { recursive: true });
       await build(release, dir);
-      await pruneOtherBuilds(dir);
+      await pruneOtherBuilds(CACHE_DIR, dir);
     }
     return {
       release,
