@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { counterBreaks, readHeartbeatLog } from '../host/lab/heartbeat-log.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../host/lab/lab-host.js';
+import { runLabBench } from './run-lab-bench.js';
 import type { WarmRebootResult, WarmRebootVm } from '../host/results/host-document-result.js';
 import { HeartbeatArrivals } from './heartbeat-arrivals.js';
 import { classicViaAgent, warmViaDocument } from './reboot-paths.js';
@@ -253,14 +254,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void teardownOpenLabHosts().finally(() => process.exit(130));
-  });
-}
-
-main().catch(async (error: unknown) => {
-  await teardownOpenLabHosts();
-  console.error(error);
-  process.exitCode = 1;
-});
+runLabBench(main);

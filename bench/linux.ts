@@ -19,7 +19,8 @@ import { performance } from 'node:perf_hooks';
 import type { VmInventoryEntry } from '../host/inventory/vm-inventory.js';
 import { counterBreaks, readHeartbeatLog, waitForLog } from '../host/lab/heartbeat-log.js';
 import { launchVm } from '../host/lab/launch-vms.js';
-import { createLabHost, teardownOpenLabHosts } from '../host/lab/lab-host.js';
+import { createLabHost } from '../host/lab/lab-host.js';
+import { runLabBench } from './run-lab-bench.js';
 import { askLinuxGuest, guestReadMs, guestUptime } from '../host/lab/linux-guest-requests.js';
 import { vmPid, waitForExit } from '../host/lab/vm-processes.js';
 import type { WarmRebootResult, WarmRebootVm } from '../host/results/host-document-result.js';
@@ -205,14 +206,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void teardownOpenLabHosts().finally(() => process.exit(130));
-  });
-}
-
-main().catch(async (error: unknown) => {
-  await teardownOpenLabHosts();
-  console.error(error);
-  process.exitCode = 1;
-});
+runLabBench(main);

@@ -50,6 +50,23 @@ async function successorOf(lab: LabHost, pid: number): Promise<number> {
   return others[0];
 }
 
+/**
+ * Runs WarmReboot on vm-a, kills `victim` (its original QEMU or the successor) when the agent reaches
+ * `point`, then lets the agent go on: what it reported, with both pids.
+ */
+async function processKilledAt(lab: LabHost, point: string, runId: string, victim: 'old' | 'successor') {
+  const pidBefore = await vmPid(lab.vm('vm-a').argv);
+  const hold = await holdAt(lab, point);
+  const reboot = runHostDocument(lab.root, 'WarmReboot', { runId }, { env: hold.env });
+  await hold.reached();
+  const successor = await successorOf(lab, pidBefore);
+  const killed = victim === 'old' ? pidBefore : successor;
+  process.kill(killed, 'SIGKILL');
+  expect(await waitForExit(killed, 5000)).toBe(true);
+  await hold.release();
+  return { pidBefore, successor, ...(await reboot) };
+}
+
 /** The guest printed more heartbeats, never rebooted, its counter never broke, and its RAM is intact. */
 async function expectGuestContinued(lab: LabHost): Promise<void> {
   const log = lab.vm('vm-a').heartbeat.log;
@@ -128,16 +145,12 @@ describe('Document: WarmReboot, handover path', () => {
 
   it('continues the old process when the successor dies while the guest is stopped for the handover', async () => {
     host = await oneVmHost();
-    const pidBefore = await vmPid(host.vm('vm-a').argv);
-    const hold = await holdAt(host, 'vm-a:handover-stopped');
-
-    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'successor-dies' }, { env: hold.env });
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    process.kill(successor, 'SIGKILL');
-    expect(await waitForExit(successor, 5000)).toBe(true);
-    await hold.release();
-    const { run, result } = await reboot;
+    const { pidBefore, run, result } = await processKilledAt(
+      host,
+      'vm-a:handover-stopped',
+      'successor-dies',
+      'successor',
+    );
 
     expect(run.status).toBe('Failed');
     expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'suspend-failed' });
@@ -186,16 +199,12 @@ describe('Document: WarmReboot, handover path', () => {
   it('names the guest lost when its old process is killed while it is stopped for the handover, and Recover reports it lost', async () => {
     host = await oneVmHost();
     const entry = host.vm('vm-a');
-    const pidBefore = await vmPid(entry.argv);
-    const hold = await holdAt(host, 'vm-a:handover-stopped');
-
-    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'old-dies' }, { env: hold.env });
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    process.kill(pidBefore, 'SIGKILL');
-    expect(await waitForExit(pidBefore, 5000)).toBe(true);
-    await hold.release();
-    const { run, result } = await reboot;
+    const { pidBefore, successor, run, result } = await processKilledAt(
+      host,
+      'vm-a:handover-stopped',
+      'old-dies',
+      'old',
+    );
 
     expect(run.status).toBe('Failed');
     const [vm] = result.vms as WarmRebootVm[];
@@ -220,16 +229,12 @@ describe('Document: WarmReboot, handover path', () => {
   it('keeps the guest in its successor when the old process is killed after handing the state over', async () => {
     host = await oneVmHost();
     const entry = host.vm('vm-a');
-    const pidBefore = await vmPid(entry.argv);
-    const hold = await holdAt(host, 'vm-a:migrated');
-
-    const reboot = runHostDocument(host.root, 'WarmReboot', { runId: 'old-dies-late' }, { env: hold.env });
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    process.kill(pidBefore, 'SIGKILL');
-    expect(await waitForExit(pidBefore, 5000)).toBe(true);
-    await hold.release();
-    const { run, result } = await reboot;
+    const { pidBefore, successor, run, result } = await processKilledAt(
+      host,
+      'vm-a:migrated',
+      'old-dies-late',
+      'old',
+    );
 
     expect(run.status).toBe('Success');
     const [vm] = result.vms as WarmRebootVm[];
@@ -244,21 +249,12 @@ describe('Document: WarmReboot, handover path', () => {
   it('never resumes the old process once the state reached a successor that then died: the VM is named, and Recover leaves it to a person', async () => {
     host = await oneVmHost();
     const entry = host.vm('vm-a');
-    const pidBefore = await vmPid(entry.argv);
-    const hold = await holdAt(host, 'vm-a:migrated');
-
-    const reboot = runHostDocument(
-      host.root,
-      'WarmReboot',
-      { runId: 'successor-dies-late' },
-      { env: hold.env },
+    const { pidBefore, successor, run, result } = await processKilledAt(
+      host,
+      'vm-a:migrated',
+      'successor-dies-late',
+      'successor',
     );
-    await hold.reached();
-    const successor = await successorOf(host, pidBefore);
-    process.kill(successor, 'SIGKILL');
-    expect(await waitForExit(successor, 5000)).toBe(true);
-    await hold.release();
-    const { run, result } = await reboot;
 
     expect(run.status).toBe('Failed');
     const [vm] = result.vms as WarmRebootVm[];
