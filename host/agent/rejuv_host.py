@@ -1169,13 +1169,33 @@ class VmRun:
         set_migration_capabilities(self.qmp, self.in_place)
         self.qmp.execute("migrate-set-parameters", {"max-bandwidth": UNTHROTTLED_BYTES_PER_SECOND})
 
-    def suspend(self):
+    def stop_guest(self):
+        """Pauses the guest and notes where its heartbeat stood: the first half of every suspend."""
         started = time.monotonic()
         self.qmp.execute("stop")
         self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
         self.phases["stop"] = elapsed_ms(started)
         self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(self.vm)
         hold(self.vm.name + ":stopped")
+
+    def write_state_meta(self, memory_in_place, region=None):
+        """Records where the saved device state is and what it belongs to, for the restore and Recover."""
+        meta = {
+            "runId": self.run_id,
+            "savedAt": epoch_ms(),
+            "bytes": self.state_bytes,
+            "memoryInPlace": memory_in_place,
+            "argvSha256": self.vm.argv_digest(),
+            "pid": self.pid_before,
+            "heartbeatAtSuspend": self.heartbeat_at_suspend,
+            "heartbeatOffset": self.heartbeat_offset,
+        }
+        if region is not None:
+            meta["region"] = region
+        write_json_atomically(self.vm.state_meta, meta)
+
+    def suspend(self):
+        self.stop_guest()
         started = time.monotonic()
         partial = self.vm.state_file + ".partial"
         discard_saved_state(self.vm)
@@ -1189,31 +1209,14 @@ class VmRun:
         wait_for_migration(self.qmp, timeout, "device state save")
         self.state_bytes = os.path.getsize(partial)
         os.replace(partial, self.vm.state_file)
-        write_json_atomically(
-            self.vm.state_meta,
-            {
-                "runId": self.run_id,
-                "savedAt": epoch_ms(),
-                "bytes": self.state_bytes,
-                "memoryInPlace": self.in_place,
-                "argvSha256": self.vm.argv_digest(),
-                "pid": self.pid_before,
-                "heartbeatAtSuspend": self.heartbeat_at_suspend,
-                "heartbeatOffset": self.heartbeat_offset,
-            },
-        )
+        self.write_state_meta(self.in_place)
         self.phases["save"] = elapsed_ms(started)
         hold(self.vm.name + ":saved")
 
     def suspend_to_region(self, fd, region_path, offset, limit):
         """Stop and save the device state into the state region at offset (the kernel level). The VM's
         state metadata points there, so Recover restores from it as from a state file."""
-        started = time.monotonic()
-        self.qmp.execute("stop")
-        self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
-        self.phases["stop"] = elapsed_ms(started)
-        self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(self.vm)
-        hold(self.vm.name + ":stopped")
+        self.stop_guest()
         started = time.monotonic()
         discard_saved_state(self.vm)
         # QEMU writes the stream at the file offset it shares with this descriptor.
@@ -1227,20 +1230,7 @@ class VmRun:
         self.state_bytes = end - offset
         self.region = {"path": region_path, "offset": offset, "bytes": self.state_bytes}
         self.region["sha256"] = region_slice_digest(self.region)
-        write_json_atomically(
-            self.vm.state_meta,
-            {
-                "runId": self.run_id,
-                "savedAt": epoch_ms(),
-                "bytes": self.state_bytes,
-                "memoryInPlace": True,
-                "region": self.region,
-                "argvSha256": self.vm.argv_digest(),
-                "pid": self.pid_before,
-                "heartbeatAtSuspend": self.heartbeat_at_suspend,
-                "heartbeatOffset": self.heartbeat_offset,
-            },
-        )
+        self.write_state_meta(True, self.region)
         self.phases["save"] = elapsed_ms(started)
         hold(self.vm.name + ":saved")
         return end
