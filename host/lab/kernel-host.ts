@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { guestExec, waitForGuestAgent, type GuestExecResult } from './guest-agent-client.js';
 import { buildKernelHostImage, type KernelHostImage } from './kernel-host-image.js';
-import { LAB_HOSTS_DIR } from './repo-paths.js';
+import { LAB_HOSTS_DIR, REPO_ROOT } from './repo-paths.js';
 import { teardownHost } from './teardown-host.js';
 
 /** The preserved regions: guest RAM, then device state. Offsets and sizes in MiB. */
@@ -63,6 +63,8 @@ export function kernelHostAppend(image: KernelHostImage, root: string): string {
     region(GUEST_RAM_REGION),
     region(DEVICE_STATE_REGION),
     `rejuv.tools=${image.tools}`,
+    // The checkout: the lab's scripts and the unpacked tools are read from it inside the chroot.
+    `rejuv.repo=${REPO_ROOT}`,
     `rejuv.work=${root}`,
   ].join(' ');
 }
