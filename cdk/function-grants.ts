@@ -81,7 +81,8 @@ export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>>
   // ListCommands finds a command already sent for this step, so a retried send sends nothing new.
   HostCommandStart: ['ssm:ListCommands'],
   // CancelCommand ends a command that passed its deadline.
-  HostCommandPoll: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
+  // DescribeInstanceInformation: a host that rebooted for a command must be seen coming back, or not.
+  HostCommandPoll: ['ssm:GetCommandInvocation', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation'],
   AwaitHost: ['ssm:DescribeInstanceInformation'],
   HostSync: ['ssm:DescribeInstanceInformation'],
   // Release runs Preflight and Verify (send, find, look, cancel at the deadline); sync lists instances.

@@ -105,17 +105,26 @@ export function buildRejuvenationWorkflow(
     step(id, 'Advance', withCtx({ to, step: stepName }), '$.ctx');
   const pause = (id: string) => new Wait(scope, id, { time: WaitTime.duration(options.pollInterval) });
 
-  /** Send ▶ Wait ▶ Poll ▶ done? — the poll step throws on failure, timeout or refusal. */
+  /**
+   * Send ▶ Wait ▶ Poll ▶ done? — the poll step throws on failure, timeout, refusal or a host that does
+   * not come back. `findings` go to both steps (what Preflight found: Verify's parameters, the guests a
+   * host that does not come back leaves behind).
+   */
   const hostCommand = (
     prefix: string,
     document: HostDocument,
     next: IChainable,
     onError: (t: LambdaInvoke) => void,
-    sendInput: Record<string, unknown> = {},
+    findings: Record<string, unknown> = {},
   ) => {
-    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document, ...sendInput }), '$.cmd');
+    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document, ...findings }), '$.cmd');
     const wait = pause(`${prefix}Wait`);
-    const poll = step(`${prefix}Poll`, 'HostCommandPoll', withCtx({ 'command.$': '$.cmd.command' }), '$.cmd');
+    const poll = step(
+      `${prefix}Poll`,
+      'HostCommandPoll',
+      withCtx({ 'command.$': '$.cmd.command', ...findings }),
+      '$.cmd',
+    );
     const done = new Choice(scope, `${prefix}Done`)
       .when(Condition.booleanEquals('$.cmd.done', true), next)
       .otherwise(wait);
@@ -218,9 +227,8 @@ export function buildRejuvenationWorkflow(
   const toInService = guarded(advance('BackInService', 'IN_SERVICE', 'Undrain'), releaseAfterSuccess);
   const undrain = guarded(step('Undrain', 'Undrain', withCtx(), '$.ctx'), toInService);
   const toUndraining = guarded(advance('Undraining', 'UNDRAINING', 'Verify'), undrain);
-  const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError, {
-    'preflight.$': '$.preflight',
-  });
+  const preflightFindings = { 'preflight.$': '$.preflight' };
+  const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError, preflightFindings);
   const toVerifying = guarded(advance('Verifying', 'VERIFYING', 'AwaitHost'), verify);
 
   const awaitHostCheck = step('AwaitHostCheck', 'AwaitHost', withCtx({ 'wait.$': '$.wait' }), '$.wait');
@@ -237,7 +245,13 @@ export function buildRejuvenationWorkflow(
   // RELOADING and RESUMING are recorded once it reports; its per-phase times are in the audit record.
   const toResuming = guarded(advance('Resuming', 'RESUMING', 'WarmReboot'), awaitHostCheck);
   const toReloading = guarded(advance('Reloading', 'RELOADING', 'WarmReboot'), toResuming);
-  const warmReboot = hostCommand('WarmReboot', 'WarmReboot', toReloading, compensateOnError);
+  const warmReboot = hostCommand(
+    'WarmReboot',
+    'WarmReboot',
+    toReloading,
+    compensateOnError,
+    preflightFindings,
+  );
   const toSuspending = guarded(advance('Suspending', 'SUSPENDING', 'WarmReboot'), warmReboot);
 
   const toDrained = guarded(advance('Drained', 'DRAINED', 'Drain'), toSuspending);

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GuestExecResult } from './guest-agent-client.js';
 import { KEXEC_TIMEOUT_MS, type NestedVm } from './kernel-host-cycle.js';
+import { announcedBoots, waitForNewKernel } from './kernel-host-node.js';
 import { DEVICE_STATE_REGION, type KernelHost } from './kernel-host.js';
 import { REPO_ROOT } from './repo-paths.js';
 import { HEARTBEAT_PATTERN } from './test-guest.js';
@@ -66,29 +67,13 @@ export interface SsmLikeRun {
 export async function runLikeSsm(host: KernelHost, args: readonly string[]): Promise<SsmLikeRun> {
   const runs: GuestExecResult[] = [];
   const bootIds = [await host.bootId()];
-  let initsBefore = await kernelInits(host);
   for (;;) {
+    const bootsBefore = await announcedBoots(host);
     const run = await runKernelHostAgent(host, args);
     runs.push(run);
     if (run.exitCode !== EXIT_REBOOT) return { runs, bootIds };
     if (runs.length > 2) throw new Error(`the agent asked for a reboot ${runs.length} times: ${run.stderr}`);
-    await nextKernelInit(host, initsBefore);
-    await host.waitForAgent(KEXEC_TIMEOUT_MS);
-    initsBefore = await kernelInits(host);
+    await waitForNewKernel(host, bootsBefore, { timeoutMs: KEXEC_TIMEOUT_MS });
     bootIds.push(await host.bootId());
-  }
-}
-
-async function kernelInits(host: KernelHost): Promise<number> {
-  return [...(await host.console()).matchAll(/^KH INIT \S+$/gm)].length;
-}
-
-/** Waits for one more kernel's `KH INIT` on the console than `before` (the console keeps every boot's). */
-async function nextKernelInit(host: KernelHost, before: number): Promise<void> {
-  const deadline = Date.now() + KEXEC_TIMEOUT_MS;
-  while ((await kernelInits(host)) <= before) {
-    if (Date.now() > deadline)
-      throw new Error(`kernel host ${host.id}: no new kernel within ${KEXEC_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

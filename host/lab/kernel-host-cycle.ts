@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { waitForHeartbeat } from './heartbeat-log.js';
 import { DEVICE_STATE_REGION, GUEST_RAM_REGION, type KernelHost } from './kernel-host.js';
+import { announcedBoots } from './kernel-host-node.js';
 import { REPO_ROOT } from './repo-paths.js';
 import { buildTestGuest } from './test-guest.js';
 
@@ -128,17 +129,11 @@ async function timed<T>(phase: () => Promise<T>): Promise<[T, number]> {
   return [value, performance.now() - started];
 }
 
-/** Resolves with the lab's clock when the console shows `KH INIT` of a boot other than `bootId`. */
-/** The boot ids the kernel host's console has announced so far (it keeps every boot's line). */
-async function bootsAnnounced(host: KernelHost): Promise<Set<string>> {
-  return new Set([...(await host.console()).matchAll(/^KH INIT (\S+)$/gm)].map((m) => m[1] ?? ''));
-}
-
 /** When a kernel not among `earlier` announced itself: a second cycle must not take the first one's line. */
 async function newKernelInit(host: KernelHost, earlier: ReadonlySet<string>): Promise<number> {
   const deadline = Date.now() + KEXEC_TIMEOUT_MS;
   for (;;) {
-    if ([...(await bootsAnnounced(host))].some((id) => !earlier.has(id))) return performance.now();
+    if ([...(await announcedBoots(host))].some((id) => !earlier.has(id))) return performance.now();
     if (Date.now() > deadline)
       throw new Error(`kernel host ${host.id}: no new kernel within ${KEXEC_TIMEOUT_MS} ms of kexec -e`);
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -160,7 +155,7 @@ export async function kernelCycle(host: KernelHost, vm: NestedVm): Promise<Kerne
   const [, kexecLoad] = await timed(() =>
     host.sh(`kexec -l ${quote(kernel)} --initrd=${quote(initrd)} --reuse-cmdline`),
   );
-  const earlierBoots = await bootsAnnounced(host);
+  const earlierBoots = await announcedBoots(host);
   // In the background, so the guest agent's answer gets out before the kernel is replaced.
   await host.sh(`(setsid sh -c 'sleep 0.2; sync; kexec -e' </dev/null >/dev/null 2>&1 &)`);
   const kexecAt = performance.now() + 200;

@@ -3,7 +3,12 @@
  * instance: parameters checked and substituted first, then each aws:runShellScript step written to
  * `_script.sh` and started as `sh -c <script>` in its own process group, killed as a group at the
  * step's timeoutSeconds, its exit code mapped to SSM statuses and its output truncated the way
- * GetCommandInvocation truncates it.
+ * GetCommandInvocation truncates it. A step that exits 194 asks the agent to reboot the node and run the
+ * same step again afterwards, as the SSM agent does on Linux: with a `reboot` option the runner does
+ * exactly that; without one it reports the step failed and says it cannot reboot.
+ *
+ * Where a step's script runs is a `ScriptLauncher`: by default a process on this machine; a lab host
+ * with its own kernel runs it inside that kernel (host/lab/kernel-host-ssm-agent.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -72,7 +77,44 @@ export interface RunDocumentOptions {
   /** Extra environment for the script, on top of PATH, LANG and REJUV_HOST_ROOT (test seams use it). */
   readonly env?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
+  /** Runs each step's script; a process on this machine by default. */
+  readonly launcher?: ScriptLauncher;
+  /**
+   * What the agent does on exit 194: reboot the node and resolve once it is back, so that the same step
+   * runs again. It should keep waiting while the node is down and give up only when `signal` aborts.
+   */
+  readonly reboot?: (signal: AbortSignal | undefined) => Promise<void>;
 }
+
+export interface ScriptLaunch {
+  readonly scriptPath: string;
+  readonly workingDirectory: string;
+  /**
+   * The script's environment as the agent sets it on this machine (PATH included); a launcher for
+   * another machine passes on what the document needs (REJUV_HOST_ROOT, LANG, fault seams) and keeps
+   * that machine's own PATH.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutSeconds: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+export interface ScriptExit {
+  /** null when the script was killed by a signal or never started. */
+  readonly code: number | null;
+  readonly signal?: NodeJS.Signals | null;
+  /** Set when the launcher stopped the script itself: its timeout passed, or `signal` aborted. */
+  readonly stoppedAs?: 'TimedOut' | 'Cancelled';
+  /** Why it could not be started or followed, if so. */
+  readonly error?: Error;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export type ScriptLauncher = (launch: ScriptLaunch) => Promise<ScriptExit>;
+
+/** How many times one step may ask for a reboot before the runner stops obliging (a reboot loop). */
+const MAX_REBOOTS_PER_STEP = 3;
 
 interface PreparedStep {
   readonly step: CommandDocumentStep;
@@ -142,22 +184,11 @@ function statusFor(exitCode: number): RunStatus {
   return exitCode === 0 || exitCode === EXIT_SUCCESS_SKIP_REST ? 'Success' : 'Failed';
 }
 
-async function runStep(
-  prepared: PreparedStep,
-  orchestrationDir: string,
-  env: Readonly<Record<string, string>>,
-  signal: AbortSignal | undefined,
-): Promise<StepRun> {
-  const startedAt = new Date().toISOString();
-  const stepDir = join(orchestrationDir, prepared.step.name);
-  await mkdir(stepDir, { recursive: true });
-  const scriptPath = join(stepDir, '_script.sh');
-  await writeFile(scriptPath, prepared.script);
-  await chmod(scriptPath, 0o700);
-
-  const child = spawn('sh', ['-c', scriptPath], {
-    cwd: prepared.workingDirectory ?? stepDir,
-    env,
+/** The default launcher: `sh -c <script>` on this machine, in its own process group. */
+export const localProcessLauncher: ScriptLauncher = async (launch) => {
+  const child = spawn('sh', ['-c', launch.scriptPath], {
+    cwd: launch.workingDirectory,
+    env: launch.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -168,11 +199,11 @@ async function runStep(
     stoppedAs ??= as;
     killGroup(child.pid);
   };
-  const timer = setTimeout(() => stop('TimedOut'), prepared.timeoutSeconds * 1000);
+  const timer = setTimeout(() => stop('TimedOut'), launch.timeoutSeconds * 1000);
   const onAbort = () => stop('Cancelled');
-  signal?.addEventListener('abort', onAbort, { once: true });
+  launch.signal?.addEventListener('abort', onAbort, { once: true });
   // An abort while the step was being written out fired no listener: stop the step now.
-  if (signal?.aborted === true) onAbort();
+  if (launch.signal?.aborted === true) onAbort();
 
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
@@ -181,40 +212,94 @@ async function runStep(
     },
   );
   clearTimeout(timer);
-  signal?.removeEventListener('abort', onAbort);
+  launch.signal?.removeEventListener('abort', onAbort);
   await Promise.race([
     Promise.all([ended(child.stdout), ended(child.stderr)]),
     new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS)),
   ]);
   child.stdout.destroy();
   child.stderr.destroy();
+  return {
+    ...exit,
+    ...(stoppedAs === undefined ? {} : { stoppedAs }),
+    stdout: stdout(),
+    stderr: stderr(),
+  };
+};
 
-  let extraError = exit.error === undefined ? '' : `\nfailed to start the script: ${exit.error.message}`;
+interface StepEnvironment {
+  readonly orchestrationDir: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly launcher: ScriptLauncher;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function runStep(prepared: PreparedStep, where: StepEnvironment): Promise<StepRun> {
+  const startedAt = new Date().toISOString();
+  const stepDir = join(where.orchestrationDir, prepared.step.name);
+  await mkdir(stepDir, { recursive: true });
+  const scriptPath = join(stepDir, '_script.sh');
+  await writeFile(scriptPath, prepared.script);
+  await chmod(scriptPath, 0o700);
+
+  const exit = await where.launcher({
+    scriptPath,
+    workingDirectory: prepared.workingDirectory ?? stepDir,
+    env: where.env,
+    timeoutSeconds: prepared.timeoutSeconds,
+    signal: where.signal,
+  });
+
+  const extraError = exit.error === undefined ? '' : `\nfailed to start the script: ${exit.error.message}`;
   let status: RunStatus;
   let responseCode: number;
-  if (stoppedAs !== undefined) {
-    status = stoppedAs;
+  if (exit.stoppedAs !== undefined) {
+    status = exit.stoppedAs;
     responseCode = STOPPED_PREEMPTIVELY_EXIT_CODE;
   } else if (exit.code === null) {
     status = 'Failed';
-    responseCode = exit.signal === null ? 1 : 128 + signalNumber(exit.signal);
+    responseCode = exit.signal == null ? 1 : 128 + signalNumber(exit.signal);
   } else {
     status = statusFor(exit.code);
     responseCode = exit.code;
-    if (exit.code === EXIT_REBOOT)
-      extraError +=
-        '\n[local runner] exit 194 asks the SSM agent to reboot the host; the local runner does not';
   }
   return {
     name: prepared.step.name,
     action: prepared.step.action,
     status,
     responseCode,
-    stdout: stdout(),
-    stderr: stderr() + extraError,
+    stdout: exit.stdout,
+    stderr: exit.stderr + extraError,
     startedAt,
     endedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * One step as the SSM agent runs it: again after each reboot it asked for with 194. The rerun's output
+ * is the step's output, as after a real reboot (the first run's process and pipes are gone).
+ */
+async function runStepWithReboots(
+  prepared: PreparedStep,
+  where: StepEnvironment,
+  reboot: RunDocumentOptions['reboot'],
+): Promise<StepRun> {
+  for (let reboots = 0; ; reboots++) {
+    const run = await runStep(prepared, where);
+    if (run.responseCode !== EXIT_REBOOT) return run;
+    if (reboot === undefined)
+      return {
+        ...run,
+        stderr: `${run.stderr}\n[local runner] exit 194 asks the SSM agent to reboot the host; this host cannot be rebooted`,
+      };
+    if (reboots >= MAX_REBOOTS_PER_STEP)
+      return {
+        ...run,
+        stderr: `${run.stderr}\n[local runner] step ${run.name} asked for a reboot ${reboots + 1} times in a row; stopped`,
+      };
+    await reboot(where.signal);
+    if (where.signal?.aborted === true) return { ...run, status: 'Cancelled' };
+  }
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
@@ -279,7 +364,11 @@ export async function runDocument(options: RunDocumentOptions): Promise<Document
       steps.push(skipped(step.step));
       continue;
     }
-    const run = await runStep(step, orchestrationDir, env, options.signal);
+    const run = await runStepWithReboots(
+      step,
+      { orchestrationDir, env, launcher: options.launcher ?? localProcessLauncher, signal: options.signal },
+      options.reboot,
+    );
     steps.push(run);
     halted =
       run.status === 'Cancelled' ||

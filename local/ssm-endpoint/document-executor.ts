@@ -5,7 +5,7 @@
  */
 import type { CommandDocument } from '../../host/runner/command-document.js';
 import type { SuppliedParameters } from '../../host/runner/document-parameters.js';
-import { runDocument } from '../../host/runner/run-document.js';
+import { runDocument, type ScriptLauncher } from '../../host/runner/run-document.js';
 
 export type ExecutionStatus = 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
 
@@ -20,6 +20,10 @@ export interface DocumentExecution {
   readonly env?: Readonly<Record<string, string>>;
   /** Aborted when the command is cancelled or the endpoint stops; the run should end soon after. */
   readonly signal: AbortSignal;
+  /** Where the host runs a step's script: this machine unless the host has its own kernel. */
+  readonly launcher?: ScriptLauncher;
+  /** How the host reboots when a step exits 194; absent for hosts that cannot (a directory). */
+  readonly reboot?: (signal: AbortSignal | undefined) => Promise<void>;
 }
 
 export interface ExecutedDocument {

@@ -13,8 +13,8 @@ import type { CommandDocument } from '../../host/runner/command-document.js';
 import type { SuppliedParameters } from '../../host/runner/document-parameters.js';
 import { STDERR_LIMIT_CHARS, STDOUT_LIMIT_CHARS } from '../../host/runner/run-document.js';
 import type { Clock } from '../../shared/domain/clock.js';
-import type { DocumentExecutor, ExecutedDocument } from './document-executor.js';
-import type { ManagedHosts } from './managed-hosts.js';
+import type { DocumentExecution, DocumentExecutor, ExecutedDocument } from './document-executor.js';
+import type { ManagedHosts, ManagedNode } from './managed-hosts.js';
 
 export type InvocationStatus =
   'Pending' | 'InProgress' | 'Cancelling' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
@@ -199,6 +199,7 @@ export class LocalCommands {
         hostRoot: host.hostRoot,
         env: host.agentEnvironment,
         signal: invocation.abort.signal,
+        ...(host.node === undefined ? {} : this.onNode(instanceId, host.node)),
       });
     } catch (error) {
       // The agent reports a plugin that could not run at all as failed, with its reason on stderr.
@@ -206,6 +207,22 @@ export class LocalCommands {
     }
     const details = run.status === 'TimedOut' ? 'ExecutionTimedOut' : run.status;
     this.finish(command, instanceId, invocation, run.status, details, run);
+  }
+
+  /**
+   * A node's launcher, and its reboot as the SSM agent does it on exit 194: the service is told that the
+   * agent will be away (the instance shows offline, the invocation stays InProgress), the node reboots,
+   * and the agent is online again before the same step runs again.
+   */
+  private onNode(instanceId: string, node: ManagedNode): Pick<DocumentExecution, 'launcher' | 'reboot'> {
+    return {
+      launcher: node.launcher,
+      reboot: async (signal) => {
+        this.hosts.setOnline(instanceId, false);
+        await node.reboot(signal);
+        if (signal?.aborted !== true) this.hosts.setOnline(instanceId, true);
+      },
+    };
   }
 
   private finish(

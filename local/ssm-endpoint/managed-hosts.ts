@@ -2,9 +2,20 @@
  * The local SSM's managed instances: each a directory of this machine acting as the host's root, with an
  * agent that is online (takes commands, pings) or not.
  */
+import type { ScriptLauncher } from '../../host/runner/run-document.js';
 import type { Clock } from '../../shared/domain/clock.js';
 
 export const MANAGED_INSTANCE_ID = /^(i|mi)-[0-9a-f]{8,17}$/;
+
+/**
+ * The node under an instance whose scripts do not run on this machine: a lab host with its own kernel.
+ * Its SSM agent runs each step there, and on exit 194 reboots it; `reboot` resolves once the node's
+ * agent could answer again (the endpoint shows it offline meanwhile).
+ */
+export interface ManagedNode {
+  readonly launcher: ScriptLauncher;
+  reboot(signal: AbortSignal | undefined): Promise<void>;
+}
 
 export interface ManagedHost {
   readonly instanceId: string;
@@ -16,6 +27,8 @@ export interface ManagedHost {
   readonly agentEnvironment: Readonly<Record<string, string>>;
   /** The instance's tags, which IAM conditions on SendCommand (`ssm:resourceTag/<key>`) look at. */
   readonly tags: Readonly<Record<string, string>>;
+  /** Set for a host with its own kernel; absent when scripts run on this machine under `hostRoot`. */
+  readonly node?: ManagedNode;
 }
 
 interface HostState {
@@ -24,6 +37,7 @@ interface HostState {
   lastPingAtMs: number;
   agentEnvironment: Readonly<Record<string, string>>;
   tags: Readonly<Record<string, string>>;
+  readonly node: ManagedNode | undefined;
   /** Deliveries parked until the agent is back. */
   readonly waiting: Set<() => void>;
 }
@@ -39,6 +53,7 @@ export class ManagedHosts {
     hostRoot: string,
     online = true,
     tags: Readonly<Record<string, string>> = {},
+    node?: ManagedNode,
   ): void {
     if (!MANAGED_INSTANCE_ID.test(instanceId))
       throw new Error(
@@ -51,6 +66,7 @@ export class ManagedHosts {
       lastPingAtMs: this.clock.nowMs(),
       agentEnvironment: {},
       tags: { ...tags },
+      node,
       waiting,
     });
     this.setOnline(instanceId, online);
@@ -110,6 +126,7 @@ export class ManagedHosts {
       lastPingAtMs: host.online ? this.clock.nowMs() : host.lastPingAtMs,
       agentEnvironment: host.agentEnvironment,
       tags: host.tags,
+      ...(host.node === undefined ? {} : { node: host.node }),
     };
   }
 }

@@ -27,13 +27,14 @@ import type { Authorizer } from '../iam/local-iam.js';
 import { ssmRequests, type ArnContext } from '../iam/service-requests.js';
 import { runnerExecutor, type DocumentExecutor } from './document-executor.js';
 import { LocalCommands, type InvocationStatus, type InvocationView } from './local-commands.js';
-import { ManagedHosts } from './managed-hosts.js';
+import { ManagedHosts, type ManagedNode } from './managed-hosts.js';
 import { RequestFaults } from './request-faults.js';
 import { ssmOperations, type SsmOperation } from './ssm-operations.js';
 
 export type { DocumentExecution, DocumentExecutor, ExecutedDocument } from './document-executor.js';
 export type { InvocationStatus, InvocationView } from './local-commands.js';
 export type { SsmOperation } from './ssm-operations.js';
+export type { ManagedNode } from './managed-hosts.js';
 
 export interface LocalSsmHost {
   /** The directory acting as the host's root (the runner passes it to scripts as REJUV_HOST_ROOT). */
@@ -73,8 +74,16 @@ export interface LocalInvocation {
 export interface RunningLocalSsm {
   /** `http://127.0.0.1:<port>`, for the SDK client's `endpoint`. */
   readonly endpoint: string;
-  /** Makes `hostRoot` the managed instance `instanceId` (its agent online), or moves it there. */
-  registerHost(instanceId: string, hostRoot: string, tags?: Readonly<Record<string, string>>): void;
+  /**
+   * Makes `hostRoot` the managed instance `instanceId` (its agent online), or moves it there. `node` is
+   * for a host with its own kernel: its steps run there and it really reboots on exit 194.
+   */
+  registerHost(
+    instanceId: string,
+    hostRoot: string,
+    tags?: Readonly<Record<string, string>>,
+    node?: ManagedNode,
+  ): void;
   /**
    * Sets extra environment for the documents a host's agent runs, e.g. the host agent's fault seams
    * (REJUV_HOLD_AT, REJUV_HOLD_DIR: see host/README.md).
@@ -162,7 +171,8 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
 
   return {
     endpoint: server.endpoint,
-    registerHost: (instanceId, hostRoot, tags) => hosts.register(instanceId, hostRoot, true, tags),
+    registerHost: (instanceId, hostRoot, tags, node) =>
+      hosts.register(instanceId, hostRoot, true, tags, node),
     setAgentEnvironment: (instanceId, environment) => hosts.setAgentEnvironment(instanceId, environment),
     setOnline: (instanceId, online) => hosts.setOnline(instanceId, online),
     setTags: (instanceId, tags) => hosts.setTags(instanceId, tags),

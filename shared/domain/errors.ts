@@ -230,8 +230,15 @@ export class HostNotBackError extends RejuvError {
     readonly hostId: string,
     readonly deadline: string,
     readonly lastStatus: string,
+    /** The guests on it, when known: a person must find them, and the host cannot be asked. */
+    readonly guests?: readonly string[],
   ) {
-    super(`host ${hostId} did not report back online by ${deadline} (last status ${lastStatus})`);
+    super(
+      `host ${hostId} did not report back online by ${deadline} (last status ${lastStatus})` +
+        (guests === undefined || guests.length === 0
+          ? ''
+          : `; its guests, not known to be running: ${guests.join(', ')}`),
+    );
   }
 }
 

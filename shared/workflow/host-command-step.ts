@@ -3,7 +3,12 @@
  * (look, cancel at the deadline, judge the result). No Lambda waits; the state machine's Wait does.
  */
 import { z } from 'zod';
-import { HostCommandFailedError, HostCommandTimeoutError, PreflightRefusedError } from '../domain/errors.js';
+import {
+  HostCommandFailedError,
+  HostCommandTimeoutError,
+  HostNotBackError,
+  PreflightRefusedError,
+} from '../domain/errors.js';
 import { TERMINAL_COMMAND_STATUSES, type HostCommandInvocation } from '../ports/host-commands.js';
 import { auditStep } from './audit-step.js';
 import { HOST_DOCUMENTS, type HostDocument } from './workflow-config.js';
@@ -18,6 +23,8 @@ export const PendingCommandSchema = z
     commandId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
     sentAt: z.iso.datetime(),
     deadline: z.iso.datetime(),
+    /** When a poll first found the host's agent offline while the command had not ended; cleared when back. */
+    unreachableSince: z.iso.datetime().optional(),
   })
   .strict();
 
@@ -85,16 +92,47 @@ export async function startHostCommand(
   };
 }
 
-export async function pollHostCommand(
+/**
+ * Follows the host's agent while a command has not ended: a host that rebooted for the command (the
+ * kernel level's kexec) is offline for a while, and one that stays offline longer than AwaitHost would
+ * wait is not coming back on its own.
+ */
+async function watchReachability(
   deps: WorkflowDeps,
   ctx: WorkflowContext,
   command: PendingCommand,
+  nowMs: number,
+): Promise<{ readonly command: PendingCommand; readonly pingStatus: string }> {
+  const { pingStatus } = await deps.agents.status(ctx.instanceId);
+  const { unreachableSince, ...rest } = command;
+  if (pingStatus === 'Online') return { command: rest, pingStatus };
+  return {
+    command: { ...rest, unreachableSince: unreachableSince ?? new Date(nowMs).toISOString() },
+    pingStatus,
+  };
+}
+
+export async function pollHostCommand(
+  deps: WorkflowDeps,
+  ctx: WorkflowContext,
+  pending: PendingCommand,
+  preflight: PreflightFindings = NO_FINDINGS,
 ): Promise<PollOutcome> {
+  let command = pending;
   const invocation = await deps.commands.invocation(command.commandId, ctx.instanceId);
   const nowMs = deps.clock.nowMs();
   const finished = (TERMINAL_COMMAND_STATUSES as readonly string[]).includes(invocation.status);
   if (!finished) {
-    if (nowMs < Date.parse(command.deadline)) return { done: false, command };
+    const watched = await watchReachability(deps, ctx, command, nowMs);
+    command = watched.command;
+    const giveUpAtMs =
+      command.unreachableSince === undefined
+        ? Infinity
+        : Date.parse(command.unreachableSince) + deps.config.awaitHostTimeoutSeconds * 1000;
+    const hostGone = nowMs >= giveUpAtMs;
+    if (!hostGone && nowMs < Date.parse(command.deadline)) return { done: false, command };
+    // Cancelled even when the host is gone: should it come back, the command must not resume on its own
+    // over a host a person is now looking at.
     await deps.commands.cancel(command.commandId, ctx.instanceId);
     await auditStep(deps, ctx, {
       key: 'result',
@@ -102,8 +140,22 @@ export async function pollHostCommand(
       outcome: 'failed',
       commandId: command.commandId,
       durationMs: nowMs - Date.parse(command.sentAt),
-      detail: { status: 'DeadlineExceeded' },
+      detail: hostGone
+        ? {
+            status: 'HostNotBack',
+            pingStatus: watched.pingStatus,
+            unreachableSince: command.unreachableSince ?? null,
+            guests: (preflight.guests ?? []).join(',') || null,
+          }
+        : { status: 'DeadlineExceeded' },
     });
+    if (hostGone)
+      throw new HostNotBackError(
+        ctx.request.hostId,
+        new Date(giveUpAtMs).toISOString(),
+        watched.pingStatus,
+        preflight.guests,
+      );
     throw new HostCommandTimeoutError(
       ctx.request.hostId,
       command.document,
@@ -123,7 +175,12 @@ export async function pollHostCommand(
   });
   if (!ok) throw failure(ctx, command, invocation, result);
   return command.document === 'Preflight'
-    ? { done: true, command, result, preflight: { silentGuests: result.silentVms ?? [] } }
+    ? {
+        done: true,
+        command,
+        result,
+        preflight: { silentGuests: result.silentVms ?? [], guests: result.vms.map((vm) => vm.name) },
+      }
     : { done: true, command, result };
 }
 

@@ -1,7 +1,9 @@
 /**
  * What the host's Preflight found that a later step must know: the guests whose heartbeat was already
- * silent before anything was touched. The state machine keeps it at `$.preflight` and hands it to
- * Verify, which then reports those guests' silence without blaming the reboot for it.
+ * silent before anything was touched, and every guest it checked. The state machine keeps it at
+ * `$.preflight` and hands it to Verify, which then reports those guests' silence without blaming the
+ * reboot for it, and to WarmReboot's poll, which names the guests of a host that does not come back
+ * from its reload (it cannot ask the host then).
  */
 import { z } from 'zod';
 
@@ -19,6 +21,8 @@ export const PreflightFindingsSchema = z
   .object({
     /** VMs whose guest printed no heartbeat during Preflight's sample; empty when all were alive. */
     silentGuests: SilentGuestsSchema,
+    /** Every VM Preflight assessed (absent in findings kept by executions started before it existed). */
+    guests: SilentGuestsSchema.optional(),
   })
   .strict();
 

@@ -102,6 +102,74 @@ describe('Function: runDocument', () => {
     });
   });
 
+  describe('exit 194: reboot and run the same step again', () => {
+    // A script that asks for one reboot, as the kernel level does: its journal says whether it ran before.
+    const rebootOnce = (journal: string) =>
+      `if [ -e ${journal} ]; then echo resumed; exit 0; fi; touch ${journal}; echo first; exit 194`;
+
+    it('reboots the host and reruns the step, whose rerun is the step’s result; the next step follows', async () => {
+      const journal = join(hostRoot, 'journal');
+      let reboots = 0;
+      const run = await runDocument({
+        document: {
+          schemaVersion: '2.2',
+          mainSteps: [
+            { action: 'aws:runShellScript', name: 'reload', inputs: { runCommand: [rebootOnce(journal)] } },
+            { action: 'aws:runShellScript', name: 'after', inputs: { runCommand: ['echo after'] } },
+          ],
+        },
+        hostRoot,
+        reboot: async () => {
+          reboots++;
+        },
+      });
+      expect(reboots).toBe(1);
+      expect(run.steps.map((s) => [s.name, s.status, s.responseCode, s.stdout])).toEqual([
+        ['reload', 'Success', 0, 'resumed\n'],
+        ['after', 'Success', 0, 'after\n'],
+      ]);
+    });
+
+    it('fails the step and says why on a host that cannot reboot', async () => {
+      const run = await runDocument({ document: shellDocument(rebootOnce(join(hostRoot, 'j'))), hostRoot });
+      expect(run).toMatchObject({ status: 'Failed', responseCode: 194 });
+      expect(run.stderr).toMatch(
+        /exit 194 asks the SSM agent to reboot the host; this host cannot be rebooted/,
+      );
+    });
+
+    it('stops a step that asks for a reboot every time', async () => {
+      let reboots = 0;
+      const run = await runDocument({
+        document: shellDocument('exit 194'),
+        hostRoot,
+        reboot: async () => {
+          reboots++;
+        },
+      });
+      expect(reboots).toBe(3);
+      expect(run).toMatchObject({ status: 'Failed', responseCode: 194 });
+      expect(run.stderr).toMatch(/asked for a reboot 4 times in a row; stopped/);
+    });
+
+    it('reports Cancelled when the command is cancelled while the host is rebooting', async () => {
+      const controller = new AbortController();
+      const run = await runDocument({
+        document: shellDocument(rebootOnce(join(hostRoot, 'j2'))),
+        hostRoot,
+        signal: controller.signal,
+        // A host that never comes back: the reboot ends only when the signal aborts.
+        reboot: (signal) =>
+          new Promise<void>((resolve) => {
+            signal?.addEventListener('abort', () => resolve(), { once: true });
+            controller.abort();
+          }),
+      });
+      expect(run.status).toBe('Cancelled');
+      expect(run.stdout).toBe('first\n');
+    });
+  });
+
   describe('timeouts and cancellation', () => {
     it('kills the whole process group at timeoutSeconds and reports TimedOut', async () => {
       const pidFile = join(hostRoot, 'child.pid');

@@ -33,6 +33,7 @@ import {
   shellDocument,
   WORD_PARAMETER,
   type HeldRun,
+  withHostRoot,
 } from './ssm-test-kit.js';
 
 const HOST_A = 'i-0aaaaaaaaaaaaaaa1';
@@ -282,6 +283,57 @@ describe('Local SSM endpoint', () => {
       const { Commands } = await client.send(new ListCommandsCommand({ CommandId: id }));
       expect(Commands?.[0]).toMatchObject({ Status: 'TimedOut', DeliveryTimedOutCount: 1 });
       expect(executed.runs).toBe(0);
+    });
+
+    it('keeps a command InProgress and the node ConnectionLost while it reboots on exit 194, then runs the step again', async () => {
+      const root = await withHostRoot();
+      try {
+        const { ssm, client } = await start();
+        const exits = [194, 0];
+        let rebooted: () => void = () => undefined;
+        const rebooting = new Promise<void>((resolve) => (rebooted = resolve));
+        let rebootAsked = false;
+        ssm.registerHost(
+          HOST_A,
+          root.path,
+          {},
+          {
+            launcher: async () => ({
+              code: exits.shift() ?? 1,
+              stdout: `run ${2 - exits.length}\n`,
+              stderr: '',
+            }),
+            reboot: async () => {
+              rebootAsked = true;
+              await rebooting;
+            },
+          },
+        );
+        const id = (await sendPlain(client)).Command?.CommandId ?? '';
+        await eventually(
+          async () => rebootAsked,
+          (asked) => asked,
+        );
+        expect((await invocation(client, id)).Status).toBe('InProgress');
+        const { InstanceInformationList } = await client.send(new DescribeInstanceInformationCommand({}));
+        expect(InstanceInformationList?.find((i) => i.InstanceId === HOST_A)?.PingStatus).toBe(
+          'ConnectionLost',
+        );
+
+        rebooted();
+        expect(
+          await eventually(
+            () => invocation(client, id),
+            (i) => i.Status === 'Success',
+          ),
+        ).toMatchObject({ ResponseCode: 0, StandardOutputContent: 'run 2\n' });
+        const after = await client.send(new DescribeInstanceInformationCommand({}));
+        expect(after.InstanceInformationList?.find((i) => i.InstanceId === HOST_A)?.PingStatus).toBe(
+          'Online',
+        );
+      } finally {
+        await root.remove();
+      }
     });
 
     it('reports the agent ConnectionLost, with its last ping frozen at the moment it went', async () => {

@@ -156,6 +156,67 @@ describe('Use case: host command step', () => {
     expect(commands.cancelled).toEqual([command.commandId]);
   });
 
+  it('waits for a host that went offline during its command, and names its guests once AwaitHost would give up', async () => {
+    const commands = new ScriptedHostCommands();
+    const agents = new ScriptedAgents('Online');
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands, agents });
+    const findings = { silentGuests: [], guests: ['vm-a', 'vm-b'] };
+    let command = await startHostCommand(deps, ctx, 'WarmReboot', findings);
+
+    // The kernel level's reload: offline for a while, back, offline again; the clock restarts each time.
+    agents.pingStatus = 'ConnectionLost';
+    const firstLoss = clock.nowMs();
+    let poll = await pollHostCommand(deps, ctx, command, findings);
+    expect(poll).toMatchObject({
+      done: false,
+      command: { unreachableSince: new Date(firstLoss).toISOString() },
+    });
+    command = poll.command;
+    clock.advance(200_000);
+    agents.pingStatus = 'Online';
+    poll = await pollHostCommand(deps, ctx, command, findings);
+    expect(poll.done).toBe(false);
+    expect(poll.command.unreachableSince).toBeUndefined();
+    command = poll.command;
+    agents.pingStatus = 'ConnectionLost';
+    command = (await pollHostCommand(deps, ctx, command, findings)).command;
+    clock.advance(TEST_WORKFLOW_CONFIG.awaitHostTimeoutSeconds * 1000 - 1);
+    command = (await pollHostCommand(deps, ctx, command, findings)).command;
+    expect(commands.cancelled).toEqual([]);
+
+    clock.advance(1);
+    const gone = pollHostCommand(deps, ctx, command, findings);
+    await expect(gone).rejects.toThrow(HostNotBackError);
+    await expect(gone).rejects.toThrow(/last status ConnectionLost.*vm-a, vm-b/);
+    // Cancelled, so that a host coming back later does not resume the command on its own.
+    expect(commands.cancelled).toEqual([command.commandId]);
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(ctx.request.hostId))) records.push(r);
+    expect(records.at(-1)).toMatchObject({
+      step: 'WarmReboot',
+      outcome: 'failed',
+      detail: { status: 'HostNotBack', pingStatus: 'ConnectionLost', guests: 'vm-a,vm-b' },
+    });
+  });
+
+  it('keeps every guest Preflight assessed in its findings', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok({
+      outcome: 'ok',
+      vms: [
+        { name: 'vm-a', outcome: 'ready' },
+        { name: 'vm-b', outcome: 'ready' },
+      ],
+    });
+    const command = await startHostCommand(deps, ctx, 'Preflight');
+    expect(await pollHostCommand(deps, ctx, command)).toMatchObject({
+      preflight: { silentGuests: [], guests: ['vm-a', 'vm-b'] },
+    });
+  });
+
   it('turns a refusing preflight into PreflightRefusedError naming each VM', async () => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);
