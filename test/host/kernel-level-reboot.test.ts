@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { counterBreaks, readHeartbeatLog } from '../../host/lab/heartbeat-log.js';
+import { counterBreaks, readHeartbeatLog, waitForHeartbeat } from '../../host/lab/heartbeat-log.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
 import { REPO_ROOT } from '../../host/lab/repo-paths.js';
 import { vmPid } from '../../host/lab/vm-processes.js';
@@ -24,7 +24,11 @@ interface FlowRun {
 }
 
 /** Runs the agent's kernel level on a lab host with the kexec steps replaced (see the fixture). */
-async function kernelFlow(root: string, runId: string, mode: 'reloaded' | 'load-fails'): Promise<FlowRun[]> {
+async function kernelFlow(
+  root: string,
+  runId: string,
+  mode: 'reloaded' | 'load-fails' | 'crashes-restoring',
+): Promise<FlowRun[]> {
   const { stdout } = await run('python3', [
     '-B',
     join(import.meta.dirname, 'fixtures', 'kernel_reload_flow.py'),
@@ -37,7 +41,8 @@ async function kernelFlow(root: string, runId: string, mode: 'reloaded' | 'load-
     .trim()
     .split('\n')
     .map((line) => {
-      const match = /^(FIRST|SECOND) (\d+) ?(.*)$/.exec(line);
+      if (line === 'SECOND crashed') return { exitCode: -1, stdout: '' };
+      const match = /^(FIRST|SECOND|THIRD|RECOVER) (\d+) ?(.*)$/.exec(line);
       if (!match) throw new Error(`unexpected fixture output: ${line}`);
       return { exitCode: Number(match[2]), stdout: match[3] ?? '' };
     });
@@ -89,6 +94,42 @@ describe('Document: WarmReboot at level kernel (agent flow, kexec replaced)', ()
     expect(replay).toHaveLength(1);
     expect(JSON.parse(replay[0]?.stdout ?? '{}')).toMatchObject({ outcome: 'ok', replayed: true });
     expect([await vmPid(host.vm('vm-a').argv), await vmPid(host.vm('vm-b').argv)]).toEqual(pidsAfter);
+  });
+
+  it('never repeats a run whose next kernel crashed while restoring; Recover restores every VM from the region', async () => {
+    host = await launchTwoVms();
+
+    const [first, crashed, rerun, recover] = await kernelFlow(host.root, 'kernel-crash', 'crashes-restoring');
+
+    expect(first?.exitCode).toBe(194);
+    expect(crashed?.exitCode).toBe(-1);
+    // SSM runs the step again after the crash's reboot: the journal says restoring began, so it refuses.
+    const refusal = parseHostDocumentResult(rerun?.stdout ?? '');
+    expect(refusal).toMatchObject({ outcome: 'refused', reasonCode: 'interrupted' });
+    expect(refusal.reason).toMatch(/interrupted during kernel:restoring and is not repeated; send Recover/);
+
+    const recovered = parseHostDocumentResult(recover?.stdout ?? '');
+    expect(recovered).toMatchObject({ document: 'Recover', outcome: 'ok' });
+    expect(
+      (recovered.vms as { name: string; outcome: string; action: string }[]).map((vm) => [
+        vm.name,
+        vm.outcome,
+        vm.action,
+      ]),
+    ).toEqual([
+      ['vm-a', 'running', 'restored from saved device state'],
+      ['vm-b', 'running', 'restored from saved device state'],
+    ]);
+    for (const name of ['vm-a', 'vm-b']) {
+      await waitForHeartbeat(
+        host.vm(name).heartbeat.log,
+        (await readHeartbeatLog(host.vm(name).heartbeat.log)).counters.at(-1) ?? 0,
+      );
+      const log = await readHeartbeatLog(host.vm(name).heartbeat.log);
+      expect(log.boots).toBe(1);
+      expect(log.badPages).toEqual([]);
+      expect(counterBreaks(log.counters)).toEqual([]);
+    }
   });
 
   it('brings every VM back on the running kernel when kexec cannot stage the next one', async () => {
