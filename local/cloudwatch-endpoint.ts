@@ -401,13 +401,17 @@ export async function startLocalCloudWatchEndpoint(
   };
 }
 
-/** A real CloudWatch client pointed at a local endpoint, with an administrator's credentials unless given. */
+/**
+ * A real CloudWatch client pointed at a local endpoint, with an administrator's credentials unless given.
+ * The region must be the endpoint's: the signature's scope names it.
+ */
 export function localCloudWatchClient(
   endpoint: string,
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = {
     accessKeyId: 'local',
     secretAccessKey: 'local',
   },
+  region = 'us-east-1',
 ): CloudWatchClient {
-  return new CloudWatchClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 2 });
+  return new CloudWatchClient({ endpoint, region, credentials, maxAttempts: 2 });
 }
