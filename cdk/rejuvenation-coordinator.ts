@@ -192,6 +192,11 @@ export class RejuvenationCoordinator extends Construct {
   readonly stateMachine: StateMachine;
   readonly notificationTopic: ITopic;
   readonly documents: Readonly<Record<HostDocument, CfnDocument>>;
+  /**
+   * The read-only CollectAging document (host aging measurements for CloudWatch). Not part of the
+   * workflow: nothing in this construct sends it yet.
+   */
+  readonly collectAgingDocument: CfnDocument;
   readonly functions: Readonly<Record<FunctionId, IFunction>>;
   /** Trigger events EventBridge could not deliver, and trigger invocations Lambda gave up on. */
   readonly deadLetterQueue: Queue;
@@ -224,6 +229,12 @@ export class RejuvenationCoordinator extends Construct {
       });
     }
     this.documents = documents;
+    this.collectAgingDocument = new CfnDocument(this, 'CollectAgingDocument', {
+      documentType: 'Command',
+      documentFormat: 'JSON',
+      content: hostDocumentContent('CollectAging'),
+      updateMethod: 'NewVersion',
+    });
 
     const stack = Stack.of(this);
     const configFor = (stateMachineArn?: string): string =>

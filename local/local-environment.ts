@@ -30,6 +30,7 @@ import { LambdaFunctionError, LocalLambdaRuntime } from './lambda-runtime/local-
 import { startRequestCounter, type RunningRequestCounter } from './request-counter.js';
 import { localDynamoDbClient, startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.js';
 import { startLocalKmsEndpoint, type RunningLocalKms } from './kms-endpoint.js';
+import { startLocalCloudWatchEndpoint, type RunningLocalCloudWatch } from './cloudwatch-endpoint.js';
 import { startLocalS3Endpoint, type RunningLocalS3, type ObjectLockMode } from './s3-endpoint.js';
 import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
@@ -85,6 +86,8 @@ export interface LocalEnvironment {
   readonly kms: RunningLocalKms;
   /** The stack's buckets, with versioning and Object Lock. */
   readonly s3: RunningLocalS3;
+  /** Metrics in memory (the aging measurements); SigV4-verified, under each role's policies. */
+  readonly cloudWatch: RunningLocalCloudWatch;
   /** Where the digests are, as the stack's outputs AuditDigestBucketName and AuditDigestKeyArn name them. */
   readonly auditDigests: {
     readonly bucketName: string;
@@ -230,6 +233,8 @@ export async function startLocalEnvironment(
 
     const kms = await startLocalKmsEndpoint({ arns, authorizer: iam });
     stopping.push(() => kms.stop());
+    const cloudWatch = await startLocalCloudWatchEndpoint({ iam, region: LOCAL_REGION });
+    stopping.push(() => cloudWatch.stop());
     for (const keyId of logicalIdsOfType(template, 'AWS::KMS::Key')) {
       const p = template.Resources[keyId]?.Properties ?? {};
       if (p['KeyUsage'] !== 'SIGN_VERIFY') continue; // symmetric keys (the topic's) are not emulated
@@ -290,6 +295,7 @@ export async function startLocalEnvironment(
             AWS_ENDPOINT_URL_SNS: sns.endpoint,
             AWS_ENDPOINT_URL_KMS: kms.endpoint,
             AWS_ENDPOINT_URL_S3: s3.endpoint,
+            AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
             AWS_ENDPOINT_URL_SFN: endpoints.sfn,
             // No X-Ray daemon here: the tracer would only complain about missing segments.
             POWERTOOLS_TRACE_ENABLED: 'false',
@@ -402,6 +408,7 @@ export async function startLocalEnvironment(
       sns,
       kms,
       s3,
+      cloudWatch,
       auditDigests: {
         bucketName: stackOutput(template, names, 'AuditDigestBucketName'),
         keyArn: stackOutput(template, names, 'AuditDigestKeyArn'),

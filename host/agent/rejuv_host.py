@@ -1,4 +1,4 @@
-"""rejuv host agent: the one program behind the Preflight, WarmReboot, Verify and Recover documents.
+"""rejuv host agent: the one program behind the Preflight, WarmReboot, Verify, Recover and CollectAging documents.
 
 Runs on a virtualization host under the SSM agent (python3 standard library only, 3.8+). Every
 subcommand prints exactly one JSON line on stdout; everything else goes to stderr. The host is the
@@ -2025,7 +2025,9 @@ def continue_kernel_run(host, journal):
 
 def refused_result(document, refusal, run_id):
     result = {"document": document, "outcome": "refused", "reason": refusal.reason, "reasonCode": refusal.code}
-    result.update(runId=run_id, vms=refusal.vms)
+    result.update(vms=refusal.vms)
+    if run_id is not None:
+        result["runId"] = run_id
     return result
 
 
@@ -2462,6 +2464,150 @@ def command_recover(host, args):
 
 
 # --------------------------------------------------------------------------------------------------
+# Document CollectAging: measurements of the host's aging, read-only (no lock, nothing written)
+
+# The host id the control plane expects, or "-" when one command goes to a fleet by tag: the host is
+# then known by the instance id its SSM agent reports (AWS_SSM_INSTANCE_ID).
+HOST_ID_OR_FLEET = re.compile(r"^(-|[A-Za-z0-9][A-Za-z0-9._-]{0,62})$")
+INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
+# Orders of a 2 MiB huge page (9) and above, with 4 KiB pages: where fragmentation hurts a hypervisor.
+HUGE_PAGE_ORDER = 9
+MEMINFO_FIELDS = {
+    "memTotalBytes": "MemTotal",
+    "memAvailableBytes": "MemAvailable",
+    "sUnreclaimBytes": "SUnreclaim",
+    "pageTablesBytes": "PageTables",
+    "vmallocUsedBytes": "VmallocUsed",
+    "swapFreeBytes": "SwapFree",
+    "swapTotalBytes": "SwapTotal",
+}
+
+
+def parse_meminfo(text):
+    """The meminfo fields the collector reports, in bytes; a field the kernel does not print is missing."""
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            values[key] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    missing = [field for field in MEMINFO_FIELDS.values() if field not in values]
+    if missing:
+        raise ValueError("/proc/meminfo has no %s" % ", ".join(missing))
+    return {name: values[field] for name, field in MEMINFO_FIELDS.items()}
+
+
+def parse_buddyinfo(text):
+    """Free blocks per order, summed over every node and zone (huge pages come from any of them)."""
+    per_order = []
+    for line in text.splitlines():
+        _, _, counts = line.partition(" zone ")
+        fields = counts.split()[1:]
+        if not fields:
+            continue
+        for order, count in enumerate(fields):
+            if order == len(per_order):
+                per_order.append(0)
+            per_order[order] += int(count)
+    if not per_order:
+        raise ValueError("/proc/buddyinfo lists no zone")
+    return per_order
+
+
+def unusable_free_index(free_blocks, order):
+    """Gorman's unusable free space index: the share of free memory in blocks too small for `order`.
+
+    0 when every free page could serve an allocation of that order, 1 when none could. No free memory
+    at all counts as 1, as the kernel's own unusable_free_index does.
+    """
+    total = sum(count << i for i, count in enumerate(free_blocks))
+    if total == 0:
+        return 1.0
+    usable = sum(count << i for i, count in enumerate(free_blocks) if i >= order)
+    return round((total - usable) / total, 6)
+
+
+def parse_uptime(text):
+    return float(text.split()[0])
+
+
+def clock_ticks():
+    return os.sysconf("SC_CLK_TCK")
+
+
+def parse_process_status(text):
+    """VmRSS (bytes) and Threads from /proc/<pid>/status."""
+    fields = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields[key] = rest.split()
+    rss = fields.get("VmRSS")
+    threads = fields.get("Threads")
+    if not rss or not threads:
+        raise ValueError("no VmRSS or Threads (a kernel thread, or a process that is exiting)")
+    return int(rss[0]) * 1024, int(threads[0])
+
+
+def measure_process(pid, host_uptime_s):
+    with open("/proc/%d/status" % pid) as handle:
+        rss_bytes, threads = parse_process_status(handle.read())
+    open_fds = len(os.listdir("/proc/%d/fd" % pid))
+    start_ticks = process_start_time(pid)
+    if start_ticks is None:
+        raise OSError("process %d exited while it was measured" % pid)
+    return {
+        "pid": pid,
+        "rssBytes": rss_bytes,
+        "threads": threads,
+        "openFds": open_fds,
+        "uptimeSeconds": round(max(0.0, host_uptime_s - start_ticks / clock_ticks()), 3),
+    }
+
+
+def measure_vm(vm, host_uptime_s):
+    """The VM's QEMU process; during a handover two run it, and the older one (the guest's) counts."""
+    pids = find_vm_processes(vm)
+    if not pids:
+        raise VmFailure("no QEMU process runs its inventory argv")
+    pid = min(pids, key=lambda p: process_start_time(p) or 0)
+    return dict(measure_process(pid, host_uptime_s), vm=vm.name)
+
+
+def command_collect(host, args):
+    with open("/proc/meminfo") as handle:
+        memory = parse_meminfo(handle.read())
+    with open("/proc/buddyinfo") as handle:
+        free_blocks = parse_buddyinfo(handle.read())
+    with open("/proc/uptime") as handle:
+        uptime_s = parse_uptime(handle.read())
+    memory["uptimeSeconds"] = round(uptime_s, 3)
+    memory["unusableFreeIndex"] = {
+        "order%d" % order: unusable_free_index(free_blocks, order)
+        for order in range(HUGE_PAGE_ORDER, len(free_blocks))
+    }
+    vms, problems = load_inventory(host)
+    qemu, unmeasured = [], [{"vm": name, "reason": problem} for name, problem in sorted(problems.items())]
+    for name in sorted(vms):
+        try:
+            qemu.append(measure_vm(vms[name], uptime_s))
+        except (OSError, ValueError, VmFailure) as error:
+            unmeasured.append({"vm": name, "reason": str(error)})
+    instance_id = os.environ.get("AWS_SSM_INSTANCE_ID", "")
+    result = {
+        "document": "CollectAging",
+        "outcome": "ok",
+        "hostId": None if args.host_id == "-" else args.host_id,
+        "measuredAt": int(time.time() * 1000),
+        "host": memory,
+        "qemu": qemu,
+        "unmeasuredVms": unmeasured,
+    }
+    if INSTANCE_ID.fullmatch(instance_id):
+        result["instanceId"] = instance_id
+    return result, EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------------
 # Command line
 
 
@@ -2494,6 +2640,8 @@ def parse_args(argv):
             sub.add_argument("--silent-at-preflight", default="-", type=pattern(VM_LIST, "VM list"))
         if name == "recover":
             sub.add_argument("--cold-start", default="false", choices=("true", "false"))
+    collect = commands.add_parser("collect")
+    collect.add_argument("--host-id", required=True, type=pattern(HOST_ID_OR_FLEET, "host id"))
     return parser.parse_args(argv)
 
 
@@ -2502,6 +2650,7 @@ DOCUMENTS = {
     "warm-reboot": ("WarmReboot", command_warm_reboot),
     "verify": ("Verify", command_verify),
     "recover": ("Recover", command_recover),
+    "collect": ("CollectAging", command_collect),
 }
 
 # The coordinator reads only the first 24,000 characters of stdout.
@@ -2536,20 +2685,23 @@ def main(argv):
         return EXIT_INVALID_REQUEST if exit_request.code else EXIT_OK
     document, command = DOCUMENTS[args.command]
     host = Host(os.environ.get("REJUV_HOST_ROOT") or "/")
+    # CollectAging takes no run id: it is a measurement, not a step of a run.
+    run_id = getattr(args, "run_id", None)
     try:
         result, code = command(host, args)
     except Refusal as refusal:
-        result, code = refused_result(document, refusal, args.run_id), refusal.exit_code
+        result, code = refused_result(document, refusal, run_id), refusal.exit_code
     except Exception as error:  # noqa: BLE001 - whatever happens, the coordinator gets its one line
         log(traceback.format_exc())
         result = {
             "document": document,
-            "runId": args.run_id,
             "outcome": "failed",
             "reason": "agent error: %s: %s" % (type(error).__name__, error),
             "reasonCode": "agent-error",
             "vms": [],
         }
+        if run_id is not None:
+            result["runId"] = run_id
         code = EXIT_FAILED
     if result is not None:
         # A first kernel-level run exits 194 with nothing on stdout: SSM reruns the script after the

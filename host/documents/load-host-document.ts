@@ -2,7 +2,7 @@
  * The one way to obtain a host document's final content, used by the CDK stack and by the local
  * runner alike, so what runs locally is byte for byte what ships. Each YAML file in this folder holds
  * a document whose runCommand has one `#@agent <file>` line; the loader replaces it with the lines
- * that unpack that file from host/agent/ (see agent-bootstrap.ts), so the four documents share one
+ * that unpack that file from host/agent/ (see agent-bootstrap.ts), so the documents share one
  * agent and nothing is pasted twice.
  */
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { CommandDocumentSchema, type CommandDocument } from '../runner/command-d
 import { UnsupportedDocumentError } from '../runner/errors.js';
 import { agentBootstrap, agentSha256 } from './agent-bootstrap.js';
 
-export const HOST_DOCUMENT_NAMES = ['Preflight', 'WarmReboot', 'Verify', 'Recover'] as const;
+export const HOST_DOCUMENT_NAMES = ['Preflight', 'WarmReboot', 'Verify', 'Recover', 'CollectAging'] as const;
 export type HostDocumentName = (typeof HOST_DOCUMENT_NAMES)[number];
 
 const SOURCE_FILES: Record<HostDocumentName, string> = {
@@ -21,6 +21,7 @@ const SOURCE_FILES: Record<HostDocumentName, string> = {
   WarmReboot: 'warm-reboot.yaml',
   Verify: 'verify.yaml',
   Recover: 'recover.yaml',
+  CollectAging: 'collect-aging.yaml',
 };
 
 /** CreateDocument refuses content over 64 KB (runtime parameter values count too). */

@@ -226,3 +226,14 @@ export function s3Requests(
       return [{ action: `s3:${request.method}`, resource }];
   }
 }
+
+/**
+ * CloudWatch: metric actions have no resource-level permissions (`*`); PutMetricData carries the
+ * `cloudwatch:namespace` condition key, so a policy can limit a publisher to its own namespace.
+ */
+export function cloudWatchRequests(operation: string, body: Body): ServiceRequest[] {
+  const action = `cloudwatch:${operation}`;
+  if (operation === 'PutMetricData')
+    return [{ action, resource: '*', context: { 'cloudwatch:namespace': str(body['Namespace']) } }];
+  return [{ action, resource: '*' }];
+}

@@ -2,11 +2,17 @@
  * An HTTP server speaking the AWS JSON protocol (POST /, `X-Amz-Target: <prefix>.<Operation>`, JSON in
  * and out, errors as `{"__type", "message"}`), which the real SDK clients of SSM and Step Functions use.
  * Each local endpoint supplies its operations; this does the wire.
+ *
+ * A service that moved from the Query protocol to JSON (CloudWatch) is `queryCompatible`: its clients
+ * send `x-amzn-query-mode: true` and name errors by the `x-amzn-query-error: <Code>;<Sender|Receiver>`
+ * header, with the Query API's codes; such clients also gzip large request bodies (`Content-Encoding`).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { accessKeyIdOf, type Authorization } from '../iam/local-iam.js';
+import type { SignedRequest } from '../iam/sigv4-verifier.js';
 
 /** An error the service itself answers with, as the SDK will name it. */
 export class AwsServiceError extends Error {
@@ -14,6 +20,8 @@ export class AwsServiceError extends Error {
   constructor(
     readonly type: string,
     message: string,
+    /** For a query-compatible service: the Query API's code, and the HTTP status. */
+    readonly query?: { readonly code: string; readonly status: number },
   ) {
     super(message);
   }
@@ -33,6 +41,15 @@ export interface AwsJsonServerOptions {
    * service answers a refused or unknown caller with.
    */
   readonly authorize?: (request: JsonRequest) => Promise<void>;
+  /**
+   * Checks the request's SigV4 signature over the bytes as received (compressed, when they are), before
+   * anything else; throws the AwsServiceError the service answers a bad signature with.
+   */
+  readonly verify?: (request: SignedRequest) => Promise<void>;
+  /** Answers errors with the `x-amzn-query-error` header as well (see the header comment). */
+  readonly queryCompatible?: boolean;
+  /** Refuses a larger body (as received) with `RequestEntityTooLarge`. @default no limit */
+  readonly maxBodyBytes?: number;
 }
 
 export interface JsonRequest {
@@ -71,16 +88,29 @@ async function serve(
   const target = String(req.headers['x-amz-target'] ?? '');
   const prefix = `${options.targetPrefix}.`;
   const operation = target.startsWith(prefix) ? target.slice(prefix.length) : '';
-  const reply = (status: number, body: unknown): void => {
+  const reply = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
     res.writeHead(status, {
       'content-type': `application/x-amz-json-${options.jsonVersion}`,
       'x-amzn-requestid': randomUUID(),
+      ...headers,
     });
     res.end(JSON.stringify(body));
   };
   try {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    if (options.maxBodyBytes !== undefined && raw.byteLength > options.maxBodyBytes)
+      throw new AwsServiceError(
+        'RequestEntityTooLargeException',
+        `the request exceeds ${options.maxBodyBytes} bytes`,
+        {
+          code: 'RequestEntityTooLarge',
+          status: 413,
+        },
+      );
+    const [path = '/', query = ''] = (req.url ?? '/').split(/\?(.*)/s);
+    await options.verify?.({ method: req.method ?? 'POST', path, query, headers: headersOf(req), body: raw });
     const handler = options.operations[operation];
     if (handler === undefined) {
       throw new AwsServiceError(
@@ -88,13 +118,41 @@ async function serve(
         `operation ${operation || '(none)'} is not emulated`,
       );
     }
-    const body = parseBody(Buffer.concat(chunks).toString('utf8'));
+    const body = parseBody(decoded(raw, req.headers['content-encoding']));
     await options.authorize?.({ operation, body, accessKeyId: accessKeyIdOf(req.headers.authorization) });
     reply(200, await handler(body));
   } catch (error) {
-    if (error instanceof AwsServiceError) reply(400, { __type: error.type, message: error.message });
-    else reply(500, { __type: 'InternalServerError', message: (error as Error).message });
+    const fault = error instanceof AwsServiceError ? error : undefined;
+    const status = fault === undefined ? 500 : (fault.query?.status ?? 400);
+    const headers: Record<string, string> =
+      options.queryCompatible === true
+        ? {
+            'x-amzn-query-error': `${fault?.query?.code ?? fault?.type ?? 'InternalServiceError'};${status >= 500 ? 'Receiver' : 'Sender'}`,
+          }
+        : {};
+    if (fault !== undefined) reply(status, { __type: fault.type, message: fault.message }, headers);
+    else reply(500, { __type: 'InternalServerError', message: (error as Error).message }, headers);
   }
+}
+
+/** The body as text: gunzipped when the client compressed it (query-compatible clients do, above 10 KB). */
+function decoded(raw: Buffer, encoding: string | undefined): string {
+  if (encoding === undefined || encoding === '' || encoding === 'identity') return raw.toString('utf8');
+  if (encoding !== 'gzip')
+    throw new AwsServiceError('SerializationException', `Content-Encoding ${encoding} is not supported`);
+  try {
+    return gunzipSync(raw).toString('utf8');
+  } catch {
+    throw new AwsServiceError('SerializationException', 'the gzip request body does not decompress');
+  }
+}
+
+/** Header names lower-cased, repeated headers joined with `,` (what SigV4 signs). */
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers))
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  return headers;
 }
 
 /** The request's JSON object; anything else is refused as the services refuse it (400, not retried). */

@@ -18,7 +18,10 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
 }
 
-export async function runHostDocument<D extends HostDocumentName>(
+/** The workflow's documents, whose results host-document-result.ts describes (CollectAging has its own). */
+type WorkflowDocumentName = HostDocumentName & HostDocumentResult['document'];
+
+export async function runHostDocument<D extends WorkflowDocumentName>(
   hostRoot: string,
   document: D,
   parameters: Readonly<Record<string, string>>,

@@ -54,8 +54,13 @@ describe('Construct: RejuvenationCoordinator', () => {
   });
 
   it('ships every host document as an SSM Command document, with allowedPatterns on its parameters', () => {
-    template.resourceCountIs('AWS::SSM::Document', HOST_DOCUMENTS.length);
+    // The workflow's documents and CollectAging, which no function of the workflow sends.
+    template.resourceCountIs('AWS::SSM::Document', HOST_DOCUMENTS.length + 1);
     const documents = template.findResources('AWS::SSM::Document');
+    const collect = Object.entries(documents).find(([id]) => id.includes('CollectAgingDocument'));
+    expect(collect?.[1].Properties.Content).toMatchObject({
+      parameters: { hostId: { allowedPattern: '^(-|[A-Za-z0-9][A-Za-z0-9._-]{0,62})$' } },
+    });
     for (const doc of Object.values(documents)) {
       const content = doc.Properties.Content as {
         schemaVersion: string;
@@ -204,6 +209,7 @@ describe('Construct: RejuvenationCoordinator', () => {
     expect(documents).toMatch(/PreflightDocument/);
     expect(documents).toMatch(/VerifyDocument/);
     expect(documents).not.toMatch(/WarmRebootDocument|RecoverDocument/);
+    expect(JSON.stringify(sendCommand)).not.toMatch(/CollectAgingDocument/);
     const anyWildcardSend = statements.some(
       (s) => s['Action'] === 'ssm:SendCommand' && s['Resource'] === '*',
     );

@@ -1,0 +1,133 @@
+/**
+ * AgingMetrics on CloudWatch: PutMetricData in batches within its limits (a batch holds whole hosts when
+ * they fit, and a refused batch fails only its own hosts), GetMetricData with at most 500 queries a call,
+ * every page of NextToken followed.
+ */
+import {
+  GetMetricDataCommand,
+  PutMetricDataCommand,
+  type CloudWatchClient,
+  type MetricDataQuery,
+  type MetricDatum as SdkMetricDatum,
+} from '@aws-sdk/client-cloudwatch';
+import { cleanPoints } from '../../aging/aging-series.js';
+import {
+  AGING_NAMESPACE,
+  batchMetricData,
+  hostDimensions,
+  measurementMetricData,
+  type MetricDatum,
+} from '../../aging/metric-data.js';
+import type {
+  AgingMetrics,
+  MeasurementToPublish,
+  MetricSeries,
+  PublishOutcome,
+  SeriesRequest,
+} from '../../ports/aging-metrics.js';
+import { toAgingMetricsError } from './cloudwatch-errors.js';
+
+/** GetMetricData's limit of queries per call. */
+export const MAX_QUERIES_PER_CALL = 500;
+
+export class CloudWatchAgingMetrics implements AgingMetrics {
+  constructor(
+    private readonly cloudWatch: CloudWatchClient,
+    private readonly namespace: string = AGING_NAMESPACE,
+  ) {}
+
+  async publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]> {
+    const data = measurements.flatMap(({ measurement, pool }) => measurementMetricData(measurement, pool));
+    const failed = new Map<string, Error>();
+    for (const batch of batchMetricData(data)) {
+      try {
+        await this.cloudWatch.send(
+          new PutMetricDataCommand({ Namespace: this.namespace, MetricData: batch.map(toSdkDatum) }),
+        );
+      } catch (error) {
+        const mapped = toAgingMetricsError(error, 'PutMetricData');
+        if (!(mapped instanceof Error)) throw mapped;
+        for (const hostId of hostsOf(batch)) failed.set(hostId, mapped);
+      }
+    }
+    return measurements.map(({ measurement, pool }) => {
+      const error = failed.get(measurement.hostId);
+      return error === undefined
+        ? {
+            hostId: measurement.hostId,
+            published: true,
+            datapoints: measurementMetricData(measurement, pool).length,
+          }
+        : { hostId: measurement.hostId, published: false, error };
+    });
+  }
+
+  async readSeries(request: SeriesRequest): Promise<MetricSeries[]> {
+    const queries: MetricDataQuery[] = request.metrics.map(({ metricName, vm }, i) => ({
+      Id: `m${i}`,
+      MetricStat: {
+        Metric: {
+          Namespace: this.namespace,
+          MetricName: metricName,
+          Dimensions: [
+            ...hostDimensions(request).map(({ name, value }) => ({ Name: name, Value: value })),
+            ...(vm === undefined ? [] : [{ Name: 'Vm', Value: vm }]),
+          ],
+        },
+        Period: request.periodSeconds,
+        Stat: request.stat,
+      },
+    }));
+    const points = new Map<string, { t: number; v: number }[]>();
+    for (let from = 0; from < queries.length; from += MAX_QUERIES_PER_CALL) {
+      const chunk = queries.slice(from, from + MAX_QUERIES_PER_CALL);
+      let nextToken: string | undefined;
+      do {
+        const page = await this.cloudWatch
+          .send(
+            new GetMetricDataCommand({
+              MetricDataQueries: chunk,
+              StartTime: request.start,
+              EndTime: request.end,
+              ScanBy: 'TimestampAscending',
+              NextToken: nextToken,
+            }),
+          )
+          .catch((error: unknown) => {
+            throw toAgingMetricsError(error, 'GetMetricData');
+          });
+        for (const result of page.MetricDataResults ?? []) {
+          const timestamps = result.Timestamps ?? [];
+          const values = result.Values ?? [];
+          const into = points.get(result.Id ?? '') ?? [];
+          timestamps.forEach((t, j) => {
+            const v = values[j];
+            // A missing or non-finite value is dropped: a gap, never a zero.
+            if (v !== undefined && Number.isFinite(v)) into.push({ t: t.getTime(), v });
+          });
+          points.set(result.Id ?? '', into);
+        }
+        nextToken = page.NextToken;
+      } while (nextToken !== undefined);
+    }
+    return request.metrics.map(({ metricName, vm }, i) => {
+      // Pages may overlap and repeat a timestamp; the series keeps one value per time.
+      const { times, values } = cleanPoints(points.get(`m${i}`) ?? []);
+      return { metricName, vm, points: times.map((t, j) => ({ t, v: values[j] as number })) };
+    });
+  }
+}
+
+function toSdkDatum(datum: MetricDatum): SdkMetricDatum {
+  return {
+    MetricName: datum.metricName,
+    Dimensions: datum.dimensions.map(({ name, value }) => ({ Name: name, Value: value })),
+    Timestamp: datum.timestamp,
+    Value: datum.value,
+    Unit: datum.unit,
+  };
+}
+
+function hostsOf(batch: readonly MetricDatum[]): Set<string> {
+  return new Set(batch.map((d) => d.dimensions.find((x) => x.name === 'HostId')?.value ?? ''));
+}

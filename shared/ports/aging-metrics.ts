@@ -1,0 +1,39 @@
+/**
+ * Where hosts' aging measurements are kept as time series (CloudWatch): the collector publishes the
+ * measurements it accepted, the predictive trigger reads the series back.
+ */
+import type { AgingMeasurement } from '../aging/collector-output.js';
+
+export interface MeasurementToPublish {
+  readonly measurement: AgingMeasurement;
+  /** The host's pool, from the registry: a dimension of every metric. */
+  readonly pool: string;
+}
+
+/** Per host: published whole, or not at all with the reason (one host's failure never stops the rest). */
+export type PublishOutcome =
+  | { readonly hostId: string; readonly published: true; readonly datapoints: number }
+  | { readonly hostId: string; readonly published: false; readonly error: Error };
+
+export interface SeriesRequest {
+  readonly hostId: string;
+  readonly pool: string;
+  /** Metric names of `metric-data.ts`; `vm` for the per-VM QEMU metrics. */
+  readonly metrics: readonly { readonly metricName: string; readonly vm?: string }[];
+  readonly start: Date;
+  readonly end: Date;
+  readonly periodSeconds: number;
+  readonly stat: 'Average' | 'Minimum' | 'Maximum' | 'Sum' | 'SampleCount';
+}
+
+export interface MetricSeries {
+  readonly metricName: string;
+  readonly vm: string | undefined;
+  /** Ascending by time, one value per timestamp; periods without data are absent (gaps stay gaps). */
+  readonly points: readonly { readonly t: number; readonly v: number }[];
+}
+
+export interface AgingMetrics {
+  publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]>;
+  readSeries(request: SeriesRequest): Promise<MetricSeries[]>;
+}
