@@ -110,11 +110,14 @@ export function planCampaign(input: PlanInput): CampaignPlan {
   const start: { host: CampaignHost; decision: PolicyDecision }[] = [];
   const refusals: PolicyDecision[] = [];
   const blockedPools = new Set<string>();
+  // A priority host is met twice (first among the priority ones, then in campaign order): once is enough.
+  const considered = new Set<string>();
   let wakeAtMs: number | undefined;
   const consider = (host: CampaignHost): void => {
-    if (host.state !== 'pending' || blockedPools.has(host.pool)) return;
+    if (host.state !== 'pending' || blockedPools.has(host.pool) || considered.has(host.hostId)) return;
     if ((byPool.get(host.pool) ?? 0) >= poolLimit(campaign.limits, host.pool)) return;
     if ((byAz.get(host.availabilityZone) ?? 0) >= azLimit(campaign.limits, host.availabilityZone)) return;
+    considered.add(host.hostId);
     const decision = input.decide(host);
     if (decision.verdict === 'allow') {
       start.push({ host, decision });

@@ -77,6 +77,16 @@ describe('Function: planCampaign', () => {
     expect(started(planned)).toEqual(['h-1']);
   });
 
+  it('starts a priority host first, and once', () => {
+    const planned = planCampaign({
+      campaign: campaignOf(5, { limits: { maxInMaintenancePerPool: { web: 3 } } }),
+      decide: (host) =>
+        decide(host, policyForPool(policy, host.pool), 0, { alarmsInAlarm: [], approved: true }),
+      priorityHostIds: new Set(['h-2']),
+    });
+    expect(started(planned)).toEqual(['h-2', 'h-1', 'h-3']);
+  });
+
   it('a blocker raised mid-campaign: hosts in flight finish, no new one starts until it clears', () => {
     let c = apply(campaignOf(5), plan(campaignOf(5)));
     const blocked = { alarmsInAlarm: ['web-5xx'], approved: true };
