@@ -53,9 +53,20 @@ function main(): void {
       own.length === 0 ? '-' : new Date(first).toISOString().slice(5, 16).replace('T', ' '),
       own.length === 0 ? '-' : new Date(last).toISOString().slice(5, 16).replace('T', ' '),
       own.length === 0 ? '-' : ((last - scenario.startMs) / HOUR_MS).toFixed(2),
+      ((bound.byPoolMs[pool] ?? 0) / HOUR_MS).toFixed(2),
     ];
   });
-  const header = ['pool', 'hosts', 'limit', 'done', 'failed', 'first start (UTC)', 'last end (UTC)', 'hours'];
+  const header = [
+    'pool',
+    'hosts',
+    'limit',
+    'done',
+    'failed',
+    'first start (UTC)',
+    'last end (UTC)',
+    'hours',
+    'bound h',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
   const alarmRuns = result.runs.filter((r) => r.cause === 'alarm');
@@ -89,7 +100,7 @@ function main(): void {
       `  last alarm run ends    ${new Date(Math.max(...alarmRuns.map((r) => r.endMs))).toISOString()} (cooldowns and windows)`,
     );
   console.log(
-    `policy decisions         ${result.decisionsRecorded} recorded; refusals by rule ${JSON.stringify(result.refusalsByRule)}`,
+    `policy decisions         ${result.decisionsRecorded} taken; refusals by rule ${JSON.stringify(result.refusalsByRule)}`,
   );
   console.log(
     `control plane            ${cost.stateTransitions} transitions $${cost.stepFunctionsUsd.toFixed(2)}, ${cost.lambdaInvocations} Lambda invocations $${cost.lambdaUsd.toFixed(2)}, ${cost.writeUnits} WRU + ${cost.readUnits} RRU $${cost.dynamoDbUsd.toFixed(2)}, SSM $${cost.ssmUsd.toFixed(2)}`,

@@ -43,6 +43,8 @@ export interface LowerBound {
   readonly lowerBoundMs: number;
   /** Which constraint set it: `pool web`, `zone eu-west-1a`, `host db-00001`. */
   readonly boundBy: string;
+  /** Per pool, the bound on when its last host can end (its work and its hosts' own bounds). */
+  readonly byPoolMs: Readonly<Record<string, number>>;
 }
 
 export function makespanLowerBound(
@@ -53,9 +55,11 @@ export function makespanLowerBound(
   const config = parsePolicyConfig(scenario.policy);
   const t0 = scenario.startMs;
   const end = t0 + horizonDays * DAY_MS;
-  let best: LowerBound = { lowerBoundMs: 0, boundBy: 'nothing' };
-  const consider = (lowerBoundMs: number, boundBy: string) => {
+  let best = { lowerBoundMs: 0, boundBy: 'nothing' };
+  const byPoolMs: Record<string, number> = {};
+  const consider = (lowerBoundMs: number, boundBy: string, pool?: string) => {
     if (lowerBoundMs > best.lowerBoundMs) best = { lowerBoundMs, boundBy };
+    if (pool !== undefined) byPoolMs[pool] = Math.max(byPoolMs[pool] ?? 0, lowerBoundMs);
   };
 
   const byPool = new Map<string, ScenarioHost[]>();
@@ -92,7 +96,7 @@ export function makespanLowerBound(
     for (const i of usable) {
       const length = i.endMs - i.startMs;
       if (work <= length) {
-        consider(i.startMs + work - t0, `pool ${pool}`);
+        consider(i.startMs + work - t0, `pool ${pool}`, pool);
         break;
       }
       work -= length;
@@ -104,7 +108,7 @@ export function makespanLowerBound(
         h.lastRejuvenatedAtMs === undefined ? t0 : Math.max(t0, h.lastRejuvenatedAtMs + cooldownMs);
       const first = usable.find((i) => i.endMs > from);
       if (first !== undefined)
-        consider(Math.max(from, first.startMs) + h.durationMs - t0, `host ${h.hostId}`);
+        consider(Math.max(from, first.startMs) + h.durationMs - t0, `host ${h.hostId}`, pool);
     }
   }
   const byAz = new Map<string, number>();
@@ -113,5 +117,5 @@ export function makespanLowerBound(
     const limit = scenario.limits.maxInMaintenancePerAz[az] ?? scenario.limits.defaultMaxInMaintenancePerAz;
     if (limit !== undefined) consider(work / limit, `zone ${az}`);
   }
-  return best;
+  return { ...best, byPoolMs };
 }
