@@ -9,6 +9,7 @@
  *   (no x-ignore-shared), is saved to a file on disk (the lab directory, this machine's disk), the host
  *   reboots as above, and the guest is restored from the file into a new QEMU: its counter goes on.
  */
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { quote, startNested, VM_STATE_SCRIPT, type NestedVm } from './kernel-host-cycle.js';
 import type { KernelHost } from './kernel-host.js';
@@ -26,6 +27,9 @@ export interface HostRebootResult {
 /** Quits the guest, reboots the host cold and starts the guest again from its disk (not waited for). */
 export async function normalRebootWithGuest(host: KernelHost, vm: NestedVm): Promise<HostRebootResult> {
   await host.sh(`python3 ${quote(VM_STATE_SCRIPT)} quit ${quote(vm.qmpSocket)}`);
+  // The guest went down wherever it was, often in the middle of a heartbeat line: end that line, or
+  // the next boot's BOOT would be glued to it and never read as a boot.
+  if (!(await readFile(vm.heartbeatLog, 'utf8')).endsWith('\n')) await appendFile(vm.heartbeatLog, '\n');
   const hostBootMs = await host.reboot();
   await startNested(host, vm, []);
   return { hostBootMs };
