@@ -1851,12 +1851,25 @@ def stage_kexec(settings):
     return None
 
 
+# Written to the console when the kexec is scheduled and when it is entered: an operator at the console
+# sees why the host went away, and the lab times the delay and the kexec itself from outside by them
+# (the host's own clock restarts from the RTC in the new kernel).
+KEXEC_SCHEDULED_MARK = "rejuv: kexec in %d s" % KEXEC_DELAY_S
+KEXEC_ENTERED_MARK = "rejuv: kexec now"
+
+
 def schedule_kexec():
     """The reload itself, KEXEC_DELAY_S from now; detached in its own session, as it must outlive this
     script, which exits 194 first."""
     reboot = "if [ -d /run/systemd/system ]; then systemctl kexec; else kexec -e; fi"
+
+    def mark(text):
+        # A host without a writable console still reloads: the redirection's failure is ignored.
+        return "echo '%s' >/dev/console 2>/dev/null" % text
+
     subprocess.Popen(
-        ["sh", "-c", "sleep %d; %s" % (KEXEC_DELAY_S, reboot)],
+        ["sh", "-c", "%s; sleep %d; %s; %s" % (mark(KEXEC_SCHEDULED_MARK), KEXEC_DELAY_S,
+                                                mark(KEXEC_ENTERED_MARK), reboot)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
