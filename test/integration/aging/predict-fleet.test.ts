@@ -46,6 +46,7 @@ const GIB = 2 ** 30;
 // Whole hours, so the 2-hour periods hold one point each; seven days back from the hour before now.
 const END = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
 const TIMES = Array.from({ length: 84 }, (_, i) => END - (83 - i) * 2 * HOUR);
+const START = END - 83 * 2 * HOUR;
 /** Deterministic noise in [-1, 1]: the same data on every run. */
 const noise = (i: number, salt: number) => Math.sin(i * 12.9898 + salt * 78.233) % 1;
 
@@ -75,7 +76,7 @@ async function publish(cloudWatch: CloudWatchClient, host: HostData): Promise<vo
       ...datum(unusableFreeIndexMetric(9), host.fragmentation?.(t, i) ?? 0.3 + 0.02 * noise(i, 3)),
       ...datum(QEMU_RSS_TOTAL_METRIC, 60 * GIB + 0.1 * GIB * noise(i, 4)),
       ...datum(QEMU_METRICS.rssBytes.name, 60 * GIB + 0.1 * GIB * noise(i, 4), 'vm-a'),
-      ...datum(QEMU_METRICS.uptimeSeconds.name, 30 * 86_400 + (t - TIMES[0]!) / 1000, 'vm-a'),
+      ...datum(QEMU_METRICS.uptimeSeconds.name, 30 * 86_400 + (t - START) / 1000, 'vm-a'),
     ];
   });
   for (let from = 0; from < data.length; from += 1000)
@@ -96,7 +97,7 @@ beforeAll(async () => {
     {
       hostId: 'leaky-1',
       memTotal: 128 * GIB,
-      memAvailable: (t, i) => 40 * GIB - (3 * GIB * (t - TIMES[0]!)) / DAY + 0.2 * GIB * noise(i, 1),
+      memAvailable: (t, i) => 40 * GIB - (3 * GIB * (t - START)) / DAY + 0.2 * GIB * noise(i, 1),
     },
     { hostId: 'flat-1', memTotal: 128 * GIB, memAvailable: (_t, i) => 40 * GIB + 0.5 * GIB * noise(i, 1) },
     // Garbage: a negative MemAvailable, a fragmentation index above 1, and half the points missing.
@@ -107,7 +108,7 @@ beforeAll(async () => {
       fragmentation: (_t, i) => (i % 3 === 0 ? 7 : undefined),
     },
     // No MemTotal at all: nothing to set its limits by.
-    { hostId: 'nototal-1', memAvailable: (t) => 40 * GIB - (3 * GIB * (t - TIMES[0]!)) / DAY },
+    { hostId: 'nototal-1', memAvailable: (t) => 40 * GIB - (3 * GIB * (t - START)) / DAY },
   ];
   for (const host of hosts) {
     await store.hosts.register({
