@@ -3,6 +3,7 @@
  * measurements it accepted, the predictive trigger reads the series back.
  */
 import type { AgingMeasurement } from '../aging/collector-output.js';
+import type { PlannedQuery } from '../aging/fleet-queries.js';
 
 export interface MeasurementToPublish {
   readonly measurement: AgingMeasurement;
@@ -33,7 +34,20 @@ export interface MetricSeries {
   readonly points: readonly { readonly t: number; readonly v: number }[];
 }
 
+/** One query's answer: its points (ascending, one per time, gaps left as gaps), or why its call failed. */
+export type QueryAnswer = readonly { readonly t: number; readonly v: number }[] | Error;
+
 export interface AgingMetrics {
   publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]>;
   readSeries(request: SeriesRequest): Promise<MetricSeries[]>;
+  /**
+   * Many hosts' queries at once, packed into as few calls as the service's limits allow (`packQueries`):
+   * one answer per query, in order. A call that fails fails only its own queries.
+   */
+  readQueries(
+    queries: readonly PlannedQuery[],
+    range: { readonly start: Date; readonly end: Date },
+  ): Promise<{ readonly answers: QueryAnswer[]; readonly calls: number }>;
+  /** The QEMU processes with data in the last two weeks, by host: whose RSS series there are to read. */
+  listQemuProcesses(): Promise<Map<string, string[]>>;
 }
