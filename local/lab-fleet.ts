@@ -7,6 +7,7 @@ import { startKernelHost, type KernelHost } from '../host/lab/kernel-host.js';
 import { createLabHost, type LabHost } from '../host/lab/lab-host.js';
 import type { GuestRam } from '../host/lab/test-vm.js';
 import type { LocalEnvironment } from './local-environment.js';
+import type { ManagedNode } from './ssm-endpoint/ssm-endpoint.js';
 
 export interface FleetHost {
   readonly hostId: string;
@@ -18,8 +19,25 @@ export interface FleetHost {
 
 let instanceCounter = 0;
 
-function nextInstanceId(): string {
-  return `mi-${(0x1000 + ++instanceCounter).toString(16).padStart(17, '0')}`;
+/**
+ * Onboards a lab host as an operator would: in the registry, and with SSM under a fresh instance id,
+ * tagged (SendCommand is allowed only to instances with the managed tag).
+ */
+async function onboard(
+  env: LocalEnvironment,
+  spec: { hostId: string; pool: string },
+  hostRoot: string,
+  node?: ManagedNode,
+): Promise<string> {
+  const instanceId = `mi-${(0x1000 + ++instanceCounter).toString(16).padStart(17, '0')}`;
+  await env.store.hosts.register({
+    hostId: spec.hostId,
+    pool: spec.pool,
+    availabilityZone: 'local-1a',
+    instanceId,
+  });
+  env.ssm.registerHost(instanceId, hostRoot, { 'rejuv:managed': 'true', 'rejuv:pool': spec.pool }, node);
+  return instanceId;
 }
 
 export async function addFleetHost(
@@ -29,15 +47,7 @@ export async function addFleetHost(
   const lab = await createLabHost();
   for (const vm of spec.vms) await lab.addVm({ name: vm.name, memoryMiB: 64, ram: vm.ram ?? 'shared-shm' });
   await lab.launch();
-  const instanceId = nextInstanceId();
-  await env.store.hosts.register({
-    hostId: spec.hostId,
-    pool: spec.pool,
-    availabilityZone: 'local-1a',
-    instanceId,
-  });
-  // Tagged as an operator onboards a host: SendCommand is allowed only to instances with the managed tag.
-  env.ssm.registerHost(instanceId, lab.root, { 'rejuv:managed': 'true', 'rejuv:pool': spec.pool });
+  const instanceId = await onboard(env, spec, lab.root);
   return {
     hostId: spec.hostId,
     instanceId,
@@ -81,24 +91,12 @@ export async function addKernelFleetHost(
   const vm = await nestedHeartbeatVm(kernelHost, spec.vmName);
   await startNestedVm(kernelHost, vm);
   await installKernelHostAgent(kernelHost, vm);
-  const instanceId = nextInstanceId();
-  await env.store.hosts.register({
-    hostId: spec.hostId,
-    pool: spec.pool,
-    availabilityZone: 'local-1a',
-    instanceId,
-  });
   const faults: KernelFleetHost['faults'] = {};
   const node = kernelHostNode(kernelHost, {
     beforeReboot: async () => faults.beforeReboot?.(),
     afterReboot: async () => faults.afterReboot?.(),
   });
-  env.ssm.registerHost(
-    instanceId,
-    kernelHost.root,
-    { 'rejuv:managed': 'true', 'rejuv:pool': spec.pool },
-    node,
-  );
+  const instanceId = await onboard(env, spec, kernelHost.root, node);
   return {
     hostId: spec.hostId,
     instanceId,
