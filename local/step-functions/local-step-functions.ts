@@ -144,7 +144,9 @@ export async function startLocalStepFunctions(
     machines.set(arn, {
       arn,
       name: spec.name,
-      machine: new StateMachine(spec.definition as never, { validationOptions: { checkPaths: true } }),
+      machine: new StateMachine(withinTimerRange(spec.definition) as never, {
+        validationOptions: { checkPaths: true },
+      }),
       overrides: overridesFor(options, spec, arn, startChild),
       stateTypes: stateTypesOf(spec.definition),
     });
@@ -411,6 +413,27 @@ function describe(e: LocalExecution) {
     ...(e.output === undefined ? {} : { output: e.output }),
     ...(e.error === undefined ? {} : { error: e.error, cause: e.cause }),
   };
+}
+
+/** Node's timers hold at most 2^31-1 ms (24.8 days); a longer one fires at once, with a warning. */
+const MAX_TIMER_SECONDS = Math.floor(2_147_483_647 / 1000);
+
+/**
+ * The definition with every `TimeoutSeconds` the interpreter would give Node's setTimeout brought within
+ * its range: a 30-day campaign timeout would otherwise fire after 1 ms. No local run lasts 24 days, so
+ * this changes nothing a test can observe.
+ */
+function withinTimerRange(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withinTimerRange);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, v]) => [
+      key,
+      (key === 'TimeoutSeconds' || key === 'HeartbeatSeconds') && typeof v === 'number'
+        ? Math.min(v, MAX_TIMER_SECONDS)
+        : withinTimerRange(v),
+    ]),
+  );
 }
 
 type StartChild = (
