@@ -19,8 +19,7 @@ export type TableAction =
   | 'DeleteItem'
   | 'ConditionCheckItem'
   | 'Query'
-  | 'Scan'
-  | 'BatchWriteItem';
+  | 'Scan';
 
 export type TableGrant = Partial<Record<TableId, readonly TableAction[]>>;
 
@@ -72,8 +71,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
     RENEW_OR_RELEASE_LEASES,
     CLAIM_REQUEST,
     APPEND_AUDIT,
-    // Campaigns: created (a conditional put, then the hosts' items in batches), read, moved.
-    { campaigns: ['BatchWriteItem', 'PutItem', 'Query', 'UpdateItem'] },
+    // Campaigns: created (conditional puts: the campaign's item, then each host's), read, moved.
+    { campaigns: ['PutItem', 'Query', 'UpdateItem'] },
   ),
   // Lists the registry (a consistent Scan), registers (a conditional put), marks (a conditional update,
   // read before and after).

@@ -551,6 +551,9 @@ export class RejuvenationCoordinator extends Construct {
   private acknowledgeCampaignWildcards(functions: Record<FunctionId, RejuvFunction>): void {
     const stack = Stack.of(this);
     const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+    // cdk-nag writes unresolved pseudo parameters as <AWS::Region>, resolved ones as themselves.
+    const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     acknowledgeFindings(this.campaignStateMachine, [
       {
         finding: 'AwsSolutions-IAM5[Resource::*]',
@@ -561,7 +564,7 @@ export class RejuvenationCoordinator extends Construct {
         reason: 'invokes any version of its own step functions',
       })),
       {
-        finding: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(this.stateMachine)}"}]}]}*]`,
+        finding: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${nagRegion}:${nagAccount}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(this.stateMachine)}"}]}]}*]`,
         reason:
           'a .sync start describes and stops the child executions it starts, whose names it makes per host',
       },

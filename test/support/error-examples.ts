@@ -13,6 +13,7 @@ import * as queryErrors from '../../local/query-protocol/query-errors.js';
 import * as elbv2Errors from '../../shared/adapters/elbv2/elbv2-errors.js';
 import * as snsErrors from '../../shared/adapters/sns/sns-errors.js';
 import * as ssmErrors from '../../shared/adapters/ssm/errors.js';
+import * as campaignErrors from '../../shared/campaign/campaign-errors.js';
 import * as domainErrors from '../../shared/domain/errors.js';
 
 /** The constructor arguments of each concrete Error class a module exports (abstract ones have none). */
@@ -36,6 +37,7 @@ export const ERROR_MODULES: Readonly<Record<string, Readonly<Record<string, unkn
   'local/query-protocol/query-errors.ts': queryErrors,
   'local/json-protocol/aws-json-server.ts': awsJsonServer,
   'cli/exit-codes.ts': cliExitCodes,
+  'shared/campaign/campaign-errors.ts': campaignErrors,
 };
 
 const topicArn = 'arn:aws:sns:eu-west-1:123456789012:rejuv';
@@ -105,6 +107,11 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     typeof awsJsonServer
   >),
   ...({ CliError: ['no such host host-9', 4] } satisfies ErrorExamples<typeof cliExitCodes>),
+  ...({
+    CampaignTransitionError: ['campaign-1', 'cancelled', 'resume'],
+    CampaignNotFoundError: ['campaign-1'],
+    CampaignExistsError: ['campaign-1'],
+  } satisfies ErrorExamples<typeof campaignErrors>),
 };
 
 /** Exported, but abstract: nothing constructs them, so they have no example (JavaScript cannot tell). */

@@ -4,7 +4,6 @@
  * written without contending. Every write is conditional on the state it moves from.
  */
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import {
   CAMPAIGN_HOST_STATES,
@@ -81,29 +80,29 @@ export class DynamoDbCampaignStore implements CampaignStore {
       if (isConditionalCheckFailed(error)) throw new CampaignExistsError(campaign.campaignId);
       throw error;
     }
-    const items = campaign.hosts.map((h, order) => ({
-      PutRequest: {
-        Item: {
-          campaignId: campaign.campaignId,
-          item: `${HOST_ITEM_PREFIX}${h.hostId}`,
-          order,
-          hostId: h.hostId,
-          pool: h.pool,
-          availabilityZone: h.availabilityZone,
-          state: h.state,
-        },
-      },
-    }));
-    for (let i = 0; i < items.length; i += 25) {
-      let pending: Record<string, unknown[]> | undefined = { [this.tableName]: items.slice(i, i + 25) };
-      for (let attempt = 0; pending !== undefined && Object.keys(pending).length > 0; attempt++) {
-        if (attempt > 8)
-          throw new Error(`campaign ${campaign.campaignId}: hosts not written after 8 retries`);
-        const answer = await this.client.send(new BatchWriteCommand({ RequestItems: pending as never }));
-        pending = answer.UnprocessedItems as Record<string, unknown[]> | undefined;
-        if (pending !== undefined && Object.keys(pending).length > 0)
-          await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      }
+    // Each host's item conditionally too: nothing of another campaign is ever overwritten. In chunks, so a
+    // fleet's campaign is written in parallel without a burst the table would throttle.
+    const hosts = campaign.hosts.map((h, order) => ({ h, order }));
+    for (let i = 0; i < hosts.length; i += 25) {
+      await Promise.all(
+        hosts.slice(i, i + 25).map(({ h, order }) =>
+          this.client.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: {
+                campaignId: campaign.campaignId,
+                item: `${HOST_ITEM_PREFIX}${h.hostId}`,
+                order,
+                hostId: h.hostId,
+                pool: h.pool,
+                availabilityZone: h.availabilityZone,
+                state: h.state,
+              },
+              ConditionExpression: 'attribute_not_exists(campaignId)',
+            }),
+          ),
+        ),
+      );
     }
   }
 

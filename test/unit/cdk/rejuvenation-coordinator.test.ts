@@ -248,15 +248,16 @@ describe('Construct: RejuvenationCoordinator', () => {
     }
   });
 
-  it('lets only the triggers write the idempotency table: a claim proves a trigger started its execution', () => {
+  it('lets only the triggers and the campaign plan write the idempotency table: a claim proves a trigger started its execution', () => {
     const writers = Object.entries(TABLE_GRANTS)
       .filter(([, grant]) => (grant.idempotency ?? []).some((a) => a !== 'GetItem'))
       .map(([fnId]) => fnId)
       .sort();
-    expect(writers).toEqual(['AlarmTrigger', 'OperatorApi']);
+    // The campaign plan starts hosts for the operator who started the campaign: it claims as a trigger does.
+    expect(writers).toEqual(['AlarmTrigger', 'CampaignPlan', 'OperatorApi']);
     expect(TABLE_GRANTS.Admit.idempotency).toEqual(['GetItem']);
     const idempotencyWrites = Object.entries(template.findResources('AWS::IAM::Policy'))
-      .filter(([id]) => !/^Coordinator(AlarmTrigger|OperatorApi)FunctionRole/.test(id))
+      .filter(([id]) => !/^Coordinator(AlarmTrigger|OperatorApi|CampaignPlan)FunctionRole/.test(id))
       .flatMap(
         ([, p]) =>
           p.Properties.PolicyDocument.Statement as { Effect: string; Action: unknown; Resource: unknown }[],
