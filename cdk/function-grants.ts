@@ -6,10 +6,10 @@
  * stream reads; Scan only for the host sync, which reads the whole registry). Step roles only append to the audit table: GetItem to read a chain's head, PutItem for
  * the conditional puts of one append.
  */
-import type { ScheduledId, TriggerId, WorkflowStepId } from '../lambdas/step-catalog.js';
+import type { CampaignStepId, ScheduledId, TriggerId, WorkflowStepId } from '../lambdas/step-catalog.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 
-export type FunctionId = WorkflowStepId | TriggerId | ScheduledId;
+export type FunctionId = WorkflowStepId | CampaignStepId | TriggerId | ScheduledId;
 
 export type TableAction =
   | 'GetItem'
@@ -57,6 +57,10 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   Refuse: merge(READ_CLAIM, READ_HOST, APPEND_AUDIT),
   DryRunReport: APPEND_AUDIT,
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
+  // Reads the campaign, moves its status and hosts (conditional updates), and claims each host's
+  // execution as the triggers do, so Admit admits it.
+  CampaignPlan: merge({ campaigns: ['Query', 'UpdateItem'] }, CLAIM_REQUEST),
+  CampaignRecord: { campaigns: ['UpdateItem'] },
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
   // Lists the registry (a Scan) and claims each predicted host's execution.
   AgingPredictor: merge({ hosts: ['Scan'] }, CLAIM_REQUEST),
@@ -69,6 +73,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
     RENEW_OR_RELEASE_LEASES,
     CLAIM_REQUEST,
     APPEND_AUDIT,
+    // Campaigns: created (conditional puts: the campaign's item, then each host's), read, moved.
+    { campaigns: ['PutItem', 'Query', 'UpdateItem'] },
   ),
   // Lists the registry (a consistent Scan), registers (a conditional put), marks (a conditional update,
   // read before and after).

@@ -21,8 +21,10 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cd
 import { Construct, type IConstruct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import {
+  CAMPAIGN_STEPS,
   SCHEDULED,
   TRIGGERS,
+  type CampaignStepId,
   WORKFLOW_STEPS,
   type ScheduledId,
   type TriggerId,
@@ -61,6 +63,7 @@ import { DEFAULT_EXHAUSTION_LIMITS, type ExhaustionLimits } from '../shared/agin
 import { DEFAULT_PREDICTION_CONFIG } from '../shared/aging/predictive-decision.js';
 import { describeIssues } from '../shared/domain/validation.js';
 import { RejuvFunction } from './rejuv-function.js';
+import { buildCampaignWorkflow } from './campaign-workflow.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
 
 export interface PoolSettings {
@@ -249,6 +252,8 @@ const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
 export class RejuvenationCoordinator extends Construct {
   readonly tables: CoordinatorTables;
   readonly stateMachine: StateMachine;
+  /** Campaigns: runs the per-host state machine as a child execution for each host of one or more pools. */
+  readonly campaignStateMachine: StateMachine;
   readonly notificationTopic: ITopic;
   readonly documents: Readonly<Record<HostDocument, CfnDocument>>;
   /**
@@ -296,7 +301,7 @@ export class RejuvenationCoordinator extends Construct {
     });
 
     const stack = Stack.of(this);
-    const configFor = (stateMachineArn?: string): string =>
+    const configFor = (stateMachineArn?: string, campaignStateMachineArn?: string): string =>
       stack.toJsonString({
         tables: Object.fromEntries(Object.entries(this.tables.tables).map(([k, t]) => [k, t.tableName])),
         workflow: {
@@ -314,6 +319,7 @@ export class RejuvenationCoordinator extends Construct {
         notificationTopicArn: this.notificationTopic.topicArn,
         targetGroupArns: props.targetGroupArns ?? [],
         ...(stateMachineArn === undefined ? {} : { stateMachineArn }),
+        ...(campaignStateMachineArn === undefined ? {} : { campaignStateMachineArn }),
       });
 
     const functions = {} as Record<FunctionId, RejuvFunction>;
@@ -342,7 +348,33 @@ export class RejuvenationCoordinator extends Construct {
       timeout: Duration.hours(24),
     });
 
-    const triggerConfig = configFor(this.stateMachine.stateMachineArn);
+    for (const [stepId, module] of Object.entries(CAMPAIGN_STEPS) as [CampaignStepId, string][]) {
+      functions[stepId] = new RejuvFunction(this, `${stepId}Function`, {
+        entry: `${LAMBDAS_DIR}${module}.ts`,
+        description: `rejuv campaign step ${stepId}`,
+        environment: { [RUNTIME_CONFIG_ENV]: workflowConfig },
+        logRetention,
+      });
+    }
+    this.campaignStateMachine = new StateMachine(this, 'CampaignStateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(
+        buildCampaignWorkflow(this, functions, this.stateMachine, { replanInterval: settings.pollInterval }),
+      ),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'CampaignStateMachineLogs', { retention: logRetention }),
+        level: LogLevel.ALL,
+        includeExecutionData: true,
+      },
+      // A campaign over a fleet takes as long as the fleet needs: Standard executions last up to a year.
+      timeout: Duration.days(30),
+    });
+
+    const triggerConfig = configFor(
+      this.stateMachine.stateMachineArn,
+      this.campaignStateMachine.stateMachineArn,
+    );
     for (const [triggerId, module] of Object.entries(TRIGGERS) as [TriggerId, string][]) {
       functions[triggerId] = new RejuvFunction(this, `${triggerId}Function`, {
         entry: `${LAMBDAS_DIR}${module}.ts`,
@@ -383,6 +415,7 @@ export class RejuvenationCoordinator extends Construct {
       schedule: Schedule.rate(props.prediction?.interval ?? Duration.hours(6)),
       targets: [new LambdaFunction(functions.AgingPredictor)],
     });
+    this.campaignStateMachine.grantStartExecution(functions.OperatorApi);
     this.functions = functions;
     this.operatorApiUrl = this.exposeOperatorApi(functions.OperatorApi, settings.operators);
 
@@ -399,6 +432,7 @@ export class RejuvenationCoordinator extends Construct {
     this.grantHostAccess(functions, settings.managedInstanceTag, props.targetGroupArns ?? []);
     for (const fnId of NOTIFIES) this.notificationTopic.grantPublish(functions[fnId]);
     this.acknowledgeWildcards(functions);
+    this.acknowledgeCampaignWildcards(functions);
 
     // Tamper evidence of the audit trail: signed, write-once digests, and no function may rewrite a record.
     this.auditDigests = new AuditDigests(this, 'AuditDigests', {
@@ -577,6 +611,30 @@ export class RejuvenationCoordinator extends Construct {
         finding: `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`,
         reason: 'invokes any version of its own step functions',
       })),
+    ]);
+  }
+
+  /** The wildcards of the campaign machine's role, which CDK writes for `.sync` and the Lambda invokes. */
+  private acknowledgeCampaignWildcards(functions: Record<FunctionId, RejuvFunction>): void {
+    const stack = Stack.of(this);
+    const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+    // cdk-nag writes unresolved pseudo parameters as <AWS::Region>, resolved ones as themselves.
+    const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    acknowledgeFindings(this.campaignStateMachine, [
+      {
+        finding: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray and CloudWatch Logs delivery need Resource *',
+      },
+      ...(Object.keys(CAMPAIGN_STEPS) as CampaignStepId[]).map((id) => ({
+        finding: `AwsSolutions-IAM5[Resource::<${logicalId(functions[id])}.Arn>:*]`,
+        reason: 'invokes any version of its own step functions',
+      })),
+      {
+        finding: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${nagRegion}:${nagAccount}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(this.stateMachine)}"}]}]}*]`,
+        reason:
+          'a .sync start describes and stops the child executions it starts, whose names it makes per host',
+      },
     ]);
   }
 

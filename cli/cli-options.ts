@@ -10,6 +10,7 @@ import {
   PoolIdSchema,
   ReasonSchema,
 } from '../shared/domain/identifiers.js';
+import { CampaignIdSchema } from '../shared/campaign/campaign-steps.js';
 import { parseWith } from '../shared/domain/validation.js';
 import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
 
@@ -81,6 +82,32 @@ export const HostReleaseOptionsSchema = z.strictObject({
   requestId: RequestIdSchema.optional(),
 });
 export type HostReleaseOptions = z.output<typeof HostReleaseOptionsSchema>;
+
+export const CampaignStartOptionsSchema = z
+  .strictObject({
+    campaignId: CampaignIdSchema,
+    reason: ReasonSchema,
+    hosts: z.array(HostIdSchema).default([]),
+    pools: z.array(PoolIdSchema).default([]),
+    level: z.enum(RELOAD_LEVELS).default('vmm-process'),
+    /** Hosts of a pool in maintenance at once (the pool semaphore still applies on top). */
+    perPool: z.coerce.number().int().min(1).max(10_000).default(1),
+    /** Hosts of an availability zone in maintenance at once; omitted: zones are not limited. */
+    perAz: z.coerce.number().int().min(1).max(10_000).optional(),
+    /** `N` failed hosts, or `N%` of the campaign's hosts, tolerated before it halts. */
+    tolerate: z
+      .string()
+      .regex(/^\d+(\.\d+)?%?$/, 'tolerate: a count (2) or a percentage (5%)')
+      .default('0'),
+  })
+  .refine((o) => o.hosts.length + o.pools.length > 0, 'name --host or --pool (or both)');
+export type CampaignStartOptions = z.output<typeof CampaignStartOptionsSchema>;
+
+export const CampaignMoveOptionsSchema = z.strictObject({
+  campaignId: CampaignIdSchema,
+  reason: ReasonSchema.optional(),
+});
+export type CampaignMoveOptions = z.output<typeof CampaignMoveOptionsSchema>;
 
 export const AUDIT_FORMATS = ['jsonl', 'csv'] as const;
 

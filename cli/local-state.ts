@@ -30,6 +30,7 @@ export const LocalStateSchema = z
         leases: z.string().min(3).max(255),
         audit: z.string().min(3).max(255),
         idempotency: z.string().min(3).max(255),
+        campaigns: z.string().min(3).max(255),
       })
       .strict(),
     /** The digest bucket and signing key, as the stack outputs AuditDigestBucketName and AuditDigestKeyArn. */

@@ -9,6 +9,8 @@ import {
   AUDIT_FORMATS,
   AuditExportOptionsSchema,
   AuditVerifyOptionsSchema,
+  CampaignMoveOptionsSchema,
+  CampaignStartOptionsSchema,
   ExecutionRefSchema,
   HostDeregisterOptionsSchema,
   HostRegisterOptionsSchema,
@@ -26,6 +28,7 @@ import {
   hostsReleaseCommand,
   hostsSyncCommand,
 } from './commands/host-admin.js';
+import { campaignMoveCommand, campaignStartCommand, campaignStatusCommand } from './commands/campaign.js';
 import { hostsCommand } from './commands/hosts.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
@@ -191,6 +194,74 @@ export function buildProgram(): Command {
         (target, options, out) => hostsReleaseCommand(target, options, out),
       ),
     );
+
+  const campaign = program
+    .command('campaign')
+    .description(
+      'rejuvenate whole pools under limits: one host workflow per host, a failure tolerance, pause, resume, cancel',
+    );
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  campaign
+    .command('start')
+    .description('start a campaign over hosts and/or pools (needs a grant on every pool it touches)')
+    .argument('<campaign>', 'campaign id (1-40 of A-Z a-z 0-9 _ -)')
+    .requiredOption('--reason <text>', 'why, for the audit trail and every host request')
+    .option('--pool <pool>', 'every host of this pool (repeatable)', collect, [])
+    .option('--host <host>', 'this host (repeatable)', collect, [])
+    .addOption(new Option('--level <level>', 'what to reload').choices(RELOAD_LEVELS).default('vmm-process'))
+    .option('--per-pool <n>', 'hosts of a pool in maintenance at once', '1')
+    .option('--per-az <n>', 'hosts of an availability zone in maintenance at once (default: not limited)')
+    .option('--tolerate <n|n%>', 'failed hosts tolerated before the campaign halts', '0')
+    .action((campaignId: string, opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () =>
+          parseOptions(CampaignStartOptionsSchema, 'campaign start', {
+            campaignId,
+            reason: opts['reason'],
+            hosts: opts['host'],
+            pools: opts['pool'],
+            level: opts['level'],
+            perPool: opts['perPool'],
+            ...(opts['perAz'] === undefined ? {} : { perAz: opts['perAz'] }),
+            tolerate: opts['tolerate'],
+          }),
+        (target, options, out) => campaignStartCommand(target, options, out),
+      ),
+    );
+  campaign
+    .command('status')
+    .description('where a campaign stands, host by host (exit 1 when it halted or was cancelled)')
+    .argument('<campaign>', 'campaign id')
+    .action((campaignId: string, _opts: unknown, command: Command) =>
+      run(
+        command,
+        () => parseOptions(CampaignMoveOptionsSchema, 'campaign status', { campaignId }),
+        (target, options, out) => campaignStatusCommand(target, options, out),
+      ),
+    );
+  for (const [move, description] of [
+    ['pause', 'start no more hosts; those in flight finish'],
+    ['resume', 'start hosts again; hosts already done are skipped'],
+    ['cancel', 'start no more hosts; those in flight finish (or compensate), then the campaign ends'],
+  ] as const) {
+    campaign
+      .command(move)
+      .description(description)
+      .argument('<campaign>', 'campaign id')
+      .option('--reason <text>', 'why, for the audit trail')
+      .action((campaignId: string, opts: Record<string, unknown>, command: Command) =>
+        run(
+          command,
+          () =>
+            parseOptions(CampaignMoveOptionsSchema, `campaign ${move}`, {
+              campaignId,
+              ...(opts['reason'] === undefined ? {} : { reason: opts['reason'] }),
+            }),
+          (target, options, out) => campaignMoveCommand(target, move, options, out),
+        ),
+      );
+  }
 
   const audit = program.command('audit').description('the hash-chained audit trail');
   audit

@@ -23,6 +23,14 @@ export const WORKFLOW_STEPS = {
 
 export type WorkflowStepId = keyof typeof WORKFLOW_STEPS;
 
+/** The campaign state machine's steps: it runs the workflow above as a child execution per host. */
+export const CAMPAIGN_STEPS = {
+  CampaignPlan: 'campaign-plan',
+  CampaignRecord: 'campaign-record',
+} as const;
+
+export type CampaignStepId = keyof typeof CAMPAIGN_STEPS;
+
 export const TRIGGERS = {
   AlarmTrigger: 'alarm-trigger',
   // Starts maintenance for an operator, and registers, deregisters and releases hosts: behind a function

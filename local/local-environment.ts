@@ -10,7 +10,13 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RejuvenationCoordinatorProps } from '../cdk/rejuvenation-coordinator.js';
-import { WORKFLOW_STEPS, type TRIGGERS, type WorkflowStepId } from '../lambdas/step-catalog.js';
+import {
+  CAMPAIGN_STEPS,
+  WORKFLOW_STEPS,
+  type CampaignStepId,
+  type TRIGGERS,
+  type WorkflowStepId,
+} from '../lambdas/step-catalog.js';
 import { createTables } from '../shared/adapters/dynamodb/create-tables.js';
 import { createDynamoDbStore, type Store } from '../shared/adapters/dynamodb/dynamodb-store.js';
 import {
@@ -44,6 +50,7 @@ import {
 import {
   constructIdOf,
   LOCAL_ACCOUNT,
+  LOCAL_CAMPAIGN_STATE_MACHINE_NAME,
   LOCAL_PARTITION,
   LOCAL_REGION,
   localFunctionArn,
@@ -223,11 +230,20 @@ export async function startLocalEnvironment(
     });
     stopping.push(() => ssm.stop());
 
-    const stateMachineLogicalId = logicalIdsOfType(template, 'AWS::StepFunctions::StateMachine')[0];
+    const stateMachineLogicalId =
+      workflow.logicalId ?? logicalIdsOfType(template, 'AWS::StepFunctions::StateMachine')[0];
     if (stateMachineLogicalId === undefined) throw new Error('the synthesized stack has no state machine');
     const names = localResourceNames(
       template,
-      localNamesOf(template, { tables, documents, topicArn, stateMachineLogicalId }),
+      localNamesOf(template, {
+        tables,
+        documents,
+        topicArn,
+        stateMachineLogicalId,
+        ...(workflow.campaign === undefined
+          ? {}
+          : { campaignStateMachineLogicalId: workflow.campaign.logicalId }),
+      }),
     );
     const policies = rolePolicies(template, names);
 
@@ -322,14 +338,32 @@ export async function startLocalEnvironment(
     const stateMachineRole = roleLogicalIdOf(
       template.Resources[stateMachineLogicalId]?.Properties?.['RoleArn'],
     );
+    const campaignRole =
+      workflow.campaign === undefined
+        ? undefined
+        : roleLogicalIdOf(template.Resources[workflow.campaign.logicalId]?.Properties?.['RoleArn']);
     const stepFunctions = await startLocalStepFunctions({
       workflow,
       handlers: Object.fromEntries(
-        (Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => {
+        [
+          ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]),
+          ...(Object.keys(CAMPAIGN_STEPS) as CampaignStepId[]),
+        ].map((id) => {
           const handler = invokeAsTask(`${id}Function`);
           return [`${id}Function`, options.wrapStepHandler?.(id, handler) ?? handler];
         }),
       ),
+      ...(workflow.campaign === undefined || campaignRole === undefined
+        ? {}
+        : {
+            additionalStateMachines: [
+              {
+                name: LOCAL_CAMPAIGN_STATE_MACHINE_NAME,
+                definition: workflow.campaign.definition,
+                executionRoleAccessKeyId: identityOf(campaignRole, 'states-campaign').accessKeyId,
+              },
+            ],
+          }),
       waitMs: options.waitMs ?? 200,
       retryIntervalMs: options.retryIntervalMs ?? 50,
       retryIntervalMsByState: { Admit: options.poolSlotRetryMs ?? 500 },
@@ -347,6 +381,8 @@ export async function startLocalEnvironment(
     stepFunctions.onExecutionEnded((execution) => {
       // Executions aborted because the environment is stopping are not a fault to clean up after.
       if (closing) return;
+      // The rules match the per-host machine's executions only (their stateMachineArn pattern).
+      if (execution.stateMachineArn !== stepFunctions.stateMachineArn) return;
       for (const rule of executionEnded) {
         if (!rule.statuses.has(execution.status)) continue;
         const delivery = lambda
@@ -459,14 +495,19 @@ function localNamesOf(
     documents: Record<string, LocalDocument>;
     topicArn: string;
     stateMachineLogicalId: string;
+    campaignStateMachineLogicalId?: string;
   },
 ): Record<string, LocalResourceName> {
   const arn = (service: string, resource: string) =>
     `arn:${LOCAL_PARTITION}:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
   // The local Step Functions endpoint starts later; its one state machine will have this ARN.
   const stateMachineArn = localStateMachineArn();
+  const campaignArn = localStateMachineArn(LOCAL_CAMPAIGN_STATE_MACHINE_NAME);
   const names: Record<string, LocalResourceName> = {
     [created.stateMachineLogicalId]: { ref: stateMachineArn, arn: stateMachineArn },
+    ...(created.campaignStateMachineLogicalId === undefined
+      ? {}
+      : { [created.campaignStateMachineLogicalId]: { ref: campaignArn, arn: campaignArn } }),
   };
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type === 'AWS::DynamoDB::GlobalTable') {

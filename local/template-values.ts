@@ -96,6 +96,16 @@ function resolveIntrinsic(fn: string, args: unknown, names: ReadonlyMap<string, 
     const resolved = names.get(String(args[0]))?.arn;
     if (resolved !== undefined) return resolved;
   }
+  // CDK splits an ARN to name its resource (a state machine's executions: `execution:<name>*`).
+  if (fn === 'Fn::Select' && Array.isArray(args) && typeof args[0] === 'number') {
+    const list = args[1] as { 'Fn::Split'?: unknown } | undefined;
+    const split = list?.['Fn::Split'];
+    if (Array.isArray(split) && typeof split[0] === 'string') {
+      const parts = resolveTemplateString(split[1], names).split(split[0]);
+      const selected = parts[args[0]];
+      if (selected !== undefined) return selected;
+    }
+  }
   if (fn === 'Fn::Join' && Array.isArray(args) && typeof args[0] === 'string' && Array.isArray(args[1])) {
     return (args[1] as unknown[]).map((part) => resolveTemplateString(part, names)).join(args[0]);
   }

@@ -84,6 +84,9 @@ const STATUS_OF_ERROR: Readonly<Record<string, number>> = {
   PreflightRefusedError: 409,
   HostCommandFailedError: 409,
   HostCommandTimeoutError: 504,
+  CampaignNotFoundError: 404,
+  CampaignExistsError: 409,
+  CampaignTransitionError: 409,
 };
 
 /**

@@ -3,9 +3,19 @@
  * the triggers' start, the host sync, and the host administration use cases (shared/operator).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
 import { SsmManagedInstances } from '../../shared/adapters/ssm/ssm-managed-instances.js';
+import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
+import {
+  campaignPools,
+  campaignHostsOf,
+  campaignStatus,
+  moveCampaign,
+  startCampaign,
+  type CampaignOperationDeps,
+} from '../../shared/campaign/campaign-operations.js';
 import { systemClock } from '../../shared/domain/clock.js';
 import { SsmHostCommands } from '../../shared/adapters/ssm/ssm-host-commands.js';
 import { parseWith } from '../../shared/domain/validation.js';
@@ -44,8 +54,46 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
       commandTimeoutSeconds: config.workflow.commandTimeoutSeconds,
     }),
   };
+  const campaignArn = config.campaignStateMachineArn;
+  const campaignDeps: CampaignOperationDeps | undefined =
+    campaignArn === undefined
+      ? undefined
+      : {
+          campaigns: store.campaigns,
+          hosts: store.hosts,
+          audit: store.audit,
+          campaignExecutions: new SfnExecutionStarter(
+            tracer.captureAWSv3Client(new SFNClient({})),
+            campaignArn,
+          ),
+          clock: systemClock,
+        };
   cached = {
     grants: operatorGrantsConfig(),
+    ...(campaignDeps === undefined
+      ? {}
+      : {
+          campaigns: {
+            poolsOf: async (action, input) =>
+              action === 'campaign-start'
+                ? [...new Set((await campaignHostsOf(campaignDeps, input)).map((h) => h.pool))]
+                : campaignPools(campaignDeps, input),
+            run: (action, principal, input) => {
+              switch (action) {
+                case 'campaign-start':
+                  return startCampaign(campaignDeps, principal, input);
+                case 'campaign-status':
+                  return campaignStatus(campaignDeps, input);
+                case 'campaign-pause':
+                  return moveCampaign(campaignDeps, principal, 'pause', input);
+                case 'campaign-resume':
+                  return moveCampaign(campaignDeps, principal, 'resume', input);
+                case 'campaign-cancel':
+                  return moveCampaign(campaignDeps, principal, 'cancel', input);
+              }
+            },
+          },
+        }),
     hosts: store.hosts,
     audit: store.audit,
     clock: systemClock,

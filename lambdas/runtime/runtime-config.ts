@@ -30,6 +30,11 @@ export const RuntimeConfigSchema = z
       .string()
       .regex(/^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:stateMachine:.+$/)
       .optional(),
+    /** The campaign state machine the operator API starts; absent for the other functions. */
+    campaignStateMachineArn: z
+      .string()
+      .regex(/^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:stateMachine:.+$/)
+      .optional(),
   })
   .strict();
 

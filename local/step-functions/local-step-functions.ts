@@ -30,6 +30,7 @@ export interface HistoryEvent {
 
 export interface LocalExecution {
   readonly executionArn: string;
+  readonly stateMachineArn: string;
   readonly name: string;
   readonly input: string;
   readonly startDate: number;
@@ -60,7 +61,35 @@ export interface LocalStepFunctionsOptions {
    */
   readonly authorizer?: Authorizer;
   readonly executionRoleAccessKeyId?: string;
+  /**
+   * Further state machines of the same template served by the same endpoint (the campaign machine),
+   * each under its own role. Their Task states may start executions of any machine here, as the
+   * `states:startExecution` integrations do.
+   */
+  readonly additionalStateMachines?: readonly LocalStateMachineSpec[];
 }
+
+export interface LocalStateMachineSpec {
+  readonly name: string;
+  /** The Amazon States Language definition with every token resolved. */
+  readonly definition: Record<string, unknown>;
+  /** The machine's role, for the invocations and child starts its tasks make. */
+  readonly executionRoleAccessKeyId?: string;
+}
+
+/** The Step Functions integrations that start another execution: request-response, `.sync`, `.sync:2`. */
+export const START_EXECUTION_RESOURCES = {
+  'arn:aws:states:::states:startExecution': 'request-response',
+  'arn:aws:states:::states:startExecution.sync': 'sync',
+  'arn:aws:states:::states:startExecution.sync:2': 'sync:2',
+} as const;
+type StartExecutionPattern = (typeof START_EXECUTION_RESOURCES)[keyof typeof START_EXECUTION_RESOURCES];
+
+/**
+ * The rule Step Functions manages in the account to hear of child executions' ends: a `.sync` start
+ * needs events:PutTargets, PutRule and DescribeRule on it.
+ */
+export const SYNC_EXECUTION_EVENTS_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
 
 /** The ARN a local state machine named `name` has (the endpoint's default name is `rejuv`). */
 export function localStateMachineArn(name = 'rejuv'): string {
@@ -87,23 +116,47 @@ export async function startLocalStepFunctions(
 ): Promise<RunningLocalStepFunctions> {
   const stateMachineName = options.stateMachineName ?? 'rejuv';
   const stateMachineArn = localStateMachineArn(stateMachineName);
-  const machine = new StateMachine(options.workflow.definition as never, {
-    validationOptions: { checkPaths: true },
-  });
-  const overrides = overridesFor(options, stateMachineArn);
-  const stateTypes = new Map(
-    Object.entries((options.workflow.definition['States'] ?? {}) as Record<string, { Type: string }>).map(
-      ([name, state]) => [name, state.Type],
-    ),
-  );
   const executions = new Map<string, LocalExecution>();
   const endedListeners: ((execution: LocalExecution) => void)[] = [];
+  const specs: LocalStateMachineSpec[] = [
+    {
+      name: stateMachineName,
+      definition: options.workflow.definition,
+      ...(options.executionRoleAccessKeyId === undefined
+        ? {}
+        : { executionRoleAccessKeyId: options.executionRoleAccessKeyId }),
+    },
+    ...(options.additionalStateMachines ?? []),
+  ];
+  interface Machine {
+    readonly arn: string;
+    readonly name: string;
+    readonly machine: StateMachine;
+    readonly overrides: RunOptions['overrides'];
+    readonly stateTypes: ReadonlyMap<string, string>;
+  }
+  const machines = new Map<string, Machine>();
+  // A function declaration (hoisted): the machines' tasks start children among all the machines.
+  const startChild: StartChild = (callerRoleKey, pattern, parameters) =>
+    startChildExecution(callerRoleKey, pattern, parameters);
+  for (const spec of specs) {
+    const arn = localStateMachineArn(spec.name);
+    machines.set(arn, {
+      arn,
+      name: spec.name,
+      machine: new StateMachine(withinTimerRange(spec.definition) as never, {
+        validationOptions: { checkPaths: true },
+      }),
+      overrides: overridesFor(options, spec, arn, startChild),
+      stateTypes: stateTypesOf(spec.definition),
+    });
+  }
 
-  const start = (name: string, input: string): LocalExecution => {
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const start = (target: Machine, name: string, input: string): LocalExecution => {
+    const executionArn = `${target.arn.replace(':stateMachine:', ':execution:')}:${name}`;
     const startDate = Date.now();
-    const run = machine.run(JSON.parse(input) as never, {
-      overrides,
+    const run = target.machine.run(JSON.parse(input) as never, {
+      overrides: target.overrides,
       context: {
         Execution: {
           Id: executionArn,
@@ -111,12 +164,13 @@ export async function startLocalStepFunctions(
           Input: JSON.parse(input),
           StartTime: new Date(startDate).toISOString(),
         },
-        StateMachine: { Id: stateMachineArn, Name: stateMachineName },
+        StateMachine: { Id: target.arn, Name: target.name },
       } as never,
     });
     const history: HistoryEvent[] = [];
     const execution: LocalExecution = {
       executionArn,
+      stateMachineArn: target.arn,
       name,
       input,
       startDate,
@@ -176,53 +230,108 @@ export async function startLocalStepFunctions(
     return execution;
   };
 
+  /** StartExecution as the API does it: validated, idempotent for the same name and input. */
+  const startExecution = (body: Record<string, unknown>): LocalExecution => {
+    if (typeof body['input'] === 'string' && Buffer.byteLength(body['input']) > MAX_STATE_PAYLOAD_BYTES)
+      throw new AwsServiceError(
+        'ValidationException',
+        `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_STATE_PAYLOAD_BYTES}`,
+      );
+    const target =
+      typeof body['stateMachineArn'] === 'string' ? machines.get(body['stateMachineArn']) : undefined;
+    if (target === undefined)
+      throw new AwsServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${String(body['stateMachineArn'])}'`,
+      );
+    const name = typeof body['name'] === 'string' ? body['name'] : randomUUID();
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
+      throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
+    const input = typeof body['input'] === 'string' ? body['input'] : '{}';
+    try {
+      JSON.parse(input);
+    } catch {
+      throw new AwsServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
+    }
+    const existing = executions.get(`${target.arn.replace(':stateMachine:', ':execution:')}:${name}`);
+    if (existing !== undefined) {
+      // Step Functions answers a repeated start with the same input by the existing execution.
+      if (existing.input === input) return existing;
+      throw new AwsServiceError(
+        'ExecutionAlreadyExists',
+        `Execution Already Exists: '${existing.executionArn}'`,
+      );
+    }
+    return start(target, name, input);
+  };
+
+  /**
+   * A Task state's `states:startExecution` integration: the child starts in this service under the
+   * parent machine's role; `.sync` and `.sync:2` wait for it and answer as Step Functions does (the
+   * child's description, its input and output as strings or, with `:2`, as JSON), failing the task with
+   * `States.TaskFailed` and the description as Cause when the child did not succeed.
+   */
+  async function startChildExecution(
+    callerRoleKey: string | undefined,
+    pattern: StartExecutionPattern,
+    parameters: unknown,
+  ): Promise<unknown> {
+    const p = (parameters ?? {}) as Record<string, unknown>;
+    const targetArn = String(p['StateMachineArn'] ?? '');
+    const input = typeof p['Input'] === 'string' ? p['Input'] : JSON.stringify(p['Input'] ?? {});
+    await authorizeChildStart(options.authorizer, callerRoleKey, pattern, targetArn);
+    let child: LocalExecution;
+    try {
+      child = startExecution({
+        stateMachineArn: targetArn,
+        input,
+        ...(typeof p['Name'] === 'string' ? { name: p['Name'] } : {}),
+      });
+    } catch (error) {
+      // The integration reports a refused call as the service's exception, prefixed with the service.
+      const code = error instanceof AwsServiceError ? error.type : 'ServiceException';
+      throw Object.assign(new Error((error as Error).message), {
+        name: `StepFunctions.${code.endsWith('Exception') ? code : `${code}Exception`}`,
+      });
+    }
+    if (pattern === 'request-response')
+      return { ExecutionArn: child.executionArn, StartDate: child.startDate };
+    await child.done;
+    const asJson = pattern === 'sync:2';
+    const description = {
+      ExecutionArn: child.executionArn,
+      Input: asJson ? (JSON.parse(child.input) as unknown) : child.input,
+      InputDetails: { Included: true },
+      Name: child.name,
+      ...(child.output === undefined
+        ? {}
+        : {
+            Output: asJson ? (JSON.parse(child.output) as unknown) : child.output,
+            OutputDetails: { Included: true },
+          }),
+      StartDate: child.startDate,
+      StateMachineArn: child.stateMachineArn,
+      Status: child.status,
+      StopDate: child.stopDate ?? Date.now(),
+      ...(child.error === undefined ? {} : { Error: child.error, Cause: child.cause }),
+    };
+    if (child.status === 'SUCCEEDED') return description;
+    throw Object.assign(new Error(JSON.stringify(description)), { name: 'States.TaskFailed' });
+  }
+
   const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
     StartExecution: (body) => {
-      if (typeof body['input'] === 'string' && Buffer.byteLength(body['input']) > MAX_STATE_PAYLOAD_BYTES)
-        throw new AwsServiceError(
-          'ValidationException',
-          `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_STATE_PAYLOAD_BYTES}`,
-        );
-      if (body['stateMachineArn'] !== stateMachineArn)
-        throw new AwsServiceError(
-          'StateMachineDoesNotExist',
-          `State Machine Does Not Exist: '${String(body['stateMachineArn'])}'`,
-        );
-      const name = typeof body['name'] === 'string' ? body['name'] : randomUUID();
-      if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
-        throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
-      const input = typeof body['input'] === 'string' ? body['input'] : '{}';
-      try {
-        JSON.parse(input);
-      } catch {
-        throw new AwsServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
-      }
-      const existing = executions.get(`${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`);
-      if (existing !== undefined) {
-        // Step Functions answers a repeated start with the same input by the existing execution.
-        if (existing.input === input)
-          return { executionArn: existing.executionArn, startDate: existing.startDate / 1000 };
-        throw new AwsServiceError(
-          'ExecutionAlreadyExists',
-          `Execution Already Exists: '${existing.executionArn}'`,
-        );
-      }
-      const execution = start(name, input);
+      const execution = startExecution(body);
       return { executionArn: execution.executionArn, startDate: execution.startDate / 1000 };
     },
-    DescribeExecution: (body) => describe(find(body['executionArn']), stateMachineArn),
+    DescribeExecution: (body) => describe(find(body['executionArn'])),
     ListExecutions: (body) => ({
       executions: [...executions.values()]
         .filter((e) => body['statusFilter'] === undefined || e.status === body['statusFilter'])
+        .filter((e) => body['stateMachineArn'] === undefined || e.stateMachineArn === body['stateMachineArn'])
         .sort((a, b) => b.startDate - a.startDate)
         .map((e) => {
-          const {
-            input: _input,
-            output: _output,
-            error: _error,
-            cause: _cause,
-            ...summary
-          } = describe(e, stateMachineArn);
+          const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(e);
           return summary;
         }),
     }),
@@ -231,9 +340,11 @@ export async function startLocalStepFunctions(
       if (execution.status === 'RUNNING') execution.abort();
       return { stopDate: Date.now() / 1000 };
     },
-    GetExecutionHistory: (body) => ({
-      events: find(body['executionArn']).history.map((h) => wireEvent(h, stateTypes)),
-    }),
+    GetExecutionHistory: (body) => {
+      const execution = find(body['executionArn']);
+      const stateTypes = machines.get(execution.stateMachineArn)?.stateTypes ?? new Map<string, string>();
+      return { events: execution.history.map((h) => wireEvent(h, stateTypes)) };
+    },
   };
 
   const server = await startAwsJsonServer({
@@ -290,10 +401,10 @@ function wireEvent(h: HistoryEvent, stateTypes: ReadonlyMap<string, string>): Re
   return { ...common, type: h.type };
 }
 
-function describe(e: LocalExecution, stateMachineArn: string) {
+function describe(e: LocalExecution) {
   return {
     executionArn: e.executionArn,
-    stateMachineArn,
+    stateMachineArn: e.stateMachineArn,
     name: e.name,
     status: e.status,
     startDate: e.startDate / 1000,
@@ -304,24 +415,90 @@ function describe(e: LocalExecution, stateMachineArn: string) {
   };
 }
 
+/** Node's timers hold at most 2^31-1 ms (24.8 days); a longer one fires at once, with a warning. */
+const MAX_TIMER_SECONDS = Math.floor(2_147_483_647 / 1000);
+
 /**
- * Binds each Task state to the handler of the function its Resource names, as the Lambda integration
- * calls it: under the state machine's role (refused as `Lambda.AWSLambdaException` when it may not
- * invoke), with the state size limit on what comes back (`States.DataLimitExceeded`). Shortens waits.
+ * The definition with every `TimeoutSeconds` the interpreter would give Node's setTimeout brought within
+ * its range: a 30-day campaign timeout would otherwise fire after 1 ms. No local run lasts 24 days, so
+ * this changes nothing a test can observe.
  */
-function overridesFor(options: LocalStepFunctionsOptions, stateMachineArn: string): RunOptions['overrides'] {
+function withinTimerRange(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withinTimerRange);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, v]) => [
+      key,
+      (key === 'TimeoutSeconds' || key === 'HeartbeatSeconds') && typeof v === 'number'
+        ? Math.min(v, MAX_TIMER_SECONDS)
+        : withinTimerRange(v),
+    ]),
+  );
+}
+
+type StartChild = (
+  callerRoleKey: string | undefined,
+  pattern: StartExecutionPattern,
+  parameters: unknown,
+) => Promise<unknown>;
+
+function stateTypesOf(definition: Record<string, unknown>): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const [name, state] of Object.entries(statesOf(definition))) {
+    types.set(name, state.Type);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner !== undefined) for (const [n, t] of stateTypesOf(inner)) types.set(n, t);
+  }
+  return types;
+}
+
+interface StateDefinition {
+  Type: string;
+  Resource?: string;
+  Retry?: unknown[];
+  ItemProcessor?: Record<string, unknown>;
+  Iterator?: Record<string, unknown>;
+}
+
+/** Every state of the definition, those of its Map states' processors included (names are unique). */
+function statesOf(definition: Record<string, unknown>): Record<string, StateDefinition> {
+  const states = { ...((definition['States'] ?? {}) as Record<string, StateDefinition>) };
+  for (const state of Object.values(states)) {
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner !== undefined) Object.assign(states, statesOf(inner));
+  }
+  return states;
+}
+
+/**
+ * Binds each Task state to what its Resource names: a function's handler, as the Lambda integration
+ * calls it (under the state machine's role, refused as `Lambda.AWSLambdaException` when it may not
+ * invoke, with the state size limit on what comes back: `States.DataLimitExceeded`), or the start of
+ * another execution in this service. Shortens waits.
+ */
+function overridesFor(
+  options: LocalStepFunctionsOptions,
+  spec: LocalStateMachineSpec,
+  stateMachineArn: string,
+  startChild: StartChild,
+): RunOptions['overrides'] {
   const taskResourceLocalHandlers: Record<string, (input: never) => Promise<never>> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  const states = (options.workflow.definition['States'] ?? {}) as Record<
-    string,
-    { Type: string; Resource?: string; Retry?: unknown[] }
-  >;
-  for (const [name, state] of Object.entries(states)) {
+  for (const [name, state] of Object.entries(statesOf(spec.definition))) {
     if (state.Type === 'Wait' && options.waitMs !== undefined) waitTimeOverrides[name] = options.waitMs;
     const retryMs = options.retryIntervalMsByState?.[name] ?? options.retryIntervalMs;
     if (state.Retry !== undefined && retryMs !== undefined) retryIntervalOverrides[name] = retryMs;
     if (state.Type !== 'Task') continue;
+    const pattern =
+      state.Resource === undefined
+        ? undefined
+        : (START_EXECUTION_RESOURCES as Record<string, StartExecutionPattern>)[state.Resource];
+    if (pattern !== undefined) {
+      taskResourceLocalHandlers[name] = async (input) =>
+        (await startChild(spec.executionRoleAccessKeyId, pattern, input)) as never;
+      continue;
+    }
     const constructId =
       state.Resource === undefined ? undefined : options.workflow.functionsByArn.get(state.Resource);
     const handler = constructId === undefined ? undefined : options.handlers[constructId];
@@ -329,7 +506,12 @@ function overridesFor(options: LocalStepFunctionsOptions, stateMachineArn: strin
       throw new Error(`no local handler for state ${name} (resource ${state.Resource ?? 'none'})`);
     const functionArn = state.Resource ?? '';
     taskResourceLocalHandlers[name] = async (input) => {
-      await authorizeInvocation(options, stateMachineArn, functionArn);
+      await authorizeInvocation(
+        options.authorizer,
+        spec.executionRoleAccessKeyId,
+        stateMachineArn,
+        functionArn,
+      );
       // A real invocation passes JSON both ways; so does this one, so nothing shared leaks between steps.
       const output = JSON.stringify((await handler(structuredClone(input))) ?? null);
       if (Buffer.byteLength(output) > MAX_STATE_PAYLOAD_BYTES) {
@@ -350,16 +532,48 @@ function overridesFor(options: LocalStepFunctionsOptions, stateMachineArn: strin
   } as unknown as RunOptions['overrides'];
 }
 
+/**
+ * What a start of another execution needs of the calling machine's role: states:StartExecution on the
+ * machine and, for `.sync`, what Step Functions uses to follow the child: states:DescribeExecution on
+ * it and events:PutTargets, PutRule and DescribeRule on the managed rule. A refusal fails the task
+ * before anything starts.
+ */
+async function authorizeChildStart(
+  authorizer: Authorizer | undefined,
+  callerRoleKey: string | undefined,
+  pattern: StartExecutionPattern,
+  targetArn: string,
+): Promise<void> {
+  if (authorizer === undefined) return;
+  const rule = `arn:${LOCAL_PARTITION}:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${SYNC_EXECUTION_EVENTS_RULE}`;
+  const executions = `${targetArn.replace(':stateMachine:', ':execution:')}:*`;
+  const authorization = await authorizer.authorize(callerRoleKey, [
+    { action: 'states:StartExecution', resource: targetArn },
+    ...(pattern === 'request-response'
+      ? []
+      : [
+          { action: 'states:DescribeExecution', resource: executions },
+          ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({
+            action,
+            resource: rule,
+          })),
+        ]),
+  ]);
+  if (authorization.outcome === 'allowed') return;
+  throw Object.assign(new Error(`${authorization.message} (Service: Step Functions, Status Code: 400)`), {
+    name: 'StepFunctions.AccessDeniedException',
+  });
+}
+
 /** What the Lambda integration reports when the state machine's role may not invoke the function. */
 async function authorizeInvocation(
-  options: LocalStepFunctionsOptions,
+  authorizer: Authorizer | undefined,
+  roleAccessKeyId: string | undefined,
   stateMachineArn: string,
   functionArn: string,
 ): Promise<void> {
-  if (options.authorizer === undefined) return;
-  const authorization = await options.authorizer.authorize(options.executionRoleAccessKeyId, [
-    lambdaInvokeRequest(functionArn),
-  ]);
+  if (authorizer === undefined) return;
+  const authorization = await authorizer.authorize(roleAccessKeyId, [lambdaInvokeRequest(functionArn)]);
   if (authorization.outcome === 'allowed') return;
   throw Object.assign(
     new Error(

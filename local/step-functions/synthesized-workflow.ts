@@ -25,7 +25,15 @@ export interface SynthesizedWorkflow {
   /** Local ARN of each Lambda function → the construct id it was created with (e.g. `AdmitFunction`). */
   readonly functionsByArn: ReadonlyMap<string, string>;
   readonly template: Template;
+  /** The per-host state machine's logical id. */
+  readonly logicalId?: string;
+  /** The campaign state machine, which starts the per-host one as child executions. */
+  readonly campaign?: { readonly logicalId: string; readonly definition: Record<string, unknown> };
 }
+
+/** The local names of the two machines: the per-host workflow's, and the campaign's. */
+export const LOCAL_STATE_MACHINE_NAME = 'rejuv';
+export const LOCAL_CAMPAIGN_STATE_MACHINE_NAME = 'rejuv-campaign';
 
 export function localFunctionArn(logicalId: string): string {
   return `arn:${LOCAL_PARTITION}:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
@@ -42,20 +50,41 @@ export function synthesizedWorkflow(props: RejuvenationCoordinatorProps = {}): S
 }
 
 export function workflowFromTemplate(template: Template): SynthesizedWorkflow {
-  const machines = Object.values(template.Resources).filter(
-    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+  const machines = Object.entries(template.Resources).filter(
+    ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
   );
-  if (machines.length !== 1)
-    throw new Error(`expected one state machine in the template, found ${machines.length}`);
-  const definitionString = machines[0]?.Properties?.['DefinitionString'];
-  const definition = JSON.parse(resolveTokens(definitionString, template, {})) as Record<string, unknown>;
+  const byConstruct = (id: string) => machines.find(([, r]) => constructIdOf(r) === id);
+  const host = byConstruct('StateMachine') ?? (machines.length === 1 ? machines[0] : undefined);
+  if (host === undefined)
+    throw new Error(`expected the per-host state machine in the template, found ${machines.length} machines`);
+  const definition = JSON.parse(
+    resolveTokens(host[1].Properties?.['DefinitionString'], template, {}),
+  ) as Record<string, unknown>;
+  const campaignMachine = byConstruct('CampaignStateMachine');
+  const campaign =
+    campaignMachine === undefined
+      ? undefined
+      : {
+          logicalId: campaignMachine[0],
+          definition: JSON.parse(
+            resolveTokens(campaignMachine[1].Properties?.['DefinitionString'], template, {
+              [host[0]]: `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${LOCAL_STATE_MACHINE_NAME}`,
+            }),
+          ) as Record<string, unknown>,
+        };
   const functionsByArn = new Map<string, string>();
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const constructId = constructIdOf(resource);
     if (constructId !== undefined) functionsByArn.set(localFunctionArn(logicalId), constructId);
   }
-  return { definition, functionsByArn, template };
+  return {
+    definition,
+    functionsByArn,
+    template,
+    logicalId: host[0],
+    ...(campaign === undefined ? {} : { campaign }),
+  };
 }
 
 /**

@@ -13,3 +13,19 @@ export class CampaignTransitionError extends RejuvError {
     super(`campaign ${campaignId} is ${status}: cannot ${action}`);
   }
 }
+
+export class CampaignNotFoundError extends RejuvError {
+  override readonly name = 'CampaignNotFoundError';
+  readonly retryable = false;
+  constructor(readonly campaignId: string) {
+    super(`no campaign ${campaignId}`);
+  }
+}
+
+export class CampaignExistsError extends RejuvError {
+  override readonly name = 'CampaignExistsError';
+  readonly retryable = false;
+  constructor(readonly campaignId: string) {
+    super(`campaign ${campaignId} already exists`);
+  }
+}

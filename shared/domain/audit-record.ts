@@ -18,7 +18,7 @@ export function hostChainId(hostId: string): string {
   return `host#${hostId}`;
 }
 
-export const AUDIT_TRIGGERS = ['alarm', 'operator', 'predictive', 'system'] as const;
+export const AUDIT_TRIGGERS = ['alarm', 'operator', 'predictive', 'system', 'campaign'] as const;
 export const AUDIT_OUTCOMES = [
   'started',
   'succeeded',

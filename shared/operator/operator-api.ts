@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { hostChainId } from '../domain/audit-record.js';
 import type { Clock } from '../domain/clock.js';
-import { NotAuthorizedError } from '../domain/errors.js';
+import { NotAuthorizedError, ValidationError } from '../domain/errors.js';
 import { HostIdSchema, PoolIdSchema, PrincipalSchema } from '../domain/identifiers.js';
 import type { Host } from '../domain/host.js';
 import { parseWith } from '../domain/validation.js';
@@ -15,7 +15,23 @@ import type { AuditLog } from '../ports/audit-log.js';
 import type { HostRepository } from '../ports/host-repository.js';
 import { mayActOnEveryPool, mayActOnPool, poolsOf, type OperatorGrant } from './operator-grants.js';
 
-export const OPERATOR_ACTIONS = ['start', 'release', 'register', 'deregister', 'sync'] as const;
+export const CAMPAIGN_ACTIONS = [
+  'campaign-start',
+  'campaign-status',
+  'campaign-pause',
+  'campaign-resume',
+  'campaign-cancel',
+] as const;
+export type CampaignAction = (typeof CAMPAIGN_ACTIONS)[number];
+
+export const OPERATOR_ACTIONS = [
+  'start',
+  'release',
+  'register',
+  'deregister',
+  'sync',
+  ...CAMPAIGN_ACTIONS,
+] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 /** Where refusals that concern no registered host are recorded. */
@@ -39,7 +55,16 @@ export interface OperatorActions {
   sync(principal: string): Promise<object>;
 }
 
+/** Campaigns (shared/campaign/campaign-operations.ts), bound to their ports. */
+export interface CampaignActions {
+  /** The pools the request touches: those of the hosts a start names, or of an existing campaign. */
+  poolsOf(action: CampaignAction, input: Record<string, unknown>): Promise<readonly string[]>;
+  run(action: CampaignAction, principal: string, input: Record<string, unknown>): Promise<object>;
+}
+
 export interface OperatorApiDeps {
+  /** @default - campaign actions are refused as not configured */
+  readonly campaigns?: CampaignActions;
   readonly grants: readonly OperatorGrant[];
   readonly hosts: Pick<HostRepository, 'get'>;
   readonly audit: Pick<AuditLog, 'append'>;
@@ -97,6 +122,20 @@ export async function handleOperatorCall(
       const pool = parseWith(PoolIdSchema, 'operator request: pool', input['pool']);
       if (!mayActOnPool(deps.grants, callerArn, pool)) await refuse(`pool ${pool}`, undefined);
       return { action, principal: callerArn, result: await deps.actions.register(callerArn, input) };
+    }
+    case 'campaign-start':
+    case 'campaign-status':
+    case 'campaign-pause':
+    case 'campaign-resume':
+    case 'campaign-cancel': {
+      const campaigns = deps.campaigns;
+      if (campaigns === undefined)
+        throw new ValidationError('operator request', [`${action}: campaigns are not configured here`]);
+      // A campaign acts on every pool it touches: the caller needs a grant on each of them.
+      const pools = await campaigns.poolsOf(action, input);
+      const refused = pools.filter((pool) => !mayActOnPool(deps.grants, callerArn, pool));
+      if (refused.length > 0) await refuse(`pool ${refused.join(', ')}`, undefined);
+      return { action, principal: callerArn, result: await campaigns.run(action, callerArn, input) };
     }
     case 'start':
     case 'release':

@@ -23,7 +23,7 @@ export interface TableDefinition {
   readonly timeToLiveAttribute?: string;
 }
 
-export const TABLE_IDS = ['hosts', 'leases', 'audit', 'idempotency'] as const;
+export const TABLE_IDS = ['hosts', 'leases', 'audit', 'idempotency', 'campaigns'] as const;
 export type TableId = (typeof TABLE_IDS)[number];
 
 export const HOSTS_BY_POOL_INDEX = 'byPool';
@@ -62,6 +62,12 @@ export const TABLE_DEFINITIONS: Readonly<Record<TableId, TableDefinition>> = {
     partitionKey: { name: 'key', type: 'S' },
     globalSecondaryIndexes: [],
     timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
+  // A campaign's own item (`item = campaign`) and one item per host (`item = host#<id>`) in its partition.
+  campaigns: {
+    partitionKey: { name: 'campaignId', type: 'S' },
+    sortKey: { name: 'item', type: 'S' },
+    globalSecondaryIndexes: [],
   },
 };
 

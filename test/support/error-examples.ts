@@ -10,11 +10,11 @@ import * as runnerErrors from '../../host/runner/errors.js';
 import * as stepErrors from '../../lambdas/runtime/step-errors.js';
 import * as awsJsonServer from '../../local/json-protocol/aws-json-server.js';
 import * as queryErrors from '../../local/query-protocol/query-errors.js';
-import * as campaignErrors from '../../shared/campaign/campaign-errors.js';
 import * as cloudWatchErrors from '../../shared/adapters/cloudwatch/cloudwatch-errors.js';
 import * as elbv2Errors from '../../shared/adapters/elbv2/elbv2-errors.js';
 import * as snsErrors from '../../shared/adapters/sns/sns-errors.js';
 import * as ssmErrors from '../../shared/adapters/ssm/errors.js';
+import * as campaignErrors from '../../shared/campaign/campaign-errors.js';
 import * as domainErrors from '../../shared/domain/errors.js';
 
 /** The constructor arguments of each concrete Error class a module exports (abstract ones have none). */
@@ -33,13 +33,13 @@ export const ERROR_MODULES: Readonly<Record<string, Readonly<Record<string, unkn
   'shared/adapters/sns/sns-errors.ts': snsErrors,
   'shared/adapters/elbv2/elbv2-errors.ts': elbv2Errors,
   'shared/adapters/cloudwatch/cloudwatch-errors.ts': cloudWatchErrors,
-  'shared/campaign/campaign-errors.ts': campaignErrors,
   'lambdas/runtime/step-errors.ts': stepErrors,
   'host/runner/errors.ts': runnerErrors,
   'host/results/host-document-result.ts': hostDocumentResult,
   'local/query-protocol/query-errors.ts': queryErrors,
   'local/json-protocol/aws-json-server.ts': awsJsonServer,
   'cli/exit-codes.ts': cliExitCodes,
+  'shared/campaign/campaign-errors.ts': campaignErrors,
 };
 
 const topicArn = 'arn:aws:sns:eu-west-1:123456789012:rejuv';
@@ -97,9 +97,6 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     AgingMetricsRejectedError: ['PutMetricData', 'InvalidParameterValue', 'value is NaN'],
     AgingMetricsUnavailableError: ['GetMetricData', 'Throttling', 'Rate exceeded'],
   } satisfies ErrorExamples<typeof cloudWatchErrors>),
-  ...({
-    CampaignTransitionError: ['campaign-1', 'cancelled', 'resume'],
-  } satisfies ErrorExamples<typeof campaignErrors>),
   ...({ TransientError: ['ThrottlingException: Rate exceeded'] } satisfies ErrorExamples<typeof stepErrors>),
   ...({
     DocumentParameterError: ['rejuv-Verify', ['level: not one of the allowed values']],
@@ -116,6 +113,11 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     typeof awsJsonServer
   >),
   ...({ CliError: ['no such host host-9', 4] } satisfies ErrorExamples<typeof cliExitCodes>),
+  ...({
+    CampaignTransitionError: ['campaign-1', 'cancelled', 'resume'],
+    CampaignNotFoundError: ['campaign-1'],
+    CampaignExistsError: ['campaign-1'],
+  } satisfies ErrorExamples<typeof campaignErrors>),
 };
 
 /** Exported, but abstract: nothing constructs them, so they have no example (JavaScript cannot tell). */

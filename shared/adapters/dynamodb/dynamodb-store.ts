@@ -2,6 +2,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import type { AuditLog } from '../../ports/audit-log.js';
+import type { CampaignStore } from '../../ports/campaign-store.js';
 import type { HostLock } from '../../ports/host-lock.js';
 import type { HostRepository } from '../../ports/host-repository.js';
 import type { IdempotencyStore } from '../../ports/idempotency-store.js';
@@ -9,6 +10,7 @@ import type { PoolSemaphore } from '../../ports/pool-semaphore.js';
 import type { TableNames } from '../../store/table-definitions.js';
 import { createDocumentClient } from './document-client.js';
 import { DynamoDbAuditLog } from './dynamodb-audit-log.js';
+import { DynamoDbCampaignStore } from './dynamodb-campaign-store.js';
 import { DynamoDbHostLock } from './dynamodb-host-lock.js';
 import { DynamoDbHostRepository } from './dynamodb-host-repository.js';
 import { DynamoDbIdempotencyStore } from './dynamodb-idempotency-store.js';
@@ -20,6 +22,7 @@ export interface Store {
   readonly poolSemaphore: PoolSemaphore;
   readonly audit: AuditLog;
   readonly idempotency: IdempotencyStore;
+  readonly campaigns: CampaignStore;
 }
 
 export function createDynamoDbStore(
@@ -34,5 +37,6 @@ export function createDynamoDbStore(
     poolSemaphore: new DynamoDbPoolSemaphore(documents, tables.leases, clock),
     audit: new DynamoDbAuditLog(documents, tables.audit),
     idempotency: new DynamoDbIdempotencyStore(documents, tables.idempotency, clock),
+    campaigns: new DynamoDbCampaignStore(documents, tables.campaigns),
   };
 }

@@ -248,15 +248,19 @@ describe('Construct: RejuvenationCoordinator', () => {
     }
   });
 
-  it('lets only the triggers write the idempotency table: a claim proves a trigger started its execution', () => {
+  it('lets only the triggers and the campaign plan write the idempotency table: a claim proves a trigger started its execution', () => {
     const writers = Object.entries(TABLE_GRANTS)
       .filter(([, grant]) => (grant.idempotency ?? []).some((a) => a !== 'GetItem'))
       .map(([fnId]) => fnId)
       .sort();
-    expect(writers).toEqual(['AgingPredictor', 'AlarmTrigger', 'OperatorApi']);
+    // The campaign plan starts hosts for the operator who started the campaign, and the predictor for
+    // the aging it foresees: both claim as a trigger does.
+    expect(writers).toEqual(['AgingPredictor', 'AlarmTrigger', 'CampaignPlan', 'OperatorApi']);
     expect(TABLE_GRANTS.Admit.idempotency).toEqual(['GetItem']);
     const idempotencyWrites = Object.entries(template.findResources('AWS::IAM::Policy'))
-      .filter(([id]) => !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi)FunctionRole/.test(id))
+      .filter(
+        ([id]) => !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi|CampaignPlan)FunctionRole/.test(id),
+      )
       .flatMap(
         ([, p]) =>
           p.Properties.PolicyDocument.Statement as { Effect: string; Action: unknown; Resource: unknown }[],

@@ -1,0 +1,22 @@
+/** Ports of the campaign state machine's steps, built once per container from the deployment's configuration. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
+import type { CampaignStepDeps } from '../../shared/campaign/campaign-steps.js';
+import { systemClock } from '../../shared/domain/clock.js';
+import { tracer } from './observability.js';
+import { runtimeConfig } from './runtime-config.js';
+
+let cached: CampaignStepDeps | undefined;
+
+export function campaignDepsFromEnvironment(): CampaignStepDeps {
+  if (cached !== undefined) return cached;
+  const config = runtimeConfig();
+  const store = createDynamoDbStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tables);
+  cached = {
+    campaigns: store.campaigns,
+    idempotency: store.idempotency,
+    dedupeTtlSeconds: config.workflow.dedupeTtlSeconds,
+    clock: systemClock,
+  };
+  return cached;
+}

@@ -1,0 +1,103 @@
+import aslValidator from 'asl-validator';
+import { Template, Match } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RejuvStack } from '../../../cdk/rejuv-stack.js';
+import {
+  LOCAL_STATE_MACHINE_NAME,
+  synthesizedWorkflow,
+  type SynthesizedWorkflow,
+} from '../../../local/step-functions/synthesized-workflow.js';
+
+type State = {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  Parameters?: Record<string, unknown>;
+  ItemsPath?: string;
+  ItemProcessor?: { ProcessorConfig?: { Mode?: string }; StartAt: string; States: Record<string, State> };
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+  Choices?: { Variable: string; StringEquals: string; Next: string }[];
+  Default?: string;
+};
+
+let workflow: SynthesizedWorkflow;
+let states: Record<string, State>;
+
+beforeAll(() => {
+  workflow = synthesizedWorkflow();
+  if (workflow.campaign === undefined) throw new Error('no campaign state machine in the template');
+  states = workflow.campaign.definition['States'] as Record<string, State>;
+});
+
+describe('Campaign workflow: the synthesized campaign state machine', () => {
+  it('is valid ASL, in JSONPath (the local interpreter ignores JSONata)', () => {
+    const definition = workflow.campaign?.definition ?? {};
+    const result = aslValidator(definition, { checkPaths: true, checkArn: true });
+    expect(result.errors).toEqual([]);
+    expect(definition['QueryLanguage'] ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  it('loops Plan ▶ run the planned hosts ▶ Plan, waits when nothing starts, ends only when the plan says so', () => {
+    expect(workflow.campaign?.definition['StartAt']).toBe('CampaignPlan');
+    expect(states['CampaignPlan']?.Next).toBe('CampaignNext');
+    const next = states['CampaignNext'];
+    expect(next?.Choices?.map((c) => [c.Variable, c.StringEquals, c.Next])).toEqual([
+      ['$.plan.action', 'start', 'RunHosts'],
+      ['$.plan.action', 'end', 'CampaignOutcome'],
+    ]);
+    expect(next?.Default).toBe('CampaignWait');
+    expect(states['CampaignWait']?.Next).toBe('CampaignPlan');
+    expect(states['RunHosts']?.Next).toBe('CampaignPlan');
+    expect(states['CampaignOutcome']?.Choices?.[0]).toMatchObject({
+      StringEquals: 'halted',
+      Next: 'CampaignHalted',
+    });
+    expect(states['CampaignHalted']?.Type).toBe('Fail');
+  });
+
+  it('runs each planned host as a child execution of the per-host machine, waiting for it (.sync:2)', () => {
+    const map = states['RunHosts'];
+    expect(map?.Type).toBe('Map');
+    expect(map?.ItemsPath).toBe('$.plan.hosts');
+    const run = map?.ItemProcessor?.States['RunHost'];
+    expect(run?.Resource).toBe('arn:aws:states:::states:startExecution.sync:2');
+    expect(run?.Parameters).toEqual({
+      StateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${LOCAL_STATE_MACHINE_NAME}`,
+      'Name.$': '$.host.executionName',
+      // Exactly the claimed request: Admit refuses an input whose digest the claim does not hold.
+      'Input.$': '$.host.request',
+    });
+    // Any failure of the child (refused, recovered, quarantined) is recorded, never the campaign's end.
+    expect(run?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], Next: 'RecordHostFailed', ResultPath: '$.error' },
+    ]);
+    expect(run?.Next).toBe('RecordHostDone');
+  });
+
+  it('lets the campaign role start the per-host machine and use the managed rule that .sync needs', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const template = Template.fromStack(new RejuvStack(app, 'Rejuv'));
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    const hostMachineId = Object.keys(machines).find((id) => id.startsWith('CoordinatorStateMachine'));
+    expect(hostMachineId).toBeDefined();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('CampaignStateMachineRole'),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: hostMachineId } }),
+          Match.objectLike({
+            Action: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([':rule/StepFunctionsGetEventsForStepFunctionsExecutionRule']),
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+});
