@@ -8,6 +8,7 @@ const outputs = [
   { OutputKey: 'LeasesTableName', OutputValue: 'Rejuv-Leases-1' },
   { OutputKey: 'AuditTableName', OutputValue: 'Rejuv-Audit-1' },
   { OutputKey: 'IdempotencyTableName', OutputValue: 'Rejuv-Idem-1' },
+  { OutputKey: 'CampaignsTableName', OutputValue: 'Rejuv-Campaigns-1' },
   { OutputKey: 'NotificationTopicArn', OutputValue: 'arn:aws:sns:eu-west-1:123456789012:t' },
   { OutputKey: 'AuditDigestBucketName', OutputValue: 'rejuv-auditdigests-1' },
   { OutputKey: 'AuditDigestKeyArn', OutputValue: 'arn:aws:kms:eu-west-1:123456789012:key/abc-1' },
@@ -27,6 +28,7 @@ describe('CLI target: a deployed stack', () => {
         leases: 'Rejuv-Leases-1',
         audit: 'Rejuv-Audit-1',
         idempotency: 'Rejuv-Idem-1',
+        campaigns: 'Rejuv-Campaigns-1',
       },
       auditDigests: {
         bucketName: 'rejuv-auditdigests-1',
