@@ -268,7 +268,8 @@ export class LocalCommands {
         documentName: command.documentName,
         parameters: command.parameters,
         hostRoot: host.hostRoot,
-        env: host.agentEnvironment,
+        // The SSM agent tells a document which instance it runs on; a test's agent environment may say otherwise.
+        env: { AWS_SSM_INSTANCE_ID: instanceId, ...host.agentEnvironment },
         signal: invocation.abort.signal,
         ...(host.node === undefined ? {} : this.onNode(instanceId, host.node)),
       });

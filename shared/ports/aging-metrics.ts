@@ -2,7 +2,7 @@
  * Where hosts' aging measurements are kept as time series (CloudWatch): the collector publishes the
  * measurements it accepted, the predictive trigger reads the series back.
  */
-import type { AgingMeasurement } from '../aging/collector-output.js';
+import type { AgingMeasurement, CollectorRefusalCode } from '../aging/collector-output.js';
 
 export interface MeasurementToPublish {
   readonly measurement: AgingMeasurement;
@@ -33,7 +33,12 @@ export interface MetricSeries {
   readonly points: readonly { readonly t: number; readonly v: number }[];
 }
 
+/** A round's refusals counted by reason, for the `CollectorRefusals` metric (dimension `Reason`). */
+export type RefusalCounts = Readonly<Partial<Record<CollectorRefusalCode, number>>>;
+
 export interface AgingMetrics {
   publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]>;
+  /** One datapoint per reason at `at`, zero for reasons of no refusal: an alarm sees 0, not missing data. */
+  publishRefusals(counts: RefusalCounts, at: Date): Promise<void>;
   readSeries(request: SeriesRequest): Promise<MetricSeries[]>;
 }
