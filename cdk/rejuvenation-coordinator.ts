@@ -633,7 +633,11 @@ export class RejuvenationCoordinator extends Construct {
       new PolicyStatement({
         actions: ['ssm:SendCommand'],
         resources: [
-          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.collectAgingDocument.ref }),
+          stack.formatArn({
+            service: 'ssm',
+            resource: 'document',
+            resourceName: this.collectAgingDocument.ref,
+          }),
         ],
       }),
     );

@@ -8,7 +8,11 @@ import { createDocumentClient } from '../shared/adapters/dynamodb/document-clien
 import { DynamoDbCollectionRounds } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { createDynamoDbStore } from '../shared/adapters/dynamodb/dynamodb-store.js';
 import { SsmFleetCommands } from '../shared/adapters/ssm/ssm-fleet-commands.js';
-import { collectRound, type CollectRoundDeps, type CollectRoundResult } from '../shared/aging/collect-round.js';
+import {
+  collectRound,
+  type CollectRoundDeps,
+  type CollectRoundResult,
+} from '../shared/aging/collect-round.js';
 import { systemClock } from '../shared/domain/clock.js';
 import { parseWith } from '../shared/domain/validation.js';
 import { agingCollectionConfig } from './runtime/aging-collection-config.js';
@@ -29,7 +33,10 @@ function collectorDeps(): CollectRoundDeps {
   deps = {
     fleet: new SsmFleetCommands(tracer.captureAWSv3Client(new SSMClient({}))),
     hosts: createDynamoDbStore(dynamo, tables).hosts,
-    metrics: new CloudWatchAgingMetrics(tracer.captureAWSv3Client(new CloudWatchClient({})), config.namespace),
+    metrics: new CloudWatchAgingMetrics(
+      tracer.captureAWSv3Client(new CloudWatchClient({})),
+      config.namespace,
+    ),
     rounds: new DynamoDbCollectionRounds(createDocumentClient(dynamo), tables.idempotency),
     clock: systemClock,
     settings: config,

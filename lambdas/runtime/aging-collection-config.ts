@@ -21,5 +21,10 @@ export const AgingCollectionConfigSchema = z
 export type AgingCollectionConfig = z.output<typeof AgingCollectionConfigSchema>;
 
 export function agingCollectionConfig(env: NodeJS.ProcessEnv = process.env): AgingCollectionConfig {
-  return jsonEnvironmentVariable(env, AGING_COLLECTION_ENV, AgingCollectionConfigSchema, 'RejuvenationCoordinator');
+  return jsonEnvironmentVariable(
+    env,
+    AGING_COLLECTION_ENV,
+    AgingCollectionConfigSchema,
+    'RejuvenationCoordinator',
+  );
 }

@@ -53,7 +53,10 @@ export function dynamoDbRequests(c: ArnContext, operation: string, body: Body): 
           .map(([kind, spec]) => ({
             action: action(itemAction[kind] ?? kind),
             resource: table((spec as Body)['TableName']),
-            context: leadingKeys(str((spec as Body)['TableName']), (spec as Body)['Key'] ?? (spec as Body)['Item']),
+            context: leadingKeys(
+              str((spec as Body)['TableName']),
+              (spec as Body)['Key'] ?? (spec as Body)['Item'],
+            ),
           })),
       );
     }

@@ -21,12 +21,7 @@ import { STDERR_LIMIT_CHARS, STDOUT_LIMIT_CHARS } from '../../host/runner/run-do
 import type { Clock } from '../../shared/domain/clock.js';
 import type { DocumentExecution, DocumentExecutor, ExecutedDocument } from './document-executor.js';
 import type { ManagedHosts, ManagedNode } from './managed-hosts.js';
-import {
-  concurrencyWindow,
-  errorsExceeded,
-  rateControls,
-  type RateControls,
-} from './rate-controls.js';
+import { concurrencyWindow, errorsExceeded, rateControls, type RateControls } from './rate-controls.js';
 
 export type InvocationStatus =
   'Pending' | 'InProgress' | 'Cancelling' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
@@ -110,8 +105,10 @@ interface Invocation {
   readonly abort: AbortController;
 }
 
-interface Command
-  extends Omit<NewCommand, 'instanceIds' | 'maxConcurrency' | 'maxErrors' | 'targets' | 'deniedInstanceIds'> {
+interface Command extends Omit<
+  NewCommand,
+  'instanceIds' | 'maxConcurrency' | 'maxErrors' | 'targets' | 'deniedInstanceIds'
+> {
   readonly commandId: string;
   readonly requestedAtMs: number;
   readonly invocations: Map<string, Invocation>;

@@ -456,7 +456,10 @@ function pluginName(document: CommandDocument | undefined): string {
  * values, an `InstanceIds` target when the instance is one of them). Keys SSM knows but this does not
  * emulate are refused rather than matching nothing.
  */
-function resolveTargets(hosts: ManagedHosts, targets: readonly { Key: string; Values: string[] }[]): string[] {
+function resolveTargets(
+  hosts: ManagedHosts,
+  targets: readonly { Key: string; Values: string[] }[],
+): string[] {
   for (const target of targets) {
     if (target.Key.startsWith('tag:')) {
       if (target.Key.length === 'tag:'.length)

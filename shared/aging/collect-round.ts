@@ -67,7 +67,8 @@ export interface CollectRoundResult {
   /** The previous round, when this run published it; undefined when there was none or another run did. */
   readonly finished: FinishedRound | undefined;
   /** The round this run started, or found started by an earlier delivery of the same tick. */
-  readonly started: { readonly roundKey: string; readonly commandId: string; readonly resumed: boolean } | undefined;
+  readonly started:
+    { readonly roundKey: string; readonly commandId: string; readonly resumed: boolean } | undefined;
 }
 
 /** The comment a round's command carries: how a retry finds a command already sent. */
@@ -124,7 +125,11 @@ function send(deps: CollectRoundDeps, sendKey: string): Promise<{ commandId: str
   });
 }
 
-async function publishRound(deps: CollectRoundDeps, roundKey: string, commandId: string): Promise<FinishedRound> {
+async function publishRound(
+  deps: CollectRoundDeps,
+  roundKey: string,
+  commandId: string,
+): Promise<FinishedRound> {
   const [invocations, registry] = await Promise.all([deps.fleet.invocations(commandId), deps.hosts.list()]);
   const byInstance = new Map(registry.map((host) => [host.instanceId, host]));
   const at = now(deps);
@@ -141,7 +146,11 @@ async function publishRound(deps: CollectRoundDeps, roundKey: string, commandId:
       });
       continue;
     }
-    replies.push({ target: { hostId: host.hostId, instanceId: host.instanceId }, stdout: invocation.stdout, invocation });
+    replies.push({
+      target: { hostId: host.hostId, instanceId: host.instanceId },
+      stdout: invocation.stdout,
+      invocation,
+    });
   }
   const verdicts = judgeCollection(replies, at);
   const accepted: { verdict: Extract<CollectorVerdict, { outcome: 'accepted' }>; pool: string }[] = [];
@@ -158,7 +167,12 @@ async function publishRound(deps: CollectRoundDeps, roundKey: string, commandId:
       verdict.code === 'no-result' && invocation.status !== 'Success'
         ? `${verdict.reason} (invocation ${invocation.status}, ${invocation.statusDetails || 'no details'})`
         : verdict.reason;
-    refused.push({ instanceId: invocation.instanceId, hostId: verdict.hostId, code: verdict.code, reason: why });
+    refused.push({
+      instanceId: invocation.instanceId,
+      hostId: verdict.hostId,
+      code: verdict.code,
+      reason: why,
+    });
   });
   const outcomes: PublishOutcome[] =
     accepted.length === 0
@@ -174,7 +188,9 @@ async function publishRound(deps: CollectRoundDeps, roundKey: string, commandId:
     commandId,
     published: outcomes.flatMap((o) => (o.published ? [{ hostId: o.hostId, datapoints: o.datapoints }] : [])),
     refused,
-    publishFailed: outcomes.flatMap((o) => (o.published ? [] : [{ hostId: o.hostId, error: o.error.message }])),
+    publishFailed: outcomes.flatMap((o) =>
+      o.published ? [] : [{ hostId: o.hostId, error: o.error.message }],
+    ),
   };
 }
 

@@ -18,7 +18,10 @@ const RoundKeySchema = z.iso.datetime();
 const LatestItemSchema = z.object({
   key: z.literal(LATEST_KEY),
   roundKey: RoundKeySchema,
-  commandId: z.string().regex(/^[A-Za-z0-9-]{36}$/).optional(),
+  commandId: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{36}$/)
+    .optional(),
   startedAt: z.iso.datetime(),
   publishedAt: z.iso.datetime().optional(),
 });
@@ -80,7 +83,7 @@ export class DynamoDbCollectionRounds implements CollectionRounds {
   /** Runs a conditional write: false when its condition did not hold. */
   private async conditional(command: PutCommand | UpdateCommand): Promise<boolean> {
     try {
-      await this.documents.send(command as PutCommand);
+      await (command instanceof PutCommand ? this.documents.send(command) : this.documents.send(command));
       return true;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return false;

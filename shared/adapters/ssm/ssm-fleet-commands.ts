@@ -109,7 +109,11 @@ export class SsmFleetCommands implements FleetCommands {
     do {
       const out = await this.call({ operation: 'ListCommandInvocations' }, () =>
         this.client.send(
-          new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: PAGE_SIZE, NextToken: nextToken }),
+          new ListCommandInvocationsCommand({
+            CommandId: commandId,
+            MaxResults: PAGE_SIZE,
+            NextToken: nextToken,
+          }),
         ),
       );
       for (const invocation of out.CommandInvocations ?? [])

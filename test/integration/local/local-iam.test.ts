@@ -162,7 +162,9 @@ describe('Local IAM: DynamoDB front door', () => {
 
   it('sets dynamodb:LeadingKeys: a role limited to its own keys writes them and no other key', async () => {
     await expect(
-      dynamo(keyed).send(new PutItemCommand({ TableName: t.tables.idempotency, Item: { key: { S: 'own#1' } } })),
+      dynamo(keyed).send(
+        new PutItemCommand({ TableName: t.tables.idempotency, Item: { key: { S: 'own#1' } } }),
+      ),
     ).resolves.toBeDefined();
     await expect(
       dynamo(keyed).send(
@@ -255,7 +257,9 @@ describe('Local IAM: SSM SendCommand and its tag condition', () => {
       ['mi-00000000000000a01', expect.stringMatching(/^(Pending|InProgress|Success)$/)],
       ['mi-00000000000000a02', 'Failed'],
     ]);
-    const refused = iam.refusals().filter((r) => r.request.resource.endsWith('managed-instance/mi-00000000000000a02'));
+    const refused = iam
+      .refusals()
+      .filter((r) => r.request.resource.endsWith('managed-instance/mi-00000000000000a02'));
     expect(refused.length).toBeGreaterThan(0);
   });
 

@@ -18,7 +18,12 @@ import {
 } from '../../../local/ssm-endpoint/ssm-endpoint.js';
 import { eventually, heldExecutor, shellDocument } from './ssm-test-kit.js';
 
-const FLEET = ['mi-00000000000000f01', 'mi-00000000000000f02', 'mi-00000000000000f03', 'mi-00000000000000f04'];
+const FLEET = [
+  'mi-00000000000000f01',
+  'mi-00000000000000f02',
+  'mi-00000000000000f03',
+  'mi-00000000000000f04',
+];
 const UNTAGGED = 'mi-00000000000000f05';
 const MANAGED = { 'rejuv:managed': 'true' };
 const OK = { status: 'Success', responseCode: 0, stdout: 'ok\n', stderr: '' } as const;

@@ -215,10 +215,10 @@ describe('Construct: RejuvenationCoordinator', () => {
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
       .find((s) => s['Action'] === 'ssm:SendCommand' && s['Condition'] === undefined);
     expect(JSON.stringify(byCollector?.['Resource'])).toMatch(/CollectAgingDocument/);
-    expect(JSON.stringify(byCollector?.['Resource'])).not.toMatch(/PreflightDocument|WarmReboot|Verify|Recover/);
-    expect(
-      JSON.stringify(onDocuments.filter((s) => s !== byCollector)),
-    ).not.toMatch(/CollectAgingDocument/);
+    expect(JSON.stringify(byCollector?.['Resource'])).not.toMatch(
+      /PreflightDocument|WarmReboot|Verify|Recover/,
+    );
+    expect(JSON.stringify(onDocuments.filter((s) => s !== byCollector))).not.toMatch(/CollectAgingDocument/);
     const anyWildcardSend = statements.some(
       (s) => s['Action'] === 'ssm:SendCommand' && s['Resource'] === '*',
     );
@@ -304,7 +304,9 @@ describe('Construct: RejuvenationCoordinator', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
       Targets: [
-        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AgingCollectorFunction'), 'Arn'] } }),
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AgingCollectorFunction'), 'Arn'] },
+        }),
       ],
     });
     template.hasResourceProperties('AWS::IAM::Policy', {

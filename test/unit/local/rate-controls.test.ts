@@ -29,7 +29,9 @@ describe('Local SSM: rate controls', () => {
   describe('Function: concurrencyWindow', () => {
     it('ramps up as SSM does, one first, then doubling with each invocation that ends, up to the limit', () => {
       const controls = rateControls('5', '0', 100);
-      expect([0, 1, 2, 3, 10].map((finished) => concurrencyWindow(controls, finished))).toEqual([1, 2, 4, 5, 5]);
+      expect([0, 1, 2, 3, 10].map((finished) => concurrencyWindow(controls, finished))).toEqual([
+        1, 2, 4, 5, 5,
+      ]);
     });
   });
 
@@ -45,7 +47,9 @@ describe('Local SSM: rate controls', () => {
   describe('Patterns (the API model)', () => {
     it('accepts numbers and percentages as SSM does, and refuses what SSM refuses', () => {
       expect(['1', '50', '1%', '10%', '100%'].every((v) => MAX_CONCURRENCY_PATTERN.test(v))).toBe(true);
-      expect(['0', '0%', '101%', '05', '-1', '10 %', ''].some((v) => MAX_CONCURRENCY_PATTERN.test(v))).toBe(false);
+      expect(['0', '0%', '101%', '05', '-1', '10 %', ''].some((v) => MAX_CONCURRENCY_PATTERN.test(v))).toBe(
+        false,
+      );
       expect(['0', '0%', '5%', '100%', '12'].every((v) => MAX_ERRORS_PATTERN.test(v))).toBe(true);
       expect(['101%', '00', '-1', '1.5'].some((v) => MAX_ERRORS_PATTERN.test(v))).toBe(false);
     });
