@@ -16,6 +16,7 @@ import {
   type PredictionConfig,
 } from '../shared/aging/predictive-decision.js';
 import { adjustForGuests } from '../shared/aging/guest-adjustment.js';
+import { hostQueries, packQueries } from '../shared/aging/fleet-queries.js';
 import { loadRecordedHosts } from './aging-recorded.js';
 import { Prng } from './aging-prng.js';
 import {
@@ -39,9 +40,7 @@ const EVALUATION_INTERVAL_MS = 6 * HOUR_MS;
  */
 const PERIOD_MS = Number(process.env['AGING_PERIOD_HOURS'] ?? '2') * HOUR_MS;
 const STEPS_PER_PERIOD = PERIOD_MS / STEP_MS;
-/** GetMetricData: at most 500 metric queries and 100,800 datapoints per call; $0.01 per 1,000 metrics. */
-const GMD_MAX_QUERIES = 500;
-const GMD_MAX_DATAPOINTS = 100_800;
+/** GetMetricData: $0.01 per 1,000 metrics requested (its limits per call: fleet-queries.ts). */
 const GMD_DOLLARS_PER_METRIC = 0.01 / 1000;
 const FLEET = 10_000;
 
@@ -226,10 +225,21 @@ function main(): void {
 
   const meanSeries = outcomes.length === 0 ? 0 : median(outcomes.map((o) => o.meanSeries));
   const pointsPerSeries = Math.round(config.windowMs / PERIOD_MS);
-  const queriesPerCall = Math.min(GMD_MAX_QUERIES, Math.floor(GMD_MAX_DATAPOINTS / pointsPerSeries));
-  // Plus one a host: the guests' RSS summed, which MemAvailable is adjusted by.
-  const metrics = Math.ceil(FLEET * (meanSeries + 1));
-  const calls = Math.ceil(metrics / queriesPerCall);
+  // The trigger's own queries (fleet-queries.ts) for a fleet of median hosts, packed as it packs them: the
+  // three host series, the guests' RSS summed, MemTotal, and per QEMU process its RSS and its uptime.
+  const vmsPerHost = Math.max(0, Math.round(meanSeries - 3));
+  const window = { windowMs: config.windowMs, periodSeconds: PERIOD_MS / 1000 };
+  const fleetQueries = Array.from({ length: FLEET }, (_, i) =>
+    hostQueries(
+      { hostId: `h${i}`, pool: 'p' },
+      Array.from({ length: vmsPerHost }, (_, j) => `vm-${j}`),
+      window,
+    ),
+  ).flat();
+  const packed = packQueries(fleetQueries);
+  const queriesPerCall = Math.max(...packed.map((call) => call.length));
+  const metrics = fleetQueries.length;
+  const calls = packed.length;
   const dollarsPerEvaluation = metrics * GMD_DOLLARS_PER_METRIC;
   const evaluationsPerMonth = (30 * 24 * HOUR_MS) / EVALUATION_INTERVAL_MS;
 
@@ -289,7 +299,7 @@ function main(): void {
   );
   console.log('');
   console.log(
-    `cost of one evaluation of ${FLEET} hosts: ${metrics} metrics (median ${round(meanSeries + 1, 1)} series per host: MemAvailable, SUnreclaim, fragmentation, guests' RSS summed, one RSS per QEMU process), ${pointsPerSeries} points each`,
+    `cost of one evaluation of ${FLEET} hosts: ${metrics} metrics (median ${round(meanSeries + 1, 1)} series per host: MemAvailable, SUnreclaim, fragmentation, one RSS per QEMU process; plus the guests' RSS summed, MemTotal and each process's uptime), ${pointsPerSeries} points a series`,
   );
   console.log(
     `  GetMetricData: ${queriesPerCall} queries per call -> ${calls} calls, $${round(dollarsPerEvaluation, 2)} per evaluation at $0.01 per 1,000 metrics; $${round(dollarsPerEvaluation * evaluationsPerMonth, 0)} a month at ${evaluationsPerMonth} evaluations`,

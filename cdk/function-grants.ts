@@ -58,6 +58,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   DryRunReport: APPEND_AUDIT,
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
+  // Lists the registry (a Scan) and claims each predicted host's execution.
+  AgingPredictor: merge({ hosts: ['Scan'] }, CLAIM_REQUEST),
   // Starts (a claim), registers (a conditional put), deregisters (a conditional delete), releases (the
   // host lock and a fenced transition) and syncs (as HostSync), auditing each.
   OperatorApi: merge(
@@ -103,6 +105,14 @@ export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>>
     'ssm:GetCommandInvocation',
     'ssm:ListCommands',
   ],
+};
+
+/**
+ * The CloudWatch reads each function makes: GetMetricData and ListMetrics support no resource-level
+ * permissions nor a namespace condition (only PutMetricData has `cloudwatch:namespace`).
+ */
+export const CLOUDWATCH_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>> = {
+  AgingPredictor: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics'],
 };
 
 /** The host sync reads each managed instance's tags: ListTagsForResource on managed instances. */

@@ -43,6 +43,7 @@ import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
 import {
   COLLECTION_ROUND_GRANT,
+  CLOUDWATCH_READS,
   SSM_READS,
   SSM_TAG_READS,
   TABLE_GRANTS,
@@ -55,12 +56,64 @@ import {
   ALARM_TRIGGER_ASYNC_MAX_EVENT_AGE_MS,
 } from '../shared/workflow/alarm-delivery.js';
 import { acknowledgeFindings, type Acknowledgement } from './nag.js';
+import {
+  FleetPredictionSettingsSchema,
+  PREDICTION_SETTINGS_ENV,
+  type FleetPredictionSettingsInput,
+} from '../shared/aging/fleet-prediction-settings.js';
+import { DEFAULT_EXHAUSTION_LIMITS, type ExhaustionLimits } from '../shared/aging/predict-fleet.js';
+import { DEFAULT_PREDICTION_CONFIG } from '../shared/aging/predictive-decision.js';
+import { describeIssues } from '../shared/domain/validation.js';
 import { RejuvFunction } from './rejuv-function.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
 
 export interface PoolSettings {
   /** At most this many hosts of the pool are out of service for rejuvenation at once. */
   readonly maxHostsInMaintenance: number;
+}
+
+/** The scheduled predictive trigger (shared/aging/predict-fleet.ts); defaults from `npm run bench:aging`. */
+export interface PredictionProps {
+  /**
+   * Time between two evaluations of the fleet.
+   * @default Duration.hours(6)
+   */
+  readonly interval?: Duration;
+  /**
+   * A host is started when the conservative projection of a resource reaches its limit within this long.
+   * @default Duration.days(14)
+   */
+  readonly horizon?: Duration;
+  /**
+   * How much recent history each evaluation reads and judges.
+   * @default Duration.days(7)
+   */
+  readonly window?: Duration;
+  /**
+   * The period of the points read (GetMetricData's Period, statistic Average); a multiple of a minute.
+   * @default Duration.hours(2)
+   */
+  readonly period?: Duration;
+  /**
+   * At most one predictive start per host per this long.
+   * @default Duration.days(1)
+   */
+  readonly dedupeWindow?: Duration;
+  /**
+   * One-sided significance level of the Mann-Kendall test, after the autocorrelation correction.
+   * @default 0.001
+   */
+  readonly alpha?: number;
+  /**
+   * Where each resource runs out, as shares of the host's MemTotal (fragmentation: the index itself).
+   * @default - MemAvailable 2%, SUnreclaim 8%, fragmentation 0.95, a QEMU process's RSS 100%
+   */
+  readonly limits?: Partial<ExhaustionLimits>;
+  /**
+   * Reload level of the predicted rejuvenations.
+   * @default 'vmm-process'
+   */
+  readonly level?: ReloadLevel;
 }
 
 export interface ManagedInstanceTag {
@@ -209,6 +262,12 @@ export interface RejuvenationCoordinatorProps {
    * @default - nobody may act through the operator API
    */
   readonly operators?: readonly OperatorGrant[];
+  /**
+   * The scheduled predictive trigger: reads every host's aging series and starts a rejuvenation with
+   * trigger `predictive` for each host predicted to run out of a resource within the horizon.
+   * @default - every 6 hours, the defaults of PredictionProps
+   */
+  readonly prediction?: PredictionProps;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -337,6 +396,9 @@ export class RejuvenationCoordinator extends Construct {
           ...(triggerId === 'OperatorApi'
             ? { [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators) }
             : {}),
+          ...(triggerId === 'AgingPredictor'
+            ? { [PREDICTION_SETTINGS_ENV]: JSON.stringify(settings.prediction) }
+            : {}),
         },
         // A release runs Preflight and then Verify to their deadlines before it answers.
         ...(triggerId === 'OperatorApi' ? { timeout: settings.operatorApiTimeout } : {}),
@@ -376,6 +438,11 @@ export class RejuvenationCoordinator extends Construct {
       description: 'Syncs the host registry with the managed instances SSM reports',
       schedule: Schedule.rate(props.hostSyncInterval ?? Duration.minutes(5)),
       targets: [new LambdaFunction(functions.HostSync)],
+    });
+    new Rule(this, 'AgingPredictionSchedule', {
+      description: "Judges every host's aging series and starts the hosts predicted to run out",
+      schedule: Schedule.rate(props.prediction?.interval ?? Duration.hours(6)),
+      targets: [new LambdaFunction(functions.AgingPredictor)],
     });
     this.functions = functions;
     this.operatorApiUrl = this.exposeOperatorApi(functions.OperatorApi, settings.operators);
@@ -655,6 +722,8 @@ export class RejuvenationCoordinator extends Construct {
       // These SSM actions support no resource-level permissions.
       functions[fnId].addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: ['*'] }));
     }
+    for (const [fnId, actions] of Object.entries(CLOUDWATCH_READS) as [FunctionId, readonly string[]][])
+      functions[fnId].addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: ['*'] }));
     for (const fnId of SSM_TAG_READS) {
       functions[fnId].addToRolePolicy(
         new PolicyStatement({
@@ -708,6 +777,7 @@ interface Settings {
     readonly maxErrors: string;
     readonly deliveryTimeout: Duration;
   };
+  readonly prediction: FleetPredictionSettingsInput;
 }
 
 const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
@@ -737,6 +807,36 @@ function validateAgingCollection(props: AgingCollectionSettings = {}): Settings[
     // A round must have ended when the next run reads it: delivery gives up before the run allowance.
     deliveryTimeout: Duration.seconds(Math.max(30, interval.toSeconds() - COLLECT_RUN_ALLOWANCE_SECONDS)),
   };
+}
+
+/** The predictor's settings as its function reads them, checked now rather than at its first run. */
+function validatePrediction(p: PredictionProps): FleetPredictionSettingsInput {
+  const ms = (d: Duration | undefined, fallback: number) => (d === undefined ? fallback : d.toMilliseconds());
+  const settings = {
+    config: {
+      ...DEFAULT_PREDICTION_CONFIG,
+      horizonMs: ms(p.horizon, DEFAULT_PREDICTION_CONFIG.horizonMs),
+      windowMs: ms(p.window, DEFAULT_PREDICTION_CONFIG.windowMs),
+      dedupeWindowMs: ms(p.dedupeWindow, DEFAULT_PREDICTION_CONFIG.dedupeWindowMs),
+      alpha: p.alpha ?? DEFAULT_PREDICTION_CONFIG.alpha,
+      // A shorter window than the default needs a proportionally shorter span to be judged at all.
+      minSpanMs: Math.min(
+        DEFAULT_PREDICTION_CONFIG.minSpanMs,
+        ms(p.window, DEFAULT_PREDICTION_CONFIG.windowMs),
+      ),
+    },
+    periodSeconds: p.period === undefined ? 7200 : p.period.toSeconds(),
+    limits: { ...DEFAULT_EXHAUSTION_LIMITS, ...p.limits },
+    level: p.level ?? 'vmm-process',
+  };
+  const parsed = FleetPredictionSettingsSchema.safeParse(settings);
+  if (!parsed.success) throw new Error(`prediction: ${describeIssues(parsed.error).join('; ')}`);
+  const interval = p.interval ?? Duration.hours(6);
+  if (interval.toSeconds() < 300 || interval.toMilliseconds() > settings.config.dedupeWindowMs)
+    throw new Error(
+      `prediction.interval must be 5 min to the dedupe window (${settings.config.dedupeWindowMs / 60_000} min), got ${interval.toSeconds() / 60} min`,
+    );
+  return settings;
 }
 
 /** Props are checked at synth time, with the offending value in the message. */
@@ -779,6 +879,7 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     );
   return {
     agingCollection: validateAgingCollection(props.agingCollection),
+    prediction: validatePrediction(props.prediction ?? {}),
     operators: operators.data,
     operatorApiTimeout: Duration.seconds(releaseChecks + 60),
     defaultMaxHostsInMaintenance: limit(

@@ -28,6 +28,9 @@ export const TRIGGERS = {
   // Starts maintenance for an operator, and registers, deregisters and releases hosts: behind a function
   // URL that AWS authenticates (the caller's ARN is the audited principal).
   OperatorApi: 'operator-api',
+  // On a schedule: judges every host's aging series and starts the hosts predicted to run out
+  // (shared/aging/predict-fleet.ts).
+  AgingPredictor: 'aging-predictor',
 } as const;
 
 export type TriggerId = keyof typeof TRIGGERS;

@@ -57,6 +57,8 @@ export interface RunningLocalCloudWatch {
     metricName: string,
     dimensions: Readonly<Record<string, string>>,
   ): Datapoint[];
+  /** How many requests of an operation were answered (not refused), since the start (for tests). */
+  calls(operation: string): number;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function startLocalCloudWatchEndpoint(
   options: LocalCloudWatchOptions = {},
 ): Promise<RunningLocalCloudWatch> {
   const metrics = new Map<string, StoredMetric>();
+  const answered = new Map<string, number>();
   const now = options.now ?? (() => new Date());
   const region = options.region ?? 'us-east-1';
 
@@ -354,7 +357,20 @@ export async function startLocalCloudWatchEndpoint(
     jsonVersion: '1.0',
     queryCompatible: true,
     maxBodyBytes: MAX_PUT_BYTES,
-    operations: { PutMetricData: putMetricData, GetMetricData: getMetricData, ListMetrics: listMetrics },
+    operations: Object.fromEntries(
+      Object.entries({
+        PutMetricData: putMetricData,
+        GetMetricData: getMetricData,
+        ListMetrics: listMetrics,
+      }).map(([name, operation]): [string, JsonOperation] => [
+        name,
+        async (...args) => {
+          const answer = await operation(...args);
+          answered.set(name, (answered.get(name) ?? 0) + 1);
+          return answer;
+        },
+      ]),
+    ),
     ...(iam === undefined
       ? {}
       : {
@@ -397,6 +413,7 @@ export async function startLocalCloudWatchEndpoint(
         .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
       return [...(metrics.get(keyOf(namespace, metricName, sorted))?.points ?? [])];
     },
+    calls: (operation) => answered.get(operation) ?? 0,
     stop: () => server.stop(),
   };
 }

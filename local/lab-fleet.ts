@@ -1,8 +1,13 @@
 /** Lab hosts (real QEMU VMs) registered with a local environment: in the host registry and with SSM; and a synthetic aging alarm. */
 import { readHeartbeatLog, type HeartbeatLog } from '../host/lab/heartbeat-log.js';
+import { installKernelHostAgent } from '../host/lab/kernel-host-agent.js';
+import { nestedHeartbeatVm, startNestedVm, type NestedVm } from '../host/lab/kernel-host-cycle.js';
+import { kernelHostNode } from '../host/lab/kernel-host-node.js';
+import { startKernelHost, type KernelHost } from '../host/lab/kernel-host.js';
 import { createLabHost, type LabHost } from '../host/lab/lab-host.js';
 import type { GuestRam } from '../host/lab/test-vm.js';
 import type { LocalEnvironment } from './local-environment.js';
+import type { ManagedNode } from './ssm-endpoint/ssm-endpoint.js';
 
 export interface FleetHost {
   readonly hostId: string;
@@ -14,13 +19,16 @@ export interface FleetHost {
 
 let instanceCounter = 0;
 
-export async function addFleetHost(
+/**
+ * Onboards a lab host as an operator would: in the registry, and with SSM under a fresh instance id,
+ * tagged (SendCommand is allowed only to instances with the managed tag).
+ */
+async function onboard(
   env: LocalEnvironment,
-  spec: { hostId: string; pool: string; vms: readonly { name: string; ram?: GuestRam }[] },
-): Promise<FleetHost> {
-  const lab = await createLabHost();
-  for (const vm of spec.vms) await lab.addVm({ name: vm.name, memoryMiB: 64, ram: vm.ram ?? 'shared-shm' });
-  await lab.launch();
+  spec: { hostId: string; pool: string },
+  hostRoot: string,
+  node?: ManagedNode,
+): Promise<string> {
   const instanceId = `mi-${(0x1000 + ++instanceCounter).toString(16).padStart(17, '0')}`;
   await env.store.hosts.register({
     hostId: spec.hostId,
@@ -28,8 +36,18 @@ export async function addFleetHost(
     availabilityZone: 'local-1a',
     instanceId,
   });
-  // Tagged as an operator onboards a host: SendCommand is allowed only to instances with the managed tag.
-  env.ssm.registerHost(instanceId, lab.root, { 'rejuv:managed': 'true', 'rejuv:pool': spec.pool });
+  env.ssm.registerHost(instanceId, hostRoot, { 'rejuv:managed': 'true', 'rejuv:pool': spec.pool }, node);
+  return instanceId;
+}
+
+export async function addFleetHost(
+  env: LocalEnvironment,
+  spec: { hostId: string; pool: string; vms: readonly { name: string; ram?: GuestRam }[] },
+): Promise<FleetHost> {
+  const lab = await createLabHost();
+  for (const vm of spec.vms) await lab.addVm({ name: vm.name, memoryMiB: 64, ram: vm.ram ?? 'shared-shm' });
+  await lab.launch();
+  const instanceId = await onboard(env, spec, lab.root);
   return {
     hostId: spec.hostId,
     instanceId,
@@ -43,6 +61,50 @@ export async function addFleetHost(
           ),
         ),
       ),
+  };
+}
+
+export interface KernelFleetHost {
+  readonly hostId: string;
+  readonly instanceId: string;
+  readonly pool: string;
+  readonly kernelHost: KernelHost;
+  readonly vm: NestedVm;
+  /** Fault seams of the node's SSM agent; set them in a test, clear them after. */
+  readonly faults: {
+    beforeReboot?: (() => Promise<void>) | undefined;
+    afterReboot?: (() => Promise<void>) | undefined;
+  };
+  heartbeats(): Promise<HeartbeatLog>;
+}
+
+/**
+ * A kernel host (a real Linux host in a TCG VM: host/lab/kernel-host.ts) with one nested heartbeat guest,
+ * in the host registry and managed by the local SSM: documents run in its kernel, and exit 194 reboots
+ * it for real.
+ */
+export async function addKernelFleetHost(
+  env: LocalEnvironment,
+  spec: { hostId: string; pool: string; vmName: string },
+): Promise<KernelFleetHost> {
+  const kernelHost = await startKernelHost();
+  const vm = await nestedHeartbeatVm(kernelHost, spec.vmName);
+  await startNestedVm(kernelHost, vm);
+  await installKernelHostAgent(kernelHost, vm);
+  const faults: KernelFleetHost['faults'] = {};
+  const node = kernelHostNode(kernelHost, {
+    beforeReboot: async () => faults.beforeReboot?.(),
+    afterReboot: async () => faults.afterReboot?.(),
+  });
+  const instanceId = await onboard(env, spec, kernelHost.root, node);
+  return {
+    hostId: spec.hostId,
+    instanceId,
+    pool: spec.pool,
+    kernelHost,
+    vm,
+    faults,
+    heartbeats: () => readHeartbeatLog(vm.heartbeatLog),
   };
 }
 

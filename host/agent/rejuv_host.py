@@ -1773,7 +1773,7 @@ def warm_reboot(host, run_id, level, assessments, in_place):
     return finish_run(journal, runs, "failed", reason, code, save_journal)
 
 
-def finish_run(journal, runs, outcome, reason, code, save_journal):
+def finish_run(journal, runs, outcome, reason, code, save_journal, extra=None):
     result = {
         "document": "WarmReboot",
         "runId": journal["runId"],
@@ -1784,6 +1784,7 @@ def finish_run(journal, runs, outcome, reason, code, save_journal):
         "startedAt": journal["startedAt"],
         "durationMs": round(epoch_ms() - journal["startedAt"], 3),
     }
+    result.update(extra or {})
     if reason:
         result["reason"] = reason
         result["reasonCode"] = code
@@ -1851,12 +1852,33 @@ def stage_kexec(settings):
     return None
 
 
+# Written to the console when the kexec is scheduled and when it is entered: an operator at the console
+# sees why the host went away, and the lab times the delay and the kexec itself from outside by them
+# (the host's own clock restarts from the RTC in the new kernel).
+KEXEC_SCHEDULED_MARK = "rejuv: kexec in %d s" % KEXEC_DELAY_S
+KEXEC_ENTERED_MARK = "rejuv: kexec now"
+
+
+def unstage_kexec():
+    """Unloads a staged kexec kernel, so that no later reboot enters it by surprise; best effort."""
+    try:
+        subprocess.run(["kexec", "-u"], stdin=subprocess.DEVNULL, capture_output=True, timeout=KEXEC_LOAD_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log("kexec -u failed: %s" % error)
+
+
 def schedule_kexec():
     """The reload itself, KEXEC_DELAY_S from now; detached in its own session, as it must outlive this
     script, which exits 194 first."""
     reboot = "if [ -d /run/systemd/system ]; then systemctl kexec; else kexec -e; fi"
+
+    def mark(text):
+        # A host without a writable console still reloads: the redirection's failure is ignored.
+        return "echo '%s' >/dev/console 2>/dev/null" % text
+
     subprocess.Popen(
-        ["sh", "-c", "sleep %d; %s" % (KEXEC_DELAY_S, reboot)],
+        ["sh", "-c", "%s; sleep %d; %s; %s" % (mark(KEXEC_SCHEDULED_MARK), KEXEC_DELAY_S,
+                                                mark(KEXEC_ENTERED_MARK), reboot)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -1866,9 +1888,10 @@ def schedule_kexec():
 
 
 def kernel_reload(host, run_id, assessments, settings):
-    """First run (the old kernel): every VM stopped and saved into the state region (the barrier: no VM
-    is quit before all are saved), quit, written back, kexec staged and scheduled. Returns (None,
-    EXIT_REBOOT) so SSM reruns the script after the reload, or a failed result when it never starts."""
+    """First run (the old kernel): the next kernel staged first (loading it takes seconds, and no guest
+    need wait for that), then every VM stopped and saved into the state region (the barrier: no VM is
+    quit before all are saved), quit, written back, kexec scheduled. Returns (None, EXIT_REBOOT) so SSM
+    reruns the script after the reload, or a failed result when it never starts."""
     runs = [VmRun(a, run_id, True) for a in assessments]
     journal = {
         "runId": run_id,
@@ -1889,6 +1912,12 @@ def kernel_reload(host, run_id, assessments, settings):
         write_json_atomically(journal_path(host, run_id), journal)
 
     save_journal("kernel:saving")
+    started = time.monotonic()
+    failure = stage_kexec(settings)
+    journal["kexecLoadMs"] = elapsed_ms(started)
+    if failure is not None:
+        return finish_run(journal, runs, "failed", "kexec -l failed (%s); no VM was touched" % failure,
+                          "reload-failed", save_journal, {"kernelReloaded": False})
     region_path = settings["stateRegion"]
     fd = os.open(region_path, os.O_RDWR)
     try:
@@ -1906,6 +1935,7 @@ def kernel_reload(host, run_id, assessments, settings):
                     if other.outcome == "rolled-back":
                         other.reason = "continued in its original process: %s failed to save" % run.vm.name
                 reason = "; ".join("%s: %s" % (r.vm.name, r.reason) for r in runs if r.reason)
+                unstage_kexec()
                 return finish_run(journal, runs, "failed", "no kexec: " + reason, "suspend-failed", save_journal)
             offset = -(-end // STATE_REGION_ALIGNMENT) * STATE_REGION_ALIGNMENT
             save_journal("kernel:saving")
@@ -1925,14 +1955,6 @@ def kernel_reload(host, run_id, assessments, settings):
     ram_paths = sorted({p for r in runs for p in ram_files_from_argv(r.vm.argv)})
     write_back(ram_paths + [region_path])
     journal["writeBackMs"] = elapsed_ms(started)
-    started = time.monotonic()
-    failure = stage_kexec(settings)
-    journal["kexecLoadMs"] = elapsed_ms(started)
-    if failure is not None:
-        # Every VM is saved and quit: bring each back on this kernel from its saved state.
-        journal["reloadFailure"] = "kexec -l failed (%s)" % failure
-        save_journal("kernel:reloading")
-        return restore_after_reload(host, journal, current_boot_id())
     journal["kexecScheduledAt"] = epoch_ms()
     save_journal("kernel:reloading")
     os.sync()

@@ -189,3 +189,24 @@ export async function guestExec(
     connection.close();
   }
 }
+
+export interface GuestClockReading {
+  /** The guest's wall clock minus this machine's, in ms, taken at the request's midpoint. */
+  readonly offsetMs: number;
+  /** The request's round trip: the offset is good to half of it. */
+  readonly roundTripMs: number;
+}
+
+/** Compares the guest's wall clock (`guest-get-time`) with this machine's. */
+export async function guestClock(socketPath: string, timeoutMs = 10_000): Promise<GuestClockReading> {
+  const deadline = Date.now() + timeoutMs;
+  const connection = await synced(socketPath, deadline);
+  try {
+    const sent = Date.now();
+    const guestNs = (await request(connection, deadline, { execute: 'guest-get-time' })) as number;
+    const received = Date.now();
+    return { offsetMs: guestNs / 1e6 - (sent + received) / 2, roundTripMs: received - sent };
+  } finally {
+    connection.close();
+  }
+}

@@ -7,10 +7,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { GuestExecResult } from './guest-agent-client.js';
 import { KEXEC_TIMEOUT_MS, type NestedVm } from './kernel-host-cycle.js';
 import { announcedBoots, waitForNewKernel } from './kernel-host-node.js';
-import { DEVICE_STATE_REGION, type KernelHost } from './kernel-host.js';
+import type { KernelHost } from './kernel-host.js';
 import { REPO_ROOT } from './repo-paths.js';
 import { HEARTBEAT_PATTERN } from './test-guest.js';
 
@@ -34,7 +35,7 @@ export async function installKernelHostAgent(host: KernelHost, vm: NestedVm): Pr
   await writeFile(join(inventory, `${vm.name}.json`), JSON.stringify(entry, null, 2));
   const settings = {
     schemaVersion: 1,
-    stateRegion: DEVICE_STATE_REGION.device,
+    stateRegion: host.regions.deviceState.device,
     kernel: host.image.kernel,
     initrd: host.image.initrd,
   };
@@ -58,6 +59,8 @@ export interface SsmLikeRun {
   /** Each run of the script: the first, and the rerun after a reboot it asked for with 194. */
   readonly runs: readonly GuestExecResult[];
   readonly bootIds: readonly string[];
+  /** When each run was started (performance.now()): the rerun's is when the host was back for SSM. */
+  readonly startedAtMs: readonly number[];
 }
 
 /**
@@ -66,12 +69,14 @@ export interface SsmLikeRun {
  */
 export async function runLikeSsm(host: KernelHost, args: readonly string[]): Promise<SsmLikeRun> {
   const runs: GuestExecResult[] = [];
+  const startedAtMs: number[] = [];
   const bootIds = [await host.bootId()];
   for (;;) {
     const bootsBefore = await announcedBoots(host);
+    startedAtMs.push(performance.now());
     const run = await runKernelHostAgent(host, args);
     runs.push(run);
-    if (run.exitCode !== EXIT_REBOOT) return { runs, bootIds };
+    if (run.exitCode !== EXIT_REBOOT) return { runs, bootIds, startedAtMs };
     if (runs.length > 2) throw new Error(`the agent asked for a reboot ${runs.length} times: ${run.stderr}`);
     await waitForNewKernel(host, bootsBefore, { timeoutMs: KEXEC_TIMEOUT_MS });
     bootIds.push(await host.bootId());

@@ -11,12 +11,12 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { waitForHeartbeat } from './heartbeat-log.js';
-import { DEVICE_STATE_REGION, GUEST_RAM_REGION, type KernelHost } from './kernel-host.js';
+import type { KernelHost } from './kernel-host.js';
 import { announcedBoots } from './kernel-host-node.js';
 import { REPO_ROOT } from './repo-paths.js';
 import { buildTestGuest } from './test-guest.js';
 
-const VM_STATE_SCRIPT = join(REPO_ROOT, 'host', 'lab', 'kernel-host-vm-state.py');
+export const VM_STATE_SCRIPT = join(REPO_ROOT, 'host', 'lab', 'kernel-host-vm-state.py');
 /** A new kernel under TCG reaches init in 6-20 s, more on a busy machine. */
 export const KEXEC_TIMEOUT_MS = 180_000;
 
@@ -30,17 +30,18 @@ export interface NestedVm {
   readonly qemuLog: string;
 }
 
-function quote(arg: string): string {
+export function quote(arg: string): string {
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The heartbeat guest with its RAM on the whole guest-RAM region (not started). */
+/** The heartbeat guest with its RAM on the whole guest-RAM region, whatever its size (not started). */
 export async function nestedHeartbeatVm(host: KernelHost, name: string): Promise<NestedVm> {
   const disk = join(host.root, `${name}.img`);
   await copyFile(await buildTestGuest(), disk);
   const qmpSocket = `/run/rejuv/${name}.qmp`;
   const heartbeatLog = join(host.root, `${name}.serial.log`);
-  const size = `${GUEST_RAM_REGION.sizeMiB}M`;
+  const ram = host.regions.guestRam;
+  const size = `${ram.sizeMiB}M`;
   return {
     name,
     qmpSocket,
@@ -57,7 +58,7 @@ export async function nestedHeartbeatVm(host: KernelHost, name: string): Promise
       '-m',
       size,
       '-object',
-      `memory-backend-file,id=ram0,size=${size},mem-path=${GUEST_RAM_REGION.device},share=on`,
+      `memory-backend-file,id=ram0,size=${size},mem-path=${ram.device},share=on`,
       '-nodefaults',
       '-no-user-config',
       '-display',
@@ -75,7 +76,7 @@ export async function nestedHeartbeatVm(host: KernelHost, name: string): Promise
 }
 
 /** Starts the VM's QEMU in the kernel host, detached, and waits for its QMP socket. */
-async function startNested(host: KernelHost, vm: NestedVm, extra: readonly string[]): Promise<void> {
+export async function startNested(host: KernelHost, vm: NestedVm, extra: readonly string[]): Promise<void> {
   const command = [...vm.argv, ...extra].map(quote).join(' ');
   await host.sh(
     `mkdir -p /run/rejuv && (setsid ${command} </dev/null >>${quote(vm.qemuLog)} 2>&1 &) && ` +
@@ -147,10 +148,12 @@ export async function kernelCycle(host: KernelHost, vm: NestedVm): Promise<Kerne
   const [saved, save] = await timed(
     async () =>
       JSON.parse(
-        await host.sh(`python3 ${quote(VM_STATE_SCRIPT)} save ${vm.qmpSocket} ${DEVICE_STATE_REGION.device}`),
+        await host.sh(
+          `python3 ${quote(VM_STATE_SCRIPT)} save ${vm.qmpSocket} ${host.regions.deviceState.device}`,
+        ),
       ) as { stateBytes: number },
   );
-  const [ramDigestBefore, digestBefore] = await timed(() => digest(host, GUEST_RAM_REGION.device));
+  const [ramDigestBefore, digestBefore] = await timed(() => digest(host, host.regions.guestRam.device));
   const { kernel, initrd } = host.image;
   const [, kexecLoad] = await timed(() =>
     host.sh(`kexec -l ${quote(kernel)} --initrd=${quote(initrd)} --reuse-cmdline`),
@@ -163,10 +166,12 @@ export async function kernelCycle(host: KernelHost, vm: NestedVm): Promise<Kerne
   await host.waitForAgent(KEXEC_TIMEOUT_MS);
   const agentAt = performance.now();
   const bootIdAfter = await host.bootId();
-  const [ramDigestAfter, digestAfter] = await timed(() => digest(host, GUEST_RAM_REGION.device));
+  const [ramDigestAfter, digestAfter] = await timed(() => digest(host, host.regions.guestRam.device));
   const [, restore] = await timed(async () => {
     await startNested(host, vm, ['-incoming', 'defer']);
-    await host.sh(`python3 ${quote(VM_STATE_SCRIPT)} restore ${vm.qmpSocket} ${DEVICE_STATE_REGION.device}`);
+    await host.sh(
+      `python3 ${quote(VM_STATE_SCRIPT)} restore ${vm.qmpSocket} ${host.regions.deviceState.device}`,
+    );
   });
   const phasesMs = {
     save,

@@ -21,6 +21,8 @@ export interface KernelHostNode {
 }
 
 export interface KernelHostNodeOptions {
+  /** Fault seam: runs when the node starts to reboot (for example, to make it never come back). */
+  readonly beforeReboot?: () => Promise<void>;
   /**
    * Fault seam: runs after the new kernel is up and before SSM runs the step again (for example, to
    * damage the saved device state, which nothing else in the lab can do at that instant).
@@ -116,6 +118,7 @@ export function kernelHostNode(host: KernelHost, options: KernelHostNodeOptions 
   return {
     launcher,
     async reboot(signal) {
+      await options.beforeReboot?.();
       await waitForNewKernel(host, bootsAtLastLaunch, { signal });
       if (signal?.aborted !== true) await options.afterReboot?.();
     },

@@ -6,6 +6,10 @@ host (host/lab/kernel-host.ts), with the agent's own QMP code (host/agent/rejuv_
                                        quit QEMU, write the device back; guest RAM is shared, so not sent
   restore <qmp socket> <state device>  into a QEMU started with -incoming defer: x-ignore-shared, load
                                        the state from the device, cont
+  save-all <qmp socket> <file>         the classic way, for the bench's baseline: stop, migrate RAM and
+                                       device state into a file on disk, quit, write the file back
+  restore-all <qmp socket> <file>      RAM and device state from that file, into -incoming defer, cont
+  quit <qmp socket>                    QEMU quits (a guest about to go with its host's normal reboot)
 
 Prints one JSON line: QEMU's STOP/RESUME timestamps (ms), the state's size, the phases in ms.
 """
@@ -18,25 +22,28 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import rejuv_host as agent  # noqa: E402  (the agent is one file beside the lab, not a package)
 
 MIGRATION_TIMEOUT_S = 120
+# Guest RAM through 9p from a doubly emulated QEMU: tens of MiB/s at best.
+WHOLE_RAM_MIGRATION_TIMEOUT_S = 900
 
 
 def elapsed_ms(since):
     return round((time.monotonic() - since) * 1000, 1)
 
 
-def save(qmp_socket, device):
+def save(qmp_socket, target, with_ram=False):
     qmp = agent.Qmp(qmp_socket)
     phases = {}
     started = time.monotonic()
     qmp.execute("stop")
     phases["stop"] = elapsed_ms(started)
     started = time.monotonic()
-    agent.set_migration_capabilities(qmp, True)
-    fd = os.open(device, os.O_WRONLY)
+    agent.set_migration_capabilities(qmp, not with_ram)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if with_ram else os.open(target, os.O_WRONLY)
     try:
         agent.send_fd(qmp, "rejuv-state", fd)
         qmp.execute("migrate", {"uri": "fd:rejuv-state"})
-        info = agent.wait_for_migration(qmp, MIGRATION_TIMEOUT_S, "device state save")
+        timeout = WHOLE_RAM_MIGRATION_TIMEOUT_S if with_ram else MIGRATION_TIMEOUT_S
+        info = agent.wait_for_migration(qmp, timeout, "state save")
         phases["save"] = elapsed_ms(started)
         started = time.monotonic()
         stopped_at = qmp.event_time_ms("STOP")
@@ -53,18 +60,18 @@ def save(qmp_socket, device):
     return {"stoppedAt": stopped_at, "stateBytes": info.get("ram", {}).get("transferred"), "phasesMs": phases}
 
 
-def restore(qmp_socket, device):
+def restore(qmp_socket, source, with_ram=False):
     qmp = agent.Qmp(qmp_socket)
     phases = {}
     started = time.monotonic()
-    agent.set_migration_capabilities(qmp, True)
-    fd = os.open(device, os.O_RDONLY)
+    agent.set_migration_capabilities(qmp, not with_ram)
+    fd = os.open(source, os.O_RDONLY)
     try:
         agent.send_fd(qmp, "rejuv-state", fd)
     finally:
         os.close(fd)
     qmp.execute("migrate-incoming", {"uri": "fd:rejuv-state"})
-    agent.wait_for_migration(qmp, MIGRATION_TIMEOUT_S, "device state restore")
+    agent.wait_for_migration(qmp, WHOLE_RAM_MIGRATION_TIMEOUT_S if with_ram else MIGRATION_TIMEOUT_S, "state restore")
     phases["restore"] = elapsed_ms(started)
     started = time.monotonic()
     agent.ensure_running(qmp, "restored VM is %s, not running")
@@ -74,13 +81,28 @@ def restore(qmp_socket, device):
     return {"resumedAt": resumed_at, "phasesMs": phases}
 
 
+def quit_vm(qmp_socket):
+    qmp = agent.Qmp(qmp_socket)
+    started = time.monotonic()
+    qmp.quit()
+    return {"phasesMs": {"quit": elapsed_ms(started)}}
+
+
+ACTIONS = {
+    "save": lambda qmp, path: save(qmp, path),
+    "restore": lambda qmp, path: restore(qmp, path),
+    "save-all": lambda qmp, path: save(qmp, path, with_ram=True),
+    "restore-all": lambda qmp, path: restore(qmp, path, with_ram=True),
+    "quit": quit_vm,
+}
+
+
 def main(argv):
-    if len(argv) != 3 or argv[0] not in ("save", "restore"):
+    action = ACTIONS.get(argv[0]) if argv else None
+    if action is None or len(argv) != (2 if argv[0] == "quit" else 3):
         print(__doc__, file=sys.stderr)
         return 2
-    action, qmp_socket, device = argv
-    result = save(qmp_socket, device) if action == "save" else restore(qmp_socket, device)
-    print(json.dumps(result, sort_keys=True))
+    print(json.dumps(action(*argv[1:]), sort_keys=True))
     return 0
 
 

@@ -17,16 +17,66 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { guestExec, waitForGuestAgent, type GuestExecResult } from './guest-agent-client.js';
+import {
+  guestClock,
+  guestExec,
+  waitForGuestAgent,
+  type GuestClockReading,
+  type GuestExecResult,
+} from './guest-agent-client.js';
 import { buildKernelHostImage, type KernelHostImage } from './kernel-host-image.js';
 import { LAB_HOSTS_DIR, REPO_ROOT } from './repo-paths.js';
 import { teardownHost } from './teardown-host.js';
 
-/** The preserved regions: guest RAM, then device state. Offsets and sizes in MiB. */
+export interface PreservedRegion {
+  readonly device: string;
+  readonly offsetMiB: number;
+  readonly sizeMiB: number;
+}
+
+/** The preserved regions by default: guest RAM, then device state. Offsets and sizes in MiB. */
 export const GUEST_RAM_REGION = { device: '/dev/pmem0', offsetMiB: 256, sizeMiB: 64 } as const;
 export const DEVICE_STATE_REGION = { device: '/dev/pmem1', offsetMiB: 384, sizeMiB: 16 } as const;
 
-const MEMORY_MIB = 1024;
+/** The kernel reserves a legacy pmem region only when it starts on a memory section boundary. */
+const SECTION_MIB = 128;
+const MAX_GUEST_RAM_MIB = 4096;
+const MIN_MEMORY_MIB = 1024;
+/** What the kernel host itself needs besides the regions: kernel, page cache, nested QEMU, python. */
+const HOST_OWN_MEMORY_MIB = 600;
+
+export interface KernelHostRegions {
+  readonly guestRam: PreservedRegion;
+  readonly deviceState: PreservedRegion;
+}
+
+/**
+ * Guest RAM of `guestRamMiB` at 256 MiB, the device-state region on the next section boundary after
+ * it. 64 MiB gives the default regions.
+ */
+export function kernelHostRegions(guestRamMiB: number): KernelHostRegions {
+  if (!Number.isInteger(guestRamMiB) || guestRamMiB < 1 || guestRamMiB > MAX_GUEST_RAM_MIB)
+    throw new Error(
+      `guestRamMiB must be a whole number of MiB from 1 to ${MAX_GUEST_RAM_MIB}, not ${guestRamMiB}`,
+    );
+  const guestRam = { ...GUEST_RAM_REGION, sizeMiB: guestRamMiB };
+  const stateOffsetMiB = guestRam.offsetMiB + Math.ceil(guestRamMiB / SECTION_MIB) * SECTION_MIB;
+  return { guestRam, deviceState: { ...DEVICE_STATE_REGION, offsetMiB: stateOffsetMiB } };
+}
+
+/** The kernel host's RAM: 1 GiB, more when the regions reach past what that leaves the host itself. */
+function kernelHostMemoryMiB(regions: KernelHostRegions): number {
+  const regionsEnd = regions.deviceState.offsetMiB + regions.deviceState.sizeMiB;
+  return Math.max(MIN_MEMORY_MIB, Math.ceil((regionsEnd + HOST_OWN_MEMORY_MIB) / SECTION_MIB) * SECTION_MIB);
+}
+
+export interface KernelHostOptions {
+  /**
+   * Size of the preserved guest-RAM region (/dev/pmem0), in MiB; the nested guest's RAM is all of it.
+   * @default 64
+   */
+  readonly guestRamMiB?: number;
+}
 /** Boot to a guest agent that answers: about 10 s alone, several times that on a busy 2-core machine. */
 const BOOT_TIMEOUT_MS = 180_000;
 
@@ -37,6 +87,7 @@ export interface KernelHost {
   readonly image: KernelHostImage;
   /** The kernel command line, which a kexec passes on unchanged (`--reuse-cmdline`). */
   readonly append: string;
+  readonly regions: KernelHostRegions;
   /** Milliseconds from starting QEMU to the guest agent's first answer. */
   readonly bootMs: number;
   /** Runs `script` with /bin/sh in the kernel host; resolves whatever its exit code. */
@@ -44,24 +95,40 @@ export interface KernelHost {
   /** Like `exec`, but throws (with its stderr) unless the script exits 0; resolves with its stdout. */
   sh(script: string, options?: { timeoutMs?: number }): Promise<string>;
   bootId(): Promise<string>;
+  /**
+   * The kernel host's wall clock against this machine's. A new kernel sets its clock from the RTC, to
+   * the second, so times the host stamped before and after a kexec differ by this offset's change.
+   */
+  clock(): Promise<GuestClockReading>;
   /** Waits for the guest agent to answer again (after a kexec). */
   waitForAgent(timeoutMs?: number): Promise<void>;
   /** The kernel host's console (ttyS0): kernel messages and /init's `KH INIT`/`KH READY` markers. */
   console(): Promise<string>;
+  /**
+   * A cold reboot: the kernel resets the machine (sync, then sysrq `b`), QEMU exits on it
+   * (`-no-reboot`) and is started again from scratch, firmware and kernel boot included, with the
+   * same lab directory. Resolves with the milliseconds from the new QEMU's start to its guest agent's
+   * first answer. Nested guests are gone: quit them first.
+   */
+  reboot(): Promise<number>;
   teardown(): Promise<void>;
 }
 
 const openKernelHosts = new Set<string>();
 
-export function kernelHostAppend(image: KernelHostImage, root: string): string {
-  const region = (r: { offsetMiB: number; sizeMiB: number }) => `memmap=${r.sizeMiB}M!${r.offsetMiB}M`;
+export function kernelHostAppend(
+  image: KernelHostImage,
+  root: string,
+  regions: KernelHostRegions = { guestRam: GUEST_RAM_REGION, deviceState: DEVICE_STATE_REGION },
+): string {
+  const region = (r: PreservedRegion) => `memmap=${r.sizeMiB}M!${r.offsetMiB}M`;
   return [
     'console=ttyS0',
     'loglevel=4',
     'panic=-1',
     'no_timer_check',
-    region(GUEST_RAM_REGION),
-    region(DEVICE_STATE_REGION),
+    region(regions.guestRam),
+    region(regions.deviceState),
     `rejuv.tools=${image.tools}`,
     // The checkout: the lab's scripts and the unpacked tools are read from it inside the chroot.
     `rejuv.repo=${REPO_ROOT}`,
@@ -69,7 +136,7 @@ export function kernelHostAppend(image: KernelHostImage, root: string): string {
   ].join(' ');
 }
 
-function kernelHostArgv(image: KernelHostImage, root: string, append: string): string[] {
+function kernelHostArgv(image: KernelHostImage, root: string, append: string, memoryMiB: number): string[] {
   return [
     'qemu-system-x86_64',
     '-name',
@@ -79,7 +146,7 @@ function kernelHostArgv(image: KernelHostImage, root: string, append: string): s
     '-machine',
     'pc',
     '-m',
-    `${MEMORY_MIB}M`,
+    `${memoryMiB}M`,
     '-smp',
     '2',
     '-nodefaults',
@@ -115,33 +182,60 @@ function kernelHostArgv(image: KernelHostImage, root: string, append: string): s
   ];
 }
 
+interface Launch {
+  /** Why QEMU ended, once it has. */
+  exit: string | undefined;
+  readonly exited: Promise<void>;
+  readonly startedAt: number;
+}
+
+async function launchQemu(argv: readonly string[], root: string): Promise<Launch> {
+  const [binary, ...args] = argv;
+  if (binary === undefined) throw new Error('kernel host argv is empty');
+  const log = await open(join(root, 'qemu.log'), 'a');
+  try {
+    const launch: Launch = {
+      exit: undefined,
+      startedAt: performance.now(),
+      exited: new Promise<void>((resolve) => {
+        const child = spawn(binary, args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
+        child.once('exit', (code, signal) => {
+          launch.exit = `code ${code}, signal ${signal}`;
+          resolve();
+        });
+        child.once('error', (error) => {
+          launch.exit = error.message;
+          resolve();
+        });
+        child.unref();
+      }),
+    };
+    return launch;
+  } finally {
+    await log.close();
+  }
+}
+
+/** A cold reboot: QEMU exits on the reset (`-no-reboot`). */
+const REBOOT_EXIT_TIMEOUT_MS = 60_000;
+
 /** Boots a kernel host and waits until its guest agent answers. */
-export async function startKernelHost(): Promise<KernelHost> {
+export async function startKernelHost(options: KernelHostOptions = {}): Promise<KernelHost> {
+  const regions = kernelHostRegions(options.guestRamMiB ?? GUEST_RAM_REGION.sizeMiB);
   const image = await buildKernelHostImage();
   const id = `k-${randomBytes(4).toString('hex')}`;
   const root = join(LAB_HOSTS_DIR, id);
   await mkdir(root, { recursive: true });
   openKernelHosts.add(root);
-  const append = kernelHostAppend(image, root);
-  const [binary, ...args] = kernelHostArgv(image, root, append);
-  if (binary === undefined) throw new Error('kernel host argv is empty');
-  const log = await open(join(root, 'qemu.log'), 'a');
-  let exit: string | undefined;
-  const started = performance.now();
-  try {
-    const child = spawn(binary, args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
-    child.once('exit', (code, signal) => (exit = `code ${code}, signal ${signal}`));
-    child.once('error', (error) => (exit = error.message));
-    child.unref();
-  } finally {
-    await log.close();
-  }
+  const append = kernelHostAppend(image, root, regions);
+  const argv = kernelHostArgv(image, root, append, kernelHostMemoryMiB(regions));
+  let launch = await launchQemu(argv, root);
   const agentSocket = join(root, 'qga.sock');
   const waitForAgent = async (timeoutMs = BOOT_TIMEOUT_MS): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (exit !== undefined)
-        throw new Error(`kernel host ${id} exited (${exit}); see ${root}/qemu.log and console.log`);
+      if (launch.exit !== undefined)
+        throw new Error(`kernel host ${id} exited (${launch.exit}); see ${root}/qemu.log and console.log`);
       try {
         await waitForGuestAgent(agentSocket, Math.min(10_000, Math.max(0, deadline - Date.now())));
         return;
@@ -157,6 +251,7 @@ export async function startKernelHost(): Promise<KernelHost> {
     root,
     image,
     append,
+    regions,
     bootMs: 0,
     exec,
     async sh(script, options) {
@@ -170,8 +265,25 @@ export async function startKernelHost(): Promise<KernelHost> {
     async bootId() {
       return (await host.sh('cat /proc/sys/kernel/random/boot_id')).trim();
     },
+    clock: () => guestClock(agentSocket),
     waitForAgent,
     console: () => readFile(join(root, 'console.log'), 'utf8').catch(() => ''),
+    async reboot() {
+      // Detached and delayed, so the guest agent's answer gets out before the machine resets.
+      await host.sh(
+        `(setsid sh -c 'sleep 0.2; sync; echo b >/proc/sysrq-trigger' </dev/null >/dev/null 2>&1 &)`,
+      );
+      const timeout = new Promise<'timeout'>((resolve) =>
+        setTimeout(resolve, REBOOT_EXIT_TIMEOUT_MS, 'timeout'),
+      );
+      if ((await Promise.race([launch.exited, timeout])) === 'timeout')
+        throw new Error(
+          `kernel host ${id}: QEMU did not exit within ${REBOOT_EXIT_TIMEOUT_MS} ms of the reset`,
+        );
+      launch = await launchQemu(argv, root);
+      await waitForAgent();
+      return performance.now() - launch.startedAt;
+    },
     async teardown() {
       openKernelHosts.delete(root);
       await teardownHost(root);
@@ -183,7 +295,7 @@ export async function startKernelHost(): Promise<KernelHost> {
     await host.teardown();
     throw error;
   }
-  return { ...host, bootMs: performance.now() - started };
+  return { ...host, bootMs: performance.now() - launch.startedAt };
 }
 
 /** Tears down every kernel host this process started and has not torn down yet. */

@@ -3,6 +3,7 @@
  * measurements it accepted, the predictive trigger reads the series back.
  */
 import type { AgingMeasurement, CollectorRefusalCode } from '../aging/collector-output.js';
+import type { PlannedQuery } from '../aging/fleet-queries.js';
 
 export interface MeasurementToPublish {
   readonly measurement: AgingMeasurement;
@@ -36,9 +37,22 @@ export interface MetricSeries {
 /** A round's refusals counted by reason, for the `CollectorRefusals` metric (dimension `Reason`). */
 export type RefusalCounts = Readonly<Partial<Record<CollectorRefusalCode, number>>>;
 
+/** One query's answer: its points (ascending, one per time, gaps left as gaps), or why its call failed. */
+export type QueryAnswer = readonly { readonly t: number; readonly v: number }[] | Error;
+
 export interface AgingMetrics {
   publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]>;
   /** One datapoint per reason at `at`, zero for reasons of no refusal: an alarm sees 0, not missing data. */
   publishRefusals(counts: RefusalCounts, at: Date): Promise<void>;
   readSeries(request: SeriesRequest): Promise<MetricSeries[]>;
+  /**
+   * Many hosts' queries at once, packed into as few calls as the service's limits allow (`packQueries`):
+   * one answer per query, in order. A call that fails fails only its own queries.
+   */
+  readQueries(
+    queries: readonly PlannedQuery[],
+    range: { readonly start: Date; readonly end: Date },
+  ): Promise<{ readonly answers: QueryAnswer[]; readonly calls: number }>;
+  /** The QEMU processes with data in the last two weeks, by host: whose RSS series there are to read. */
+  listQemuProcesses(): Promise<Map<string, string[]>>;
 }

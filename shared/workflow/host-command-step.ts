@@ -224,5 +224,13 @@ function resultDetail(
     ...(result?.silentAtPreflight === undefined
       ? {}
       : { silentAtPreflight: result.silentAtPreflight.join(',') }),
+    // The kernel level's reload, as the host saw it: the audit lists the kernels before and after.
+    ...(result?.kernelReloaded === undefined
+      ? {}
+      : {
+          kernelReloaded: result.kernelReloaded,
+          bootIdBefore: result.bootIdBefore ?? null,
+          bootIdAfter: result.bootIdAfter ?? null,
+        }),
   };
 }

@@ -25,6 +25,10 @@ export const HostResultSchema = z
     silentVms: SilentGuestsSchema.optional(),
     /** Verify: the guests it did not fail because they were silent at Preflight. */
     silentAtPreflight: SilentGuestsSchema.optional(),
+    /** WarmReboot at level `kernel`: whether the host kernel was reloaded, and the boots around it. */
+    kernelReloaded: z.boolean().optional(),
+    bootIdBefore: z.string().max(64).optional(),
+    bootIdAfter: z.string().max(64).optional(),
   })
   .loose()
   .transform((r) => ({

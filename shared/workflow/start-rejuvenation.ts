@@ -72,6 +72,52 @@ export async function startFromAlarm(
   return claimAndStart(deps, name, request);
 }
 
+/** A host the predictive trigger found heading for exhaustion within its horizon. */
+export interface PredictedExhaustion {
+  readonly hostId: string;
+  /** `prediction#<host>#<window start>` (prediction-key.ts): one execution per host per window. */
+  readonly dedupeKey: string;
+  /** The evidence, as the request's reason (and so the audit's): at most 1,024 characters. */
+  readonly reason: string;
+}
+
+export const PREDICTIVE_PRINCIPAL = 'rejuv:aging-predictor';
+
+/**
+ * Starts the predicted host's rejuvenation, once per dedupe window. Unlike an alarm, two evaluations in one
+ * window carry different evidence (the series moved on), so their requests differ: the second finds the
+ * first's claim and starts nothing, where re-sending the start would ask Step Functions for a second
+ * execution of one name with another input. The cost: a first evaluation that crashed between its claim and
+ * its start loses that window's start, and the next window's evaluation makes it.
+ */
+export async function startFromPrediction(
+  deps: TriggerDeps,
+  prediction: PredictedExhaustion,
+  level: ReloadLevel,
+): Promise<TriggerResult> {
+  const name = executionName('predict', prediction.hostId, prediction.dedupeKey);
+  const request: RejuvenationRequest = parseWith(RejuvenationRequestSchema, 'rejuvenation request', {
+    hostId: prediction.hostId,
+    trigger: 'predictive',
+    principal: PREDICTIVE_PRINCIPAL,
+    reason: prediction.reason.slice(0, 1024),
+    level,
+    dryRun: false,
+    allowSilentGuests: false,
+  });
+  const digest = requestDigest(request);
+  const claim = await deps.idempotency.claim(
+    { executionName: name, requestDigest: digest },
+    deps.dedupeTtlSeconds,
+  );
+  if (!claim.claimed && claim.existing.requestDigest !== digest)
+    return { status: 'duplicate', executionName: name, hostId: request.hostId };
+  const started = await deps.executions.start(name, request);
+  return claim.claimed && started.started
+    ? { status: 'started', executionName: name, executionArn: started.executionArn, hostId: request.hostId }
+    : { status: 'duplicate', executionName: name, hostId: request.hostId };
+}
+
 /**
  * Claims the execution (its name, derived from what the trigger deduplicates, and the digest of its
  * request: Admit admits nothing else), then starts it. An execution already claimed is a duplicate, but

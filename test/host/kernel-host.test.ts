@@ -6,13 +6,11 @@ import {
   startNestedVm,
   type NestedVm,
 } from '../../host/lab/kernel-host-cycle.js';
-import { installKernelHostAgent, runKernelHostAgent, runLikeSsm } from '../../host/lab/kernel-host-agent.js';
 import { startKernelHost, teardownOpenKernelHosts, type KernelHost } from '../../host/lab/kernel-host.js';
-import { parseHostDocumentResult, type WarmRebootVm } from '../../host/results/host-document-result.js';
 
-// One kernel host for the whole file (a TCG VM booting Debian's kernel, 11-18 s, plus two kexec cycles
-// of 30-60 s each, the raw one and the agent's; about 2.5-3.5 min in all on this 2-core machine): CI has
-// two cores. The tests run in order and build on each other.
+// One kernel host for the whole file (a TCG VM booting Debian's kernel, 11-18 s, plus the raw kexec
+// cycle, 30-60 s): CI has two cores. The tests run in order and build on each other. The agent's own
+// kernel level, through SSM and the state machine, is test/e2e/kernel-level.test.ts.
 let host: KernelHost;
 let vm: NestedVm;
 
@@ -71,54 +69,4 @@ describe('Kernel host: a Linux host for the kernel level', () => {
     // The guest's own process is a new one, in a kernel that booted after the cycle began.
     expect(await host.bootId()).toBe(cycle.bootIdAfter);
   }, 300_000);
-
-  it('runs Preflight and WarmReboot at level kernel through the agent: exit 194, kexec, the rerun restores', async () => {
-    await installKernelHostAgent(host, vm);
-    const preflight = await runKernelHostAgent(host, [
-      'preflight',
-      '--run-id',
-      'kernel-1',
-      '--level',
-      'kernel',
-    ]);
-    expect(parseHostDocumentResult(preflight.stdout)).toMatchObject({ outcome: 'ok', level: 'kernel' });
-    const before = await readHeartbeatLog(vm.heartbeatLog);
-
-    const { runs, bootIds } = await runLikeSsm(host, [
-      'warm-reboot',
-      '--run-id',
-      'kernel-1',
-      '--level',
-      'kernel',
-    ]);
-
-    const last = runs.at(-1);
-    expect(
-      runs.map((run) => run.exitCode),
-      `${last?.stdout}\n${last?.stderr}`,
-    ).toEqual([194, 0]);
-    expect(runs[0]?.stdout).toBe('');
-    expect(bootIds[1]).not.toBe(bootIds[0]);
-    const result = parseHostDocumentResult(runs[1]?.stdout ?? '');
-    expect(result).toMatchObject({ outcome: 'ok', kernelReloaded: true, bootIdBefore: bootIds[0] });
-    const [entry] = result.vms as WarmRebootVm[];
-    expect(entry).toMatchObject({ name: 'vm-a', outcome: 'resumed', path: 'kernel-reload' });
-    console.info(
-      `agent kernel reload: pause ${Math.round(entry?.pauseMs ?? 0)} ms, ${JSON.stringify(entry?.phasesMs)}`,
-    );
-
-    const verify = await runKernelHostAgent(host, [
-      'verify',
-      '--run-id',
-      'kernel-1',
-      '--heartbeat-timeout-seconds',
-      '120',
-    ]);
-    expect(parseHostDocumentResult(verify.stdout)).toMatchObject({ outcome: 'ok' });
-    await waitForHeartbeat(vm.heartbeatLog, (before.counters.at(-1) ?? 0) + 20, 60_000);
-    const after = await readHeartbeatLog(vm.heartbeatLog);
-    expect(after.boots).toBe(1);
-    expect(after.badPages).toEqual([]);
-    expect(counterBreaks(after.counters)).toEqual([]);
-  }, 600_000);
 });

@@ -132,8 +132,13 @@ describe('Document: WarmReboot at level kernel (agent flow, kexec replaced)', ()
     }
   });
 
-  it('brings every VM back on the running kernel when kexec cannot stage the next one', async () => {
-    host = await launchTwoVms();
+  it('stages the next kernel before touching any VM: when kexec cannot load it, no VM is stopped', async () => {
+    const lab = await launchTwoVms();
+    host = lab;
+    const pidsBefore = [await vmPid(host.vm('vm-a').argv), await vmPid(host.vm('vm-b').argv)];
+    const countersBefore = await Promise.all(
+      ['vm-a', 'vm-b'].map(async (name) => (await readHeartbeatLog(lab.vm(name).heartbeat.log)).counters),
+    );
 
     const [only, ...rest] = await kernelFlow(host.root, 'kernel-no-load', 'load-fails');
 
@@ -141,9 +146,14 @@ describe('Document: WarmReboot at level kernel (agent flow, kexec replaced)', ()
     expect(only?.exitCode).toBe(1);
     const result = parseHostDocumentResult(only?.stdout ?? '');
     expect(result).toMatchObject({ outcome: 'failed', reasonCode: 'reload-failed', kernelReloaded: false });
-    expect(result.reason).toMatch(/kexec -l failed \(exit 255: Cannot load \/boot\/vmlinuz-lab\)/);
-    expect((result.vms as WarmRebootVm[]).map((vm) => vm.outcome)).toEqual(['resumed', 'resumed']);
-    const verify = await runHostDocument(host.root, 'Verify', { runId: 'kernel-no-load' });
-    expect(verify.result.outcome).toBe('ok');
+    expect(result.reason).toMatch(
+      /kexec -l failed \(exit 255: Cannot load \/boot\/vmlinuz-lab\); no VM was touched/,
+    );
+    expect((result.vms as WarmRebootVm[]).map((vm) => vm.outcome)).toEqual(['untouched', 'untouched']);
+    expect([await vmPid(host.vm('vm-a').argv), await vmPid(host.vm('vm-b').argv)]).toEqual(pidsBefore);
+    for (const [index, name] of ['vm-a', 'vm-b'].entries()) {
+      await waitForHeartbeat(host.vm(name).heartbeat.log, countersBefore[index]?.at(-1) ?? 0);
+      expect(counterBreaks((await readHeartbeatLog(host.vm(name).heartbeat.log)).counters)).toEqual([]);
+    }
   });
 });

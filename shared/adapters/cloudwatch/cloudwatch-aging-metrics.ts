@@ -5,6 +5,7 @@
  */
 import {
   GetMetricDataCommand,
+  ListMetricsCommand,
   PutMetricDataCommand,
   type CloudWatchClient,
   type MetricDataQuery,
@@ -12,12 +13,14 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { cleanPoints } from '../../aging/aging-series.js';
 import { COLLECTOR_REFUSALS } from '../../aging/collector-output.js';
+import { packQueries, type PlannedQuery } from '../../aging/fleet-queries.js';
 import {
   AGING_NAMESPACE,
   COLLECTOR_REFUSALS_METRIC,
   batchMetricData,
   hostDimensions,
   measurementMetricData,
+  QEMU_METRICS,
   type MetricDatum,
 } from '../../aging/metric-data.js';
 import type {
@@ -25,6 +28,7 @@ import type {
   MeasurementToPublish,
   MetricSeries,
   PublishOutcome,
+  QueryAnswer,
   RefusalCounts,
   SeriesRequest,
 } from '../../ports/aging-metrics.js';
@@ -134,6 +138,106 @@ export class CloudWatchAgingMetrics implements AgingMetrics {
       return { metricName, vm, points: times.map((t, j) => ({ t, v: values[j] as number })) };
     });
   }
+
+  async readQueries(
+    queries: readonly PlannedQuery[],
+    range: { readonly start: Date; readonly end: Date },
+  ): Promise<{ answers: QueryAnswer[]; calls: number }> {
+    const indexed = queries.map((query, index) => ({ ...query, index }));
+    const answers: QueryAnswer[] = queries.map(() => []);
+    let calls = 0;
+    for (const call of packQueries(indexed)) {
+      const sdkQueries: MetricDataQuery[] = call.map((q) => ({
+        Id: `q${q.index}`,
+        MetricStat: {
+          Metric: {
+            Namespace: this.namespace,
+            MetricName: q.metricName,
+            Dimensions: [
+              ...hostDimensions(q).map(({ name, value }) => ({ Name: name, Value: value })),
+              ...(q.vm === undefined ? [] : [{ Name: 'Vm', Value: q.vm }]),
+            ],
+          },
+          Period: q.periodSeconds,
+          Stat: q.stat,
+        },
+      }));
+      const points = new Map<string, { t: number; v: number }[]>();
+      try {
+        let nextToken: string | undefined;
+        do {
+          calls++;
+          const page = await this.cloudWatch
+            .send(
+              new GetMetricDataCommand({
+                MetricDataQueries: sdkQueries,
+                StartTime: range.start,
+                EndTime: range.end,
+                ScanBy: 'TimestampAscending',
+                NextToken: nextToken,
+              }),
+            )
+            .catch((error: unknown) => {
+              throw toAgingMetricsError(error, 'GetMetricData');
+            });
+          for (const result of page.MetricDataResults ?? []) collectPoints(points, result);
+          nextToken = page.NextToken;
+        } while (nextToken !== undefined);
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        for (const q of call) answers[q.index] = error;
+        continue;
+      }
+      for (const q of call) {
+        const { times, values } = cleanPoints(points.get(`q${q.index}`) ?? []);
+        answers[q.index] = times.map((t, j) => ({ t, v: values[j] as number }));
+      }
+    }
+    return { answers, calls };
+  }
+
+  async listQemuProcesses(): Promise<Map<string, string[]>> {
+    const byHost = new Map<string, string[]>();
+    let nextToken: string | undefined;
+    do {
+      const page = await this.cloudWatch
+        .send(
+          new ListMetricsCommand({
+            Namespace: this.namespace,
+            MetricName: QEMU_METRICS.rssBytes.name,
+            NextToken: nextToken,
+          }),
+        )
+        .catch((error: unknown) => {
+          throw toAgingMetricsError(error, 'ListMetrics');
+        });
+      for (const metric of page.Metrics ?? []) {
+        const hostId = metric.Dimensions?.find((d) => d.Name === 'HostId')?.Value;
+        const vm = metric.Dimensions?.find((d) => d.Name === 'Vm')?.Value;
+        if (hostId === undefined || vm === undefined) continue;
+        const vms = byHost.get(hostId) ?? [];
+        if (!vms.includes(vm)) vms.push(vm);
+        byHost.set(hostId, vms);
+      }
+      nextToken = page.NextToken;
+    } while (nextToken !== undefined);
+    for (const vms of byHost.values()) vms.sort();
+    return byHost;
+  }
+}
+
+function collectPoints(
+  points: Map<string, { t: number; v: number }[]>,
+  result: { Id?: string | undefined; Timestamps?: Date[] | undefined; Values?: number[] | undefined },
+): void {
+  const into = points.get(result.Id ?? '') ?? [];
+  const values = result.Values ?? [];
+  (result.Timestamps ?? []).forEach((t, j) => {
+    const v = values[j];
+    // A missing or non-finite value is dropped: a gap, never a zero.
+    if (v !== undefined && Number.isFinite(v)) into.push({ t: t.getTime(), v });
+  });
+  points.set(result.Id ?? '', into);
 }
 
 function toSdkDatum(datum: MetricDatum): SdkMetricDatum {

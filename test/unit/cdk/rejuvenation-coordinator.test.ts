@@ -263,10 +263,10 @@ describe('Construct: RejuvenationCoordinator', () => {
       .filter(([, grant]) => (grant.idempotency ?? []).some((a) => a !== 'GetItem'))
       .map(([fnId]) => fnId)
       .sort();
-    expect(writers).toEqual(['AlarmTrigger', 'OperatorApi']);
+    expect(writers).toEqual(['AgingPredictor', 'AlarmTrigger', 'OperatorApi']);
     expect(TABLE_GRANTS.Admit.idempotency).toEqual(['GetItem']);
     const idempotencyWrites = Object.entries(template.findResources('AWS::IAM::Policy'))
-      .filter(([id]) => !/^Coordinator(AlarmTrigger|OperatorApi)FunctionRole/.test(id))
+      .filter(([id]) => !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi)FunctionRole/.test(id))
       .flatMap(
         ([, p]) =>
           p.Properties.PolicyDocument.Statement as {
@@ -325,17 +325,20 @@ describe('Construct: RejuvenationCoordinator', () => {
 
   it('lets no function delete, scan, batch-write or rewrite audit records', () => {
     // The sealer alone enumerates the audit chains (Scan); it is denied writes like the steps. The host
-    // sync scans the hosts table only (its grant, checked with the others above and below).
+    // sync and the aging predictor scan the hosts table only (their grants, checked with the others above
+    // and below).
     expect(TABLE_GRANTS.HostSync.hosts).toContain('Scan');
     expect(TABLE_GRANTS.HostSync.audit).not.toContain('Scan');
     // The aging collector lists the registry, and reads nothing else by Scan.
     expect(TABLE_GRANTS.AgingCollector).toEqual({ hosts: ['Scan'] });
+    expect(TABLE_GRANTS.AgingPredictor).toEqual({ hosts: ['Scan'], idempotency: ['GetItem', 'PutItem'] });
     const allows = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(
         ([id]) =>
           !id.includes('SealFunctionRole') &&
           !id.includes('HostSyncFunctionRole') &&
-          !id.includes('AgingCollectorFunctionRole'),
+          !id.includes('AgingCollectorFunctionRole') &&
+          !id.includes('AgingPredictorFunctionRole'),
       )
       .map(([, p]) => p)
       .flatMap((p) =>
@@ -377,6 +380,36 @@ describe('Construct: RejuvenationCoordinator', () => {
     const tagReads = (policy ?? []).filter((st) => st.Action === 'ssm:ListTagsForResource');
     expect(tagReads).toHaveLength(1);
     expect(JSON.stringify(tagReads[0]?.Resource)).toMatch(/:managed-instance\/\*"/);
+  });
+
+  it('predicts aging on a schedule, reading metrics and starting executions, with its settings checked', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(6 hours)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AgingPredictorFunction'), 'Arn'] },
+        }),
+      ],
+    });
+    const [statements] = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes('AgingPredictorFunction'))
+      .map(([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]);
+    const actions = (statements ?? []).flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(
+      expect.arrayContaining(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'states:StartExecution']),
+    );
+    expect(actions.filter((a) => String(a).startsWith('cloudwatch:'))).toHaveLength(2);
+    const [fn] = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) =>
+      JSON.stringify(f).includes('rejuv trigger AgingPredictor'),
+    );
+    const settings = JSON.parse(fn?.Properties.Environment.Variables.REJUV_PREDICTION as string);
+    expect(settings).toMatchObject({ config: { horizonMs: 14 * 86_400_000 }, periodSeconds: 7200 });
+    expect(
+      () =>
+        new RejuvenationCoordinator(new Stack(new App()), 'Bad', {
+          prediction: { period: Duration.days(2) },
+        }),
+    ).toThrow(/fewer periods than minPoints/);
   });
 
   it('encrypts the notification topic and refuses plain HTTP publishers', () => {

@@ -1,0 +1,42 @@
+/**
+ * The predictive trigger's settings as its construct writes them (one JSON environment variable), checked
+ * at the boundary: the decision's parameters, the period of the points read, the exhaustion limits and
+ * the reload level.
+ */
+import { z } from 'zod';
+import { RELOAD_LEVELS } from '../workflow/rejuvenation-request.js';
+import { DEFAULT_EXHAUSTION_LIMITS, type FleetPredictionSettings } from './predict-fleet.js';
+import { DEFAULT_PREDICTION_CONFIG, PredictionConfigSchema } from './predictive-decision.js';
+
+const share = z.number().gt(0).max(1);
+
+export const FleetPredictionSettingsSchema = z
+  .object({
+    config: PredictionConfigSchema.default(DEFAULT_PREDICTION_CONFIG),
+    /** GetMetricData's Period: a multiple of 60 seconds. */
+    periodSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .refine((p) => p % 60 === 0, 'periodSeconds must be a multiple of 60')
+      .default(7200),
+    limits: z
+      .object({
+        memAvailableFloorOfTotal: share,
+        sUnreclaimCeilingOfTotal: share,
+        fragmentationCeiling: share,
+        qemuRssCeilingOfTotal: share,
+      })
+      .strict()
+      .default(DEFAULT_EXHAUSTION_LIMITS),
+    level: z.enum(RELOAD_LEVELS).default('vmm-process'),
+  })
+  .strict()
+  .refine((s) => s.config.windowMs / (s.periodSeconds * 1000) >= s.config.minPoints, {
+    message: 'the window holds fewer periods than minPoints: no series could ever be judged',
+  });
+
+export const PREDICTION_SETTINGS_ENV = 'REJUV_PREDICTION';
+
+export type FleetPredictionSettingsInput = z.input<typeof FleetPredictionSettingsSchema>;
+export type { FleetPredictionSettings };
