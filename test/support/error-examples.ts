@@ -10,6 +10,7 @@ import * as runnerErrors from '../../host/runner/errors.js';
 import * as stepErrors from '../../lambdas/runtime/step-errors.js';
 import * as awsJsonServer from '../../local/json-protocol/aws-json-server.js';
 import * as queryErrors from '../../local/query-protocol/query-errors.js';
+import * as cloudWatchErrors from '../../shared/adapters/cloudwatch/cloudwatch-errors.js';
 import * as elbv2Errors from '../../shared/adapters/elbv2/elbv2-errors.js';
 import * as snsErrors from '../../shared/adapters/sns/sns-errors.js';
 import * as ssmErrors from '../../shared/adapters/ssm/errors.js';
@@ -30,6 +31,7 @@ export const ERROR_MODULES: Readonly<Record<string, Readonly<Record<string, unkn
   'shared/adapters/ssm/errors.ts': ssmErrors,
   'shared/adapters/sns/sns-errors.ts': snsErrors,
   'shared/adapters/elbv2/elbv2-errors.ts': elbv2Errors,
+  'shared/adapters/cloudwatch/cloudwatch-errors.ts': cloudWatchErrors,
   'lambdas/runtime/step-errors.ts': stepErrors,
   'host/runner/errors.ts': runnerErrors,
   'host/results/host-document-result.ts': hostDocumentResult,
@@ -89,6 +91,10 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     LoadBalancerRequestRefusedError: ['RegisterTargets', targetGroupArn, 'AccessDenied', 'not allowed'],
     LoadBalancerUnavailableError: ['DeregisterTargets', targetGroupArn, 'Throttling', 'Rate exceeded'],
   } satisfies ErrorExamples<typeof elbv2Errors>),
+  ...({
+    AgingMetricsRejectedError: ['PutMetricData', 'AccessDenied', 'not allowed in namespace Rejuv/Aging'],
+    AgingMetricsUnavailableError: ['GetMetricData', 'Throttling', 'Rate exceeded'],
+  } satisfies ErrorExamples<typeof cloudWatchErrors>),
   ...({ TransientError: ['ThrottlingException: Rate exceeded'] } satisfies ErrorExamples<typeof stepErrors>),
   ...({
     DocumentParameterError: ['rejuv-Verify', ['level: not one of the allowed values']],
