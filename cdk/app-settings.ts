@@ -4,6 +4,7 @@
  * stack's name and environment), the schema that checks them, and their mapping to the stack's props.
  * Where the settings come from (a config file, context keys) is `read-app-settings.ts`.
  */
+import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { PoolIdSchema } from '../shared/domain/identifiers.js';
@@ -116,6 +117,30 @@ export const AppSettingsSchema = z
       .optional(),
     /** Who may act through the operator API on which pools (see RejuvenationCoordinatorProps.operators). */
     operators: OperatorGrantsSchema.optional(),
+    /** The fleet-wide aging collection (see RejuvenationCoordinatorProps.agingCollection). */
+    agingCollection: z
+      .strictObject({
+        enabled: z.boolean({ error: 'must be true or false' }).optional(),
+        intervalMinutes: z
+          .number({ error: 'must be a number of minutes' })
+          .int({ error: 'must be whole minutes' })
+          .min(2, { error: 'must be at least 2 minutes' })
+          .max(1440, { error: 'must be at most 1440 minutes (a day)' })
+          .optional(),
+        maxConcurrency: z
+          .string()
+          .regex(/^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/, {
+            error: 'must be a number from 1, or a percentage from 1% to 100% (SSM MaxConcurrency)',
+          })
+          .optional(),
+        maxErrors: z
+          .string()
+          .regex(/^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/, {
+            error: 'must be a number from 0, or a percentage from 0% to 100% (SSM MaxErrors)',
+          })
+          .optional(),
+      })
+      .optional(),
   })
   .superRefine((s, ctx) => {
     const topicRegion =
@@ -161,6 +186,22 @@ export function toStackProps(settings: AppSettings, defaultEnv: Environment = {}
       ...optional('targetGroupArns', settings.targetGroupArns),
       ...optional('managedInstanceTag', settings.managedInstanceTag),
       ...optional('operators', settings.operators),
+      ...optional(
+        'agingCollection',
+        settings.agingCollection === undefined
+          ? undefined
+          : {
+              ...optional('enabled', settings.agingCollection.enabled),
+              ...optional('maxConcurrency', settings.agingCollection.maxConcurrency),
+              ...optional('maxErrors', settings.agingCollection.maxErrors),
+              ...optional(
+                'interval',
+                settings.agingCollection.intervalMinutes === undefined
+                  ? undefined
+                  : Duration.minutes(settings.agingCollection.intervalMinutes),
+              ),
+            },
+      ),
       // The schema admits only the values of RetentionDays, so the number is one of its members.
       ...optional('logRetention', settings.logRetentionDays as RetentionDays | undefined),
     },

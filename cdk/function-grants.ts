@@ -79,7 +79,16 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   // Lists the registry (a consistent Scan), registers (a conditional put), marks (a conditional update,
   // read before and after).
   HostSync: merge({ hosts: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'] }, APPEND_AUDIT),
+  // Lists the registry (a consistent Scan) to attribute each instance's reply to its host. Its round marks
+  // in the idempotency table are granted apart, on its own keys only (COLLECTION_ROUND_GRANT).
+  AgingCollector: { hosts: ['Scan'] },
 };
+
+/**
+ * The collector's round marks: conditional puts and updates of keys under its own prefix in the
+ * idempotency table, and nothing else there (a claim it could write would pass Admit's check).
+ */
+export const COLLECTION_ROUND_GRANT: readonly TableAction[] = ['GetItem', 'PutItem', 'UpdateItem'];
 
 /**
  * The SSM reads each function makes; these actions support no resource-level permissions. SendCommand is
@@ -93,6 +102,8 @@ export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>>
   HostCommandPoll: ['ssm:GetCommandInvocation', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation'],
   AwaitHost: ['ssm:DescribeInstanceInformation'],
   HostSync: ['ssm:DescribeInstanceInformation'],
+  // ListCommands finds a round's command after a crash; the outputs are read one invocation at a time.
+  AgingCollector: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ssm:ListCommands'],
   // Release runs Preflight and Verify (send, find, look, cancel at the deadline); sync lists instances.
   OperatorApi: [
     'ssm:CancelCommand',

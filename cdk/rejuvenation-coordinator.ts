@@ -31,7 +31,10 @@ import {
   type WorkflowStepId,
 } from '../lambdas/step-catalog.js';
 import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
+import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
+import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
+import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
@@ -41,6 +44,7 @@ import { CoordinatorTables } from './coordinator-tables.js';
 import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
 import {
+  COLLECTION_ROUND_GRANT,
   CLOUDWATCH_READS,
   SSM_READS,
   SSM_TAG_READS,
@@ -118,6 +122,35 @@ export interface PredictionProps {
 export interface ManagedInstanceTag {
   readonly key: string;
   readonly value: string;
+}
+
+/** The fleet-wide aging collection: CollectAging sent by tag on a schedule, published to CloudWatch. */
+export interface AgingCollectionSettings {
+  /**
+   * Whether the schedule runs. The function is deployed either way.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Time between two rounds; each run publishes the previous round and starts the next, so a host's
+   * measurement reaches CloudWatch one interval after it was taken. At least 2 minutes (CollectAging runs
+   * up to 60 s, and an invocation may wait for its agent until 90 s before the next run).
+   * @default Duration.minutes(5)
+   */
+  readonly interval?: Duration;
+  /**
+   * SSM MaxConcurrency of a round: how many hosts run CollectAging at once, a number or a percentage of
+   * the managed instances (SSM ramps up to it: one host, then two more, exponentially).
+   * @default '10%'
+   */
+  readonly maxConcurrency?: string;
+  /**
+   * SSM MaxErrors of a round: once more invocations than this failed, SSM starts no more (they end
+   * Terminated and are refused for the round). A number, or a percentage of the managed instances,
+   * rounded down by the local emulation: on a fleet of fewer than 20 hosts '5%' stops at the first error.
+   * @default '5%'
+   */
+  readonly maxErrors?: string;
 }
 
 export interface RejuvenationCoordinatorProps {
@@ -217,6 +250,14 @@ export interface RejuvenationCoordinatorProps {
    */
   readonly hostSyncInterval?: Duration;
   /**
+   * The fleet-wide aging collection: every interval, CollectAging to every instance with the managed tag
+   * under SSM's rate controls, each reply judged against the host the registry names for its instance, the
+   * accepted ones published to CloudWatch (namespace `Rejuv/Aging`, dimensions HostId and Pool) and the
+   * refusals counted by reason (`CollectorRefusals`).
+   * @default - every 5 minutes, MaxConcurrency '10%', MaxErrors '5%'
+   */
+  readonly agingCollection?: AgingCollectionSettings;
+  /**
    * Who may act through the operator API, on which pools: each grant names IAM users or roles (a role
    * covers its assumed-role sessions) and pool ids, or `*` for every pool (needed to sync the registry).
    * Each principal is also allowed to invoke the API's function URL. Anyone else the function URL lets
@@ -258,7 +299,7 @@ export class RejuvenationCoordinator extends Construct {
   readonly documents: Readonly<Record<HostDocument, CfnDocument>>;
   /**
    * The read-only CollectAging document (host aging measurements for CloudWatch). Not part of the
-   * workflow: nothing in this construct sends it yet.
+   * workflow: the AgingCollector function sends it to the fleet on its schedule (`agingCollection`).
    */
   readonly collectAgingDocument: CfnDocument;
   readonly functions: Readonly<Record<FunctionId, IFunction>>;
@@ -397,12 +438,32 @@ export class RejuvenationCoordinator extends Construct {
       });
       this.stateMachine.grantStartExecution(functions[triggerId]);
     }
+    const agingCollection = stack.toJsonString({
+      documentName: this.collectAgingDocument.ref,
+      managedTag: settings.managedInstanceTag,
+      maxConcurrency: settings.agingCollection.maxConcurrency,
+      maxErrors: settings.agingCollection.maxErrors,
+      deliveryTimeoutSeconds: settings.agingCollection.deliveryTimeout.toSeconds(),
+      namespace: AGING_NAMESPACE,
+    });
     for (const [scheduledId, module] of Object.entries(SCHEDULED) as [ScheduledId, string][]) {
       functions[scheduledId] = new RejuvFunction(this, `${scheduledId}Function`, {
         entry: `${LAMBDAS_DIR}${module}.ts`,
         description: `rejuv scheduled ${scheduledId}`,
-        environment: { [RUNTIME_CONFIG_ENV]: workflowConfig },
+        environment: {
+          [RUNTIME_CONFIG_ENV]: workflowConfig,
+          ...(scheduledId === 'AgingCollector' ? { [AGING_COLLECTION_ENV]: agingCollection } : {}),
+        },
+        // A round's outputs are read one host at a time: a large fleet takes a while.
+        ...(scheduledId === 'AgingCollector' ? { timeout: Duration.minutes(5) } : {}),
         logRetention,
+      });
+    }
+    if (settings.agingCollection.enabled) {
+      new Rule(this, 'AgingCollectionSchedule', {
+        description: 'Publishes the previous aging collection round and starts the next',
+        schedule: Schedule.rate(settings.agingCollection.interval),
+        targets: [new LambdaFunction(functions.AgingCollector)],
       });
     }
     new Rule(this, 'HostSyncSchedule', {
@@ -567,7 +628,7 @@ export class RejuvenationCoordinator extends Construct {
         {
           finding: 'AwsSolutions-IAM5[Resource::*]',
           reason:
-            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, and ELB DescribeTargetHealth support no resource-level permissions',
+            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth and CloudWatch PutMetricData (limited by its namespace condition) support no resource-level permissions',
         },
       ];
       if (NOTIFIES.has(fnId) && this.notificationTopic instanceof Topic) {
@@ -577,7 +638,7 @@ export class RejuvenationCoordinator extends Construct {
             'publishing to the encrypted notification topic needs a data key; granted on that topic key only',
         });
       }
-      if (SENDS_DOCUMENTS[fnId] !== undefined) {
+      if (SENDS_DOCUMENTS[fnId] !== undefined || fnId === 'AgingCollector') {
         // cdk-nag writes unresolved pseudo parameters as <AWS::Region>, resolved ones as themselves.
         const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
         const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
@@ -640,6 +701,23 @@ export class RejuvenationCoordinator extends Construct {
 
   /** Exactly the table actions each function's store operations make (function-grants.ts). */
   private grantTables(functions: Record<FunctionId, RejuvFunction>): void {
+    functions.AgingCollector.addToRolePolicy(
+      new PolicyStatement({
+        actions: COLLECTION_ROUND_GRANT.map((a) => `dynamodb:${a}`),
+        resources: [this.tables.tables.idempotency.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${COLLECTION_KEY_PREFIX}*`] },
+        },
+      }),
+    );
+    functions.AgingCollector.addToRolePolicy(
+      new PolicyStatement({
+        // PutMetricData has no resource-level permissions; the namespace condition is what limits it.
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': AGING_NAMESPACE } },
+      }),
+    );
     for (const [fnId, grant] of Object.entries(TABLE_GRANTS) as [FunctionId, TableGrant][]) {
       for (const [tableId, actions] of Object.entries(grant) as [TableId, readonly TableAction[]][]) {
         functions[fnId].addToRolePolicy(
@@ -675,6 +753,29 @@ export class RejuvenationCoordinator extends Construct {
         }),
       );
     }
+    // The collector sends CollectAging, and only it, to the managed instances.
+    functions.AgingCollector.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          stack.formatArn({
+            service: 'ssm',
+            resource: 'document',
+            resourceName: this.collectAgingDocument.ref,
+          }),
+        ],
+      }),
+    );
+    functions.AgingCollector.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }),
+          stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+        ],
+        conditions: { StringEquals: { [`ssm:resourceTag/${tag.key}`]: tag.value } },
+      }),
+    );
     for (const [fnId, actions] of Object.entries(SSM_READS) as [FunctionId, readonly string[]][]) {
       // These SSM actions support no resource-level permissions.
       functions[fnId].addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: ['*'] }));
@@ -727,7 +828,43 @@ interface Settings {
   readonly pollInterval: Duration;
   readonly operators: readonly OperatorGrant[];
   readonly operatorApiTimeout: Duration;
+  readonly agingCollection: {
+    readonly enabled: boolean;
+    readonly interval: Duration;
+    readonly maxConcurrency: string;
+    readonly maxErrors: string;
+    readonly deliveryTimeout: Duration;
+  };
   readonly prediction: FleetPredictionSettingsInput;
+}
+
+const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
+const MAX_ERRORS_PATTERN = /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/;
+/** CollectAging's own execution timeout and some slack: what an invocation needs after delivery. */
+const COLLECT_RUN_ALLOWANCE_SECONDS = 90;
+
+function validateAgingCollection(props: AgingCollectionSettings = {}): Settings['agingCollection'] {
+  const interval = props.interval ?? Duration.minutes(5);
+  if (interval.toSeconds() < 120 || interval.toSeconds() > 24 * 3600)
+    throw new Error(`agingCollection.interval must be 2 min to 24 h, got ${interval.toSeconds()} s`);
+  const maxConcurrency = props.maxConcurrency ?? '10%';
+  if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency))
+    throw new Error(
+      `agingCollection.maxConcurrency must be a number from 1 or a percentage from 1% to 100%, got ${JSON.stringify(maxConcurrency)}`,
+    );
+  const maxErrors = props.maxErrors ?? '5%';
+  if (!MAX_ERRORS_PATTERN.test(maxErrors))
+    throw new Error(
+      `agingCollection.maxErrors must be a number from 0 or a percentage from 0% to 100%, got ${JSON.stringify(maxErrors)}`,
+    );
+  return {
+    enabled: props.enabled ?? true,
+    interval,
+    maxConcurrency,
+    maxErrors,
+    // A round must have ended when the next run reads it: delivery gives up before the run allowance.
+    deliveryTimeout: Duration.seconds(Math.max(30, interval.toSeconds() - COLLECT_RUN_ALLOWANCE_SECONDS)),
+  };
 }
 
 /** The predictor's settings as its function reads them, checked now rather than at its first run. */
@@ -799,6 +936,7 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
       `commandTimeouts.Preflight + commandTimeouts.Verify must be at most 14 min (a release runs both within one Lambda invocation), got ${releaseChecks} s`,
     );
   return {
+    agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
     operators: operators.data,
     operatorApiTimeout: Duration.seconds(releaseChecks + 60),

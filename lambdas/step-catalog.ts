@@ -47,6 +47,8 @@ export type TriggerId = keyof typeof TRIGGERS;
 export const SCHEDULED = {
   // Onboards hosts from SSM's managed instances (shared/domain/host-sync-plan.ts).
   HostSync: 'host-sync',
+  // Collects every managed host's aging measurements by tag and publishes them to CloudWatch.
+  AgingCollector: 'aging-collector',
 } as const;
 
 export type ScheduledId = keyof typeof SCHEDULED;

@@ -4,6 +4,7 @@
  * that touches several resources (a DynamoDB transaction, an SSM command to several instances) is
  * authorized only if every one of its requests is.
  */
+import { TABLE_DEFINITIONS, TABLE_IDS } from '../../shared/store/table-definitions.js';
 import type { PolicyDocument, ServiceRequest } from './local-iam.js';
 
 export interface ArnContext {
@@ -19,6 +20,18 @@ type Body = Readonly<Record<string, unknown>>;
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const keysOf = (v: unknown): string[] => (v !== null && typeof v === 'object' ? Object.keys(v) : []);
+
+/**
+ * `dynamodb:LeadingKeys` of an item request: its partition key's value, for rejuv's tables (known by the
+ * `-<id>` their names end with, tableNamesFor's scheme). A policy can then limit a role to some keys.
+ */
+function leadingKeys(tableName: string, key: unknown): Readonly<Record<string, readonly string[]>> {
+  const id = TABLE_IDS.find((t) => tableName.endsWith(`-${t}`));
+  if (id === undefined || key === null || typeof key !== 'object') return {};
+  const attribute = (key as Body)[TABLE_DEFINITIONS[id].partitionKey.name] as Body | undefined;
+  const value = attribute?.['S'] ?? attribute?.['N'];
+  return typeof value === 'string' ? { 'dynamodb:LeadingKeys': [value] } : {};
+}
 
 /** DynamoDB: transactions need the item action on each table they touch; batches their own action. */
 export function dynamoDbRequests(c: ArnContext, operation: string, body: Body): ServiceRequest[] {
@@ -40,6 +53,10 @@ export function dynamoDbRequests(c: ArnContext, operation: string, body: Body): 
           .map(([kind, spec]) => ({
             action: action(itemAction[kind] ?? kind),
             resource: table((spec as Body)['TableName']),
+            context: leadingKeys(
+              str((spec as Body)['TableName']),
+              (spec as Body)['Key'] ?? (spec as Body)['Item'],
+            ),
           })),
       );
     }
@@ -61,7 +78,14 @@ export function dynamoDbRequests(c: ArnContext, operation: string, body: Body): 
     default: {
       const index = str(body['IndexName']);
       const base = table(body['TableName']);
-      return [{ action: action(operation), resource: index === '' ? base : `${base}/index/${index}` }];
+      const itemKey = body['Key'] ?? body['Item'];
+      return [
+        {
+          action: action(operation),
+          resource: index === '' ? base : `${base}/index/${index}`,
+          ...(itemKey === undefined ? {} : { context: leadingKeys(str(body['TableName']), itemKey) }),
+        },
+      ];
     }
   }
 }

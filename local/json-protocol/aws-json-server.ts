@@ -27,8 +27,16 @@ export class AwsServiceError extends Error {
   }
 }
 
-/** Answers one request; may be async (a promise is awaited, and its rejection answered as an error). */
-export type JsonOperation = (body: Record<string, unknown>) => unknown;
+/**
+ * Answers one request; may be async (a promise is awaited, and its rejection answered as an error). The
+ * caller is for operations that authorize part of their work themselves (SSM's SendCommand by Targets).
+ */
+export type JsonOperation = (body: Record<string, unknown>, caller: JsonCaller) => unknown;
+
+export interface JsonCaller {
+  /** From the SigV4 Authorization header; undefined when the request is unsigned. */
+  readonly accessKeyId: string | undefined;
+}
 
 export interface AwsJsonServerOptions {
   /** E.g. `AmazonSSM` or `AWSStepFunctions`. */
@@ -119,8 +127,9 @@ async function serve(
       );
     }
     const body = parseBody(decoded(raw, req.headers['content-encoding']));
-    await options.authorize?.({ operation, body, accessKeyId: accessKeyIdOf(req.headers.authorization) });
-    reply(200, await handler(body));
+    const accessKeyId = accessKeyIdOf(req.headers.authorization);
+    await options.authorize?.({ operation, body, accessKeyId });
+    reply(200, await handler(body, { accessKeyId }));
   } catch (error) {
     const fault = error instanceof AwsServiceError ? error : undefined;
     const status = fault === undefined ? 500 : (fault.query?.status ?? 400);

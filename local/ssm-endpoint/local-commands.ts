@@ -7,6 +7,12 @@
  * Pending; if the agent is not back within the command's TimeoutSeconds it ends TimedOut with status
  * details DeliveryTimedOut without ever running, as in SSM. Delivery timeouts are noticed lazily, on the
  * next request or `commands()` call, so tests can move a ManualClock instead of waiting.
+ *
+ * Rate controls (rate-controls.ts): an invocation is dispatched to its agent only while fewer than the
+ * concurrency window are in flight; the rest stay Pending. Once the errors exceed MaxErrors the invocations
+ * not yet dispatched end Cancelled with status details Terminated, as SSM reports them. An instance IAM
+ * does not let the sender target (a send by Targets) ends Failed with AccessDenied at once; it never runs
+ * and counts as no error.
  */
 import { randomUUID } from 'node:crypto';
 import type { CommandDocument } from '../../host/runner/command-document.js';
@@ -15,13 +21,18 @@ import { STDERR_LIMIT_CHARS, STDOUT_LIMIT_CHARS } from '../../host/runner/run-do
 import type { Clock } from '../../shared/domain/clock.js';
 import type { DocumentExecution, DocumentExecutor, ExecutedDocument } from './document-executor.js';
 import type { ManagedHosts, ManagedNode } from './managed-hosts.js';
+import { concurrencyWindow, errorsExceeded, rateControls, type RateControls } from './rate-controls.js';
 
 export type InvocationStatus =
   'Pending' | 'InProgress' | 'Cancelling' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
 
 /** SSM's finer status: it tells an execution timeout from a delivery timeout. */
 export type InvocationStatusDetails =
-  Exclude<InvocationStatus, 'TimedOut'> | 'ExecutionTimedOut' | 'DeliveryTimedOut';
+  | Exclude<InvocationStatus, 'TimedOut'>
+  | 'ExecutionTimedOut'
+  | 'DeliveryTimedOut'
+  | 'Terminated'
+  | 'AccessDenied';
 
 const FINISHED: ReadonlySet<InvocationStatus> = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
@@ -55,6 +66,14 @@ export interface CommandView {
   readonly timeoutSeconds: number;
   readonly requestedAtMs: number;
   readonly invocations: readonly InvocationView[];
+  readonly rate: RateControls;
+  /** SendCommand's Targets, echoed; empty for a send by InstanceIds. */
+  readonly targets: readonly SendTarget[];
+}
+
+export interface SendTarget {
+  readonly Key: string;
+  readonly Values: readonly string[];
 }
 
 export interface NewCommand {
@@ -65,6 +84,12 @@ export interface NewCommand {
   readonly comment: string;
   /** SendCommand's TimeoutSeconds: how long a command may wait for delivery. */
   readonly timeoutSeconds: number;
+  /** SendCommand's MaxConcurrency and MaxErrors, as given. @default SSM's: '50' and '0' */
+  readonly maxConcurrency?: string;
+  readonly maxErrors?: string;
+  readonly targets?: readonly SendTarget[];
+  /** Targeted instances IAM refused the sender: their invocations end AccessDenied without running. */
+  readonly deniedInstanceIds?: readonly string[];
 }
 
 interface Invocation {
@@ -75,13 +100,20 @@ interface Invocation {
   stderr: string;
   startedAtMs?: number;
   endedAtMs?: number;
+  /** Handed to its agent (in flight until it ends); false while it waits for the concurrency window. */
+  dispatched: boolean;
   readonly abort: AbortController;
 }
 
-interface Command extends Omit<NewCommand, 'instanceIds'> {
+interface Command extends Omit<
+  NewCommand,
+  'instanceIds' | 'maxConcurrency' | 'maxErrors' | 'targets' | 'deniedInstanceIds'
+> {
   readonly commandId: string;
   readonly requestedAtMs: number;
   readonly invocations: Map<string, Invocation>;
+  readonly rate: RateControls;
+  readonly targets: readonly SendTarget[];
 }
 
 export class LocalCommands {
@@ -96,13 +128,18 @@ export class LocalCommands {
     private readonly clock: Clock,
   ) {}
 
-  /** Records the command with every invocation Pending, then delivers it to each instance. */
+  /**
+   * Records the command with every invocation Pending, then delivers it to as many instances as its
+   * concurrency window allows (the others as earlier ones end).
+   */
   send(request: NewCommand): CommandView {
-    const { instanceIds, ...rest } = request;
+    const { instanceIds, maxConcurrency, maxErrors, targets, deniedInstanceIds, ...rest } = request;
     const command: Command = {
       ...rest,
       commandId: randomUUID(),
       requestedAtMs: this.clock.nowMs(),
+      rate: rateControls(maxConcurrency, maxErrors, instanceIds.length),
+      targets: targets ?? [],
       invocations: new Map(
         instanceIds.map((id) => [
           id,
@@ -112,6 +149,7 @@ export class LocalCommands {
             responseCode: -1,
             stdout: '',
             stderr: '',
+            dispatched: false,
             abort: new AbortController(),
           },
         ]),
@@ -119,12 +157,42 @@ export class LocalCommands {
     };
     this.commands.set(command.commandId, command);
     const sent = view(command);
-    for (const [instanceId, invocation] of command.invocations) {
+    for (const id of deniedInstanceIds ?? []) {
+      const invocation = command.invocations.get(id);
+      if (invocation !== undefined) this.finish(command, id, invocation, 'Failed', 'AccessDenied');
+    }
+    this.dispatch(command);
+    return sent;
+  }
+
+  /**
+   * Hands waiting invocations to their agents while the window has room; once errors exceed MaxErrors,
+   * ends every invocation not yet handed over as Terminated instead.
+   */
+  private dispatch(command: Command): void {
+    const invocations = [...command.invocations.entries()];
+    const handed = invocations.filter(([, i]) => i.dispatched);
+    const finished = handed.filter(([, i]) => isFinished(i.status)).length;
+    const errors = handed.filter(
+      ([, i]) => i.statusDetails === 'Failed' || i.statusDetails === 'ExecutionTimedOut',
+    ).length;
+    const waiting = invocations.filter(([, i]) => !i.dispatched && i.status === 'Pending');
+    if (errorsExceeded(command.rate, errors)) {
+      for (const [instanceId, invocation] of waiting) {
+        this.finish(command, instanceId, invocation, 'Cancelled', 'Terminated');
+        invocation.abort.abort();
+      }
+      return;
+    }
+    let inFlight = handed.length - finished;
+    for (const [instanceId, invocation] of waiting) {
+      if (inFlight >= concurrencyWindow(command.rate, finished)) break;
+      invocation.dispatched = true;
+      inFlight += 1;
       const delivery = this.deliver(command, instanceId, invocation);
       this.deliveries.add(delivery);
       void delivery.finally(() => this.deliveries.delete(delivery));
     }
-    return sent;
   }
 
   get(commandId: string): CommandView | undefined {
@@ -197,7 +265,8 @@ export class LocalCommands {
         documentName: command.documentName,
         parameters: command.parameters,
         hostRoot: host.hostRoot,
-        env: host.agentEnvironment,
+        // The SSM agent tells a document which instance it runs on; a test's agent environment may say otherwise.
+        env: { AWS_SSM_INSTANCE_ID: instanceId, ...host.agentEnvironment },
         signal: invocation.abort.signal,
         ...(host.node === undefined ? {} : this.onNode(instanceId, host.node)),
       });
@@ -247,6 +316,8 @@ export class LocalCommands {
     });
     const finished = invocationView(command, instanceId, invocation);
     for (const listener of this.listeners) listener(finished);
+    // A dispatched invocation that ends frees its place in the window (or adds an error).
+    if (invocation.dispatched) this.dispatch(command);
   }
 }
 
@@ -277,5 +348,7 @@ function view(command: Command): CommandView {
     timeoutSeconds: command.timeoutSeconds,
     requestedAtMs: command.requestedAtMs,
     invocations: [...command.invocations.entries()].map(([id, inv]) => invocationView(command, id, inv)),
+    rate: command.rate,
+    targets: command.targets,
   };
 }

@@ -3,7 +3,7 @@
  * a chosen SSM error, and every request is counted, so a test can tell the SDK's own retries from the
  * adapter's.
  */
-import { AwsServiceError, type JsonOperation } from '../json-protocol/aws-json-server.js';
+import { AwsServiceError, type JsonCaller, type JsonOperation } from '../json-protocol/aws-json-server.js';
 
 /** Errors SSM sends as HTTP 500; every other code goes out as a 400 client error. */
 const SERVER_ERRORS: ReadonlySet<string> = new Set(['InternalServerError']);
@@ -32,10 +32,10 @@ export class RequestFaults {
     return Object.fromEntries(
       Object.entries(operations).map(([name, operation]) => [
         name,
-        (body: Record<string, unknown>) => {
+        (body: Record<string, unknown>, caller: JsonCaller) => {
           this.counts.set(name, this.requestCount(name) + 1);
           const fault = this.pending.get(name);
-          if (fault === undefined || fault.remaining === 0) return operation(body);
+          if (fault === undefined || fault.remaining === 0) return operation(body, caller);
           fault.remaining -= 1;
           // The JSON server answers any error that is not an AwsServiceError as a 500 InternalServerError.
           if (SERVER_ERRORS.has(fault.code)) throw new Error('injected fault: internal server error');

@@ -2,7 +2,9 @@
  * A local SSM service: the SSM JSON protocol (awsJson1_1) on 127.0.0.1, so the real @aws-sdk/client-ssm
  * sends Command documents to "hosts" that are directories of this machine, run by the host document runner.
  *
- * Emulated: SendCommand (to InstanceIds), GetCommandInvocation, ListCommands, ListCommandInvocations,
+ * Emulated: SendCommand (to InstanceIds, or by Targets: `tag:<key>` and `InstanceIds`, with MaxConcurrency
+ * and MaxErrors as rate-controls.ts describes), GetCommandInvocation, ListCommands, ListCommandInvocations
+ * (with Details: each invocation's plugin output, 2,500 characters of it as SSM gives),
  * CancelCommand, DescribeInstanceInformation (with tag filters), ListTagsForResource (managed instances),
  * GetDocument; pagination; SSM's error codes; output truncated
  * to 24,000/8,000 characters; the delivery timeout. An agent taken offline with `setOnline(id, false)`
@@ -11,9 +13,9 @@
  * stopped pinging recently. (SSM may also refuse SendCommand with InvalidInstanceId once an agent has
  * been gone long; that is not emulated.)
  *
- * Not emulated: Targets and rate controls, S3/CloudWatch output, notifications, ListCommandInvocations
- * details (plugins), document versions, signatures (the access key names the caller), the Delayed,
- * Undeliverable and Terminated statuses.
+ * Not emulated: resource-group targets, S3/CloudWatch output, notifications, per-step plugin output (one
+ * plugin per invocation, named after the document's last step), document versions, signatures (the access
+ * key names the caller), the Delayed, Undeliverable and InvalidPlatform statuses.
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CommandDocumentSchema, type CommandDocument } from '../../host/runner/command-document.js';
@@ -136,24 +138,39 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
   const commands = new LocalCommands(hosts, options.executor ?? runnerExecutor, clock);
   const faults = new RequestFaults();
 
+  const arns = options.arns ?? { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
+  const authorizer = options.authorizer;
   const operations = ssmOperations({
     documents,
     hosts,
     commands,
     agentVersion: options.agentVersion ?? DEFAULT_AGENT_VERSION,
+    // A send by Targets is authorized on the document before it runs; each instance the targets resolve
+    // to is then authorized on its own, and one IAM refuses ends AccessDenied instead of failing the call.
+    ...(authorizer === undefined
+      ? {}
+      : {
+          mayTarget: async (accessKeyId, documentName, instanceId) => {
+            const requests = ssmRequests(
+              arns,
+              'SendCommand',
+              { DocumentName: documentName, InstanceIds: [instanceId] },
+              (id) => hosts.get(id)?.tags ?? {},
+            ).slice(1);
+            return (await authorizer.authorize(accessKeyId, requests)).outcome === 'allowed';
+          },
+        }),
   });
   // Delivery timeouts are noticed when someone looks, which is before every request.
   const expiringFirst = Object.fromEntries(
     Object.entries(operations).map(([name, operation]): [string, JsonOperation] => [
       name,
-      (body) => {
+      (body, caller) => {
         commands.expireDeliveries();
-        return operation(body);
+        return operation(body, caller);
       },
     ]),
   );
-  const arns = options.arns ?? { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
-  const authorizer = options.authorizer;
   const server = await startAwsJsonServer({
     targetPrefix: 'AmazonSSM',
     jsonVersion: '1.1',

@@ -17,6 +17,7 @@ import {
 } from './local-commands.js';
 import type { ManagedHost, ManagedHosts } from './managed-hosts.js';
 import { paginate } from './pagination.js';
+import { MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, errorsExceeded } from './rate-controls.js';
 
 export const SSM_OPERATIONS = [
   'SendCommand',
@@ -36,9 +37,35 @@ export interface SsmState {
   readonly hosts: ManagedHosts;
   readonly commands: LocalCommands;
   readonly agentVersion: string;
+  /**
+   * Whether the caller may send the document to this instance (IAM on the instance and its tags), for
+   * sends by Targets. @default every instance
+   */
+  readonly mayTarget?: (
+    accessKeyId: string | undefined,
+    documentName: string,
+    instanceId: string,
+  ) => Promise<boolean>;
 }
 
 const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 3600;
+/** ListCommandInvocations' CommandPlugins[].Output holds this much (the API model's CommandPluginOutput). */
+export const PLUGIN_OUTPUT_LIMIT_CHARS = 2500;
+/** What the SSM agent puts between a plugin's stdout and stderr in that output. */
+const PLUGIN_STDERR_SEPARATOR = '\n----------ERROR-------\n';
+/** The API model: at most 5 targets; tag targets take at most 5 values (the user guide), others 50. */
+const MAX_TARGETS = 5;
+const MAX_TAG_VALUES = 5;
+const MAX_TARGET_VALUES = 50;
+
+const TargetSchema = z.object({
+  Key: z
+    .string()
+    .min(1)
+    .max(163)
+    .regex(/^[\p{L}\p{Z}\p{N}_.:/=\-@]*$/u),
+  Values: z.array(z.string().min(1)).min(1).max(MAX_TARGET_VALUES),
+});
 
 const CommandIdSchema = z.string().length(36);
 const MaxResults = (min: number, max: number) => z.number().int().min(min).max(max).optional();
@@ -46,7 +73,9 @@ const MaxResults = (min: number, max: number) => z.number().int().min(min).max(m
 const SendCommandRequest = z.object({
   DocumentName: z.string().regex(/^[a-zA-Z0-9_.:/-]{3,128}$/),
   InstanceIds: z.array(z.string()).min(1).max(50).optional(),
-  Targets: z.array(z.unknown()).optional(),
+  Targets: z.array(TargetSchema).max(MAX_TARGETS).optional(),
+  MaxConcurrency: z.string().regex(MAX_CONCURRENCY_PATTERN).optional(),
+  MaxErrors: z.string().regex(MAX_ERRORS_PATTERN).optional(),
   Parameters: z.record(z.string(), z.array(z.string())).optional(),
   Comment: z.string().max(100).optional(),
   TimeoutSeconds: z.number().int().min(30).max(2_592_000).optional(),
@@ -127,7 +156,7 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
   };
 
   return {
-    SendCommand: (body) => {
+    SendCommand: async (body, caller) => {
       const request = parseRequest(SendCommandRequest, body);
       const document = documents.get(request.DocumentName);
       if (document === undefined)
@@ -135,13 +164,14 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
           'InvalidDocument',
           `Document with name ${request.DocumentName} does not exist.`,
         );
-      if (request.Targets !== undefined)
-        throw new AwsServiceError(
-          'ValidationException',
-          'Targets are not emulated locally; send InstanceIds.',
-        );
-      const instanceIds = request.InstanceIds ?? [];
-      if (instanceIds.length === 0)
+      const targets = request.Targets ?? [];
+      if (request.InstanceIds !== undefined && targets.length > 0)
+        throw new AwsServiceError('ValidationException', 'Specify InstanceIds or Targets, not both.');
+      if (request.InstanceIds === undefined && targets.length === 0)
+        throw new AwsServiceError('ValidationException', 'InstanceIds or Targets must be given.');
+      const byTargets = targets.length > 0;
+      const instanceIds = byTargets ? resolveTargets(hosts, targets) : (request.InstanceIds ?? []);
+      if (!byTargets && instanceIds.length === 0)
         throw new AwsServiceError('ValidationException', 'InstanceIds or Targets must be given.');
       if (new Set(instanceIds).size !== instanceIds.length)
         throw new AwsServiceError('DuplicateInstanceId', 'An instance id appears more than once.');
@@ -159,6 +189,11 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
           throw new AwsServiceError('InvalidParameters', error.message);
         throw error;
       }
+      const denied: string[] = [];
+      if (byTargets && state.mayTarget !== undefined) {
+        for (const id of instanceIds)
+          if (!(await state.mayTarget(caller.accessKeyId, request.DocumentName, id))) denied.push(id);
+      }
       const command = commands.send({
         documentName: request.DocumentName,
         document,
@@ -166,6 +201,10 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
         instanceIds,
         comment: request.Comment ?? '',
         timeoutSeconds: request.TimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS,
+        ...(request.MaxConcurrency === undefined ? {} : { maxConcurrency: request.MaxConcurrency }),
+        ...(request.MaxErrors === undefined ? {} : { maxErrors: request.MaxErrors }),
+        targets,
+        deniedInstanceIds: denied,
       });
       return { Command: commandJson(command) };
     },
@@ -218,7 +257,7 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
         .filter((c) => request.InstanceId === undefined || c.instanceIds.includes(request.InstanceId))
         .filter((c) =>
           filters.every((f) =>
-            f.key === 'DocumentName' ? c.documentName === f.value : commandStatus(c) === f.value,
+            f.key === 'DocumentName' ? c.documentName === f.value : commandStatus(c).status === f.value,
           ),
         );
       const page = paginate(selected, request.MaxResults ?? 50, request.NextToken);
@@ -235,7 +274,15 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
         .flatMap((c) => c.invocations)
         .filter((i) => request.InstanceId === undefined || i.instanceId === request.InstanceId);
       const page = paginate(selected, request.MaxResults ?? 50, request.NextToken);
-      return { CommandInvocations: page.items.map(invocationSummaryJson), NextToken: page.nextToken };
+      return {
+        CommandInvocations: page.items.map((invocation) =>
+          invocationSummaryJson(
+            invocation,
+            request.Details === true ? pluginName(documents.get(invocation.documentName)) : undefined,
+          ),
+        ),
+        NextToken: page.nextToken,
+      };
     },
 
     CancelCommand: (body) => {
@@ -297,20 +344,41 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
   };
 }
 
-/** A command's own status, from its invocations': still going while any is; else the worst outcome. */
-export function commandStatus(command: CommandView): InvocationStatus {
+/**
+ * A command's own status and status details, from its invocations' (user guide, "Understanding command
+ * statuses"): going while any is; Failed once the errors exceeded MaxErrors; Success when every invocation
+ * succeeded, or when some did and the others failed in ways that do not count as errors or stayed within
+ * MaxErrors (details Incomplete); with no success at all, the worst outcome.
+ */
+export function commandStatus(command: CommandView): {
+  status: InvocationStatus;
+  details: string;
+} {
   const statuses = command.invocations.map((i) => i.status);
   if (statuses.some((s) => !isFinished(s))) {
-    if (statuses.includes('Cancelling')) return 'Cancelling';
-    return statuses.every((s) => s === 'Pending') ? 'Pending' : 'InProgress';
+    if (statuses.includes('Cancelling')) return { status: 'Cancelling', details: 'Cancelling' };
+    const pending = command.invocations.every((i) => i.status === 'Pending');
+    return pending
+      ? { status: 'Pending', details: 'Pending' }
+      : { status: 'InProgress', details: 'InProgress' };
   }
-  for (const outcome of ['Failed', 'TimedOut', 'Cancelled'] as const)
-    if (statuses.includes(outcome)) return outcome;
-  return 'Success';
+  if (command.invocations.length === 0) return { status: 'Failed', details: 'NoInstancesInTag' };
+  const details = command.invocations.map((i) => i.statusDetails);
+  const errors = details.filter((d) => d === 'Failed' || d === 'ExecutionTimedOut').length;
+  const exceeded = errorsExceeded(command.rate, errors);
+  if (!exceeded && details.every((d) => d === 'Success')) return { status: 'Success', details: 'Success' };
+  if (!exceeded && details.includes('Success') && !details.includes('Cancelled'))
+    return { status: 'Success', details: 'Incomplete' };
+  if (details.every((d) => d === 'AccessDenied')) return { status: 'Failed', details: 'AccessDenied' };
+  if (details.includes('Failed')) return { status: 'Failed', details: 'Failed' };
+  if (details.includes('ExecutionTimedOut')) return { status: 'TimedOut', details: 'ExecutionTimedOut' };
+  if (details.includes('DeliveryTimedOut')) return { status: 'TimedOut', details: 'DeliveryTimedOut' };
+  if (statuses.includes('Cancelled')) return { status: 'Cancelled', details: 'Cancelled' };
+  return { status: 'Failed', details: 'Failed' };
 }
 
 function commandJson(command: CommandView) {
-  const status = commandStatus(command);
+  const { status, details } = commandStatus(command);
   const count = (test: (i: InvocationView) => boolean) => command.invocations.filter(test).length;
   return {
     CommandId: command.commandId,
@@ -318,23 +386,30 @@ function commandJson(command: CommandView) {
     DocumentVersion: '$DEFAULT',
     Comment: command.comment,
     Parameters: command.parameters,
-    InstanceIds: command.instanceIds,
-    Targets: [],
+    // SSM echoes the instance ids of a send by InstanceIds only; a send by Targets echoes its targets.
+    InstanceIds: command.targets.length > 0 ? [] : command.instanceIds,
+    Targets: command.targets,
     RequestedDateTime: seconds(command.requestedAtMs),
     ExpiresAfter: seconds(command.requestedAtMs + command.timeoutSeconds * 1000),
     TimeoutSeconds: command.timeoutSeconds,
     Status: status,
-    StatusDetails: status,
-    MaxConcurrency: '50',
-    MaxErrors: '0',
+    StatusDetails: details,
+    MaxConcurrency: command.rate.maxConcurrency,
+    MaxErrors: command.rate.maxErrors,
     TargetCount: command.invocations.length,
     CompletedCount: count((i) => isFinished(i.status)),
-    ErrorCount: count((i) => i.status === 'Failed' || i.statusDetails === 'ExecutionTimedOut'),
+    ErrorCount: count((i) => i.statusDetails === 'Failed' || i.statusDetails === 'ExecutionTimedOut'),
     DeliveryTimedOutCount: count((i) => i.statusDetails === 'DeliveryTimedOut'),
   };
 }
 
-function invocationSummaryJson(invocation: InvocationView) {
+/**
+ * One invocation as ListCommandInvocations lists it; with `plugin` (Details), its plugin's status and
+ * output: stdout, then stderr after the agent's separator, cut at 2,500 characters.
+ */
+function invocationSummaryJson(invocation: InvocationView, plugin?: string) {
+  const output =
+    invocation.stdout + (invocation.stderr === '' ? '' : PLUGIN_STDERR_SEPARATOR + invocation.stderr);
   return {
     CommandId: invocation.commandId,
     InstanceId: invocation.instanceId,
@@ -344,8 +419,70 @@ function invocationSummaryJson(invocation: InvocationView) {
     RequestedDateTime: seconds(invocation.requestedAtMs),
     Status: invocation.status,
     StatusDetails: invocation.statusDetails,
-    CommandPlugins: [],
+    CommandPlugins:
+      plugin === undefined
+        ? []
+        : [
+            {
+              Name: plugin,
+              Status: invocation.status,
+              StatusDetails: invocation.statusDetails,
+              ResponseCode: invocation.responseCode,
+              Output: output.slice(0, PLUGIN_OUTPUT_LIMIT_CHARS),
+              StandardOutputUrl: '',
+              StandardErrorUrl: '',
+              ...(invocation.startedAtMs === undefined
+                ? {}
+                : { ResponseStartDateTime: seconds(invocation.startedAtMs) }),
+              ...(invocation.endedAtMs === undefined
+                ? {}
+                : { ResponseFinishDateTime: seconds(invocation.endedAtMs) }),
+            },
+          ],
   };
+}
+
+/** The API reference writes `InstanceIds`, the user guide's CLI examples `instanceids`. */
+function isInstanceIdsKey(key: string): boolean {
+  return key.toLowerCase() === 'instanceids';
+}
+
+function pluginName(document: CommandDocument | undefined): string {
+  return document?.mainSteps.at(-1)?.name ?? 'aws:runShellScript';
+}
+
+/**
+ * The managed instances `targets` select: every target must hold (a `tag:K` target when K has one of its
+ * values, an `InstanceIds` target when the instance is one of them). Keys SSM knows but this does not
+ * emulate are refused rather than matching nothing.
+ */
+function resolveTargets(
+  hosts: ManagedHosts,
+  targets: readonly { Key: string; Values: string[] }[],
+): string[] {
+  for (const target of targets) {
+    if (target.Key.startsWith('tag:')) {
+      if (target.Key.length === 'tag:'.length)
+        throw new AwsServiceError('InvalidTarget', 'A tag target names no tag key.');
+      if (target.Values.length > MAX_TAG_VALUES)
+        throw new AwsServiceError(
+          'InvalidTarget',
+          `A tag target takes at most ${MAX_TAG_VALUES} values, got ${target.Values.length}.`,
+        );
+    } else if (!isInstanceIdsKey(target.Key)) {
+      throw new AwsServiceError('InvalidTarget', `Target key ${target.Key} is not emulated locally.`);
+    }
+  }
+  return hosts
+    .list()
+    .filter((host) =>
+      targets.every((t) =>
+        isInstanceIdsKey(t.Key)
+          ? t.Values.includes(host.instanceId)
+          : matchesFilter(host, { key: t.Key, values: t.Values }),
+      ),
+    )
+    .map((host) => host.instanceId);
 }
 
 function instanceInformationJson(host: ManagedHost, agentVersion: string) {

@@ -40,6 +40,8 @@ export const QEMU_METRICS = {
 /** `UnusableFreeIndexOrder9`: the unusable free space index for 2 MiB blocks. */
 export const unusableFreeIndexMetric = (order: number): string => `UnusableFreeIndexOrder${order}`;
 export const QEMU_RSS_TOTAL_METRIC = 'QemuRssTotalBytes';
+/** Hosts of a round the collector refused, by reason (dimension `Reason`, a CollectorRefusalCode). */
+export const COLLECTOR_REFUSALS_METRIC = 'CollectorRefusals';
 
 export type MetricUnit = 'Bytes' | 'Seconds' | 'Count' | 'None';
 

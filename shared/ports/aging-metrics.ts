@@ -2,7 +2,7 @@
  * Where hosts' aging measurements are kept as time series (CloudWatch): the collector publishes the
  * measurements it accepted, the predictive trigger reads the series back.
  */
-import type { AgingMeasurement } from '../aging/collector-output.js';
+import type { AgingMeasurement, CollectorRefusalCode } from '../aging/collector-output.js';
 import type { PlannedQuery } from '../aging/fleet-queries.js';
 
 export interface MeasurementToPublish {
@@ -34,11 +34,16 @@ export interface MetricSeries {
   readonly points: readonly { readonly t: number; readonly v: number }[];
 }
 
+/** A round's refusals counted by reason, for the `CollectorRefusals` metric (dimension `Reason`). */
+export type RefusalCounts = Readonly<Partial<Record<CollectorRefusalCode, number>>>;
+
 /** One query's answer: its points (ascending, one per time, gaps left as gaps), or why its call failed. */
 export type QueryAnswer = readonly { readonly t: number; readonly v: number }[] | Error;
 
 export interface AgingMetrics {
   publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]>;
+  /** One datapoint per reason at `at`, zero for reasons of no refusal: an alarm sees 0, not missing data. */
+  publishRefusals(counts: RefusalCounts, at: Date): Promise<void>;
   readSeries(request: SeriesRequest): Promise<MetricSeries[]>;
   /**
    * Many hosts' queries at once, packed into as few calls as the service's limits allow (`packQueries`):

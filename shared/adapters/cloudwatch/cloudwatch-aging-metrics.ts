@@ -12,9 +12,11 @@ import {
   type MetricDatum as SdkMetricDatum,
 } from '@aws-sdk/client-cloudwatch';
 import { cleanPoints } from '../../aging/aging-series.js';
+import { COLLECTOR_REFUSALS } from '../../aging/collector-output.js';
 import { packQueries, type PlannedQuery } from '../../aging/fleet-queries.js';
 import {
   AGING_NAMESPACE,
+  COLLECTOR_REFUSALS_METRIC,
   batchMetricData,
   hostDimensions,
   measurementMetricData,
@@ -27,6 +29,7 @@ import type {
   MetricSeries,
   PublishOutcome,
   QueryAnswer,
+  RefusalCounts,
   SeriesRequest,
 } from '../../ports/aging-metrics.js';
 import { toAgingMetricsError } from './cloudwatch-errors.js';
@@ -64,6 +67,21 @@ export class CloudWatchAgingMetrics implements AgingMetrics {
           }
         : { hostId: measurement.hostId, published: false, error };
     });
+  }
+
+  async publishRefusals(counts: RefusalCounts, at: Date): Promise<void> {
+    const data = COLLECTOR_REFUSALS.map((reason) => ({
+      MetricName: COLLECTOR_REFUSALS_METRIC,
+      Dimensions: [{ Name: 'Reason', Value: reason }],
+      Timestamp: at,
+      Value: counts[reason] ?? 0,
+      Unit: 'Count' as const,
+    }));
+    await this.cloudWatch
+      .send(new PutMetricDataCommand({ Namespace: this.namespace, MetricData: data }))
+      .catch((error: unknown) => {
+        throw toAgingMetricsError(error, 'PutMetricData');
+      });
   }
 
   async readSeries(request: SeriesRequest): Promise<MetricSeries[]> {

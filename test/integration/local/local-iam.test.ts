@@ -31,6 +31,7 @@ let ssm: RunningLocalSsm;
 let sns: RunningLocalSns;
 let reader: LocalIdentity;
 let sender: LocalIdentity;
+let keyed: LocalIdentity;
 const clients: { destroy(): void }[] = [];
 
 const credentialsOf = (identity: LocalIdentity) => ({
@@ -79,6 +80,19 @@ beforeAll(async () => {
           Resource: arn('dynamodb', `table/${t.tables.hosts}`),
         },
         { Effect: 'Allow', Action: 'sns:Publish', Resource: arn('sns', 'allowed') },
+      ],
+    },
+  ]);
+  keyed = iam.assumeRole('KeyedRole', 'keyed-fn', [
+    {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          Resource: arn('dynamodb', `table/${t.tables.idempotency}`),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['own#*'] } },
+        },
       ],
     },
   ]);
@@ -146,6 +160,23 @@ describe('Local IAM: DynamoDB front door', () => {
     ).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
+  it('sets dynamodb:LeadingKeys: a role limited to its own keys writes them and no other key', async () => {
+    await expect(
+      dynamo(keyed).send(
+        new PutItemCommand({ TableName: t.tables.idempotency, Item: { key: { S: 'own#1' } } }),
+      ),
+    ).resolves.toBeDefined();
+    await expect(
+      dynamo(keyed).send(
+        new PutItemCommand({ TableName: t.tables.idempotency, Item: { key: { S: 'execution#x' } } }),
+      ),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    const forged = await dynamo('admin').send(
+      new GetItemCommand({ TableName: t.tables.idempotency, Key: { key: { S: 'execution#x' } } }),
+    );
+    expect(forged.Item).toBeUndefined();
+  });
+
   it('authorizes each item of a transaction as its own action: a Put inside TransactWriteItems needs PutItem', async () => {
     const transaction = dynamo(reader).send(
       new TransactWriteItemsCommand({
@@ -175,7 +206,11 @@ describe('Local IAM: DynamoDB front door', () => {
   it('records every refusal with who asked', () => {
     expect(iam.refusals()).toContainEqual({
       principalArn: 'arn:aws:sts::000000000000:assumed-role/ReaderRole/reader-fn',
-      request: { action: 'dynamodb:PutItem', resource: arn('dynamodb', `table/${t.tables.hosts}`) },
+      request: {
+        action: 'dynamodb:PutItem',
+        resource: arn('dynamodb', `table/${t.tables.hosts}`),
+        context: { 'dynamodb:LeadingKeys': ['h-iam'] },
+      },
     });
   });
 });
@@ -207,6 +242,25 @@ describe('Local IAM: SSM SendCommand and its tag condition', () => {
       name: 'AccessDeniedException',
       message: expect.stringContaining('managed-instance/mi-00000000000000a02'),
     });
+  });
+
+  it('authorizes a send by Targets on the document, then each instance: one refused ends AccessDenied, the call stands', async () => {
+    const sent = await ssmClient(sender).send(
+      new SendCommandCommand({
+        DocumentName: 'rejuv-Noop',
+        Targets: [{ Key: 'InstanceIds', Values: ['mi-00000000000000a01', 'mi-00000000000000a02'] }],
+        MaxErrors: '0',
+      }),
+    );
+    const invocations = ssm.commands().filter((i) => i.commandId === sent.Command?.CommandId);
+    expect(invocations.map((i) => [i.instanceId, i.status])).toEqual([
+      ['mi-00000000000000a01', expect.stringMatching(/^(Pending|InProgress|Success)$/)],
+      ['mi-00000000000000a02', 'Failed'],
+    ]);
+    const refused = iam
+      .refusals()
+      .filter((r) => r.request.resource.endsWith('managed-instance/mi-00000000000000a02'));
+    expect(refused.length).toBeGreaterThan(0);
   });
 
   it('refuses a role with no SSM grant at all', async () => {

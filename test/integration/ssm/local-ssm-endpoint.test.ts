@@ -111,10 +111,16 @@ describe('Local SSM endpoint', () => {
       expect(executed.runs).toBe(0);
     });
 
-    it('runs the command on every instance it names', async () => {
+    it('runs the command on every instance it names, on one first and on more once it ends (SSM ramps up)', async () => {
       const { executor, runs } = heldExecutor();
       const { client } = await start({ executor });
       await sendPlain(client, { InstanceIds: [HOST_A, HOST_B] });
+      await eventually(
+        () => runs.length,
+        (n) => n === 1,
+      );
+      expect(runs.length).toBe(1);
+      runs[0]?.finish(OK);
       await eventually(
         () => runs.length,
         (n) => n === 2,

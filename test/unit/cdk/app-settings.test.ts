@@ -166,6 +166,14 @@ describe('Function: readAppSettings', () => {
       'notification (rejuv.config.json): the topic is in us-east-1 but the stack deploys to eu-west-1',
     ],
     [
+      { agingCollection: { intervalMinutes: 1 } },
+      'agingCollection.intervalMinutes (rejuv.config.json): must be at least 2 minutes, got 1',
+    ],
+    [
+      { agingCollection: { maxErrors: '5 %' } },
+      'agingCollection.maxErrors (rejuv.config.json): must be a number from 0, or a percentage from 0% to 100% (SSM MaxErrors), got "5 %"',
+    ],
+    [
       { logRetentionDays: 10 },
       'logRetentionDays (rejuv.config.json): must be one of the periods CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30,',
     ],
@@ -258,6 +266,42 @@ describe('Class: RejuvStack, with settings', () => {
     );
     expect(retentions.length).toBeGreaterThan(1);
     expect(new Set(retentions)).toEqual(new Set([30]));
+  }, 60_000);
+
+  it('collects aging on the interval and under the rate controls the settings give, or not at all', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const props = toStackProps(
+      read({ agingCollection: { intervalMinutes: 15, maxConcurrency: '25', maxErrors: '0' } }),
+    );
+    const template = Template.fromStack(new RejuvStack(app, 'Rejuv', props));
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AgingCollectorFunction'), 'Arn'] },
+        }),
+      ],
+    });
+    const [collector] = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) =>
+      String(f.Properties.Description).includes('AgingCollector'),
+    );
+    const config = JSON.stringify(collector?.Properties.Environment.Variables.REJUV_AGING_COLLECTION);
+    expect(config).toContain('\\"maxConcurrency\\":\\"25\\"');
+    expect(config).toContain('\\"maxErrors\\":\\"0\\"');
+    expect(config).toContain('\\"deliveryTimeoutSeconds\\":810');
+
+    const off = Template.fromStack(
+      new RejuvStack(
+        new App({ context: { 'aws:cdk:bundling-stacks': [] } }),
+        'Rejuv',
+        toStackProps(read({ agingCollection: { enabled: false } })),
+      ),
+    );
+    expect(
+      Object.values(off.findResources('AWS::Events::Rule')).filter((r) =>
+        JSON.stringify(r.Properties.Targets).includes('AgingCollectorFunction'),
+      ),
+    ).toEqual([]);
   }, 60_000);
 
   it('notifies an existing topic instead of creating one', () => {

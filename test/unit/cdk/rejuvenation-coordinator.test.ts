@@ -190,12 +190,12 @@ describe('Construct: RejuvenationCoordinator', () => {
       (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
     );
     const sendCommand = statements.filter((s) => s['Action'] === 'ssm:SendCommand');
-    // The workflow's step and the operator API (a release's checks), two statements each.
-    expect(sendCommand).toHaveLength(4);
+    // The workflow's step, the operator API (a release's checks) and the aging collector, two statements each.
+    expect(sendCommand).toHaveLength(6);
     for (const onInstances of sendCommand.filter((s) => s['Condition'] !== undefined))
       expect(onInstances['Condition']).toEqual({ StringEquals: { 'ssm:resourceTag/rejuv:managed': 'true' } });
     const onDocuments = sendCommand.filter((s) => s['Condition'] === undefined);
-    expect(onDocuments).toHaveLength(2);
+    expect(onDocuments).toHaveLength(3);
     for (const statement of onDocuments) {
       expect(JSON.stringify(statement['Resource'])).toContain(':document/');
       expect(JSON.stringify(statement['Resource'])).not.toContain('"*"');
@@ -209,7 +209,16 @@ describe('Construct: RejuvenationCoordinator', () => {
     expect(documents).toMatch(/PreflightDocument/);
     expect(documents).toMatch(/VerifyDocument/);
     expect(documents).not.toMatch(/WarmRebootDocument|RecoverDocument/);
-    expect(JSON.stringify(sendCommand)).not.toMatch(/CollectAgingDocument/);
+    // CollectAging is the collector's alone, and the collector may send nothing else.
+    const byCollector = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes('AgingCollectorFunctionRole'))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+      .find((s) => s['Action'] === 'ssm:SendCommand' && s['Condition'] === undefined);
+    expect(JSON.stringify(byCollector?.['Resource'])).toMatch(/CollectAgingDocument/);
+    expect(JSON.stringify(byCollector?.['Resource'])).not.toMatch(
+      /PreflightDocument|WarmReboot|Verify|Recover/,
+    );
+    expect(JSON.stringify(onDocuments.filter((s) => s !== byCollector))).not.toMatch(/CollectAgingDocument/);
     const anyWildcardSend = statements.some(
       (s) => s['Action'] === 'ssm:SendCommand' && s['Resource'] === '*',
     );
@@ -233,7 +242,8 @@ describe('Construct: RejuvenationCoordinator', () => {
         Resource: unknown;
       }[];
       const granted: Record<string, string[]> = {};
-      for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
+      // Conditioned grants (the collector's own keys of the idempotency table) are checked on their own below.
+      for (const statement of statements.filter((s) => s.Effect === 'Allow' && !('Condition' in s))) {
         const actions = [statement.Action].flat().filter((a) => a.startsWith('dynamodb:'));
         if (actions.length === 0) continue;
         for (const resource of [statement.Resource].flat()) {
@@ -263,14 +273,58 @@ describe('Construct: RejuvenationCoordinator', () => {
       )
       .flatMap(
         ([, p]) =>
-          p.Properties.PolicyDocument.Statement as { Effect: string; Action: unknown; Resource: unknown }[],
+          p.Properties.PolicyDocument.Statement as {
+            Effect: string;
+            Action: unknown;
+            Resource: unknown;
+            Condition?: unknown;
+          }[],
       )
       .filter(
         (s) => s.Effect === 'Allow' && JSON.stringify(s.Resource).toLowerCase().includes('idempotencytable'),
       )
+      .filter((s) => !isCollectorRoundGrant(s))
       .flatMap((s) => [s.Action].flat())
       .filter((a) => a !== 'dynamodb:GetItem');
     expect(idempotencyWrites).toEqual([]);
+  });
+
+  it("lets the aging collector write only its own round keys of the idempotency table, never a claim's", () => {
+    const conditioned = Object.entries(template.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as { Action: unknown; Condition?: unknown }[])
+        .filter((s) => JSON.stringify(s.Action).includes('dynamodb:') && s.Condition !== undefined)
+        .map((s) => ({ role: id.replace(/FunctionRole.*$/, ''), statement: s })),
+    );
+    expect(conditioned.map((c) => c.role)).toEqual(['CoordinatorAgingCollector']);
+    const [grant] = conditioned;
+    expect(grant?.statement).toMatchObject({
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['aging-collection#*'] } },
+    });
+    expect(isCollectorRoundGrant(grant?.statement ?? {})).toBe(true);
+  });
+
+  it('collects aging on a schedule, publishing only to its own CloudWatch namespace', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AgingCollectorFunction'), 'Arn'] },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: 'cloudwatch:PutMetricData',
+            Condition: { StringEquals: { 'cloudwatch:namespace': 'Rejuv/Aging' } },
+            Effect: 'Allow',
+            Resource: '*',
+          },
+        ]),
+      },
+    });
   });
 
   it('lets no function delete, scan, batch-write or rewrite audit records', () => {
@@ -279,12 +333,15 @@ describe('Construct: RejuvenationCoordinator', () => {
     // and below).
     expect(TABLE_GRANTS.HostSync.hosts).toContain('Scan');
     expect(TABLE_GRANTS.HostSync.audit).not.toContain('Scan');
+    // The aging collector lists the registry, and reads nothing else by Scan.
+    expect(TABLE_GRANTS.AgingCollector).toEqual({ hosts: ['Scan'] });
     expect(TABLE_GRANTS.AgingPredictor).toEqual({ hosts: ['Scan'], idempotency: ['GetItem', 'PutItem'] });
     const allows = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(
         ([id]) =>
           !id.includes('SealFunctionRole') &&
           !id.includes('HostSyncFunctionRole') &&
+          !id.includes('AgingCollectorFunctionRole') &&
           !id.includes('AgingPredictorFunctionRole'),
       )
       .map(([, p]) => p)
@@ -539,3 +596,11 @@ describe('Construct: RejuvenationCoordinator', () => {
     },
   );
 });
+
+/** The collector's grant on the idempotency table: limited to its own keys by dynamodb:LeadingKeys. */
+function isCollectorRoundGrant(statement: { Condition?: unknown }): boolean {
+  return (
+    JSON.stringify(statement.Condition) ===
+    JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['aging-collection#*'] } })
+  );
+}
