@@ -1,5 +1,5 @@
 /**
- * npm run bench:kernel [-- --guest linux|heartbeat] — the `kernel` level on a lab kernel host
+ * npm run bench:kernel [-- --guest linux|heartbeat] [--page-cache] — the `kernel` level on a lab kernel host
  * (host/lab/kernel-host.ts: a TCG VM booting Debian's kernel, guest RAM on a preserved region) with a
  * guest nested on it (bench/kernel-guests.ts; by default the lab's Linux guest, a real OS boot to lose,
  * else the 512-byte heartbeat guest), at two guest RAM sizes 4x apart, against the two ways a host
@@ -19,8 +19,9 @@
  *
  * Every warm run checks the guest's own memory check (the heartbeat guest: no BAD page; the Linux
  * guest: the same boot id and its RAM ballast's checksum), a counter without a break, no new BOOT, and
- * a new host boot id. The Linux guest also reads its data disk's files after each warm run and after
- * the normal reboot, timing itself: its page cache kept or lost. Sizes run one after the other (one
+ * a new host boot id. With --page-cache the Linux guest also reads its data disk's files after each warm
+ * run and after the normal reboot, timing itself: its page cache kept or lost (off by default: an
+ * uncached read nested takes minutes). Sizes run one after the other (one
  * kernel host at a time: 2 cores). The last line of output is one JSON object.
  */
 import { readFile } from 'node:fs/promises';
@@ -249,11 +250,16 @@ async function coldReboot(
   return { downtimeMs: gap.gapMs, hostBootMs, guestBooted: after.boots === boots + 1 };
 }
 
-async function benchSize(kind: KernelBenchGuest, guestRamMiB: number): Promise<SizeResult> {
+async function benchSize(
+  kind: KernelBenchGuest,
+  guestRamMiB: number,
+  pageCache: boolean,
+): Promise<SizeResult> {
   const host = await startKernelHost({ guestRamMiB });
   try {
     progress(`${guestRamMiB} MiB guest RAM: kernel host booted in ${Math.round(host.bootMs)} ms`);
-    const guest = await kind.create(host, 'vm-a');
+    const created = await kind.create(host, 'vm-a');
+    const guest = pageCache ? created : { ...created, readFilesMs: undefined };
     const { vm } = guest;
     const booting = performance.now();
     await startNested(host, vm, []);
@@ -305,22 +311,27 @@ function renderTable(header: readonly string[], rows: readonly (readonly string[
 
 const ms = (value: number) => `${round(value)} ms`;
 
-function guestFromArgs(): KernelBenchGuest {
-  const { values } = parseArgs({ options: { guest: { type: 'string', default: 'linux' } } });
+function optionsFromArgs(): { kind: KernelBenchGuest; pageCache: boolean } {
+  const { values } = parseArgs({
+    options: {
+      guest: { type: 'string', default: 'linux' },
+      'page-cache': { type: 'boolean', default: false },
+    },
+  });
   const name = KernelBenchGuestNameSchema.safeParse(values.guest);
   if (!name.success)
     throw new Error(
       `bench:kernel: --guest must be one of ${KernelBenchGuestNameSchema.options.join(', ')}, not "${values.guest}"`,
     );
-  return KERNEL_BENCH_GUESTS[name.data];
+  return { kind: KERNEL_BENCH_GUESTS[name.data], pageCache: values['page-cache'] };
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const kind = guestFromArgs();
+  const { kind, pageCache } = optionsFromArgs();
   const { stdout: qemuVersion } = await exec('qemu-system-x86_64', ['--version']);
   const sizes: SizeResult[] = [];
-  for (const guestRamMiB of kind.ramSizesMiB) sizes.push(await benchSize(kind, guestRamMiB));
+  for (const guestRamMiB of kind.ramSizesMiB) sizes.push(await benchSize(kind, guestRamMiB, pageCache));
 
   const warmMedian = (size: SizeResult, pick: (s: WarmSample) => number) => median(size.warm.map(pick));
   const header = ['', ...sizes.map((s) => `${s.guestRamMiB} MiB guest RAM`)];
