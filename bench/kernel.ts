@@ -1,7 +1,9 @@
 /**
- * npm run bench:kernel — the `kernel` level on a lab kernel host (host/lab/kernel-host.ts: a TCG VM
- * booting Debian's kernel, guest RAM on a preserved region) with the heartbeat guest nested on it, at
- * two guest RAM sizes 4x apart, against the two ways a host reboot is done without it:
+ * npm run bench:kernel [-- --guest linux|heartbeat] [--page-cache] — the `kernel` level on a lab kernel host
+ * (host/lab/kernel-host.ts: a TCG VM booting Debian's kernel, guest RAM on a preserved region) with a
+ * guest nested on it (bench/kernel-guests.ts; by default the lab's Linux guest, a real OS boot to lose,
+ * else the 512-byte heartbeat guest), at two guest RAM sizes 4x apart, against the two ways a host
+ * reboot is done without it:
  *
  * warm:   the real agent's `warm-reboot --level kernel`, run as SSM runs it (exit 194, the agent's own
  *         scheduled kexec, the same command again in the new kernel). Guest pause = the agent's
@@ -15,18 +17,21 @@
  * saved:  the classic save-to-disk: the guest's whole state, RAM included, saved to a file, the host
  *         rebooted cold, the guest restored from the file; pause = last heartbeat before to first after.
  *
- * Every warm run checks the guest's own memory check (no BAD page), a counter without a break, no new
- * BOOT, and a new host boot id. Sizes run one after the other (one kernel host at a time: 2 cores).
- * The last line of output is one JSON object.
+ * Every warm run checks the guest's own memory check (the heartbeat guest: no BAD page; the Linux
+ * guest: the same boot id and its RAM ballast's checksum), a counter without a break, no new BOOT, and
+ * a new host boot id. With --page-cache the Linux guest also reads its data disk's files after each warm
+ * run and after the normal reboot, timing itself: its page cache kept or lost (off by default: an
+ * uncached read nested takes minutes). Sizes run one after the other (one
+ * kernel host at a time: 2 cores). The last line of output is one JSON object.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { counterBreaks, readHeartbeatLog, waitForHeartbeat, waitForLog } from '../host/lab/heartbeat-log.js';
 import { installKernelHostAgent, runLikeSsm } from '../host/lab/kernel-host-agent.js';
-import { nestedHeartbeatVm, startNestedVm, type NestedVm } from '../host/lab/kernel-host-cycle.js';
+import { startNested } from '../host/lab/kernel-host-cycle.js';
 import { normalRebootWithGuest, savedRebootWithGuest } from '../host/lab/kernel-host-reboots.js';
 import { startKernelHost, type KernelHost } from '../host/lab/kernel-host.js';
 import {
@@ -35,17 +40,21 @@ import {
   type WarmRebootVm,
 } from '../host/results/host-document-result.js';
 import { HeartbeatArrivals } from './heartbeat-arrivals.js';
+import {
+  KERNEL_BENCH_GUESTS,
+  KernelBenchGuestNameSchema,
+  type BenchVm,
+  type KernelBenchGuest,
+} from './kernel-guests.js';
 import { LineArrivals } from './line-arrivals.js';
 import { runLabBench } from './run-lab-bench.js';
 import { median, round } from './statistics.js';
 
-const GUEST_RAM_SIZES_MIB = [32, 128] as const;
 const WARM_RUNS = 3;
 /** The agent's KEXEC_DELAY_S: the wait it leaves the SSM Agent before the kexec. */
 const AGENT_KEXEC_DELAY_MS = 5000;
 /** Long enough for heartbeats after the resume to reach the log before we stop watching. */
 const SETTLE_MS = 500;
-const GUEST_BOOT_TIMEOUT_MS = 180_000;
 
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,6 +87,8 @@ interface WarmSample {
   readonly kernelReloaded: boolean;
   readonly guestRebooted: boolean;
   readonly memoryIntact: boolean;
+  /** The guest reading its data disk's files right after the run, by its clock (Linux guest only). */
+  readonly readFilesMs: number | undefined;
 }
 
 interface SizeResult {
@@ -90,6 +101,9 @@ interface SizeResult {
   readonly coldDowntimeMs: number;
   readonly coldHostBootMs: number;
   readonly coldGuestBooted: boolean;
+  /** The guest's first read of its files after its first boot: nothing of them cached. */
+  readonly readFirstMs: number | undefined;
+  readonly readAfterColdMs: number | undefined;
 }
 
 /** performance.now() of an epoch-ms stamp from the kernel host's clock, `offsetMs` ahead of ours. */
@@ -107,7 +121,9 @@ async function journal(host: KernelHost, runId: string): Promise<Record<string, 
   return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 }
 
-async function warmRun(host: KernelHost, vm: NestedVm, runId: string): Promise<WarmSample> {
+async function warmRun(host: KernelHost, guest: BenchVm, runId: string): Promise<WarmSample> {
+  const { vm } = guest;
+  const bootIdBefore = await guest.bootId();
   const before = await readHeartbeatLog(vm.heartbeatLog);
   const clockBefore = await host.clock();
   const marks = new LineArrivals(join(host.root, 'console.log'));
@@ -115,7 +131,7 @@ async function warmRun(host: KernelHost, vm: NestedVm, runId: string): Promise<W
   let ssm: Awaited<ReturnType<typeof runLikeSsm>>;
   try {
     ssm = await runLikeSsm(host, ['warm-reboot', '--run-id', runId, '--level', 'kernel']);
-    await waitForHeartbeat(vm.heartbeatLog, (before.counters.at(-1) ?? 0) + 20, 60_000);
+    await waitForHeartbeat(vm.heartbeatLog, (before.counters.at(-1) ?? 0) + 20, 180_000);
     await sleep(SETTLE_MS);
   } finally {
     marks.stop();
@@ -136,14 +152,18 @@ async function warmRun(host: KernelHost, vm: NestedVm, runId: string): Promise<W
   const resumedAt = labTime(entry.resumedAt, clockAfter.offsetMs);
   const scheduledAt = mustFind(marks.first(/^rejuv: kexec in /), 'the kexec-scheduled console mark').atMs;
   const kexecAt = mustFind(marks.first(/^rejuv: kexec now$/, scheduledAt), 'the kexec console mark').atMs;
-  const bootIdBefore = ssm.bootIds[0] ?? '';
+  const hostBootIdBefore = ssm.bootIds[0] ?? '';
   const initAt = mustFind(
-    marks.lines.find((l) => l.atMs >= kexecAt && /^KH INIT /.test(l.line) && !l.line.includes(bootIdBefore)),
+    marks.lines.find(
+      (l) => l.atMs >= kexecAt && /^KH INIT /.test(l.line) && !l.line.includes(hostBootIdBefore),
+    ),
     "the new kernel's KH INIT",
   ).atMs;
   const rerunAt = mustFind(ssm.startedAtMs[1], 'the rerun');
 
   const after = await readHeartbeatLog(vm.heartbeatLog);
+  const guestIntact = (await guest.bootId()) === bootIdBefore && (await guest.memoryOk());
+  const readFilesMs = await guest.readFilesMs?.();
   const agentPhasesMs: Record<string, number> = { ...entry.phasesMs };
   for (const key of ['writeBackMs', 'kexecLoadMs'] as const) {
     const value = record[key];
@@ -162,23 +182,30 @@ async function warmRun(host: KernelHost, vm: NestedVm, runId: string): Promise<W
       rerunToResumed: resumedAt - rerunAt,
     },
     agentPhasesMs,
-    kernelReloaded: result.kernelReloaded === true && ssm.bootIds[1] !== bootIdBefore,
+    kernelReloaded: result.kernelReloaded === true && ssm.bootIds[1] !== hostBootIdBefore,
     guestRebooted: after.boots !== before.boots,
     memoryIntact:
-      after.boots === 1 && after.badPages.length === 0 && counterBreaks(after.counters).length === 0,
+      guestIntact &&
+      after.boots === 1 &&
+      after.badPages.length === 0 &&
+      counterBreaks(after.counters).length === 0,
+    readFilesMs,
   };
 }
 
 async function savedReboot(
   host: KernelHost,
-  vm: NestedVm,
+  guest: BenchVm,
+  bootTimeoutMs: number,
 ): Promise<{ pauseMs: number; stateBytes: number; intact: boolean }> {
+  const { vm } = guest;
+  const bootIdBefore = await guest.bootId();
   const before = await readHeartbeatLog(vm.heartbeatLog);
   const beats = new HeartbeatArrivals(vm.heartbeatLog);
   let stateBytes: number;
   try {
     stateBytes = (await savedRebootWithGuest(host, vm)).stateBytes ?? Number.NaN;
-    await waitForHeartbeat(vm.heartbeatLog, (before.counters.at(-1) ?? 0) + 20, GUEST_BOOT_TIMEOUT_MS);
+    await waitForHeartbeat(vm.heartbeatLog, (before.counters.at(-1) ?? 0) + 20, bootTimeoutMs);
     await sleep(SETTLE_MS);
   } finally {
     beats.stop();
@@ -188,6 +215,8 @@ async function savedReboot(
     pauseMs: beats.longestGap()?.gapMs ?? Number.NaN,
     stateBytes,
     intact:
+      (await guest.bootId()) === bootIdBefore &&
+      (await guest.memoryOk()) &&
       after.boots === before.boots &&
       after.badPages.length === 0 &&
       counterBreaks(after.counters).length === 0,
@@ -196,8 +225,10 @@ async function savedReboot(
 
 async function coldReboot(
   host: KernelHost,
-  vm: NestedVm,
+  guest: BenchVm,
+  bootTimeoutMs: number,
 ): Promise<{ downtimeMs: number; hostBootMs: number; guestBooted: boolean }> {
+  const { vm } = guest;
   const boots = (await readHeartbeatLog(vm.heartbeatLog)).boots;
   const beats = new HeartbeatArrivals(vm.heartbeatLog);
   let hostBootMs: number;
@@ -206,7 +237,7 @@ async function coldReboot(
     await waitForLog(
       vm.heartbeatLog,
       (log) => log.boots === boots + 1 && log.sinceLastBoot.length > 0,
-      GUEST_BOOT_TIMEOUT_MS,
+      bootTimeoutMs,
     );
     await sleep(SETTLE_MS);
   } finally {
@@ -219,26 +250,41 @@ async function coldReboot(
   return { downtimeMs: gap.gapMs, hostBootMs, guestBooted: after.boots === boots + 1 };
 }
 
-async function benchSize(guestRamMiB: number): Promise<SizeResult> {
+async function benchSize(
+  kind: KernelBenchGuest,
+  guestRamMiB: number,
+  pageCache: boolean,
+): Promise<SizeResult> {
   const host = await startKernelHost({ guestRamMiB });
   try {
     progress(`${guestRamMiB} MiB guest RAM: kernel host booted in ${Math.round(host.bootMs)} ms`);
-    const vm = await nestedHeartbeatVm(host, 'vm-a');
-    await startNestedVm(host, vm);
-    await waitForHeartbeat(vm.heartbeatLog, 20, 60_000);
+    const created = await kind.create(host, 'vm-a');
+    const guest = pageCache ? created : { ...created, readFilesMs: undefined };
+    const { vm } = guest;
+    const booting = performance.now();
+    await startNested(host, vm, []);
+    await waitForHeartbeat(vm.heartbeatLog, 20, kind.bootTimeoutMs);
+    progress(
+      `${guestRamMiB} MiB: ${kind.name} guest booted to its heartbeat in ${Math.round(performance.now() - booting)} ms`,
+    );
+    if (!(await guest.memoryOk())) throw new Error('the guest failed its memory check before any reboot');
+    const readFirstMs = await guest.readFilesMs?.();
     await installKernelHostAgent(host, vm);
     const warm: WarmSample[] = [];
     for (let run = 1; run <= WARM_RUNS; run++) {
-      const sample = await warmRun(host, vm, `kbench-${guestRamMiB}-${run}`);
+      const sample = await warmRun(host, guest, `kbench-${guestRamMiB}-${run}`);
       warm.push(sample);
       progress(
-        `${guestRamMiB} MiB warm run ${run}/${WARM_RUNS}: pause ${round(sample.pauseMs)} ms (agent's ${round(sample.agentPauseMs)} ms, host clock step ${round(sample.clockStepMs)} ms, heartbeat gap ${round(sample.guestGapMs)} ms), kexec ${round(sample.phasesMs.kexec)} ms`,
+        `${guestRamMiB} MiB warm run ${run}/${WARM_RUNS}: pause ${round(sample.pauseMs)} ms (agent's ${round(sample.agentPauseMs)} ms, host clock step ${round(sample.clockStepMs)} ms, heartbeat gap ${round(sample.guestGapMs)} ms), kexec ${round(sample.phasesMs.kexec)} ms${sample.readFilesMs === undefined ? '' : `, files read in ${sample.readFilesMs} ms after`}`,
       );
     }
-    const saved = await savedReboot(host, vm);
+    const saved = await savedReboot(host, guest, kind.bootTimeoutMs);
     progress(`${guestRamMiB} MiB saved reboot: guest paused ${round(saved.pauseMs)} ms`);
-    const cold = await coldReboot(host, vm);
-    progress(`${guestRamMiB} MiB normal reboot: guest down ${round(cold.downtimeMs)} ms`);
+    const cold = await coldReboot(host, guest, kind.bootTimeoutMs);
+    const readAfterColdMs = await guest.readFilesMs?.();
+    progress(
+      `${guestRamMiB} MiB normal reboot: guest down ${round(cold.downtimeMs)} ms${readAfterColdMs === undefined ? '' : `, files read in ${readAfterColdMs} ms after`}`,
+    );
     return {
       guestRamMiB,
       hostBootMs: host.bootMs,
@@ -249,6 +295,8 @@ async function benchSize(guestRamMiB: number): Promise<SizeResult> {
       coldDowntimeMs: cold.downtimeMs,
       coldHostBootMs: cold.hostBootMs,
       coldGuestBooted: cold.guestBooted,
+      readFirstMs,
+      readAfterColdMs,
     };
   } finally {
     await host.teardown();
@@ -263,11 +311,27 @@ function renderTable(header: readonly string[], rows: readonly (readonly string[
 
 const ms = (value: number) => `${round(value)} ms`;
 
+function optionsFromArgs(): { kind: KernelBenchGuest; pageCache: boolean } {
+  const { values } = parseArgs({
+    options: {
+      guest: { type: 'string', default: 'linux' },
+      'page-cache': { type: 'boolean', default: false },
+    },
+  });
+  const name = KernelBenchGuestNameSchema.safeParse(values.guest);
+  if (!name.success)
+    throw new Error(
+      `bench:kernel: --guest must be one of ${KernelBenchGuestNameSchema.options.join(', ')}, not "${values.guest}"`,
+    );
+  return { kind: KERNEL_BENCH_GUESTS[name.data], pageCache: values['page-cache'] };
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const { kind, pageCache } = optionsFromArgs();
   const { stdout: qemuVersion } = await exec('qemu-system-x86_64', ['--version']);
   const sizes: SizeResult[] = [];
-  for (const guestRamMiB of GUEST_RAM_SIZES_MIB) sizes.push(await benchSize(guestRamMiB));
+  for (const guestRamMiB of kind.ramSizesMiB) sizes.push(await benchSize(kind, guestRamMiB, pageCache));
 
   const warmMedian = (size: SizeResult, pick: (s: WarmSample) => number) => median(size.warm.map(pick));
   const header = ['', ...sizes.map((s) => `${s.guestRamMiB} MiB guest RAM`)];
@@ -302,6 +366,20 @@ async function main(): Promise<void> {
     ['  host QEMU start to agent (firmware + kernel)', ...sizes.map((s) => ms(s.coldHostBootMs))],
     ['  guest booted again (counter from 1)', ...sizes.map((s) => (s.coldGuestBooted ? 'yes' : 'NO'))],
   ];
+  if (sizes.some((s) => s.readFirstMs !== undefined)) {
+    const readMs = (value: number | undefined) => (value === undefined ? '-' : ms(value));
+    rows.push(
+      [
+        'guest reads its 32 MiB of files (its clock): first after boot',
+        ...sizes.map((s) => readMs(s.readFirstMs)),
+      ],
+      [
+        '  right after a warm run (median)',
+        ...sizes.map((s) => readMs(median(s.warm.map((w) => w.readFilesMs ?? Number.NaN)))),
+      ],
+      ['  right after the normal reboot', ...sizes.map((s) => readMs(s.readAfterColdMs))],
+    );
+  }
 
   const [small, large] = sizes;
   if (small === undefined || large === undefined) throw new Error('bench:kernel needs two sizes');
@@ -319,8 +397,9 @@ async function main(): Promise<void> {
   };
 
   console.log(
-    `\nrejuv kernel-level bench: ${qemuVersion.split('\n')[0]}, TCG; a kernel host (Debian's kernel) with the heartbeat guest nested (TCG in TCG)`,
+    `\nrejuv kernel-level bench: ${qemuVersion.split('\n')[0]}, TCG; a kernel host (Debian's kernel) with ${kind.description} nested (TCG in TCG)`,
   );
+  console.log(`memory intact = ${kind.memoryCheck}`);
   console.log(
     `warm = the agent's warm-reboot --level kernel run as SSM runs it; medians of ${WARM_RUNS} runs per size; phases on this machine's clock`,
   );

@@ -16,28 +16,53 @@ const REPLY_TIMEOUT_MS = 60_000;
 const RESEND_AFTER_MS = 15_000;
 let nextId = 0;
 
+/** Writes one request line into the VM's request FIFO. */
+export type RequestSender = (control: string, line: string) => Promise<void>;
+
+/** The FIFO on this machine. */
+const sendHere: RequestSender = async (control, line) => {
+  // Non-blocking: with no QEMU holding the FIFO the open fails at once (ENXIO) instead of hanging.
+  const fifo = await open(control, constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    await fifo.write(line);
+  } finally {
+    await fifo.close();
+  }
+};
+
+export interface AskOptions {
+  /** @default 60 s */
+  readonly timeoutMs?: number;
+  /**
+   * How the request reaches the FIFO: a FIFO is a pipe of the kernel its QEMU runs on, so for a VM
+   * nested in a lab kernel host the line must be written there.
+   * @default written on this machine
+   */
+  readonly send?: RequestSender;
+  /**
+   * Resend an unanswered request after this long; longer for a guest slowed by nesting, whose `read`
+   * would otherwise run twice at once.
+   * @default 15 s
+   */
+  readonly resendAfterMs?: number;
+}
+
 /** Sends `verb` and resolves with the words of the guest's reply after `R <id> <verb>`. */
 export async function askLinuxGuest(
   entry: VmInventoryEntry,
   verb: 'uptime' | 'mem' | 'net' | 'read' | 'poweroff',
-  timeoutMs = REPLY_TIMEOUT_MS,
+  options: AskOptions = {},
 ): Promise<string[]> {
+  const timeoutMs = options.timeoutMs ?? REPLY_TIMEOUT_MS;
   const control = linuxGuestControlPath(entry);
   if (control === undefined) throw new Error(`VM ${entry.name} is not a Linux lab guest (no request port)`);
   const id = `${process.pid}-${++nextId}`;
-  const send = async () => {
-    // Non-blocking: with no QEMU holding the FIFO the open fails at once (ENXIO) instead of hanging.
-    const fifo = await open(control, constants.O_WRONLY | constants.O_NONBLOCK);
-    try {
-      await fifo.write(`${id} ${verb}\n`);
-    } finally {
-      await fifo.close();
-    }
-  };
+  const send = () => (options.send ?? sendHere)(control, `${id} ${verb}\n`);
   await send();
   const prefix = `R ${id} ${verb}`;
   const deadline = Date.now() + timeoutMs;
-  let resendAt = Date.now() + RESEND_AFTER_MS;
+  const resendAfterMs = options.resendAfterMs ?? RESEND_AFTER_MS;
+  let resendAt = Date.now() + resendAfterMs;
   for (;;) {
     const log = await readFile(entry.heartbeat.log, 'utf8').catch(() => '');
     const line = log.split('\n').find((l) => l === prefix || l.startsWith(`${prefix} `));
@@ -48,7 +73,7 @@ export async function askLinuxGuest(
       throw new Error(`guest of ${entry.name} did not answer "${verb}" within ${timeoutMs} ms`);
     if (Date.now() > resendAt && verb !== 'poweroff') {
       await send();
-      resendAt = Date.now() + RESEND_AFTER_MS;
+      resendAt = Date.now() + resendAfterMs;
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -59,15 +84,18 @@ export interface GuestUptime {
   readonly bootId: string;
 }
 
-export async function guestUptime(entry: VmInventoryEntry): Promise<GuestUptime> {
-  const [seconds, bootId] = await askLinuxGuest(entry, 'uptime');
+export async function guestUptime(entry: VmInventoryEntry, options: AskOptions = {}): Promise<GuestUptime> {
+  const [seconds, bootId] = await askLinuxGuest(entry, 'uptime', options);
   if (seconds === undefined || bootId === undefined) throw new Error(`bad uptime reply from ${entry.name}`);
   return { seconds: Number(seconds), bootId };
 }
 
 /** Milliseconds the guest took, by its own monotonic clock, to read every file of its data disk. */
-export async function guestReadMs(entry: VmInventoryEntry): Promise<{ ms: number; bytes: number }> {
-  const [ms, bytes] = await askLinuxGuest(entry, 'read');
+export async function guestReadMs(
+  entry: VmInventoryEntry,
+  options: AskOptions = {},
+): Promise<{ ms: number; bytes: number }> {
+  const [ms, bytes] = await askLinuxGuest(entry, 'read', options);
   if (ms === undefined || bytes === undefined) throw new Error(`bad read reply from ${entry.name}`);
   return { ms: Number(ms), bytes: Number(bytes) };
 }

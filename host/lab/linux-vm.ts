@@ -30,10 +30,83 @@ export interface LinuxVmOptions {
 const DATA_DISK_BYTES = 64 << 20;
 const CONTROL_CHARDEV_PREFIX = 'pipe,id=control,path=';
 
+/** Where a Linux VM's argv puts its RAM, disk, serial ports and QMP socket. */
+export interface LinuxGuestWiring {
+  readonly name: string;
+  readonly memoryMiB: number;
+  /** The memory-backend-file (share=on) that holds all of guest RAM. */
+  readonly ramPath: string;
+  readonly disk: string;
+  readonly heartbeatLog: string;
+  /** The request FIFO (it must exist before QEMU starts). */
+  readonly control: string;
+  readonly consoleLog: string;
+  readonly qmpSocket: string;
+  /** @default 2 */
+  readonly cpus?: number;
+}
+
+/** The Linux guest's QEMU argv, wired as described above; also used nested in a lab kernel host. */
+export async function linuxGuestArgv(wiring: LinuxGuestWiring): Promise<string[]> {
+  const { name, memoryMiB, disk, heartbeatLog, control, qmpSocket } = wiring;
+  const guest = await buildLinuxGuest();
+  return [
+    'qemu-system-x86_64',
+    '-name',
+    name,
+    '-accel',
+    'tcg',
+    '-machine',
+    'pc,memory-backend=ram0',
+    '-m',
+    `${memoryMiB}M`,
+    '-object',
+    `memory-backend-file,id=ram0,size=${memoryMiB}M,mem-path=${wiring.ramPath},share=on`,
+    '-smp',
+    String(wiring.cpus ?? 2),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-kernel',
+    guest.kernel,
+    '-initrd',
+    guest.initrd,
+    '-append',
+    guest.append,
+    '-drive',
+    `file=${disk},format=raw,if=virtio`,
+    '-netdev',
+    'user,id=net0',
+    '-device',
+    'virtio-net-pci,netdev=net0',
+    '-chardev',
+    `file,id=heartbeat,path=${heartbeatLog},append=on`,
+    '-serial',
+    'chardev:heartbeat',
+    '-chardev',
+    `${CONTROL_CHARDEV_PREFIX}${control}`,
+    '-serial',
+    'chardev:control',
+    '-chardev',
+    `file,id=console,path=${wiring.consoleLog},append=on`,
+    '-serial',
+    'chardev:console',
+    '-qmp',
+    `unix:${qmpSocket},server=on,wait=off`,
+  ];
+}
+
+/** Sparse and empty: the guest makes its filesystem on first boot (no mkfs needed on this machine). */
+export async function createLinuxDataDisk(path: string): Promise<void> {
+  const image = await open(path, 'w');
+  await image.truncate(DATA_DISK_BYTES);
+  await image.close();
+}
+
 export async function createLinuxVm(hostRoot: string, options: LinuxVmOptions): Promise<VmInventoryEntry> {
   const { name } = options;
   const memoryMiB = options.memoryMiB ?? 256;
-  const guest = await buildLinuxGuest();
   const qmpSocket = join(hostRoot, 'run', 'rejuv', `${name}.qmp`);
   const control = join(hostRoot, 'run', 'rejuv', `${name}.control`);
   const stateDir = join(hostRoot, 'var', 'lib', 'rejuv', 'vms', name);
@@ -43,59 +116,21 @@ export async function createLinuxVm(hostRoot: string, options: LinuxVmOptions): 
   for (const dir of ['run/rejuv', 'var/log/rejuv', 'var/lib/rejuv/images'])
     await mkdir(join(hostRoot, dir), { recursive: true });
   await mkdir(stateDir, { recursive: true });
-  // Sparse and empty: the guest makes its filesystem on first boot (no mkfs needed on this machine).
-  const image = await open(disk, 'w');
-  await image.truncate(DATA_DISK_BYTES);
-  await image.close();
+  await createLinuxDataDisk(disk);
   await run('mkfifo', ['-m', '600', control]);
   const entry: VmInventoryEntry = {
     schemaVersion: 1,
     name,
-    argv: [
-      'qemu-system-x86_64',
-      '-name',
+    argv: await linuxGuestArgv({
       name,
-      '-accel',
-      'tcg',
-      '-machine',
-      'pc,memory-backend=ram0',
-      '-m',
-      `${memoryMiB}M`,
-      '-object',
-      `memory-backend-file,id=ram0,size=${memoryMiB}M,mem-path=${shmRamPath(hostRoot, name)},share=on`,
-      '-smp',
-      '2',
-      '-nodefaults',
-      '-no-user-config',
-      '-display',
-      'none',
-      '-kernel',
-      guest.kernel,
-      '-initrd',
-      guest.initrd,
-      '-append',
-      guest.append,
-      '-drive',
-      `file=${disk},format=raw,if=virtio`,
-      '-netdev',
-      'user,id=net0',
-      '-device',
-      'virtio-net-pci,netdev=net0',
-      '-chardev',
-      `file,id=heartbeat,path=${heartbeatLog},append=on`,
-      '-serial',
-      'chardev:heartbeat',
-      '-chardev',
-      `${CONTROL_CHARDEV_PREFIX}${control}`,
-      '-serial',
-      'chardev:control',
-      '-chardev',
-      `file,id=console,path=${join(logDir, `${name}.console.log`)},append=on`,
-      '-serial',
-      'chardev:console',
-      '-qmp',
-      `unix:${qmpSocket},server=on,wait=off`,
-    ],
+      memoryMiB,
+      ramPath: shmRamPath(hostRoot, name),
+      disk,
+      heartbeatLog,
+      control,
+      consoleLog: join(logDir, `${name}.console.log`),
+      qmpSocket,
+    }),
     qmpSocket,
     stateDir,
     heartbeat: { log: heartbeatLog, pattern: HEARTBEAT_PATTERN },
