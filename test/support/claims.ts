@@ -13,6 +13,13 @@ import {
 import type { WorkflowContext } from '../../shared/workflow/workflow-context.js';
 import type { WorkflowDeps } from '../../shared/workflow/workflow-deps.js';
 
+/**
+ * The claims' TTL here: the longest the store takes. The use-case tests run on a ManualClock set to a
+ * fixed day that real time has passed, and DynamoDB Local deletes items whose TTL is behind the real
+ * clock (it did, mid-test, in CI): a claim that expires an hour after that day would vanish at random.
+ */
+const TEST_CLAIM_TTL_SECONDS = 366 * 24 * 3600;
+
 /** Claims `executionName` for `request` as a trigger does; throws if another request holds the name. */
 export async function claimAsTrigger(
   store: Store,
@@ -20,7 +27,10 @@ export async function claimAsTrigger(
   request: RejuvenationRequestInput,
 ): Promise<void> {
   const digest = requestDigest(request);
-  const result = await store.idempotency.claim({ executionName, requestDigest: digest }, 3600);
+  const result = await store.idempotency.claim(
+    { executionName, requestDigest: digest },
+    TEST_CLAIM_TTL_SECONDS,
+  );
   if (!result.claimed && result.existing.requestDigest !== digest)
     throw new Error(`test setup: ${executionName} is already claimed for another request`);
 }
