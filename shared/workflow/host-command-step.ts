@@ -15,7 +15,7 @@ import { HOST_DOCUMENTS, type HostDocument } from './workflow-config.js';
 import type { WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 import { readHostResult, type HostResult } from './host-result.js';
-import { silentAtPreflightParameter, type PreflightFindings } from './preflight-findings.js';
+import { guestsOf, silentAtPreflightParameter, type PreflightFindings } from './preflight-findings.js';
 
 export const PendingCommandSchema = z
   .object({
@@ -179,7 +179,10 @@ export async function pollHostCommand(
         done: true,
         command,
         result,
-        preflight: { silentGuests: result.silentVms ?? [], guests: result.vms.map((vm) => vm.name) },
+        preflight: {
+          silentGuests: result.silentVms ?? [],
+          guests: guestsOf(result.vms.map((vm) => vm.name)),
+        },
       }
     : { done: true, command, result };
 }

@@ -7,10 +7,10 @@
  */
 import { z } from 'zod';
 
+const VM_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /** A VM name as the host inventory spells it; never `-`, which the Verify document reads as "none". */
-const VmNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'VM name: 1-63 chars of a-z 0-9 -, starting alphanumeric');
+const VmNameSchema = z.string().regex(VM_NAME, 'VM name: 1-63 chars of a-z 0-9 -, starting alphanumeric');
 
 /** The documents accept at most 256 VM names in one list. */
 export const MAX_VMS_PER_HOST = 256;
@@ -27,6 +27,15 @@ export const PreflightFindingsSchema = z
   .strict();
 
 export type PreflightFindings = z.output<typeof PreflightFindingsSchema>;
+
+/**
+ * The guests a Preflight result names, as findings keep them: a name no inventory could hold (the result
+ * is the host's word) is left out rather than failing every later step's input, and at most as many as
+ * a host may have.
+ */
+export function guestsOf(vmNames: readonly string[]): string[] {
+  return vmNames.filter((name) => VM_NAME.test(name)).slice(0, MAX_VMS_PER_HOST);
+}
 
 /** The Verify document's `silentAtPreflight` parameter: the names, or `-` for none. */
 export function silentAtPreflightParameter(findings: PreflightFindings): string {

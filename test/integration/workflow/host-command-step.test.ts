@@ -10,6 +10,7 @@ import {
 } from '../../../shared/domain/errors.js';
 import { checkHostBack } from '../../../shared/workflow/await-host.js';
 import { pollHostCommand, startHostCommand } from '../../../shared/workflow/host-command-step.js';
+import { PreflightFindingsSchema } from '../../../shared/workflow/preflight-findings.js';
 import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
 import { admitClaimed } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
@@ -209,12 +210,14 @@ describe('Use case: host command step', () => {
       vms: [
         { name: 'vm-a', outcome: 'ready' },
         { name: 'vm-b', outcome: 'ready' },
+        // The host's word: a name no inventory holds is not carried into later steps' input.
+        { name: 'VM B; rm -rf /', outcome: 'ready' },
       ],
     });
     const command = await startHostCommand(deps, ctx, 'Preflight');
-    expect(await pollHostCommand(deps, ctx, command)).toMatchObject({
-      preflight: { silentGuests: [], guests: ['vm-a', 'vm-b'] },
-    });
+    const polled = await pollHostCommand(deps, ctx, command);
+    expect(polled).toMatchObject({ preflight: { silentGuests: [], guests: ['vm-a', 'vm-b'] } });
+    expect(PreflightFindingsSchema.parse(polled.done ? polled.preflight : undefined)).toBeDefined();
   });
 
   it('turns a refusing preflight into PreflightRefusedError naming each VM', async () => {
