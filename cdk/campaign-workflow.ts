@@ -5,6 +5,14 @@
  * is in flight; halted: end and say why), its limits and its failure tolerance. The Map runs one plan's
  * batch, which the limits bound (and CampaignPlan caps at MAX_HOSTS_PER_PASS), so an inline Map suffices
  * for any fleet: the fleet itself lives in the campaigns table, never in the state.
+ *
+ * What does grow with the fleet is the execution's history, which Step Functions caps at 25,000 events: a
+ * pass of 40 hosts writes about 530 of them, and a campaign waiting out a week of closed windows loops
+ * thousands of times. So after `passesPerExecution` passes the machine continues as new: it starts its
+ * own next generation (`campaign_<n>_<id>`: the first generation is `campaign-<id>`, so no campaign id
+ * makes another's name, and a retry names the same execution)
+ * with the campaign's id and ends. Nothing is in flight then (the Map waited for its hosts), and the
+ * campaign's state is all in its table, so the next generation plans exactly where this one stopped.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +24,7 @@ import {
   JitterType,
   JsonPath,
   Map as MapState,
+  Pass,
   Succeed,
   TaskInput,
   Timeout,
@@ -32,6 +41,25 @@ import { TRANSIENT_ERRORS } from './rejuvenation-workflow.js';
 export interface CampaignWorkflowOptions {
   /** Pause before planning again when nothing could start (paused, or every slot taken). */
   readonly replanInterval: Duration;
+  /** Passes one execution runs before it continues as a new one (see above). */
+  readonly passesPerExecution: number;
+  /** The campaign machine itself, by the name it is deployed with: its next generation's machine. */
+  readonly self: IStateMachine;
+}
+
+/** A campaign execution's input: the first generation's comes from the operator API. */
+export interface CampaignExecutionInput {
+  readonly campaignId: string;
+  readonly generation: number;
+  readonly passes: number;
+}
+
+/**
+ * The execution of a campaign's generation. Names keep to A-Z a-z 0-9 - _, which CloudWatch Logs needs;
+ * the digits-then-underscore of later generations parse one way only.
+ */
+export function campaignGenerationName(campaignId: string, generation = 0): string {
+  return generation === 0 ? `campaign-${campaignId}` : `campaign_${generation}_${campaignId}`;
 }
 
 export function buildCampaignWorkflow(
@@ -60,6 +88,47 @@ export function buildCampaignWorkflow(
   };
 
   const plan = step('CampaignPlan', 'CampaignPlan', { 'campaignId.$': '$.campaignId' }, '$.plan');
+
+  // Every pass goes through here: count it, and past the budget hand the campaign to a new execution.
+  const countPass = new Pass(scope, 'CountPass', {
+    parameters: {
+      'campaignId.$': '$.campaignId',
+      'generation.$': '$.generation',
+      'passes.$': 'States.MathAdd($.passes, 1)',
+    },
+  });
+  const continueAsNew = new StepFunctionsStartExecution(scope, 'ContinueAsNew', {
+    stateMachine: options.self,
+    integrationPattern: IntegrationPattern.REQUEST_RESPONSE,
+    name: JsonPath.format('campaign_{}_{}', JsonPath.stringAt('$.next'), JsonPath.stringAt('$.campaignId')),
+    input: TaskInput.fromObject({
+      'campaignId.$': '$.campaignId',
+      'generation.$': '$.next',
+      passes: 0,
+    }),
+    associateWithParent: false,
+    resultSelector: { 'ExecutionArn.$': '$.ExecutionArn' },
+    resultPath: '$.continuedAs',
+  });
+  continueAsNew.addRetry({
+    errors: ['States.TaskFailed'],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 6,
+    jitterStrategy: JitterType.FULL,
+  });
+  const nextGeneration = new Pass(scope, 'NextGeneration', {
+    parameters: {
+      'campaignId.$': '$.campaignId',
+      'next.$': 'States.MathAdd($.generation, 1)',
+    },
+  });
+  nextGeneration.next(continueAsNew).next(new Succeed(scope, 'CampaignContinued'));
+  countPass.next(
+    new Choice(scope, 'PassBudgetLeft')
+      .when(Condition.numberGreaterThan('$.passes', options.passesPerExecution), nextGeneration)
+      .otherwise(plan),
+  );
 
   // One host: its own execution of the per-host workflow, waited for; its outcome recorded either way.
   const hostInput = { 'campaignId.$': '$.campaignId', 'hostId.$': '$.host.hostId' };
@@ -104,8 +173,8 @@ export function buildCampaignWorkflow(
     cause: 'More hosts failed than the campaign tolerates; `rejuv campaign status` names them',
   });
   const ended = new Succeed(scope, 'CampaignEnded');
-  runHosts.next(plan);
-  wait.next(plan);
+  runHosts.next(countPass);
+  wait.next(countPass);
   plan.next(
     new Choice(scope, 'CampaignNext')
       .when(Condition.stringEquals('$.plan.action', 'start'), runHosts)
@@ -117,5 +186,5 @@ export function buildCampaignWorkflow(
       )
       .otherwise(wait),
   );
-  return plan;
+  return countPass;
 }

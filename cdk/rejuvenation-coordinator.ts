@@ -4,7 +4,7 @@
  * operator topic and the dead-letter queue of the trigger events, with least-privilege permissions
  * between them.
  */
-import { CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CfnElement, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -271,6 +271,13 @@ export interface RejuvenationCoordinatorProps {
    * @default - every 6 hours, the defaults of PredictionProps
    */
   readonly prediction?: PredictionProps;
+  /**
+   * Passes (plan, then run or wait) one campaign execution runs before it continues as a new execution,
+   * keeping each under Step Functions' 25,000-event history quota: a pass of 40 hosts writes about 530
+   * events. Between 1 and 40.
+   * @default 25
+   */
+  readonly campaignPassesPerExecution?: number;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -397,10 +404,24 @@ export class RejuvenationCoordinator extends Construct {
         logRetention,
       });
     }
+    // A campaign continues as new by starting its own machine, which it must name: a Ref to itself in its
+    // own definition and role would be a cycle. The name is derived from the construct path, as CDK
+    // generates physical names, so two coordinators never share one.
+    const campaignStateMachineName =
+      Names.uniqueResourceName(this, { maxLength: 70, separator: '-' }) + '-campaign';
     this.campaignStateMachine = new StateMachine(this, 'CampaignStateMachine', {
+      stateMachineName: campaignStateMachineName,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(
-        buildCampaignWorkflow(this, functions, this.stateMachine, { replanInterval: settings.pollInterval }),
+        buildCampaignWorkflow(this, functions, this.stateMachine, {
+          replanInterval: settings.pollInterval,
+          passesPerExecution: settings.campaignPassesPerExecution,
+          self: StateMachine.fromStateMachineName(
+            this,
+            'CampaignStateMachineByName',
+            campaignStateMachineName,
+          ),
+        }),
       ),
       tracingEnabled: true,
       logs: {
@@ -826,6 +847,7 @@ interface Settings {
   readonly commandTimeouts: Readonly<Record<HostDocument, Duration>>;
   readonly awaitHostTimeout: Duration;
   readonly pollInterval: Duration;
+  readonly campaignPassesPerExecution: number;
   readonly operators: readonly OperatorGrant[];
   readonly operatorApiTimeout: Duration;
   readonly agingCollection: {
@@ -952,5 +974,12 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     commandTimeouts,
     awaitHostTimeout: props.awaitHostTimeout ?? Duration.minutes(10),
     pollInterval: props.pollInterval ?? Duration.seconds(10),
+    campaignPassesPerExecution: campaignPasses(props.campaignPassesPerExecution ?? 25),
   };
+}
+
+function campaignPasses(passes: number): number {
+  if (!Token.isUnresolved(passes) && (!Number.isInteger(passes) || passes < 1 || passes > 40))
+    throw new Error(`campaignPassesPerExecution must be an integer from 1 to 40, got ${passes}`);
+  return passes;
 }

@@ -50,7 +50,6 @@ import {
 import {
   constructIdOf,
   LOCAL_ACCOUNT,
-  LOCAL_CAMPAIGN_STATE_MACHINE_NAME,
   LOCAL_PARTITION,
   LOCAL_REGION,
   localFunctionArn,
@@ -242,7 +241,12 @@ export async function startLocalEnvironment(
         stateMachineLogicalId,
         ...(workflow.campaign === undefined
           ? {}
-          : { campaignStateMachineLogicalId: workflow.campaign.logicalId }),
+          : {
+              campaignStateMachine: {
+                logicalId: workflow.campaign.logicalId,
+                name: workflow.campaign.name,
+              },
+            }),
       }),
     );
     const policies = rolePolicies(template, names);
@@ -358,7 +362,7 @@ export async function startLocalEnvironment(
         : {
             additionalStateMachines: [
               {
-                name: LOCAL_CAMPAIGN_STATE_MACHINE_NAME,
+                name: workflow.campaign.name,
                 definition: workflow.campaign.definition,
                 executionRoleAccessKeyId: identityOf(campaignRole, 'states-campaign').accessKeyId,
               },
@@ -495,19 +499,20 @@ function localNamesOf(
     documents: Record<string, LocalDocument>;
     topicArn: string;
     stateMachineLogicalId: string;
-    campaignStateMachineLogicalId?: string;
+    campaignStateMachine?: { logicalId: string; name: string };
   },
 ): Record<string, LocalResourceName> {
   const arn = (service: string, resource: string) =>
     `arn:${LOCAL_PARTITION}:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
   // The local Step Functions endpoint starts later; its one state machine will have this ARN.
   const stateMachineArn = localStateMachineArn();
-  const campaignArn = localStateMachineArn(LOCAL_CAMPAIGN_STATE_MACHINE_NAME);
+  const campaign = created.campaignStateMachine;
+  const campaignArn = campaign === undefined ? undefined : localStateMachineArn(campaign.name);
   const names: Record<string, LocalResourceName> = {
     [created.stateMachineLogicalId]: { ref: stateMachineArn, arn: stateMachineArn },
-    ...(created.campaignStateMachineLogicalId === undefined
+    ...(campaign === undefined || campaignArn === undefined
       ? {}
-      : { [created.campaignStateMachineLogicalId]: { ref: campaignArn, arn: campaignArn } }),
+      : { [campaign.logicalId]: { ref: campaignArn, arn: campaignArn } }),
   };
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type === 'AWS::DynamoDB::GlobalTable') {

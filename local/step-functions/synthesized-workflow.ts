@@ -28,10 +28,15 @@ export interface SynthesizedWorkflow {
   /** The per-host state machine's logical id. */
   readonly logicalId?: string;
   /** The campaign state machine, which starts the per-host one as child executions. */
-  readonly campaign?: { readonly logicalId: string; readonly definition: Record<string, unknown> };
+  readonly campaign?: {
+    readonly logicalId: string;
+    /** The name the template gives it: its definition starts itself by that name to continue as new. */
+    readonly name: string;
+    readonly definition: Record<string, unknown>;
+  };
 }
 
-/** The local names of the two machines: the per-host workflow's, and the campaign's. */
+/** The local names of the two machines: the per-host workflow's, and the campaign's when unnamed. */
 export const LOCAL_STATE_MACHINE_NAME = 'rejuv';
 export const LOCAL_CAMPAIGN_STATE_MACHINE_NAME = 'rejuv-campaign';
 
@@ -66,6 +71,7 @@ export function workflowFromTemplate(template: Template): SynthesizedWorkflow {
       ? undefined
       : {
           logicalId: campaignMachine[0],
+          name: stateMachineNameOf(campaignMachine[1]) ?? LOCAL_CAMPAIGN_STATE_MACHINE_NAME,
           definition: JSON.parse(
             resolveTokens(campaignMachine[1].Properties?.['DefinitionString'], template, {
               [host[0]]: `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${LOCAL_STATE_MACHINE_NAME}`,
@@ -85,6 +91,11 @@ export function workflowFromTemplate(template: Template): SynthesizedWorkflow {
     logicalId: host[0],
     ...(campaign === undefined ? {} : { campaign }),
   };
+}
+
+function stateMachineNameOf(resource: { Properties?: Record<string, unknown> }): string | undefined {
+  const name = resource.Properties?.['StateMachineName'];
+  return typeof name === 'string' ? name : undefined;
 }
 
 /**

@@ -117,8 +117,11 @@ export async function startCampaign(
       failureTolerance: JSON.stringify(start.failureTolerance),
     },
   });
+  // The campaign's first execution, `campaign-<id>`; cdk/campaign-workflow.ts names the ones continuing it.
   const started = await deps.campaignExecutions.start(`campaign-${start.campaignId}`, {
     campaignId: start.campaignId,
+    generation: 0,
+    passes: 0,
   });
   return { campaignId: start.campaignId, executionArn: started.executionArn, hosts: hosts.length };
 }

@@ -40,7 +40,9 @@ describe('Campaign workflow: the synthesized campaign state machine', () => {
   });
 
   it('loops Plan ▶ run the planned hosts ▶ Plan, waits when nothing starts, ends only when the plan says so', () => {
-    expect(workflow.campaign?.definition['StartAt']).toBe('CampaignPlan');
+    expect(workflow.campaign?.definition['StartAt']).toBe('CountPass');
+    expect(states['CountPass']?.Next).toBe('PassBudgetLeft');
+    expect(states['PassBudgetLeft']?.Default).toBe('CampaignPlan');
     expect(states['CampaignPlan']?.Next).toBe('CampaignNext');
     const next = states['CampaignNext'];
     expect(next?.Choices?.map((c) => [c.Variable, c.StringEquals, c.Next])).toEqual([
@@ -48,13 +50,78 @@ describe('Campaign workflow: the synthesized campaign state machine', () => {
       ['$.plan.action', 'end', 'CampaignOutcome'],
     ]);
     expect(next?.Default).toBe('CampaignWait');
-    expect(states['CampaignWait']?.Next).toBe('CampaignPlan');
-    expect(states['RunHosts']?.Next).toBe('CampaignPlan');
+    expect(states['CampaignWait']?.Next).toBe('CountPass');
+    expect(states['RunHosts']?.Next).toBe('CountPass');
     expect(states['CampaignOutcome']?.Choices?.[0]).toMatchObject({
       StringEquals: 'halted',
       Next: 'CampaignHalted',
     });
     expect(states['CampaignHalted']?.Type).toBe('Fail');
+  });
+
+  it('continues as new past its pass budget: starts its own next generation by name, then ends', () => {
+    expect(states['CountPass']?.Parameters).toEqual({
+      'campaignId.$': '$.campaignId',
+      'generation.$': '$.generation',
+      'passes.$': 'States.MathAdd($.passes, 1)',
+    });
+    const budget = states['PassBudgetLeft'] as State & {
+      Choices: { Variable: string; NumericGreaterThan: number; Next: string }[];
+    };
+    expect(budget.Choices).toEqual([
+      { Variable: '$.passes', NumericGreaterThan: 25, Next: 'NextGeneration' },
+    ]);
+    const start = states['ContinueAsNew'];
+    expect(start?.Resource).toBe('arn:aws:states:::states:startExecution');
+    expect(start?.Parameters).toEqual({
+      StateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${workflow.campaign?.name}`,
+      'Name.$': "States.Format('campaign_{}_{}', $.next, $.campaignId)",
+      Input: { 'campaignId.$': '$.campaignId', 'generation.$': '$.next', passes: 0 },
+    });
+    expect(start?.Next).toBe('CampaignContinued');
+    expect(states['CampaignContinued']?.Type).toBe('Succeed');
+  });
+
+  it('names the campaign machine uniquely per coordinator, and lets its role start only itself by that name', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const template = Template.fromStack(new RejuvStack(app, 'Rejuv'));
+    const [campaign] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+      (m) => (m as { Properties: { StateMachineName?: string } }).Properties.StateMachineName !== undefined,
+    ) as { Properties: { StateMachineName: string } }[];
+    const name = campaign?.Properties.StateMachineName ?? '';
+    expect(name).toMatch(/^Rejuv-Coordinator-[A-Za-z0-9]+-campaign$/);
+    expect(name.length).toBeLessThanOrEqual(80);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('CampaignStateMachineRole'),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'states:StartExecution',
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':states:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  `:stateMachine:${name}`,
+                ],
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('refuses a pass budget outside 1..40', () => {
+    for (const campaignPassesPerExecution of [0, 41, 2.5])
+      expect(
+        () => new RejuvStack(new App(), 'Rejuv', { coordinator: { campaignPassesPerExecution } }),
+      ).toThrow(/campaignPassesPerExecution must be an integer from 1 to 40/);
   });
 
   it('runs each planned host as a child execution of the per-host machine, waiting for it (.sync:2)', () => {
