@@ -31,6 +31,7 @@ import {
   type HostCommandStatus,
 } from '../../ports/host-commands.js';
 import { toSsmError, type SsmCallContext } from './errors.js';
+import { findCommandByComment } from './find-command-by-comment.js';
 import { SsmCommandIdSchema, SsmDocumentNameSchema, StepKeySchema } from './ssm-host-commands.js';
 
 const RateSchema = (pattern: RegExp, what: string) =>
@@ -83,23 +84,20 @@ export class SsmFleetCommands implements FleetCommands {
 
   async findSent(documentName: string, sendKey: string): Promise<string | undefined> {
     parseWith(SsmDocumentNameSchema, 'document name', documentName);
-    let nextToken: string | undefined;
-    for (let page = 0; page < SEARCH_PAGES; page++) {
-      const out = await this.call({ operation: 'ListCommands', documentName }, () =>
-        this.client.send(
-          new ListCommandsCommand({
-            Filters: [{ key: 'DocumentName', value: documentName }],
-            MaxResults: PAGE_SIZE,
-            NextToken: nextToken,
-          }),
+    return findCommandByComment(
+      (nextToken) =>
+        this.call({ operation: 'ListCommands', documentName }, () =>
+          this.client.send(
+            new ListCommandsCommand({
+              Filters: [{ key: 'DocumentName', value: documentName }],
+              MaxResults: PAGE_SIZE,
+              NextToken: nextToken,
+            }),
+          ),
         ),
-      );
-      const match = (out.Commands ?? []).find((c) => c.Comment === sendKey);
-      if (match?.CommandId !== undefined) return match.CommandId;
-      nextToken = out.NextToken;
-      if (nextToken === undefined) return undefined;
-    }
-    return undefined;
+      sendKey,
+      SEARCH_PAGES,
+    );
   }
 
   async invocations(commandId: string): Promise<FleetInvocation[]> {

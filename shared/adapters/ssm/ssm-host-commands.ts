@@ -16,6 +16,7 @@ import {
   type HostCommands,
 } from '../../ports/host-commands.js';
 import { toSsmError, type SsmCallContext } from './errors.js';
+import { findCommandByComment } from './find-command-by-comment.js';
 
 export const SsmDocumentNameSchema = z
   .string()
@@ -145,24 +146,21 @@ export class SsmHostCommands implements HostCommands {
     documentName: string,
     stepKey: string,
   ): Promise<string | undefined> {
-    let nextToken: string | undefined;
-    for (let page = 0; page < IDEMPOTENCY_PAGES; page++) {
-      const out = await this.call({ operation: 'ListCommands', instanceId, documentName }, () =>
-        this.client.send(
-          new ListCommandsCommand({
-            InstanceId: instanceId,
-            Filters: [{ key: 'DocumentName', value: documentName }],
-            MaxResults: PAGE_SIZE,
-            NextToken: nextToken,
-          }),
+    return findCommandByComment(
+      (nextToken) =>
+        this.call({ operation: 'ListCommands', instanceId, documentName }, () =>
+          this.client.send(
+            new ListCommandsCommand({
+              InstanceId: instanceId,
+              Filters: [{ key: 'DocumentName', value: documentName }],
+              MaxResults: PAGE_SIZE,
+              NextToken: nextToken,
+            }),
+          ),
         ),
-      );
-      const match = (out.Commands ?? []).find((c) => c.Comment === stepKey);
-      if (match?.CommandId !== undefined) return match.CommandId;
-      nextToken = out.NextToken;
-      if (nextToken === undefined) return undefined;
-    }
-    return undefined;
+      stepKey,
+      IDEMPOTENCY_PAGES,
+    );
   }
 
   private async call<T>(context: SsmCallContext, request: () => Promise<T>): Promise<T> {
