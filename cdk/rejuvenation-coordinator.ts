@@ -4,7 +4,7 @@
  * operator topic and the dead-letter queue of the trigger events, with least-privilege permissions
  * between them.
  */
-import { CfnElement, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnElement, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -66,6 +66,13 @@ import {
 import { DEFAULT_EXHAUSTION_LIMITS, type ExhaustionLimits } from '../shared/aging/predict-fleet.js';
 import { DEFAULT_PREDICTION_CONFIG } from '../shared/aging/predictive-decision.js';
 import { describeIssues } from '../shared/domain/validation.js';
+import {
+  AGING_ALARMS_ENV,
+  AgingAlarmSettingsSchema,
+  DEFAULT_AGING_ALARM_THRESHOLDS,
+  type AgingAlarmSettings,
+  type AgingAlarmThresholds,
+} from '../shared/aging/aging-alarm-settings.js';
 import { RejuvFunction } from './rejuv-function.js';
 import { buildCampaignWorkflow } from './campaign-workflow.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
@@ -151,6 +158,29 @@ export interface AgingCollectionSettings {
    * @default '5%'
    */
   readonly maxErrors?: string;
+}
+
+/**
+ * The per-host aging alarms the host sync keeps (`<agingAlarmNamePrefix><hostId>-<resource>`): one per
+ * resource, on the host's series, so every managed host has them without anyone writing one.
+ */
+export interface AgingAlarmsProps {
+  /**
+   * Whether the host sync keeps the alarms. When false it leaves every alarm as it is.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Thresholds of every pool not listed in `pools`, over the documented defaults.
+   * @default - MemAvailable below 10% of MemTotal, SUnreclaim above 6.4% of MemTotal, the order-9 unusable
+   * free space index above 0.9, each for 3 of 3 periods of 5 minutes
+   */
+  readonly defaults?: Partial<AgingAlarmThresholds>;
+  /**
+   * A pool's own thresholds, by pool id, over `defaults`.
+   * @default - every pool uses `defaults`
+   */
+  readonly pools?: Readonly<Record<string, Partial<AgingAlarmThresholds>>>;
 }
 
 export interface RejuvenationCoordinatorProps {
@@ -265,6 +295,12 @@ export interface RejuvenationCoordinatorProps {
    * @default - nobody may act through the operator API
    */
   readonly operators?: readonly OperatorGrant[];
+  /**
+   * The host sync's per-host aging alarms: after each sync every managed host has its alarms with its
+   * pool's thresholds, and those of hosts deregistered or no longer managed are deleted.
+   * @default - enabled, with the defaults of AgingAlarmsProps
+   */
+  readonly agingAlarms?: AgingAlarmsProps;
   /**
    * The scheduled predictive trigger: reads every host's aging series and starts a rejuvenation with
    * trigger `predictive` for each host predicted to run out of a resource within the horizon.
@@ -474,6 +510,9 @@ export class RejuvenationCoordinator extends Construct {
         environment: {
           [RUNTIME_CONFIG_ENV]: workflowConfig,
           ...(scheduledId === 'AgingCollector' ? { [AGING_COLLECTION_ENV]: agingCollection } : {}),
+          ...(scheduledId === 'HostSync' && settings.agingAlarms !== undefined
+            ? { [AGING_ALARMS_ENV]: JSON.stringify(settings.agingAlarms) }
+            : {}),
         },
         // A round's outputs are read one host at a time: a large fleet takes a while.
         ...(scheduledId === 'AgingCollector' ? { timeout: Duration.minutes(5) } : {}),
@@ -511,6 +550,8 @@ export class RejuvenationCoordinator extends Construct {
     this.deadLetterAlarm = this.alarmOnDeadLetters(ownTopic);
 
     this.grantTables(functions);
+    if (settings.agingAlarms !== undefined)
+      this.grantAgingAlarms(functions.HostSync, settings.agingAlarms.prefix);
     this.grantHostAccess(functions, settings.managedInstanceTag, props.targetGroupArns ?? []);
     for (const fnId of NOTIFIES) this.notificationTopic.grantPublish(functions[fnId]);
     this.acknowledgeWildcards(functions);
@@ -720,6 +761,37 @@ export class RejuvenationCoordinator extends Construct {
     ]);
   }
 
+  /**
+   * The host sync writes only alarms under the prefix; DescribeAlarms cannot be limited to names. No alarm
+   * actions: CloudWatch sends every alarm's state changes to EventBridge, where AgingAlarmRule takes them.
+   */
+  private grantAgingAlarms(fn: RejuvFunction, prefix: string): void {
+    const stack = Stack.of(this);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms'],
+        resources: [
+          stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: `${prefix}*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }));
+    const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    acknowledgeFindings(fn.role as IRole, [
+      {
+        finding: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:${nagRegion}:${nagAccount}:alarm:${prefix}*]`,
+        reason:
+          'hosts come and go at run time: the sync puts and deletes their alarms, all under the aging alarm prefix',
+      },
+    ]);
+  }
+
   /** Exactly the table actions each function's store operations make (function-grants.ts). */
   private grantTables(functions: Record<FunctionId, RejuvFunction>): void {
     functions.AgingCollector.addToRolePolicy(
@@ -858,6 +930,8 @@ interface Settings {
     readonly deliveryTimeout: Duration;
   };
   readonly prediction: FleetPredictionSettingsInput;
+  /** Undefined when the host sync keeps no alarms. */
+  readonly agingAlarms: AgingAlarmSettings | undefined;
 }
 
 const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
@@ -887,6 +961,28 @@ function validateAgingCollection(props: AgingCollectionSettings = {}): Settings[
     // A round must have ended when the next run reads it: delivery gives up before the run allowance.
     deliveryTimeout: Duration.seconds(Math.max(30, interval.toSeconds() - COLLECT_RUN_ALLOWANCE_SECONDS)),
   };
+}
+
+/** The host sync's alarm settings as its function reads them, checked now rather than at its first sync. */
+function validateAgingAlarms(
+  props: AgingAlarmsProps = {},
+  prefix: string,
+  hostIdDimension: string,
+): AgingAlarmSettings | undefined {
+  if (props.enabled === false) return undefined;
+  // The alarms' metrics carry the collector's HostId dimension: the trigger must look there for the host.
+  if (hostIdDimension !== 'HostId')
+    throw new Error(
+      `agingAlarms: the alarms read the collector's metrics, whose host dimension is HostId; hostIdDimension is ${JSON.stringify(hostIdDimension)} (set agingAlarms.enabled to false to keep your own alarms)`,
+    );
+  const parsed = AgingAlarmSettingsSchema.safeParse({
+    prefix,
+    namespace: AGING_NAMESPACE,
+    defaults: { ...DEFAULT_AGING_ALARM_THRESHOLDS, ...props.defaults },
+    pools: props.pools ?? {},
+  });
+  if (!parsed.success) throw new Error(`agingAlarms: ${describeIssues(parsed.error).join('; ')}`);
+  return parsed.data;
 }
 
 /** The predictor's settings as its function reads them, checked now rather than at its first run. */
@@ -957,7 +1053,9 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     throw new Error(
       `commandTimeouts.Preflight + commandTimeouts.Verify must be at most 14 min (a release runs both within one Lambda invocation), got ${releaseChecks} s`,
     );
+  const hostIdDimension = props.hostIdDimension ?? 'HostId';
   return {
+    agingAlarms: validateAgingAlarms(props.agingAlarms, prefix, hostIdDimension),
     agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
     operators: operators.data,
@@ -967,7 +1065,7 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
       props.defaultMaxHostsInMaintenance ?? 1,
     ),
     agingAlarmNamePrefix: prefix,
-    hostIdDimension: props.hostIdDimension ?? 'HostId',
+    hostIdDimension,
     alarmReloadLevel: props.alarmReloadLevel ?? 'vmm-process',
     managedInstanceTag: props.managedInstanceTag ?? { key: 'rejuv:managed', value: 'true' },
     leaseDuration,

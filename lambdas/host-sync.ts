@@ -1,6 +1,10 @@
 /** Onboards hosts from SSM's inventory on a schedule (shared/onboarding/sync-hosts.ts). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchAgingAlarms } from '../shared/adapters/cloudwatch/cloudwatch-aging-alarms.js';
+import { AGING_ALARMS_ENV, AgingAlarmSettingsSchema } from '../shared/aging/aging-alarm-settings.js';
+import { jsonEnvironmentVariable } from './runtime/json-environment.js';
 import { createDynamoDbStore } from '../shared/adapters/dynamodb/dynamodb-store.js';
 import { SsmManagedInstances } from '../shared/adapters/ssm/ssm-managed-instances.js';
 import { systemClock } from '../shared/domain/clock.js';
@@ -22,6 +26,20 @@ function hostSyncDeps(): HostSyncDeps {
     audit: store.audit,
     instances: new SsmManagedInstances(tracer.captureAWSv3Client(new SSMClient({}))),
     clock: systemClock,
+    // Absent when the construct's agingAlarms are disabled: the sync leaves alarms alone.
+    ...(process.env[AGING_ALARMS_ENV] === undefined
+      ? {}
+      : {
+          agingAlarms: {
+            alarms: new CloudWatchAgingAlarms(tracer.captureAWSv3Client(new CloudWatchClient({}))),
+            settings: jsonEnvironmentVariable(
+              process.env,
+              AGING_ALARMS_ENV,
+              AgingAlarmSettingsSchema,
+              'RejuvenationCoordinator',
+            ),
+          },
+        }),
   };
   return deps;
 }
@@ -32,6 +50,12 @@ export async function handler(_event: unknown): Promise<HostSyncResult> {
     const result = await syncHosts(hostSyncDeps());
     if (result.refused.length > 0)
       logger.warn('instances refused for onboarding', { refused: result.refused });
+    if ((result.alarms?.failed.length ?? 0) > 0)
+      logger.error('aging alarms not kept for some hosts', { failed: result.alarms?.failed });
+    if ((result.alarms?.foreign.length ?? 0) > 0)
+      logger.warn('alarms under the aging prefix the sync did not make (left alone)', {
+        foreign: result.alarms?.foreign,
+      });
     logger.info('hosts synced', { result });
     return result;
   } catch (error) {

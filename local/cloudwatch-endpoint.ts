@@ -11,14 +11,21 @@
  * Maximum, Sum or SampleCount, Period 1, 5, 10, 30 or a multiple of 60, StartTime inclusive, EndTime
  * exclusive, MaxDatapoints pages with NextToken, ScanBy), ListMetrics (filters by namespace, name and
  * dimensions; 500 a page). Datapoints live in memory per (namespace, metric, dimension set), visible at
- * once. Not emulated: metric math and Metrics Insights expressions, percentiles, StatisticValues,
- * storage resolution (all points are kept), alarms, dashboards, entity metric data.
+ * once. Metric alarms (PutMetricAlarm, DeleteAlarms, DescribeAlarms) are evaluated on them and send their
+ * state changes as EventBridge events (cloudwatch-alarms.ts). Not emulated: metric math and Metrics
+ * Insights expressions in GetMetricData, percentiles, StatisticValues, storage resolution (all points are
+ * kept), dashboards, entity metric data.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AwsServiceError, startAwsJsonServer, type JsonOperation } from './json-protocol/aws-json-server.js';
 import type { Authorizer, SigningIdentity } from './iam/local-iam.js';
 import { cloudWatchRequests } from './iam/service-requests.js';
 import { verifySigV4 } from './iam/sigv4-verifier.js';
+import { periodValues, STATS, type Datapoint, type Stat } from './cloudwatch-statistics.js';
+import { localAlarms, type AlarmStateChangeEvent, type AlarmStateValue } from './cloudwatch-alarms.js';
+import type { ArnContext } from './iam/service-requests.js';
+
+export type { Datapoint } from './cloudwatch-statistics.js';
 
 export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801';
 const MAX_METRICS_PER_PUT = 1000;
@@ -30,23 +37,14 @@ const LIST_PAGE = 500;
 const VALUE_LIMIT = 2 ** 360;
 const PAST_LIMIT_MS = 14 * 24 * 3600 * 1000;
 const FUTURE_LIMIT_MS = 2 * 3600 * 1000;
-const STATS = ['Average', 'Minimum', 'Maximum', 'Sum', 'SampleCount'] as const;
-type Stat = (typeof STATS)[number];
 
 export interface LocalCloudWatchOptions {
   /** Local IAM: signatures verified with the signer's secret, calls authorized. @default anyone, unsigned */
   readonly iam?: Authorizer & { signingIdentity(accessKeyId: string): SigningIdentity | undefined };
   readonly region?: string;
+  /** Where alarm ARNs live. @default partition aws, the region, account 000000000000 */
+  readonly arns?: ArnContext;
   readonly now?: () => Date;
-}
-
-export interface Datapoint {
-  /** Epoch milliseconds. */
-  readonly t: number;
-  readonly v: number;
-  /** How many samples the value stands for (`Counts`), 1 for a `Value`. */
-  readonly n: number;
-  readonly unit: string;
 }
 
 export interface RunningLocalCloudWatch {
@@ -59,6 +57,12 @@ export interface RunningLocalCloudWatch {
   ): Datapoint[];
   /** How many requests of an operation were answered (not refused), since the start (for tests). */
   calls(operation: string): number;
+  /** Every change of an alarm's state, as CloudWatch sends it to EventBridge. */
+  onAlarmStateChange(listener: (event: AlarmStateChangeEvent) => void): void;
+  /** Evaluates every alarm now: what CloudWatch does every minute, for time that passed without data. */
+  evaluateAlarms(): void;
+  /** An alarm's state (for tests). */
+  alarmState(name: string): AlarmStateValue | undefined;
   stop(): Promise<void>;
 }
 
@@ -128,22 +132,6 @@ function checkValue(v: unknown, parameter: string): number {
   return v;
 }
 
-function aggregate(stat: Stat, points: readonly Datapoint[]): number {
-  const samples = points.reduce((s, p) => s + p.n, 0);
-  switch (stat) {
-    case 'SampleCount':
-      return samples;
-    case 'Sum':
-      return points.reduce((s, p) => s + p.v * p.n, 0);
-    case 'Average':
-      return points.reduce((s, p) => s + p.v * p.n, 0) / samples;
-    case 'Minimum':
-      return Math.min(...points.map((p) => p.v));
-    case 'Maximum':
-      return Math.max(...points.map((p) => p.v));
-  }
-}
-
 export async function startLocalCloudWatchEndpoint(
   options: LocalCloudWatchOptions = {},
 ): Promise<RunningLocalCloudWatch> {
@@ -151,6 +139,15 @@ export async function startLocalCloudWatchEndpoint(
   const answered = new Map<string, number>();
   const now = options.now ?? (() => new Date());
   const region = options.region ?? 'us-east-1';
+  const arns = options.arns ?? { partition: 'aws', region, accountId: '000000000000' };
+  const alarms = localAlarms({
+    alarmArn: (name) => `arn:${arns.partition}:cloudwatch:${arns.region}:${arns.accountId}:alarm:${name}`,
+    account: arns.accountId,
+    region: arns.region,
+    now,
+    points: (namespace, metricName, dimensions) =>
+      metrics.get(keyOf(namespace, metricName, dimensions))?.points ?? [],
+  });
 
   const putMetricData: JsonOperation = (body) => {
     const namespace = text(body['Namespace'], 'Namespace', 255);
@@ -208,6 +205,7 @@ export async function startLocalCloudWatchEndpoint(
       stored.points.push(...points);
       metrics.set(key, stored);
     }
+    alarms.evaluateAll();
     return {};
   };
 
@@ -262,20 +260,13 @@ export async function startLocalCloudWatchEndpoint(
         throw invalid(`The value ${String(statName)} for parameter ${p}.MetricStat.Stat is not emulated.`);
       const unit = typeof stat['Unit'] === 'string' ? stat['Unit'] : undefined;
       const stored = metrics.get(keyOf(namespace, metricName, dimensions));
-      const buckets = new Map<number, Datapoint[]>();
-      for (const point of stored?.points ?? []) {
-        if (point.t < start || point.t >= end || (unit !== undefined && point.unit !== unit)) continue;
-        const bucket = Math.floor(point.t / (period * 1000)) * period * 1000;
-        const inBucket = buckets.get(bucket);
-        if (inBucket === undefined) buckets.set(bucket, [point]);
-        else inBucket.push(point);
-      }
-      const times = [...buckets.keys()].sort((a, b) => (ascending ? a - b : b - a));
+      const values = periodValues(stored?.points ?? [], statName as Stat, period, start, end, unit);
+      const times = [...values.keys()].sort((a, b) => (ascending ? a - b : b - a));
       return {
         id,
         label: typeof query['Label'] === 'string' ? query['Label'] : metricName,
         returnData: query['ReturnData'] !== false,
-        points: times.map((t) => ({ t, v: aggregate(statName as Stat, buckets.get(t) ?? []) })),
+        points: times.map((t) => ({ t, v: values.get(t) as number })),
       };
     });
 
@@ -362,6 +353,15 @@ export async function startLocalCloudWatchEndpoint(
         PutMetricData: putMetricData,
         GetMetricData: getMetricData,
         ListMetrics: listMetrics,
+        PutMetricAlarm: ((body) => {
+          alarms.putMetricAlarm(body);
+          return {};
+        }) satisfies JsonOperation,
+        DeleteAlarms: ((body) => {
+          alarms.deleteAlarms(body);
+          return {};
+        }) satisfies JsonOperation,
+        DescribeAlarms: ((body) => alarms.describeAlarms(body)) satisfies JsonOperation,
       }).map(([name, operation]): [string, JsonOperation] => [
         name,
         async (...args) => {
@@ -391,7 +391,7 @@ export async function startLocalCloudWatchEndpoint(
             }
           },
           authorize: async ({ operation, body, accessKeyId }) => {
-            const authorization = await iam.authorize(accessKeyId, cloudWatchRequests(operation, body));
+            const authorization = await iam.authorize(accessKeyId, cloudWatchRequests(arns, operation, body));
             if (authorization.outcome === 'allowed') return;
             throw new AwsServiceError(
               authorization.outcome === 'denied' ? 'AccessDeniedException' : 'UnrecognizedClientException',
@@ -414,6 +414,9 @@ export async function startLocalCloudWatchEndpoint(
       return [...(metrics.get(keyOf(namespace, metricName, sorted))?.points ?? [])];
     },
     calls: (operation) => answered.get(operation) ?? 0,
+    onAlarmStateChange: (listener) => alarms.onStateChange(listener),
+    evaluateAlarms: () => alarms.evaluateAll(),
+    alarmState: (name) => alarms.stateOf(name),
     stop: () => server.stop(),
   };
 }

@@ -61,6 +61,8 @@ import {
 import { roleLogicalIdOf, rolePolicies, templateFunctions } from './template-roles.js';
 import { localResourceNames, resolveTemplateValue, type LocalResourceName } from './template-values.js';
 import type { PolicyDocument } from './iam/local-iam.js';
+import type { AlarmStateChangeEvent } from './cloudwatch-alarms.js';
+import { templatePatternRules } from './template-event-rules.js';
 
 export interface LocalEnvironmentOptions {
   /** Props of the coordinator, as a deployment would set them. */
@@ -92,8 +94,13 @@ export interface LocalEnvironment {
   readonly kms: RunningLocalKms;
   /** The stack's buckets, with versioning and Object Lock. */
   readonly s3: RunningLocalS3;
-  /** Metrics in memory (the aging measurements); SigV4-verified, under each role's policies. */
+  /**
+   * Metrics in memory (the aging measurements) and alarms evaluated on them; SigV4-verified, under each
+   * role's policies. An alarm's state change goes to every synthesized rule whose pattern matches it.
+   */
   readonly cloudWatch: RunningLocalCloudWatch;
+  /** Every alarm state change CloudWatch sent, with the rules it matched and whose targets got it. */
+  alarmEvents(): readonly { readonly event: AlarmStateChangeEvent; readonly rules: readonly string[] }[];
   /** Where the digests are, as the stack's outputs AuditDigestBucketName and AuditDigestKeyArn name them. */
   readonly auditDigests: {
     readonly bucketName: string;
@@ -253,7 +260,7 @@ export async function startLocalEnvironment(
 
     const kms = await startLocalKmsEndpoint({ arns, authorizer: iam });
     stopping.push(() => kms.stop());
-    const cloudWatch = await startLocalCloudWatchEndpoint({ iam, region: LOCAL_REGION });
+    const cloudWatch = await startLocalCloudWatchEndpoint({ iam, region: LOCAL_REGION, arns });
     stopping.push(() => cloudWatch.stop());
     for (const keyId of logicalIdsOfType(template, 'AWS::KMS::Key')) {
       const p = template.Resources[keyId]?.Properties ?? {};
@@ -408,6 +415,25 @@ export async function startLocalEnvironment(
       await Promise.all([...reaping]);
     });
 
+    // EventBridge's rules for alarm state changes, as synthesized (the AlarmTrigger's: the prefix, ALARM).
+    const patternRules = templatePatternRules(template, names);
+    const alarmEvents: { event: AlarmStateChangeEvent; rules: string[] }[] = [];
+    cloudWatch.onAlarmStateChange((event) => {
+      const matched = closing ? [] : patternRules.filter((rule) => rule.matches(event));
+      alarmEvents.push({ event, rules: matched.map((r) => r.ruleId) });
+      for (const rule of matched) {
+        const delivery = lambda
+          .invoke(rule.targetConstructId, event)
+          .catch((error: unknown) => {
+            process.stderr.write(
+              `${rule.targetConstructId} for alarm ${String(event.detail['alarmName'])} failed: ${(error as Error).message}\n`,
+            );
+          })
+          .finally(() => reaping.delete(delivery));
+        reaping.add(delivery);
+      }
+    });
+
     const operatorApiFunction = templateFunctions(template, names).find(
       (f) => f.constructId === 'OperatorApiFunction',
     );
@@ -449,6 +475,7 @@ export async function startLocalEnvironment(
       kms,
       s3,
       cloudWatch,
+      alarmEvents: () => alarmEvents,
       auditDigests: {
         bucketName: stackOutput(template, names, 'AuditDigestBucketName'),
         keyArn: stackOutput(template, names, 'AuditDigestKeyArn'),

@@ -253,11 +253,27 @@ export function s3Requests(
 
 /**
  * CloudWatch: metric actions have no resource-level permissions (`*`); PutMetricData carries the
- * `cloudwatch:namespace` condition key, so a policy can limit a publisher to its own namespace.
+ * `cloudwatch:namespace` condition key, so a policy can limit a publisher to its own namespace. Alarm
+ * actions are on the alarm's ARN (`alarm:<name>`): PutMetricAlarm on the one it puts, DeleteAlarms on each
+ * it names, DescribeAlarms on `alarm:*` (it cannot be limited to names).
  */
-export function cloudWatchRequests(operation: string, body: Body): ServiceRequest[] {
+export function cloudWatchRequests(c: ArnContext, operation: string, body: Body): ServiceRequest[] {
   const action = `cloudwatch:${operation}`;
-  if (operation === 'PutMetricData')
-    return [{ action, resource: '*', context: { 'cloudwatch:namespace': str(body['Namespace']) } }];
-  return [{ action, resource: '*' }];
+  const alarm = (name: string) => arnOf(c, 'cloudwatch', `alarm:${name}`);
+  switch (operation) {
+    case 'PutMetricData':
+      return [{ action, resource: '*', context: { 'cloudwatch:namespace': str(body['Namespace']) } }];
+    case 'PutMetricAlarm':
+      return [{ action, resource: alarm(str(body['AlarmName'])) }];
+    case 'DeleteAlarms': {
+      const names = Array.isArray(body['AlarmNames']) ? (body['AlarmNames'] as unknown[]) : [];
+      return names.length === 0
+        ? [{ action, resource: alarm('*') }]
+        : names.map((n) => ({ action, resource: alarm(str(n)) }));
+    }
+    case 'DescribeAlarms':
+      return [{ action, resource: alarm('*') }];
+    default:
+      return [{ action, resource: '*' }];
+  }
 }

@@ -9,6 +9,9 @@ import { MANAGED_TAG_KEY, planHostSync, type HostSyncAction } from '../domain/ho
 import type { AuditLog } from '../ports/audit-log.js';
 import type { HostRepository } from '../ports/host-repository.js';
 import type { ManagedInstances } from '../ports/managed-instances.js';
+import type { AgingAlarmSettings } from '../aging/aging-alarm-settings.js';
+import type { AgingAlarms } from '../ports/aging-alarms.js';
+import { reconcileAgingAlarms, type AlarmReconciliation } from './reconcile-aging-alarms.js';
 
 export const HOST_SYNC_PRINCIPAL = 'rejuv:host-sync';
 
@@ -19,6 +22,8 @@ export interface HostSyncDeps {
   readonly clock: Clock;
   /** Who the audit records name. @default HOST_SYNC_PRINCIPAL */
   readonly principal?: string;
+  /** The per-host aging alarms to keep after the hosts are synced. @default - alarms are not touched */
+  readonly agingAlarms?: { readonly alarms: AgingAlarms; readonly settings: AgingAlarmSettings };
 }
 
 export interface HostSyncResult {
@@ -30,6 +35,8 @@ export interface HostSyncResult {
   readonly refused: { instanceId: string; reason: string }[];
   /** Writes whose condition no longer held (the host moved meanwhile): left for the next run. */
   readonly skipped: string[];
+  /** The aging alarms kept after the hosts were synced (when the sync keeps them). */
+  alarms?: AlarmReconciliation;
 }
 
 export async function syncHosts(deps: HostSyncDeps): Promise<HostSyncResult> {
@@ -59,7 +66,21 @@ export async function syncHosts(deps: HostSyncDeps): Promise<HostSyncResult> {
       throw error;
     }
   }
+  if (deps.agingAlarms !== undefined) result.alarms = await keepAlarms(deps, deps.agingAlarms);
   return result;
+}
+
+/** The registry as the sync left it; a failure to read it or the alarms fails the alarms only, not the sync. */
+async function keepAlarms(
+  deps: HostSyncDeps,
+  { alarms, settings }: NonNullable<HostSyncDeps['agingAlarms']>,
+): Promise<AlarmReconciliation> {
+  try {
+    return await reconcileAgingAlarms(await deps.hosts.list(), alarms, settings);
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    return { put: [], deleted: [], foreign: [], failed: [{ reason: error.message }] };
+  }
 }
 
 async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyncResult): Promise<void> {
