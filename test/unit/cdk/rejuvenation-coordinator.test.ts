@@ -242,11 +242,17 @@ describe('Construct: RejuvenationCoordinator', () => {
         Resource: unknown;
       }[];
       const granted: Record<string, string[]> = {};
+      const onIndexes: string[] = [];
       // Conditioned grants (the collector's own keys of the idempotency table) are checked on their own below.
       for (const statement of statements.filter((s) => s.Effect === 'Allow' && !('Condition' in s))) {
         const actions = [statement.Action].flat().filter((a) => a.startsWith('dynamodb:'));
         if (actions.length === 0) continue;
         for (const resource of [statement.Resource].flat()) {
+          // An index ARN (`<table ARN>/index/<name>`) is checked apart, below.
+          if (JSON.stringify(resource).includes('/index/')) {
+            onIndexes.push(`${actions.join(',')} ${JSON.stringify(resource)}`);
+            continue;
+          }
           const table = tableIdOf(resource);
           granted[table] = [...(granted[table] ?? []), ...actions].sort();
         }
@@ -255,6 +261,14 @@ describe('Construct: RejuvenationCoordinator', () => {
         Object.entries(grant).map(([table, actions]) => [table, actions.map((a) => `dynamodb:${a}`).sort()]),
       );
       expect({ fnId, granted }).toEqual({ fnId, granted: expected });
+      // Only the pending drainer queries an index: the pending table's byQueue, and only that.
+      expect({ fnId, onIndexes }).toEqual({
+        fnId,
+        onIndexes:
+          fnId === 'PendingDrain'
+            ? [expect.stringMatching(/^dynamodb:Query .*PendingTable.*\/index\/byQueue"\]\]\}$/)]
+            : [],
+      });
     }
   });
 
@@ -265,11 +279,21 @@ describe('Construct: RejuvenationCoordinator', () => {
       .sort();
     // The campaign plan starts hosts for the operator who started the campaign, and the predictor for
     // the aging it foresees: both claim as a trigger does.
-    expect(writers).toEqual(['AgingPredictor', 'AlarmTrigger', 'CampaignPlan', 'OperatorApi']);
+    // The pending drainer starts the queued alarm and prediction requests, claimed as their triggers would.
+    expect(writers).toEqual([
+      'AgingPredictor',
+      'AlarmTrigger',
+      'CampaignPlan',
+      'OperatorApi',
+      'PendingDrain',
+    ]);
     expect(TABLE_GRANTS.Admit.idempotency).toEqual(['GetItem']);
     const idempotencyWrites = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(
-        ([id]) => !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi|CampaignPlan)FunctionRole/.test(id),
+        ([id]) =>
+          !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi|CampaignPlan|PendingDrain)FunctionRole/.test(
+            id,
+          ),
       )
       .flatMap(
         ([, p]) =>
