@@ -184,6 +184,34 @@ describe('Construct: RejuvenationCoordinator', () => {
     expect(target?.Arn['Fn::GetAtt'][0]).toMatch(/ReapFunction/);
   });
 
+  it('runs the pending drainer on a schedule and at every end of its own executions, starting only those', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) =>
+      JSON.stringify(r.Properties.Targets).includes('PendingDrainFunction'),
+    );
+    expect(rules.map((r) => r.Properties.ScheduleExpression ?? r.Properties.EventPattern)).toEqual([
+      'rate(5 minutes)',
+      expect.objectContaining({
+        source: ['aws.states'],
+        detail: {
+          status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: expect.any(String) }],
+        },
+      }),
+    ]);
+    const drainer = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties.Description).includes('PendingDrain'),
+    );
+    expect(drainer?.Properties.Environment.Variables.REJUV_PENDING_MAX_AGE_SECONDS).toBe(
+      String(7 * 24 * 3600),
+    );
+    const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('CoordinatorPendingDrainFunctionRole'))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]);
+    const starts = statements.filter((s) => JSON.stringify(s.Action).includes('states:StartExecution'));
+    expect(starts).toHaveLength(1);
+    expect(JSON.stringify(starts[0]?.Resource)).not.toMatch(/Campaign/);
+  });
+
   it('allows SendCommand only for its own documents and only on instances carrying the managed tag', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const statements = policies.flatMap(
@@ -595,6 +623,14 @@ describe('Construct: RejuvenationCoordinator', () => {
       /leaseDuration \(600 s\) must exceed the longest command timeout \(900 s\)/,
     ],
     [{ agingAlarmNamePrefix: '' }, /agingAlarmNamePrefix must be 1-200 characters/],
+    [
+      { pendingRequests: { maxAge: Duration.seconds(30) } },
+      /pendingRequests.maxAge must be 1 min to 90 days, got 30 s/,
+    ],
+    [
+      { pendingRequests: { drainInterval: Duration.days(2) } },
+      /pendingRequests.drainInterval must be 1 min to 24 h, got 172800 s/,
+    ],
   ])('refuses bad props at synth time: %j', (props, message) => {
     const stack = new Stack(new App(), 'Bad');
     expect(() => new RejuvenationCoordinator(stack, 'C', props)).toThrow(message);
