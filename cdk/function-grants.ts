@@ -38,6 +38,8 @@ const READ_AUDIT: TableGrant = { audit: ['GetItem', 'Query'] };
  * idempotency table: a claim is what Admit takes as proof that a trigger started the execution.
  */
 const CLAIM_REQUEST: TableGrant = { idempotency: ['GetItem', 'PutItem'] };
+/** A host's pending entry: read consistently, written with a put conditional on its version. */
+const QUEUE_REQUEST: TableGrant = { pending: ['GetItem', 'PutItem'] };
 /** Admit's check of its execution's claim (and Refuse's, before it records whose request it refused). */
 const READ_CLAIM: TableGrant = { idempotency: ['GetItem'] };
 
@@ -54,7 +56,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   Compensate: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   Quarantine: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   Release: merge(READ_HOST, READ_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
-  Refuse: merge(READ_CLAIM, READ_HOST, APPEND_AUDIT),
+  // Queues an alarm's or a prediction's refused request on the host's pending entry (conditional puts).
+  Refuse: merge(READ_CLAIM, READ_HOST, APPEND_AUDIT, QUEUE_REQUEST),
   DryRunReport: APPEND_AUDIT,
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
   // Reads the campaign, moves its status and hosts (conditional updates), and claims each host's
@@ -82,7 +85,13 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   // Lists the registry (a consistent Scan) to attribute each instance's reply to its host. Its round marks
   // in the idempotency table are granted apart, on its own keys only (COLLECTION_ROUND_GRANT).
   AgingCollector: { hosts: ['Scan'] },
+  // Lists the waiting entries (a Query of the byQueue index, granted apart: PENDING_INDEX_GRANT), reads each
+  // host and its pool's slots, claims and starts the queued run as the triggers do, settles the entry.
+  PendingDrain: merge(QUEUE_REQUEST, READ_HOST, { leases: ['BatchGetItem'] }, CLAIM_REQUEST, APPEND_AUDIT),
 };
+
+/** Who lists pending entries through the table's byQueue index. */
+export const PENDING_INDEX_GRANT: readonly FunctionId[] = ['PendingDrain'];
 
 /**
  * The collector's round marks: conditional puts and updates of keys under its own prefix in the

@@ -36,7 +36,8 @@ import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
-import type { TableId } from '../shared/store/table-definitions.js';
+import { PENDING_BY_QUEUE_INDEX, type TableId } from '../shared/store/table-definitions.js';
+import { PENDING_MAX_AGE_ENV } from '../lambdas/runtime/pending-drain-config.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
 import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
 import { AuditDigests, denyAuditRewrites } from './audit-digests.js';
@@ -45,6 +46,7 @@ import { hostDocumentContent } from './host-documents.js';
 import { REAPED_STATUSES } from '../shared/workflow/reap-ended-execution.js';
 import {
   COLLECTION_ROUND_GRANT,
+  PENDING_INDEX_GRANT,
   CLOUDWATCH_READS,
   SSM_READS,
   SSM_TAG_READS,
@@ -183,6 +185,20 @@ export interface AgingAlarmsProps {
   readonly pools?: Readonly<Record<string, Partial<AgingAlarmThresholds>>>;
 }
 
+/** Alarm and prediction requests that could not run yet (shared/workflow/queue-refused.ts). */
+export interface PendingRequestSettings {
+  /**
+   * A queued request still waiting after this long is dropped, with the reason on the host's audit chain.
+   * @default Duration.days(7)
+   */
+  readonly maxAge?: Duration;
+  /**
+   * Time between two scheduled passes of the drainer; it also runs whenever a per-host execution ends.
+   * @default Duration.minutes(5)
+   */
+  readonly drainInterval?: Duration;
+}
+
 export interface RejuvenationCoordinatorProps {
   /**
    * Pools with their own maintenance limit, by pool id.
@@ -314,6 +330,12 @@ export interface RejuvenationCoordinatorProps {
    * @default 25
    */
   readonly campaignPassesPerExecution?: number;
+  /**
+   * Alarm and prediction requests refused because their pool stayed full or the policy gate said not now
+   * are queued, one entry per host, and run by the pending drainer when the pool has room.
+   * @default - dropped after 7 days; the drainer runs every 5 minutes and at every execution end
+   */
+  readonly pendingRequests?: PendingRequestSettings;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -508,10 +530,14 @@ export class RejuvenationCoordinator extends Construct {
         entry: `${LAMBDAS_DIR}${module}.ts`,
         description: `rejuv scheduled ${scheduledId}`,
         environment: {
-          [RUNTIME_CONFIG_ENV]: workflowConfig,
+          // The drainer starts executions as the triggers do, so it is told the state machine.
+          [RUNTIME_CONFIG_ENV]: scheduledId === 'PendingDrain' ? triggerConfig : workflowConfig,
           ...(scheduledId === 'AgingCollector' ? { [AGING_COLLECTION_ENV]: agingCollection } : {}),
           ...(scheduledId === 'HostSync' && settings.agingAlarms !== undefined
             ? { [AGING_ALARMS_ENV]: JSON.stringify(settings.agingAlarms) }
+            : {}),
+          ...(scheduledId === 'PendingDrain'
+            ? { [PENDING_MAX_AGE_ENV]: String(settings.pendingRequests.maxAge.toSeconds()) }
             : {}),
         },
         // A round's outputs are read one host at a time: a large fleet takes a while.
@@ -530,6 +556,24 @@ export class RejuvenationCoordinator extends Construct {
       description: 'Syncs the host registry with the managed instances SSM reports',
       schedule: Schedule.rate(props.hostSyncInterval ?? Duration.minutes(5)),
       targets: [new LambdaFunction(functions.HostSync)],
+    });
+    this.stateMachine.grantStartExecution(functions.PendingDrain);
+    new Rule(this, 'PendingDrainSchedule', {
+      description: 'Runs queued alarm and prediction requests whose pool has room',
+      schedule: Schedule.rate(settings.pendingRequests.drainInterval),
+      targets: [new LambdaFunction(functions.PendingDrain)],
+    });
+    new Rule(this, 'PendingDrainOnExecutionEnd', {
+      description: 'An ended execution may have freed a pool slot: run the queued requests that fit',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+      targets: [new LambdaFunction(functions.PendingDrain)],
     });
     new Rule(this, 'AgingPredictionSchedule', {
       description: "Judges every host's aging series and starts the hosts predicted to run out",
@@ -570,6 +614,7 @@ export class RejuvenationCoordinator extends Construct {
     denyAuditRewrites(this.tables.tables.audit, [
       ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => functions[id]),
       functions.OperatorApi,
+      functions.PendingDrain,
       this.auditDigests.sealer,
     ]);
   }
@@ -811,6 +856,14 @@ export class RejuvenationCoordinator extends Construct {
         conditions: { StringEquals: { 'cloudwatch:namespace': AGING_NAMESPACE } },
       }),
     );
+    for (const fnId of PENDING_INDEX_GRANT) {
+      functions[fnId].addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [`${this.tables.tables.pending.tableArn}/index/${PENDING_BY_QUEUE_INDEX}`],
+        }),
+      );
+    }
     for (const [fnId, grant] of Object.entries(TABLE_GRANTS) as [FunctionId, TableGrant][]) {
       for (const [tableId, actions] of Object.entries(grant) as [TableId, readonly TableAction[]][]) {
         functions[fnId].addToRolePolicy(
@@ -932,6 +985,7 @@ interface Settings {
   readonly prediction: FleetPredictionSettingsInput;
   /** Undefined when the host sync keeps no alarms. */
   readonly agingAlarms: AgingAlarmSettings | undefined;
+  readonly pendingRequests: { readonly maxAge: Duration; readonly drainInterval: Duration };
 }
 
 const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
@@ -1053,9 +1107,18 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     throw new Error(
       `commandTimeouts.Preflight + commandTimeouts.Verify must be at most 14 min (a release runs both within one Lambda invocation), got ${releaseChecks} s`,
     );
+  const maxAge = props.pendingRequests?.maxAge ?? Duration.days(7);
+  if (maxAge.toSeconds() < 60 || maxAge.toSeconds() > 90 * 24 * 3600)
+    throw new Error(`pendingRequests.maxAge must be 1 min to 90 days, got ${maxAge.toSeconds()} s`);
+  const drainInterval = props.pendingRequests?.drainInterval ?? Duration.minutes(5);
+  if (drainInterval.toSeconds() < 60 || drainInterval.toSeconds() > 24 * 3600)
+    throw new Error(
+      `pendingRequests.drainInterval must be 1 min to 24 h, got ${drainInterval.toSeconds()} s`,
+    );
   const hostIdDimension = props.hostIdDimension ?? 'HostId';
   return {
     agingAlarms: validateAgingAlarms(props.agingAlarms, prefix, hostIdDimension),
+    pendingRequests: { maxAge, drainInterval },
     agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
     operators: operators.data,

@@ -31,6 +31,7 @@ export const LocalStateSchema = z
         audit: z.string().min(3).max(255),
         idempotency: z.string().min(3).max(255),
         campaigns: z.string().min(3).max(255),
+        pending: z.string().min(3).max(255),
       })
       .strict(),
     /** The digest bucket and signing key, as the stack outputs AuditDigestBucketName and AuditDigestKeyArn. */

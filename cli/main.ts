@@ -30,6 +30,7 @@ import {
 } from './commands/host-admin.js';
 import { campaignMoveCommand, campaignStartCommand, campaignStatusCommand } from './commands/campaign.js';
 import { hostsCommand } from './commands/hosts.js';
+import { HostIdSchema } from '../shared/domain/identifiers.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
@@ -105,12 +106,17 @@ export function buildProgram(): Command {
 
   program
     .command('status')
-    .description('recent executions, or one execution: its steps and where its host stands')
-    .argument('[execution]', 'execution name or ARN')
+    .description(
+      'recent executions, one execution (its steps and where its host stands), or one host (its state and pending requests)',
+    )
+    .argument('[execution-or-host]', 'execution name or ARN, or a host id')
     .action((execution: string | undefined, _opts: unknown, command: Command) =>
       run(
         command,
-        () => (execution === undefined ? undefined : parseOptions(ExecutionRefSchema, 'status', execution)),
+        () =>
+          execution === undefined
+            ? undefined
+            : parseOptions(ExecutionRefSchema.or(HostIdSchema), 'status', execution),
         (target, ref, out) => statusCommand(target, ref, out),
       ),
     );

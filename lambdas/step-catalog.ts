@@ -49,6 +49,9 @@ export const SCHEDULED = {
   HostSync: 'host-sync',
   // Collects every managed host's aging measurements by tag and publishes them to CloudWatch.
   AgingCollector: 'aging-collector',
+  // Runs queued alarm and prediction requests whose pool has room (shared/workflow/drain-pending.ts); also
+  // whenever a per-host execution ends.
+  PendingDrain: 'pending-drain',
 } as const;
 
 export type ScheduledId = keyof typeof SCHEDULED;

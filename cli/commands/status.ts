@@ -4,6 +4,7 @@ import { EXIT, type ExitCode } from '../exit-codes.js';
 import { describeExecution, executionArnOf, listExecutions } from '../executions.js';
 import { table, type Output } from '../output.js';
 import type { Target } from '../target.js';
+import { pendingView } from './hosts.js';
 
 export async function statusCommand(
   target: Target,
@@ -22,6 +23,7 @@ export async function statusCommand(
     );
     return EXIT.ok;
   }
+  if (!execution.startsWith('arn:') && (await hostStatus(target, execution, out))) return EXIT.ok;
   const view = await describeExecution(target.sfn, executionArnOf(target.stateMachineArn, execution));
   const host =
     view.hostId === undefined
@@ -48,4 +50,38 @@ export async function statusCommand(
     ].join('\n'),
   );
   return EXIT.ok;
+}
+
+/** `rejuv status <host>`: the host's state and its pending entry; false when no host or entry has the name. */
+async function hostStatus(target: Target, hostId: string, out: Output): Promise<boolean> {
+  const [host, entry] = await Promise.all([
+    target.store.hosts.get(hostId).catch((error: unknown) => {
+      if (error instanceof HostNotFoundError) return undefined;
+      throw error;
+    }),
+    target.store.pending.get(hostId),
+  ]);
+  if (host === undefined && entry === undefined) return false;
+  const pending = entry === undefined ? null : pendingView(entry);
+  out.result({ host: host ?? null, pending }, () =>
+    [
+      `host       ${hostId}${host === undefined ? ' (not registered)' : ` is ${host.state} (version ${host.stateVersion}${host.cordoned ? ', cordoned' : ''}) in pool ${host.pool}`}`,
+      ...(host?.executionId === undefined ? [] : [`execution  ${host.executionId}`]),
+      ...(host?.quarantineReason === undefined ? [] : [`quarantine ${host.quarantineReason}`]),
+      ...(pending === null
+        ? ['pending    none']
+        : pending.status === 'waiting'
+          ? [
+              `pending    ${pending.requests} ${pending.trigger} request(s) waiting since ${pending.waitingSince}`,
+              `waiting    ${pending.waitingReason}`,
+              ...(pending.notBefore === undefined ? [] : [`not before ${pending.notBefore}`]),
+            ]
+          : [
+              `pending    none; the last ${pending.outcome?.requests ?? pending.requests} request(s) ${pending.status} at ${pending.outcome?.at ?? '-'}`,
+              ...(pending.outcome?.outcome === 'ran' ? [`ran as     ${pending.outcome.runId}`] : []),
+              ...(pending.outcome?.outcome === 'dropped' ? [`dropped    ${pending.outcome.reason}`] : []),
+            ]),
+    ].join('\n'),
+  );
+  return true;
 }

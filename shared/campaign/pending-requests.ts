@@ -9,7 +9,7 @@
 export interface RejuvenationRequest {
   readonly requestId: string;
   readonly hostId: string;
-  readonly source: 'alarm' | 'operator';
+  readonly source: 'alarm' | 'predictive' | 'operator';
   readonly receivedAtMs: number;
 }
 

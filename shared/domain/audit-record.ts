@@ -26,6 +26,10 @@ export const AUDIT_OUTCOMES = [
   'refused',
   'skipped',
   'compensated',
+  /** An alarm's or a prediction's request that could not run yet, kept to run later (pending-entry.ts). */
+  'queued',
+  /** Queued requests given up on, with the reason. */
+  'dropped',
 ] as const;
 
 const DetailValueSchema = z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]);

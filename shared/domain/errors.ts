@@ -136,6 +136,18 @@ export class PoolFullError extends RejuvError {
   }
 }
 
+/** A host's pending entry changed under every one of several conditional writes in a row. */
+export class PendingEntryContentionError extends RejuvError {
+  override readonly name = 'PendingEntryContentionError';
+  readonly retryable = true;
+  constructor(
+    readonly hostId: string,
+    readonly attempts: number,
+  ) {
+    super(`host ${hostId}: its pending entry changed under ${attempts} conditional writes in a row`);
+  }
+}
+
 /** An audit append lost the race for the next sequence number too many times in a row. */
 export class AuditContentionError extends RejuvError {
   override readonly name = 'AuditContentionError';

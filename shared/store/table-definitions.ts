@@ -23,11 +23,12 @@ export interface TableDefinition {
   readonly timeToLiveAttribute?: string;
 }
 
-export const TABLE_IDS = ['hosts', 'leases', 'audit', 'idempotency', 'campaigns'] as const;
+export const TABLE_IDS = ['hosts', 'leases', 'audit', 'idempotency', 'campaigns', 'pending'] as const;
 export type TableId = (typeof TABLE_IDS)[number];
 
 export const HOSTS_BY_POOL_INDEX = 'byPool';
 export const AUDIT_BY_EXECUTION_INDEX = 'byExecution';
+export const PENDING_BY_QUEUE_INDEX = 'byQueue';
 export const TTL_ATTRIBUTE = 'ttlEpochSeconds';
 
 export const TABLE_DEFINITIONS: Readonly<Record<TableId, TableDefinition>> = {
@@ -68,6 +69,24 @@ export const TABLE_DEFINITIONS: Readonly<Record<TableId, TableDefinition>> = {
     partitionKey: { name: 'campaignId', type: 'S' },
     sortKey: { name: 'item', type: 'S' },
     globalSecondaryIndexes: [],
+  },
+  /*
+   * Requests that could not run yet (pending-requests.ts): one item per host, so every request naming a
+   * host merges into one entry, written with conditional puts on its version. A sparse index lists them
+   * without a scan: `queue` (`waiting`, or `dropped` for a while so the reason stays visible) is set only
+   * on those, `poolHost` (`<pool>#<host>`) sorts them by pool, so one pool's waiting hosts are one Query
+   * with begins_with. Only refusals and settlements write it, far below one partition's write rate.
+   */
+  pending: {
+    partitionKey: { name: 'hostId', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: PENDING_BY_QUEUE_INDEX,
+        partitionKey: { name: 'queue', type: 'S' },
+        sortKey: { name: 'poolHost', type: 'S' },
+      },
+    ],
+    timeToLiveAttribute: TTL_ATTRIBUTE,
   },
 };
 

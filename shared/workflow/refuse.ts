@@ -8,6 +8,7 @@ import { MAX_PRINCIPAL_LENGTH, HostIdSchema } from '../domain/identifiers.js';
 import { describeCaught } from './compensate.js';
 import { judgeExecutionClaim } from './execution-claim.js';
 import { RejuvenationRequestSchema, type RejuvenationRequest } from './rejuvenation-request.js';
+import { queueRefusedRequest, refusalKindOf, type QueueOutcome, type RefusalKind } from './queue-refused.js';
 import type { CaughtError } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 
@@ -19,6 +20,9 @@ export interface Refusal {
   readonly executionId: string;
   readonly hostId?: string;
   readonly reason: string;
+  /** `pool-full` and `policy` may pass; an alarm's or a prediction's request refused so is queued. */
+  readonly kind: RefusalKind;
+  readonly queued?: boolean;
 }
 
 export async function recordRefusal(
@@ -28,15 +32,17 @@ export async function recordRefusal(
   error: CaughtError,
 ): Promise<Refusal> {
   const reason = describeCaught(error);
+  const kind = refusalKindOf(error.Error);
   const request = RejuvenationRequestSchema.safeParse(input);
   const hostId = request.success
     ? request.data.hostId
     : HostIdSchema.safeParse((input as { hostId?: unknown } | null)?.hostId).data;
-  if (hostId === undefined) return { outcome: 'refused', executionId, reason };
+  if (hostId === undefined) return { outcome: 'refused', executionId, reason, kind };
   const known = await deps.store.hosts.get(hostId).then(
     () => true,
     () => false,
   );
+  let queue: QueueOutcome | undefined;
   if (known && request.success) {
     const principal = await principalOnRecord(deps, executionId, request.data);
     await deps.store.audit.append(hostChainId(hostId), {
@@ -50,15 +56,26 @@ export async function recordRefusal(
       reason,
       detail: { error: error.Error, ...principal.detail },
     });
+    // Only a request a trigger vouched for is worth running later.
+    if (principal.principal === request.data.principal)
+      queue = await queueRefusedRequest(deps, executionId, request.data, { kind, reason });
   }
+  const queued = queue?.queued === true;
   await deps.notifier.notify({
     kind: 'refused',
     hostId,
     executionId,
     subject: `rejuv: host ${hostId} refused`,
-    message: `Execution ${executionId} did not start on host ${hostId}: ${reason}`,
+    message: `Execution ${executionId} did not start on host ${hostId}: ${reason}${queued ? ". The request is queued: it runs in its pool's next allowed slot (rejuv hosts shows it waiting)." : ''}`,
   });
-  return { outcome: 'refused', executionId, hostId, reason };
+  return {
+    outcome: 'refused',
+    executionId,
+    hostId,
+    reason,
+    kind,
+    ...(queue === undefined ? {} : { queued }),
+  };
 }
 
 /**

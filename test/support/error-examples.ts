@@ -61,6 +61,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     LeaseLostError: ['host#host-1', 'exec-a', 7],
     PoolFullError: ['pool-a', 1, ['host-2']],
     AuditContentionError: ['host-1', 5],
+    PendingEntryContentionError: ['host-1', 5],
     DigestSequenceTakenError: ['audit-digests/0000000001.json'],
     AuditBundleUnreadableError: ['records.jsonl', 'line 3 is not JSON'],
     CorruptItemError: ['hosts', 'host-1', ['state: invalid']],

@@ -6,6 +6,7 @@ import type { CampaignStore } from '../../ports/campaign-store.js';
 import type { HostLock } from '../../ports/host-lock.js';
 import type { HostRepository } from '../../ports/host-repository.js';
 import type { IdempotencyStore } from '../../ports/idempotency-store.js';
+import type { PendingStore } from '../../ports/pending-store.js';
 import type { PoolSemaphore } from '../../ports/pool-semaphore.js';
 import type { TableNames } from '../../store/table-definitions.js';
 import { createDocumentClient } from './document-client.js';
@@ -14,6 +15,7 @@ import { DynamoDbCampaignStore } from './dynamodb-campaign-store.js';
 import { DynamoDbHostLock } from './dynamodb-host-lock.js';
 import { DynamoDbHostRepository } from './dynamodb-host-repository.js';
 import { DynamoDbIdempotencyStore } from './dynamodb-idempotency-store.js';
+import { DynamoDbPendingStore } from './dynamodb-pending-store.js';
 import { DynamoDbPoolSemaphore } from './dynamodb-pool-semaphore.js';
 
 export interface Store {
@@ -23,6 +25,8 @@ export interface Store {
   readonly audit: AuditLog;
   readonly idempotency: IdempotencyStore;
   readonly campaigns: CampaignStore;
+  /** Alarm and predictive requests refused for now, one entry per host, until they run or are dropped. */
+  readonly pending: PendingStore;
 }
 
 export function createDynamoDbStore(
@@ -38,5 +42,6 @@ export function createDynamoDbStore(
     audit: new DynamoDbAuditLog(documents, tables.audit),
     idempotency: new DynamoDbIdempotencyStore(documents, tables.idempotency, clock),
     campaigns: new DynamoDbCampaignStore(documents, tables.campaigns),
+    pending: new DynamoDbPendingStore(documents, tables.pending, clock),
   };
 }

@@ -184,6 +184,34 @@ describe('Construct: RejuvenationCoordinator', () => {
     expect(target?.Arn['Fn::GetAtt'][0]).toMatch(/ReapFunction/);
   });
 
+  it('runs the pending drainer on a schedule and at every end of its own executions, starting only those', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) =>
+      JSON.stringify(r.Properties.Targets).includes('PendingDrainFunction'),
+    );
+    expect(rules.map((r) => r.Properties.ScheduleExpression ?? r.Properties.EventPattern)).toEqual([
+      'rate(5 minutes)',
+      expect.objectContaining({
+        source: ['aws.states'],
+        detail: {
+          status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: expect.any(String) }],
+        },
+      }),
+    ]);
+    const drainer = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties.Description).includes('PendingDrain'),
+    );
+    expect(drainer?.Properties.Environment.Variables.REJUV_PENDING_MAX_AGE_SECONDS).toBe(
+      String(7 * 24 * 3600),
+    );
+    const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('CoordinatorPendingDrainFunctionRole'))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]);
+    const starts = statements.filter((s) => JSON.stringify(s.Action).includes('states:StartExecution'));
+    expect(starts).toHaveLength(1);
+    expect(JSON.stringify(starts[0]?.Resource)).not.toMatch(/Campaign/);
+  });
+
   it('allows SendCommand only for its own documents and only on instances carrying the managed tag', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const statements = policies.flatMap(
@@ -242,11 +270,17 @@ describe('Construct: RejuvenationCoordinator', () => {
         Resource: unknown;
       }[];
       const granted: Record<string, string[]> = {};
+      const onIndexes: string[] = [];
       // Conditioned grants (the collector's own keys of the idempotency table) are checked on their own below.
       for (const statement of statements.filter((s) => s.Effect === 'Allow' && !('Condition' in s))) {
         const actions = [statement.Action].flat().filter((a) => a.startsWith('dynamodb:'));
         if (actions.length === 0) continue;
         for (const resource of [statement.Resource].flat()) {
+          // An index ARN (`<table ARN>/index/<name>`) is checked apart, below.
+          if (JSON.stringify(resource).includes('/index/')) {
+            onIndexes.push(`${actions.join(',')} ${JSON.stringify(resource)}`);
+            continue;
+          }
           const table = tableIdOf(resource);
           granted[table] = [...(granted[table] ?? []), ...actions].sort();
         }
@@ -255,6 +289,14 @@ describe('Construct: RejuvenationCoordinator', () => {
         Object.entries(grant).map(([table, actions]) => [table, actions.map((a) => `dynamodb:${a}`).sort()]),
       );
       expect({ fnId, granted }).toEqual({ fnId, granted: expected });
+      // Only the pending drainer queries an index: the pending table's byQueue, and only that.
+      expect({ fnId, onIndexes }).toEqual({
+        fnId,
+        onIndexes:
+          fnId === 'PendingDrain'
+            ? [expect.stringMatching(/^dynamodb:Query .*PendingTable.*\/index\/byQueue"\]\]\}$/)]
+            : [],
+      });
     }
   });
 
@@ -265,11 +307,21 @@ describe('Construct: RejuvenationCoordinator', () => {
       .sort();
     // The campaign plan starts hosts for the operator who started the campaign, and the predictor for
     // the aging it foresees: both claim as a trigger does.
-    expect(writers).toEqual(['AgingPredictor', 'AlarmTrigger', 'CampaignPlan', 'OperatorApi']);
+    // The pending drainer starts the queued alarm and prediction requests, claimed as their triggers would.
+    expect(writers).toEqual([
+      'AgingPredictor',
+      'AlarmTrigger',
+      'CampaignPlan',
+      'OperatorApi',
+      'PendingDrain',
+    ]);
     expect(TABLE_GRANTS.Admit.idempotency).toEqual(['GetItem']);
     const idempotencyWrites = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(
-        ([id]) => !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi|CampaignPlan)FunctionRole/.test(id),
+        ([id]) =>
+          !/^Coordinator(AgingPredictor|AlarmTrigger|OperatorApi|CampaignPlan|PendingDrain)FunctionRole/.test(
+            id,
+          ),
       )
       .flatMap(
         ([, p]) =>
@@ -571,6 +623,14 @@ describe('Construct: RejuvenationCoordinator', () => {
       /leaseDuration \(600 s\) must exceed the longest command timeout \(900 s\)/,
     ],
     [{ agingAlarmNamePrefix: '' }, /agingAlarmNamePrefix must be 1-200 characters/],
+    [
+      { pendingRequests: { maxAge: Duration.seconds(30) } },
+      /pendingRequests.maxAge must be 1 min to 90 days, got 30 s/,
+    ],
+    [
+      { pendingRequests: { drainInterval: Duration.days(2) } },
+      /pendingRequests.drainInterval must be 1 min to 24 h, got 172800 s/,
+    ],
   ])('refuses bad props at synth time: %j', (props, message) => {
     const stack = new Stack(new App(), 'Bad');
     expect(() => new RejuvenationCoordinator(stack, 'C', props)).toThrow(message);

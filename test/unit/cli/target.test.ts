@@ -9,6 +9,7 @@ const outputs = [
   { OutputKey: 'AuditTableName', OutputValue: 'Rejuv-Audit-1' },
   { OutputKey: 'IdempotencyTableName', OutputValue: 'Rejuv-Idem-1' },
   { OutputKey: 'CampaignsTableName', OutputValue: 'Rejuv-Campaigns-1' },
+  { OutputKey: 'PendingTableName', OutputValue: 'Rejuv-Pending-1' },
   { OutputKey: 'NotificationTopicArn', OutputValue: 'arn:aws:sns:eu-west-1:123456789012:t' },
   { OutputKey: 'AuditDigestBucketName', OutputValue: 'rejuv-auditdigests-1' },
   { OutputKey: 'AuditDigestKeyArn', OutputValue: 'arn:aws:kms:eu-west-1:123456789012:key/abc-1' },
@@ -29,6 +30,7 @@ describe('CLI target: a deployed stack', () => {
         audit: 'Rejuv-Audit-1',
         idempotency: 'Rejuv-Idem-1',
         campaigns: 'Rejuv-Campaigns-1',
+        pending: 'Rejuv-Pending-1',
       },
       auditDigests: {
         bucketName: 'rejuv-auditdigests-1',
