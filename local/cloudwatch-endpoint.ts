@@ -12,12 +12,14 @@
  * exclusive, MaxDatapoints pages with NextToken, ScanBy), ListMetrics (filters by namespace, name and
  * dimensions; 500 a page). Datapoints live in memory per (namespace, metric, dimension set), visible at
  * once. Not emulated: metric math and Metrics Insights expressions, percentiles, StatisticValues,
- * storage resolution (all points are kept), alarms, dashboards, entity metric data.
+ * storage resolution (all points are kept), dashboards, entity metric data. Alarms: DescribeAlarms only,
+ * over states a test sets (cloudwatch-alarms.ts).
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AwsServiceError, startAwsJsonServer, type JsonOperation } from './json-protocol/aws-json-server.js';
 import type { Authorizer, SigningIdentity } from './iam/local-iam.js';
 import { cloudWatchRequests } from './iam/service-requests.js';
+import { localAlarms, type AlarmState } from './cloudwatch-alarms.js';
 import { verifySigV4 } from './iam/sigv4-verifier.js';
 
 export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801';
@@ -59,6 +61,8 @@ export interface RunningLocalCloudWatch {
   ): Datapoint[];
   /** How many requests of an operation were answered (not refused), since the start (for tests). */
   calls(operation: string): number;
+  /** Sets a metric alarm's state (creating the alarm), as CloudWatch's evaluation would (for tests). */
+  setAlarmState(name: string, state: AlarmState, reason?: string): void;
   stop(): Promise<void>;
 }
 
@@ -151,6 +155,7 @@ export async function startLocalCloudWatchEndpoint(
   const answered = new Map<string, number>();
   const now = options.now ?? (() => new Date());
   const region = options.region ?? 'us-east-1';
+  const alarms = localAlarms({ region, account: '000000000000', now });
 
   const putMetricData: JsonOperation = (body) => {
     const namespace = text(body['Namespace'], 'Namespace', 255);
@@ -362,6 +367,7 @@ export async function startLocalCloudWatchEndpoint(
         PutMetricData: putMetricData,
         GetMetricData: getMetricData,
         ListMetrics: listMetrics,
+        DescribeAlarms: alarms.describeAlarms,
       }).map(([name, operation]): [string, JsonOperation] => [
         name,
         async (...args) => {
@@ -414,6 +420,7 @@ export async function startLocalCloudWatchEndpoint(
       return [...(metrics.get(keyOf(namespace, metricName, sorted))?.points ?? [])];
     },
     calls: (operation) => answered.get(operation) ?? 0,
+    setAlarmState: alarms.setAlarmState,
     stop: () => server.stop(),
   };
 }

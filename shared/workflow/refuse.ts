@@ -5,6 +5,8 @@
  */
 import { hostChainId } from '../domain/audit-record.js';
 import { MAX_PRINCIPAL_LENGTH, HostIdSchema } from '../domain/identifiers.js';
+import type { PolicyRule } from '../policy/decide.js';
+import { parsePolicyRefusal } from '../policy/policy-errors.js';
 import { describeCaught } from './compensate.js';
 import { judgeExecutionClaim } from './execution-claim.js';
 import { RejuvenationRequestSchema, type RejuvenationRequest } from './rejuvenation-request.js';
@@ -14,11 +16,41 @@ import type { WorkflowDeps } from './workflow-deps.js';
 /** Marks a principal no trigger vouched for, on the record's principal itself (as exports show it). */
 export const UNVERIFIED_PREFIX = 'unverified:';
 
+/**
+ * What kind of refusal, for whoever acts on it (an operator reading `rejuv status`, a queue that retries
+ * later): the policy gate, a full pool, the host's own state, no trigger's claim, or anything else.
+ */
+export type RefusalKind = 'policy' | 'pool-full' | 'host-locked' | 'host-state' | 'unclaimed' | 'other';
+
+const KINDS: Readonly<Record<string, RefusalKind>> = {
+  PolicyRefusedError: 'policy',
+  PoolFullError: 'pool-full',
+  LockHeldError: 'host-locked',
+  HostNotInServiceError: 'host-state',
+  HostUnavailableError: 'host-state',
+  UnclaimedExecutionError: 'unclaimed',
+};
+
 export interface Refusal {
   readonly outcome: 'refused';
+  readonly kind: RefusalKind;
   readonly executionId: string;
   readonly hostId?: string;
   readonly reason: string;
+  /** For a policy refusal: the rule that refused. */
+  readonly rule?: PolicyRule;
+  /** For a policy refusal that names one: the first instant the gate would allow. */
+  readonly untilMs?: number;
+}
+
+/** The kind of a caught error, with the policy's rule and instant read back from its message. */
+function classify(error: CaughtError, reason: string): Pick<Refusal, 'kind' | 'rule' | 'untilMs'> {
+  const kind = KINDS[error.Error] ?? 'other';
+  if (kind !== 'policy') return { kind };
+  const detail = parsePolicyRefusal(reason.slice(`${error.Error}: `.length));
+  return detail === undefined
+    ? { kind }
+    : { kind, rule: detail.rule, ...(detail.untilMs === undefined ? {} : { untilMs: detail.untilMs }) };
 }
 
 export async function recordRefusal(
@@ -28,11 +60,12 @@ export async function recordRefusal(
   error: CaughtError,
 ): Promise<Refusal> {
   const reason = describeCaught(error);
+  const classified = classify(error, reason);
   const request = RejuvenationRequestSchema.safeParse(input);
   const hostId = request.success
     ? request.data.hostId
     : HostIdSchema.safeParse((input as { hostId?: unknown } | null)?.hostId).data;
-  if (hostId === undefined) return { outcome: 'refused', executionId, reason };
+  if (hostId === undefined) return { outcome: 'refused', ...classified, executionId, reason };
   const known = await deps.store.hosts.get(hostId).then(
     () => true,
     () => false,
@@ -48,7 +81,15 @@ export async function recordRefusal(
       outcome: 'refused',
       executionId,
       reason,
-      detail: { error: error.Error, ...principal.detail },
+      detail: {
+        error: error.Error,
+        refusalKind: classified.kind,
+        ...(classified.rule === undefined ? {} : { policyRule: classified.rule }),
+        ...(classified.untilMs === undefined
+          ? {}
+          : { policyUntil: new Date(classified.untilMs).toISOString() }),
+        ...principal.detail,
+      },
     });
   }
   await deps.notifier.notify({
@@ -58,7 +99,7 @@ export async function recordRefusal(
     subject: `rejuv: host ${hostId} refused`,
     message: `Execution ${executionId} did not start on host ${hostId}: ${reason}`,
   });
-  return { outcome: 'refused', executionId, hostId, reason };
+  return { outcome: 'refused', ...classified, executionId, hostId, reason };
 }
 
 /**
