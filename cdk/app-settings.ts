@@ -9,6 +9,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { PoolIdSchema } from '../shared/domain/identifiers.js';
 import { OperatorGrantsSchema } from '../shared/operator/operator-grants.js';
+import { PolicyConfigSchema, type PolicyConfigInput } from '../shared/policy/policy-config.js';
 import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
 import type { RejuvStackProps } from './rejuv-stack.js';
 
@@ -117,6 +118,11 @@ export const AppSettingsSchema = z
       .optional(),
     /** Who may act through the operator API on which pools (see RejuvenationCoordinatorProps.operators). */
     operators: OperatorGrantsSchema.optional(),
+    /**
+     * The policy gate (see RejuvenationCoordinatorProps.policy). Checked below with the policy's own
+     * schema but kept as written: the construct takes the policy as a user writes it.
+     */
+    policy: z.unknown().optional(),
     /** The fleet-wide aging collection (see RejuvenationCoordinatorProps.agingCollection). */
     agingCollection: z
       .strictObject({
@@ -143,6 +149,11 @@ export const AppSettingsSchema = z
       .optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.policy !== undefined) {
+      const policy = PolicyConfigSchema.safeParse(s.policy);
+      for (const issue of policy.error?.issues ?? [])
+        ctx.addIssue({ code: 'custom', path: ['policy', ...issue.path], message: issue.message });
+    }
     const topicRegion =
       s.notification !== undefined &&
       'topicArn' in s.notification &&
@@ -186,6 +197,8 @@ export function toStackProps(settings: AppSettings, defaultEnv: Environment = {}
       ...optional('targetGroupArns', settings.targetGroupArns),
       ...optional('managedInstanceTag', settings.managedInstanceTag),
       ...optional('operators', settings.operators),
+      // Checked against PolicyConfigSchema by the settings schema's refinement.
+      ...optional('policy', settings.policy as PolicyConfigInput | undefined),
       ...optional(
         'agingCollection',
         settings.agingCollection === undefined

@@ -55,14 +55,16 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   // Both may reclaim a lock lost to a stall (reclaim-lock.ts), which takes a lease and a slot again.
   Compensate: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   Quarantine: merge(MOVE_HOST, TAKE_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
-  Release: merge(READ_HOST, READ_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
+  // Records a rejuvenation's end on the host (a conditional update) for the policy gate's cooldown.
+  Release: merge({ hosts: ['GetItem', 'UpdateItem'] }, READ_LEASES, RENEW_OR_RELEASE_LEASES, APPEND_AUDIT),
   // Queues an alarm's or a prediction's refused request on the host's pending entry (conditional puts).
   Refuse: merge(READ_CLAIM, READ_HOST, APPEND_AUDIT, QUEUE_REQUEST),
   DryRunReport: APPEND_AUDIT,
   Reap: merge(MOVE_HOST, TAKE_LEASES, APPEND_AUDIT, READ_AUDIT),
   // Reads the campaign, moves its status and hosts (conditional updates), and claims each host's
   // execution as the triggers do, so Admit admits it.
-  CampaignPlan: merge({ campaigns: ['Query', 'UpdateItem'] }, CLAIM_REQUEST),
+  // Reads each host it would start, for the policy gate's cooldown.
+  CampaignPlan: merge({ campaigns: ['Query', 'UpdateItem'] }, READ_HOST, CLAIM_REQUEST),
   CampaignRecord: { campaigns: ['UpdateItem'] },
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
   // Lists the registry (a Scan) and claims each predicted host's execution.
@@ -128,6 +130,9 @@ export const SSM_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>>
  */
 export const CLOUDWATCH_READS: Readonly<Partial<Record<FunctionId, readonly string[]>>> = {
   AgingPredictor: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics'],
+  // The policy gate's blockers: the alarms in ALARM (only called when a pool has blocker patterns).
+  Admit: ['cloudwatch:DescribeAlarms'],
+  CampaignPlan: ['cloudwatch:DescribeAlarms'],
 };
 
 /** The host sync reads each managed instance's tags: ListTagsForResource on managed instances. */

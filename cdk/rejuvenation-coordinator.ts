@@ -33,6 +33,8 @@ import {
 import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
 import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
+import { POLICY_ENV } from '../lambdas/runtime/policy-config.js';
+import { PolicyConfigSchema, type PolicyConfigInput } from '../shared/policy/policy-config.js';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
@@ -336,6 +338,18 @@ export interface RejuvenationCoordinatorProps {
    * @default - dropped after 7 days; the drainer runs every 5 minutes and at every execution end
    */
   readonly pendingRequests?: PendingRequestSettings;
+  /**
+   * The policy gate (shared/policy): per pool, maintenance windows in a time zone, blackouts, a cooldown
+   * per host, blocker alarm patterns (an alarm in ALARM matching one holds the pool), whether a campaign
+   * needs an approval; and `breakGlassPrincipals`, the IAM users or roles who may start a host outside
+   * its windows and despite its blockers with `breakGlassReason` (audited as break-glass). Admit judges
+   * every trigger's start with it; CampaignPlan judges each host before starting it. Validated at synth,
+   * and again by each function when it starts. Its JSON must stay within 2 KB: Lambda holds 4 KB of
+   * environment per function, and the policy travels in `REJUV_POLICY`.
+   * @example { pools: { web: { windows: [{ days: ['sat', 'sun'], start: '01:00', end: '05:00', timeZone: 'Europe/Berlin' }], cooldownMinutes: 1440, blockerAlarmPatterns: ['web-5xx-*'] } }, breakGlassPrincipals: ['arn:aws:iam::123456789012:role/OnCall'] }
+   * @default - no gate: every start the pool limits let through is allowed
+   */
+  readonly policy?: PolicyConfigInput;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -430,11 +444,15 @@ export class RejuvenationCoordinator extends Construct {
 
     const functions = {} as Record<FunctionId, RejuvFunction>;
     const workflowConfig = configFor();
+    const policyEnvironment = { [POLICY_ENV]: settings.policyJson };
     for (const [stepId, module] of Object.entries(WORKFLOW_STEPS) as [WorkflowStepId, string][]) {
       functions[stepId] = new RejuvFunction(this, `${stepId}Function`, {
         entry: `${LAMBDAS_DIR}${module}.ts`,
         description: `rejuv workflow step ${stepId}`,
-        environment: { [RUNTIME_CONFIG_ENV]: workflowConfig },
+        environment: {
+          [RUNTIME_CONFIG_ENV]: workflowConfig,
+          ...(stepId === 'Admit' ? policyEnvironment : {}),
+        },
         logRetention,
       });
     }
@@ -458,7 +476,10 @@ export class RejuvenationCoordinator extends Construct {
       functions[stepId] = new RejuvFunction(this, `${stepId}Function`, {
         entry: `${LAMBDAS_DIR}${module}.ts`,
         description: `rejuv campaign step ${stepId}`,
-        environment: { [RUNTIME_CONFIG_ENV]: workflowConfig },
+        environment: {
+          [RUNTIME_CONFIG_ENV]: workflowConfig,
+          ...(stepId === 'CampaignPlan' ? policyEnvironment : {}),
+        },
         logRetention,
       });
     }
@@ -505,7 +526,7 @@ export class RejuvenationCoordinator extends Construct {
           REJUV_ALARM_NAME_PREFIX: settings.agingAlarmNamePrefix,
           REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
           ...(triggerId === 'OperatorApi'
-            ? { [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators) }
+            ? { [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators), ...policyEnvironment }
             : {}),
           ...(triggerId === 'AgingPredictor'
             ? { [PREDICTION_SETTINGS_ENV]: JSON.stringify(settings.prediction) }
@@ -986,6 +1007,23 @@ interface Settings {
   /** Undefined when the host sync keeps no alarms. */
   readonly agingAlarms: AgingAlarmSettings | undefined;
   readonly pendingRequests: { readonly maxAge: Duration; readonly drainInterval: Duration };
+  /** The policy as its functions read it (`REJUV_POLICY`): the prop's own JSON, checked. */
+  readonly policyJson: string;
+}
+
+/** What is left of Lambda's 4 KB of environment per function once the configuration is there. */
+const MAX_POLICY_JSON_BYTES = 2048;
+
+function validatePolicy(policy: PolicyConfigInput | undefined): string {
+  const parsed = PolicyConfigSchema.safeParse(policy ?? { pools: {} });
+  if (!parsed.success) throw new Error(`policy: ${describeIssues(parsed.error).join('; ')}`);
+  const json = JSON.stringify(policy ?? { pools: {} });
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_POLICY_JSON_BYTES)
+    throw new Error(
+      `policy: its JSON is ${bytes} bytes, over the ${MAX_POLICY_JSON_BYTES} a function's environment has room for (Lambda allows 4 KB per function)`,
+    );
+  return json;
 }
 
 const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
@@ -1121,6 +1159,7 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     pendingRequests: { maxAge, drainInterval },
     agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
+    policyJson: validatePolicy(props.policy),
     operators: operators.data,
     operatorApiTimeout: Duration.seconds(releaseChecks + 60),
     defaultMaxHostsInMaintenance: limit(

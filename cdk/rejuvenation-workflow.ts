@@ -138,10 +138,9 @@ export function buildRejuvenationWorkflow(
 
   // ---- endings ----
   const succeeded = new Succeed(scope, 'Rejuvenated');
-  const refusedEnd = new Fail(scope, 'Refused', {
-    error: 'Refused',
-    cause: 'Admit or the host preflight refused; nothing on the host was changed; see the host audit chain',
-  });
+  // The cause is the refusal's own reason (RecordRefusal's and Release's result both carry one), so an
+  // operator reading the execution sees why: a policy refusal names its rule and when the gate would allow.
+  const refusedEnd = new Fail(scope, 'Refused', { error: 'Refused', causePath: '$.result.reason' });
   const recoveredEnd = new Fail(scope, 'Recovered', {
     error: 'Recovered',
     cause: 'The host is back in service without rejuvenation; see the host audit chain',

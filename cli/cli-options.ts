@@ -48,6 +48,8 @@ export const StartOptionsSchema = z
     wait: z.boolean().default(true),
     /** The same request id twice starts one execution: a retried command is safe. */
     requestId: RequestIdSchema.optional(),
+    /** Break glass: start outside the pool's windows and despite its blockers, if the policy names the caller. */
+    breakGlassReason: ReasonSchema.optional(),
   })
   .strict();
 export type StartOptions = z.output<typeof StartOptionsSchema>;

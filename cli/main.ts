@@ -87,6 +87,10 @@ export function buildProgram(): Command {
     )
     .option('--no-wait', 'return once the execution has started')
     .option('--request-id <id>', 'makes a retried start idempotent (default: a fresh id)')
+    .option(
+      '--break-glass-reason <text>',
+      "break glass: start outside the pool's maintenance windows and despite its blocker alarms (only for principals the policy names; audited as break-glass)",
+    )
     .action((opts: Record<string, unknown>, command: Command) =>
       run(
         command,
@@ -99,6 +103,7 @@ export function buildProgram(): Command {
             allowSilentGuests: opts['allowSilentGuests'] === true,
             wait: opts['wait'] !== false,
             ...(opts['requestId'] === undefined ? {} : { requestId: opts['requestId'] }),
+            ...(opts['breakGlassReason'] === undefined ? {} : { breakGlassReason: opts['breakGlassReason'] }),
           }),
         (target, options, out, globals) => startCommand(target, options, out, pollMsOf(globals)),
       ),

@@ -5,7 +5,7 @@ import { toStepError } from './runtime/step-errors.js';
 
 export async function handler(event: unknown): Promise<unknown> {
   try {
-    return await planCampaignPass(campaignDepsFromEnvironment(), event);
+    return await planCampaignPass(campaignDepsFromEnvironment(true), event);
   } catch (error) {
     throw toStepError(error);
   }

@@ -12,9 +12,12 @@
  * at once; an update keeps its state. Alarms are evaluated when put, after every PutMetricData, and when
  * the environment says time passed (`evaluateAlarms`).
  *
+ * SetAlarmState sets an existing alarm's state as AWS does (until the next evaluation that finds data
+ * says otherwise; with TreatMissingData `ignore` and no data, the state set stays) and sends its event.
+ *
  * Not emulated (refused, so nothing passes for what it is not): alarm actions, anomaly detection
  * thresholds, extended statistics (percentiles), metric math functions, composite alarms, alarm history,
- * SetAlarmState, tags. The evaluation is exact on the datapoints, not on CloudWatch's look-back for late data.
+ * tags. The evaluation is exact on the datapoints, not on CloudWatch's look-back for late data.
  */
 import { randomUUID } from 'node:crypto';
 import { AwsServiceError } from './json-protocol/aws-json-server.js';
@@ -268,6 +271,7 @@ export interface RunningLocalAlarms {
   putMetricAlarm(body: Body): void;
   deleteAlarms(body: Body): void;
   describeAlarms(body: Body): unknown;
+  setAlarmState(body: Body): void;
   /** Evaluates every alarm now; each change of state is sent to the listeners. */
   evaluateAll(): void;
   onStateChange(listener: (event: AlarmStateChangeEvent) => void): void;
@@ -588,10 +592,40 @@ export function localAlarms(options: LocalAlarmsOptions): RunningLocalAlarms {
     };
   };
 
+  const setAlarmState = (body: Body): void => {
+    const name = body['AlarmName'];
+    if (typeof name !== 'string' || name === '') throw missing('AlarmName');
+    const value = body['StateValue'];
+    if (!STATE_VALUES.includes(value as AlarmStateValue))
+      throw invalid(`StateValue must be one of ${STATE_VALUES.join(', ')}.`);
+    const reason = body['StateReason'];
+    if (typeof reason !== 'string' || reason === '') throw missing('StateReason');
+    if (reason.length > 1023) throw invalid('StateReason must be at most 1023 characters.');
+    const alarm = alarms.get(name);
+    if (alarm === undefined)
+      throw new AwsServiceError('ResourceNotFound', `Alarm ${name} does not exist.`, {
+        code: 'ResourceNotFound',
+        status: 404,
+      });
+    const nowMs = options.now().getTime();
+    const previous = alarm.state;
+    alarm.state = {
+      value: value as AlarmStateValue,
+      reason,
+      reasonData: typeof body['StateReasonData'] === 'string' ? body['StateReasonData'] : '',
+      at: nowMs,
+    };
+    if (previous.value === alarm.state.value) return;
+    alarm.transitionedAt = nowMs;
+    const event = stateChangeEvent(alarm, previous, nowMs);
+    for (const listener of listeners) listener(event);
+  };
+
   return {
     putMetricAlarm,
     deleteAlarms,
     describeAlarms,
+    setAlarmState,
     evaluateAll: () => {
       const nowMs = options.now().getTime();
       for (const alarm of alarms.values()) evaluate(alarm, nowMs);

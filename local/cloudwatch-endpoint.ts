@@ -11,7 +11,7 @@
  * Maximum, Sum or SampleCount, Period 1, 5, 10, 30 or a multiple of 60, StartTime inclusive, EndTime
  * exclusive, MaxDatapoints pages with NextToken, ScanBy), ListMetrics (filters by namespace, name and
  * dimensions; 500 a page). Datapoints live in memory per (namespace, metric, dimension set), visible at
- * once. Metric alarms (PutMetricAlarm, DeleteAlarms, DescribeAlarms) are evaluated on them and send their
+ * once. Metric alarms (PutMetricAlarm, DeleteAlarms, DescribeAlarms, SetAlarmState) are evaluated on them and send their
  * state changes as EventBridge events (cloudwatch-alarms.ts). Not emulated: metric math and Metrics
  * Insights expressions in GetMetricData, percentiles, StatisticValues, storage resolution (all points are
  * kept), dashboards, entity metric data.
@@ -362,6 +362,10 @@ export async function startLocalCloudWatchEndpoint(
           return {};
         }) satisfies JsonOperation,
         DescribeAlarms: ((body) => alarms.describeAlarms(body)) satisfies JsonOperation,
+        SetAlarmState: ((body) => {
+          alarms.setAlarmState(body);
+          return {};
+        }) satisfies JsonOperation,
       }).map(([name, operation]): [string, JsonOperation] => [
         name,
         async (...args) => {

@@ -30,6 +30,7 @@ export async function startCommand(
     dryRun: options.dryRun,
     allowSilentGuests: options.allowSilentGuests,
     requestId,
+    ...(options.breakGlassReason === undefined ? {} : { breakGlassReason: options.breakGlassReason }),
   });
   const started = parseWith(TriggerAnswerSchema, 'operator API answer', answer.result);
   const principal = answer.principal;

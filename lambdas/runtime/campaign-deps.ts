@@ -4,11 +4,13 @@ import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-sto
 import type { CampaignStepDeps } from '../../shared/campaign/campaign-steps.js';
 import { systemClock } from '../../shared/domain/clock.js';
 import { tracer } from './observability.js';
+import { policyGateFromEnvironment } from './policy-config.js';
 import { runtimeConfig } from './runtime-config.js';
 
 let cached: CampaignStepDeps | undefined;
 
-export function campaignDepsFromEnvironment(): CampaignStepDeps {
+/** `withPolicy`: CampaignPlan judges the policy; CampaignRecord's environment does not carry it. */
+export function campaignDepsFromEnvironment(withPolicy = false): CampaignStepDeps {
   if (cached !== undefined) return cached;
   const config = runtimeConfig();
   const store = createDynamoDbStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tables);
@@ -17,6 +19,7 @@ export function campaignDepsFromEnvironment(): CampaignStepDeps {
     idempotency: store.idempotency,
     dedupeTtlSeconds: config.workflow.dedupeTtlSeconds,
     clock: systemClock,
+    ...(withPolicy ? { policy: { gate: policyGateFromEnvironment(), hosts: store.hosts } } : {}),
   };
   return cached;
 }

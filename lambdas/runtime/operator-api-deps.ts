@@ -28,6 +28,7 @@ import type { OperatorApiDeps } from '../../shared/operator/operator-api.js';
 import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
 import { tracer } from './observability.js';
 import { operatorGrantsConfig } from './operator-grants-config.js';
+import { policyConfig } from './policy-config.js';
 import { runtimeConfig } from './runtime-config.js';
 import { triggerDepsFromEnvironment } from './trigger-deps.js';
 
@@ -70,6 +71,7 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
         };
   cached = {
     grants: operatorGrantsConfig(),
+    breakGlassPrincipals: policyConfig().breakGlassPrincipals,
     ...(campaignDeps === undefined
       ? {}
       : {

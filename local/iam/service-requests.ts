@@ -254,7 +254,7 @@ export function s3Requests(
 /**
  * CloudWatch: metric actions have no resource-level permissions (`*`); PutMetricData carries the
  * `cloudwatch:namespace` condition key, so a policy can limit a publisher to its own namespace. Alarm
- * actions are on the alarm's ARN (`alarm:<name>`): PutMetricAlarm on the one it puts, DeleteAlarms on each
+ * actions are on the alarm's ARN (`alarm:<name>`): PutMetricAlarm and SetAlarmState on the one they name, DeleteAlarms on each
  * it names, DescribeAlarms on `alarm:*` (it cannot be limited to names).
  */
 export function cloudWatchRequests(c: ArnContext, operation: string, body: Body): ServiceRequest[] {
@@ -264,6 +264,7 @@ export function cloudWatchRequests(c: ArnContext, operation: string, body: Body)
     case 'PutMetricData':
       return [{ action, resource: '*', context: { 'cloudwatch:namespace': str(body['Namespace']) } }];
     case 'PutMetricAlarm':
+    case 'SetAlarmState':
       return [{ action, resource: alarm(str(body['AlarmName'])) }];
     case 'DeleteAlarms': {
       const names = Array.isArray(body['AlarmNames']) ? (body['AlarmNames'] as unknown[]) : [];

@@ -11,14 +11,31 @@ import { parseWith } from '../domain/validation.js';
 import type { CampaignStore } from '../ports/campaign-store.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import { requestDigest, type RejuvenationRequest } from '../workflow/rejuvenation-request.js';
-import type { CampaignHost, CampaignStatus } from './campaign.js';
-import { planCampaign } from './plan-campaign.js';
+import { HostNotFoundError } from '../domain/errors.js';
+import { decide, POOL_WIDE_RULES } from '../policy/decide.js';
+import { policyForPool } from '../policy/policy-config.js';
+import { alarmsForPools, type PolicyGate } from '../policy/policy-gate.js';
+import type { PolicyRefusedError } from '../policy/policy-errors.js';
+import type { CampaignRecord } from '../ports/campaign-store.js';
+import type { HostRepository } from '../ports/host-repository.js';
+import { withHostState, type CampaignHost, type CampaignStatus } from './campaign.js';
+import { planCampaign, type CampaignPlan } from './plan-campaign.js';
 
 export interface CampaignStepDeps {
   readonly campaigns: CampaignStore;
   readonly idempotency: Pick<IdempotencyStore, 'claim'>;
   readonly dedupeTtlSeconds: number;
   readonly clock: Clock;
+  /**
+   * The policy gate, and the registry it reads each host's last rejuvenation from (the cooldown counts
+   * every trigger's runs, not only this campaign's). @default - no gate: the limits alone decide
+   */
+  readonly policy?: CampaignPolicy | undefined;
+}
+
+export interface CampaignPolicy {
+  readonly gate: PolicyGate;
+  readonly hosts: Pick<HostRepository, 'get'>;
 }
 
 /** The most hosts one pass starts: the inline Map that runs them stays small whatever the fleet. */
@@ -57,15 +74,11 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
   const { campaignId } = parseWith(PlanInputSchema, 'campaign plan input', input);
   const record = await deps.campaigns.get(campaignId);
   const { campaign } = record;
-  // The policy gate is not configured in the stack yet: every host the limits let through may start.
-  const nowMs = deps.clock.nowMs();
-  const plan = planCampaign({
-    campaign,
-    decide: (host) => ({ verdict: 'allow', hostId: host.hostId, pool: host.pool, atMs: nowMs }),
-  });
-  if (plan.status !== campaign.status) {
+  const plan = await planUnderPolicy(deps, record);
+  const statusReason = plan.status === 'running' ? waitingReason(plan) : plan.statusReason;
+  if (plan.status !== campaign.status || statusReason !== campaign.statusReason) {
     // Lost to an operator's move (pause, cancel): plan again from what they wrote.
-    const moved = await deps.campaigns.setStatus(campaignId, campaign.status, plan.status, plan.statusReason);
+    const moved = await deps.campaigns.setStatus(campaignId, campaign.status, plan.status, statusReason);
     if (!moved) return { action: 'wait', status: campaign.status, hosts: [] };
   }
   if (plan.status === 'completed' || plan.status === 'cancelled' || plan.status === 'halted')
@@ -78,9 +91,115 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
   return {
     action: hosts.length > 0 ? 'start' : 'wait',
     status: plan.status,
-    statusReason: plan.statusReason,
+    statusReason,
     hosts,
   };
+}
+
+/** How many times one pass may replan after learning hosts' cooldowns or skipping hosts in one. */
+const MAX_REPLANS = 8;
+
+/**
+ * The plan with the policy gate judging each host: the facts gathered once (alarms only when a pool of
+ * the campaign has blockers), each host about to start read from the registry for its last rejuvenation
+ * (and judged again with it), and every host in cooldown skipped with the reason, which frees its slot
+ * for the next host of the pool. Pool-wide refusals (window, blackout, blocker, approval) hold the pool's
+ * hosts pending: they are not failures, and the campaign's status reason says what it waits for.
+ */
+async function planUnderPolicy(deps: CampaignStepDeps, record: CampaignRecord): Promise<CampaignPlan> {
+  const nowMs = deps.clock.nowMs();
+  const policy = deps.policy;
+  if (policy === undefined)
+    return planCampaign({
+      campaign: record.campaign,
+      decide: (host) => ({ verdict: 'allow', hostId: host.hostId, pool: host.pool, atMs: nowMs }),
+    });
+  const pending = record.campaign.hosts.filter((h) => h.state === 'pending');
+  const alarmsInAlarm = await alarmsForPools(
+    policy.gate,
+    pending.map((h) => h.pool),
+  );
+  const facts = { alarmsInAlarm, approved: approvedOf(record) };
+  const lastRejuvenated = new Map<string, number | undefined>();
+  let campaign = record.campaign;
+  for (let pass = 0; ; pass++) {
+    const plan = planCampaign({
+      campaign,
+      decide: (host) =>
+        decide(
+          {
+            ...host,
+            lastRejuvenatedAtMs: lastRejuvenated.has(host.hostId)
+              ? lastRejuvenated.get(host.hostId)
+              : host.lastRejuvenatedAtMs,
+          },
+          policyForPool(policy.gate.config, host.pool),
+          nowMs,
+          facts,
+        ),
+    });
+    const unread = plan.start.filter((s) => !lastRejuvenated.has(s.host.hostId));
+    for (const { host } of unread)
+      lastRejuvenated.set(host.hostId, await registryLastRejuvenation(policy, host));
+    const cooling = plan.refusals.filter((r) => r.verdict !== 'allow' && r.rule === 'cooldown');
+    for (const refusal of cooling) {
+      if (refusal.verdict === 'allow') continue;
+      await deps.campaigns.setHostState(campaign.campaignId, refusal.hostId, 'pending', 'skipped', {
+        outcome: `skipped: ${refusal.reason}`.slice(0, 1024),
+      });
+      campaign = withHostState(campaign, refusal.hostId, 'skipped');
+    }
+    if ((unread.length === 0 && cooling.length === 0) || pass >= MAX_REPLANS)
+      // Out of replans: start only hosts whose cooldown was read (Admit judges every start again anyway).
+      return { ...plan, start: plan.start.filter((s) => lastRejuvenated.has(s.host.hostId)) };
+  }
+}
+
+/** The registry's end of the host's last rejuvenation, or the campaign's when the registry has none. */
+async function registryLastRejuvenation(
+  policy: CampaignPolicy,
+  host: CampaignHost,
+): Promise<number | undefined> {
+  try {
+    const registered = await policy.hosts.get(host.hostId);
+    const ends = [registered.lastRejuvenatedAt, host.lastRejuvenatedAtMs]
+      .map((at) => (typeof at === 'string' ? Date.parse(at) : at))
+      .filter((at): at is number => at !== undefined);
+    return ends.length === 0 ? undefined : Math.max(...ends);
+  } catch (error) {
+    // Deregistered since the campaign started: Admit refuses it, and the campaign counts that.
+    if (error instanceof HostNotFoundError) return host.lastRejuvenatedAtMs;
+    throw error;
+  }
+}
+
+/**
+ * Whether the campaign's approval is recorded. The approval step adds `approval` to the campaign record;
+ * read structurally so that a record without it (no approval step) counts as not approved, which only
+ * matters to pools whose policy requires one.
+ */
+function approvedOf(record: CampaignRecord): boolean {
+  const approval: unknown = (record as { approval?: unknown }).approval;
+  return (
+    typeof approval === 'object' &&
+    approval !== null &&
+    (approval as { state?: unknown }).state === 'approved'
+  );
+}
+
+/** What a running campaign waits for, pool by pool, in words an operator reads; undefined when nothing. */
+export function waitingReason(plan: CampaignPlan): string | undefined {
+  const reasons = plan.refusals
+    .filter((r) => r.verdict !== 'allow' && POOL_WIDE_RULES.has(r.rule))
+    .map((r) => {
+      if (r.verdict === 'allow') return '';
+      if (r.verdict === 'deny') return `blocked: ${r.reason}`;
+      const at = new Date(r.untilMs).toISOString();
+      return r.rule === 'window'
+        ? `waiting: pool ${r.pool}'s window opens at ${at}`
+        : `waiting until ${at}: ${r.reason}`;
+    });
+  return reasons.length === 0 ? undefined : reasons.join('; ').slice(0, 1024);
 }
 
 async function startHost(
@@ -125,7 +244,7 @@ const RecordInputSchema = z.strictObject({
 
 export interface RecordedOutcome {
   readonly hostId: string;
-  readonly state: 'done' | 'failed';
+  readonly state: 'done' | 'failed' | 'skipped';
   readonly outcome?: string | undefined;
 }
 
@@ -133,18 +252,31 @@ export interface RecordedOutcome {
 export async function recordCampaignHost(deps: CampaignStepDeps, input: unknown): Promise<RecordedOutcome> {
   const parsed = parseWith(RecordInputSchema, 'campaign record input', input);
   const succeeded = parsed.error === undefined && parsed.result?.Status === 'SUCCEEDED';
-  const outcome = succeeded ? undefined : childError(parsed.error);
-  await deps.campaigns.setHostState(
-    parsed.campaignId,
-    parsed.hostId,
-    'running',
-    succeeded ? 'done' : 'failed',
-    {
-      endedAtMs: deps.clock.nowMs(),
-      ...(outcome === undefined ? {} : { outcome }),
-    },
-  );
-  return { hostId: parsed.hostId, state: succeeded ? 'done' : 'failed', outcome };
+  const policyRefusal = succeeded ? undefined : refusedByPolicy(parsed.error);
+  const outcome = succeeded ? undefined : (policyRefusal ?? childError(parsed.error));
+  // Refused by the policy at Admit (a blocker raised between the plan and the start): nothing was done
+  // to the host, so it is no failure of the campaign's to count.
+  const state = succeeded ? 'done' : policyRefusal !== undefined ? 'skipped' : 'failed';
+  await deps.campaigns.setHostState(parsed.campaignId, parsed.hostId, 'running', state, {
+    endedAtMs: deps.clock.nowMs(),
+    ...(outcome === undefined ? {} : { outcome }),
+  });
+  return { hostId: parsed.hostId, state, outcome };
+}
+
+/** The child's refusal reason when the policy gate refused it at Admit. */
+function refusedByPolicy(
+  error: { Error: string; Cause?: string | undefined } | undefined,
+): string | undefined {
+  try {
+    const cause = JSON.parse(error?.Cause ?? '') as { Error?: unknown; Cause?: unknown };
+    const prefix = `${'PolicyRefusedError' satisfies PolicyRefusedError['name']}: `;
+    if (cause.Error === 'Refused' && typeof cause.Cause === 'string' && cause.Cause.startsWith(prefix))
+      return `skipped: ${cause.Cause.slice(prefix.length)}`.slice(0, 1024);
+  } catch {
+    // Not the child's description: the integration itself failed.
+  }
+  return undefined;
 }
 
 /** The child's own error (Quarantined, Refused, Recovered, …) out of the integration's States.TaskFailed. */

@@ -63,6 +63,11 @@ export const HostSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * When its last rejuvenation ended (its move back to IN_SERVICE): the policy gate's cooldown counts
+     * from here. Set by Release; absent for a host never rejuvenated.
+     */
+    lastRejuvenatedAt: IsoTimestampSchema.optional(),
     createdAt: IsoTimestampSchema,
     updatedAt: IsoTimestampSchema,
   })

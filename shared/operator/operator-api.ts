@@ -66,6 +66,11 @@ export interface OperatorApiDeps {
   /** @default - campaign actions are refused as not configured */
   readonly campaigns?: CampaignActions;
   readonly grants: readonly OperatorGrant[];
+  /**
+   * Who may start a host with `breakGlassReason` (the policy's `breakGlassPrincipals`); anyone else asking
+   * is refused and audited before anything starts. @default - nobody
+   */
+  readonly breakGlassPrincipals?: readonly string[];
   readonly hosts: Pick<HostRepository, 'get'>;
   readonly audit: Pick<AuditLog, 'append'>;
   readonly clock: Clock;
@@ -144,6 +149,16 @@ export async function handleOperatorCall(
       // An unknown host is a plain 404 for anyone holding some grant: host ids are not secrets, clarity is.
       const host = await deps.hosts.get(hostId);
       if (!mayActOnPool(deps.grants, callerArn, host.pool)) await refuse(`pool ${host.pool}`, host);
+      // Checked here too (Admit's gate would deny it), so a refused principal starts nothing at all.
+      if (
+        action === 'start' &&
+        input['breakGlassReason'] !== undefined &&
+        !(deps.breakGlassPrincipals ?? []).includes(callerArn)
+      )
+        await refuse(
+          `host ${host.hostId} with break-glass: not one of the policy's breakGlassPrincipals`,
+          host,
+        );
       return { action, principal: callerArn, result: await deps.actions[action](callerArn, input) };
     }
   }

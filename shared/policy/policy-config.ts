@@ -100,6 +100,8 @@ export const PolicyConfigSchema = z
   })
   .strict();
 export type PolicyConfig = z.output<typeof PolicyConfigSchema>;
+/** The policy as it is written (times as HH:MM, instants as ISO 8601): what the construct's prop takes. */
+export type PolicyConfigInput = z.input<typeof PolicyConfigSchema>;
 
 /** Parses a policy; throws ValidationError naming every bad field, e.g. `pools.web.windows.0.start`. */
 export function parsePolicyConfig(input: unknown): PolicyConfig {

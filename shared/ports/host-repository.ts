@@ -32,6 +32,12 @@ export interface HostRepository {
     unavailable: HostUnavailability | undefined,
   ): Promise<Host>;
   /**
+   * Records that `executionId` rejuvenated the host: `lastRejuvenatedAt` becomes the time of the host's
+   * move back to IN_SERVICE, in one conditional write that holds only while that move, by this execution,
+   * is still the host's last (a retried Release writes the same value). False when it is not.
+   */
+  recordRejuvenation(hostId: string, executionId: string): Promise<boolean>;
+  /**
    * Removes the host from the registry, as one conditional delete: the host must be at `expectedVersion`
    * and either IN_SERVICE with no owning execution or QUARANTINED; anything else is refused with
    * StaleHostStateError (HostNotFoundError when it is gone) and left as it is. Returns the host as it was.

@@ -8,6 +8,7 @@ import { ExecutionIdSchema } from '../domain/identifiers.js';
 import type { Lease } from '../domain/lease.js';
 import { parseWith } from '../domain/validation.js';
 import { advance } from './advance.js';
+import { decisionDetail, judgeAdmission, refusalOf } from './admission-policy.js';
 import { auditStep } from './audit-step.js';
 import { judgeExecutionClaim } from './execution-claim.js';
 import { RejuvenationRequestSchema } from './rejuvenation-request.js';
@@ -31,6 +32,22 @@ export async function admit(
   // SSM cannot reach it (or no longer manages it): no document would arrive, so nothing is taken.
   if (host.state === 'IN_SERVICE' && host.unavailable !== undefined)
     throw new HostUnavailableError(host.hostId, host.unavailable.reason, host.unavailable.since);
+  // A retried Admit whose first attempt already moved the host replays that same transition, which
+  // the store recognises, so the audit record it may not have written gets written once.
+  const last = host.lastTransition;
+  const replay = host.state === 'ADMITTED' && last?.to === 'ADMITTED' && last.executionId === executionId;
+  // The gate before any lease: a host the policy refuses never holds a slot another host could use. A
+  // replay was allowed already: judged again, a window closing meanwhile would strand the admitted host.
+  const decision =
+    deps.policy === undefined || replay
+      ? undefined
+      : await judgeAdmission(deps.policy, request, host, deps.clock.nowMs());
+  const refusal = decision === undefined || request.dryRun ? undefined : refusalOf(decision);
+  if (refusal !== undefined) {
+    await giveBackWhatThisExecutionHolds(deps, executionId, host.hostId, host.pool);
+    throw refusal;
+  }
+  const policyDetail = decision === undefined ? {} : decisionDetail(decision);
   const lock = await store.hostLock.acquire(host.hostId, executionId, config.leaseDurationMs);
   let poolSlot: Lease;
   try {
@@ -62,20 +79,32 @@ export async function admit(
       key: 'admitted',
       step: 'Admit',
       outcome: 'skipped',
-      detail: { dryRun: true, level: request.level, wouldTransition: 'IN_SERVICE>ADMITTED' },
+      detail: { dryRun: true, level: request.level, wouldTransition: 'IN_SERVICE>ADMITTED', ...policyDetail },
     });
     return ctx;
   }
-  // A retried Admit whose first attempt already moved the host replays that same transition, which
-  // the store recognises, so the audit record it may not have written gets written once.
-  const last = host.lastTransition;
-  const replay = host.state === 'ADMITTED' && last?.to === 'ADMITTED' && last.executionId === executionId;
   if (!replay && host.state !== 'IN_SERVICE') await refuse(deps, ctx);
   const before = replay ? { hostState: 'IN_SERVICE' as const, hostVersion: host.stateVersion - 1 } : {};
   return advance(deps, { ...ctx, ...before }, 'ADMITTED', {
     step: 'Admit',
-    detail: { level: request.level, poolSlot: poolSlot.resource },
+    detail: { level: request.level, poolSlot: poolSlot.resource, ...policyDetail },
   });
+}
+
+/**
+ * A policy refusal holds nothing: an earlier attempt of this Admit that crashed after taking the lock or
+ * a slot (and before moving the host) left them held by this execution; they are given back.
+ */
+async function giveBackWhatThisExecutionHolds(
+  deps: WorkflowDeps,
+  executionId: string,
+  hostId: string,
+  pool: string,
+): Promise<void> {
+  const slots = await deps.store.poolSemaphore.holders(pool, poolLimit(deps.config, pool));
+  for (const slot of slots) if (slot.owner === executionId) await deps.store.poolSemaphore.release(slot);
+  const lock = await deps.store.hostLock.current(hostId);
+  if (lock?.owner === executionId) await deps.store.hostLock.release(lock);
 }
 
 /** Gives back what Admit took before saying no, so a refusal holds nothing. */

@@ -22,6 +22,12 @@ export const RejuvenationRequestSchema = z
      * then reports that guest without failing the rejuvenation for it.
      */
     allowSilentGuests: z.boolean().default(false),
+    /**
+     * Asks the policy gate to break glass (set aside the maintenance windows and the blockers) for this
+     * request's principal, with this reason. Only the operator API sets it, for its authenticated caller;
+     * the trigger's claim covers it like every field, so no one else can add it to an execution's input.
+     */
+    breakGlassReason: ReasonSchema.optional(),
   })
   .strict();
 

@@ -61,6 +61,9 @@ export async function release(
           ? 'dry-run'
           : 'rejuvenated';
   const reason = error === undefined ? undefined : describeCaught(error);
+  // Before the lock is given back, so no other execution has moved the host since its return.
+  const recorded =
+    outcome === 'rejuvenated' && (await deps.store.hosts.recordRejuvenation(host.hostId, ctx.executionId));
   const lost = [
     await giveBack(ctx.poolSlot, (l) => deps.store.poolSemaphore.release(l)),
     await giveBack(ctx.lock, (l) => deps.store.hostLock.release(l)),
@@ -70,7 +73,12 @@ export async function release(
     step: 'Release',
     outcome: RELEASE_AUDIT_OUTCOME[outcome],
     ...(reason === undefined ? {} : { reason }),
-    detail: { outcome, hostState: host.state, leasesAlreadyLost: lost.join(',') || null },
+    detail: {
+      outcome,
+      hostState: host.state,
+      leasesAlreadyLost: lost.join(',') || null,
+      ...(recorded ? { lastRejuvenatedAt: host.lastTransition?.at ?? null } : {}),
+    },
   });
   await deps.notifier.notify({
     kind: NOTIFICATION[outcome],

@@ -150,6 +150,8 @@ export const OperatorRequestSchema = z
     allowSilentGuests: RejuvenationRequestSchema.shape.allowSilentGuests,
     /** Makes a retried request idempotent; a fresh one gets a fresh execution. */
     requestId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -'),
+    /** Break glass, for `principal` (the authenticated caller), with this reason (policy-gate.ts). */
+    breakGlassReason: RejuvenationRequestSchema.shape.breakGlassReason,
   })
   .strict();
 
@@ -165,6 +167,7 @@ export async function startFromOperator(deps: TriggerDeps, input: unknown): Prom
     level: op.level,
     dryRun: op.dryRun,
     allowSilentGuests: op.allowSilentGuests,
+    ...(op.breakGlassReason === undefined ? {} : { breakGlassReason: op.breakGlassReason }),
   };
   return claimAndStart(deps, name, request);
 }

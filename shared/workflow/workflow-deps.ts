@@ -5,6 +5,7 @@ import type { Drainer } from '../ports/drainer.js';
 import type { HostAgents } from '../ports/host-agents.js';
 import type { HostCommands } from '../ports/host-commands.js';
 import type { Notifier } from '../ports/notifier.js';
+import type { PolicyGate } from '../policy/policy-gate.js';
 import type { WorkflowConfig } from './workflow-config.js';
 
 export interface WorkflowDeps {
@@ -15,4 +16,6 @@ export interface WorkflowDeps {
   readonly notifier: Notifier;
   readonly clock: Clock;
   readonly config: WorkflowConfig;
+  /** The fleet policy Admit checks before taking anything. @default - no gate: every start is allowed */
+  readonly policy?: PolicyGate | undefined;
 }

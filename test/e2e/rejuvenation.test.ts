@@ -163,6 +163,7 @@ describe('End to end: an execution started around the triggers is refused at Adm
         reason: expect.stringMatching(/^UnclaimedExecutionError: /),
         detail: {
           error: 'UnclaimedExecutionError',
+          refusalKind: 'unclaimed',
           principalVerified: false,
           claimedPrincipal: principal,
           claim,

@@ -16,6 +16,7 @@ import * as snsErrors from '../../shared/adapters/sns/sns-errors.js';
 import * as ssmErrors from '../../shared/adapters/ssm/errors.js';
 import * as campaignErrors from '../../shared/campaign/campaign-errors.js';
 import * as domainErrors from '../../shared/domain/errors.js';
+import * as policyErrors from '../../shared/policy/policy-errors.js';
 
 /** The constructor arguments of each concrete Error class a module exports (abstract ones have none). */
 type ErrorExamples<M> = {
@@ -40,6 +41,7 @@ export const ERROR_MODULES: Readonly<Record<string, Readonly<Record<string, unkn
   'local/json-protocol/aws-json-server.ts': awsJsonServer,
   'cli/exit-codes.ts': cliExitCodes,
   'shared/campaign/campaign-errors.ts': campaignErrors,
+  'shared/policy/policy-errors.ts': policyErrors,
 };
 
 const topicArn = 'arn:aws:sns:eu-west-1:123456789012:rejuv';
@@ -119,6 +121,16 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     CampaignNotFoundError: ['campaign-1'],
     CampaignExistsError: ['campaign-1'],
   } satisfies ErrorExamples<typeof campaignErrors>),
+  ...({
+    PolicyRefusedError: [
+      'host-1',
+      {
+        rule: 'window',
+        reason: 'pool web is outside its maintenance windows',
+        untilMs: Date.parse(deadline),
+      },
+    ],
+  } satisfies ErrorExamples<typeof policyErrors>),
 };
 
 /** Exported, but abstract: nothing constructs them, so they have no example (JavaScript cannot tell). */

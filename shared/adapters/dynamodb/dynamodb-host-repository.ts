@@ -248,6 +248,29 @@ export class DynamoDbHostRepository implements HostRepository {
     return this.get(hostId);
   }
 
+  async recordRejuvenation(hostId: string, executionId: string): Promise<boolean> {
+    parseWith(HostIdSchema, 'host id', hostId);
+    parseWith(ExecutionIdSchema, 'execution id', executionId);
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tables.hosts,
+          Key: { hostId },
+          // The end is the host's own record of its return, so a retry writes the same instant.
+          UpdateExpression: 'SET lastRejuvenatedAt = lastTransition.#at',
+          ConditionExpression:
+            '#state = :inService AND attribute_not_exists(executionId) AND lastTransition.#to = :inService AND lastTransition.executionId = :execution',
+          ExpressionAttributeNames: { '#state': 'state', '#at': 'at', '#to': 'to' },
+          ExpressionAttributeValues: { ':inService': 'IN_SERVICE', ':execution': executionId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
   async deregister(hostId: string, expectedVersion: number): Promise<Host> {
     parseWith(HostIdSchema, 'host id', hostId);
     parseWith(z.number().int().nonnegative(), 'expected version', expectedVersion);

@@ -18,7 +18,9 @@ import { release } from '../../../shared/workflow/release.js';
 import { admitClaimed, claimAsTrigger } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
-import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
+import { RecordingNotifier, TEST_WORKFLOW_CONFIG, workflowDeps } from '../../support/workflow-deps.js';
+import { parsePolicyConfig } from '../../../shared/policy/policy-config.js';
+import { PolicyRefusedError } from '../../../shared/policy/policy-errors.js';
 
 let store: Store;
 let clock: ManualClock;
@@ -211,6 +213,7 @@ describe('Use case: record a refusal', () => {
     });
     expect(refusal).toMatchObject({
       outcome: 'refused',
+      kind: 'unclaimed',
       hostId,
       reason: expect.stringMatching(/no trigger claim/),
     });
@@ -220,6 +223,7 @@ describe('Use case: record a refusal', () => {
         executionId: 'op-forged-2',
         detail: {
           error: 'UnclaimedExecutionError',
+          refusalKind: 'unclaimed',
           principalVerified: false,
           claimedPrincipal: 'arn:aws:iam::123456789012:role/admin',
           claim: 'no-claim',
@@ -237,7 +241,10 @@ describe('Use case: record a refusal', () => {
       Cause: 'host#x is locked',
     });
     expect(await refusalOf(hostId)).toEqual([
-      expect.objectContaining({ principal: 'alice@example.com', detail: { error: 'LockHeldError' } }),
+      expect.objectContaining({
+        principal: 'alice@example.com',
+        detail: { error: 'LockHeldError', refusalKind: 'host-locked' },
+      }),
     ]);
   });
 
@@ -310,3 +317,36 @@ describe('Use case: release', () => {
 });
 
 const TEST_LEASE_MS = 60_000;
+
+describe('Use case: admit under the policy gate', () => {
+  const gate = (alarms: string[]) => ({
+    config: parsePolicyConfig({ pools: {}, defaultPool: { blockerAlarmPatterns: ['blk-*'] } }),
+    alarms: { namesInAlarm: async () => alarms },
+  });
+
+  it('refuses while a blocker is in ALARM, giving back the lock a crashed earlier attempt took', async () => {
+    const hostId = await newHost();
+    // The first attempt took the lock and died before deciding anything else.
+    await store.hostLock.acquire(hostId, 'exec-blk', TEST_WORKFLOW_CONFIG.leaseDurationMs);
+    const deps = workflowDeps(store, clock, { policy: gate(['blk-latency']) });
+    const error = await admitClaimed(deps, 'exec-blk', request(hostId)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PolicyRefusedError);
+    expect(error).toMatchObject({ rule: 'blocker', untilMs: undefined });
+    expect((error as Error).message).toContain('blk-latency');
+    expect(await store.hostLock.current(hostId)).toBeUndefined();
+    expect(await store.hosts.get(hostId)).toMatchObject({ state: 'IN_SERVICE', stateVersion: 0 });
+  });
+
+  it('admits once the blocker clears, recording the decision on the Admit record', async () => {
+    const hostId = await newHost();
+    await admitClaimed(
+      workflowDeps(store, clock, { policy: gate(['other-alarm']) }),
+      'exec-clr',
+      request(hostId),
+    );
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(hostId))) records.push(r);
+    const admitted = records.find((r) => r.step === 'Admit');
+    expect(admitted?.detail).toMatchObject({ policyVerdict: 'allow' });
+  });
+});

@@ -631,9 +631,65 @@ describe('Construct: RejuvenationCoordinator', () => {
       { pendingRequests: { drainInterval: Duration.days(2) } },
       /pendingRequests.drainInterval must be 1 min to 24 h, got 172800 s/,
     ],
+    [
+      {
+        policy: {
+          pools: {
+            web: { windows: [{ days: ['sat' as const], start: '25:00', end: '05:00', timeZone: 'UTC' }] },
+          },
+        },
+      },
+      /policy: pools\.web\.windows\.0\.start: a time of day as HH:MM/,
+    ],
+    [
+      { policy: { pools: {}, breakGlassPrincipals: ['alice'] } },
+      /policy: breakGlassPrincipals\.0: an IAM user or role ARN/,
+    ],
+    [
+      {
+        policy: {
+          pools: Object.fromEntries(
+            Array.from({ length: 60 }, (_, i) => [
+              `pool-${i}`,
+              { blockerAlarmPatterns: ['some-long-alarm-name-*'] },
+            ]),
+          ),
+        },
+      },
+      /policy: its JSON is \d+ bytes, over the 2048/,
+    ],
   ])('refuses bad props at synth time: %j', (props, message) => {
     const stack = new Stack(new App(), 'Bad');
     expect(() => new RejuvenationCoordinator(stack, 'C', props)).toThrow(message);
+  });
+
+  it('hands the policy to Admit, CampaignPlan and the operator API only, and lets those read alarm states', () => {
+    const policy = {
+      pools: { web: { cooldownMinutes: 60, blockerAlarmPatterns: ['web-5xx-*'] } },
+      breakGlassPrincipals: ['arn:aws:iam::123456789012:role/OnCall'],
+    };
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new RejuvStack(app, 'Rejuv', { coordinator: { policy } });
+    const withPolicy = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+      .filter((f) => f.Properties.Environment?.Variables?.REJUV_POLICY !== undefined)
+      .map((f) => {
+        expect(JSON.parse(f.Properties.Environment.Variables.REJUV_POLICY as string)).toEqual(policy);
+        return String(f.Properties.Description);
+      });
+    expect(withPolicy.sort()).toEqual([
+      'rejuv campaign step CampaignPlan',
+      'rejuv trigger OperatorApi',
+      'rejuv workflow step Admit',
+    ]);
+    for (const fn of ['AdmitFunction', 'CampaignPlanFunction']) {
+      const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
+        .filter(([id]) => id.includes(fn))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown }[]);
+      expect(
+        statements.flatMap((st) => [st.Action].flat()),
+        fn,
+      ).toContain('cloudwatch:DescribeAlarms');
+    }
   });
 
   it.each([
