@@ -33,6 +33,9 @@ import {
 import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
 import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
+import { POLICY_ENV } from '../lambdas/runtime/policy-environment.js';
+import { PolicyConfigSchema } from '../shared/policy/policy-config.js';
+import type { z } from 'zod';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
@@ -271,6 +274,13 @@ export interface RejuvenationCoordinatorProps {
    * @default - every 6 hours, the defaults of PredictionProps
    */
   readonly prediction?: PredictionProps;
+  /**
+   * The fleet policy (shared/policy/policy-config.ts): per pool its windows, blackouts, cooldown, blockers
+   * and whether a campaign over it needs approval. Validated at synth; the functions get it as
+   * `REJUV_POLICY`.
+   * @default - no policy: any time, no cooldown, no blockers, no approval
+   */
+  readonly policy?: z.input<typeof PolicyConfigSchema>;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -426,7 +436,10 @@ export class RejuvenationCoordinator extends Construct {
           REJUV_ALARM_NAME_PREFIX: settings.agingAlarmNamePrefix,
           REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
           ...(triggerId === 'OperatorApi'
-            ? { [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators) }
+            ? {
+                [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators),
+                ...(props.policy === undefined ? {} : { [POLICY_ENV]: JSON.stringify(props.policy) }),
+              }
             : {}),
           ...(triggerId === 'AgingPredictor'
             ? { [PREDICTION_SETTINGS_ENV]: JSON.stringify(settings.prediction) }
@@ -935,6 +948,10 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     throw new Error(
       `commandTimeouts.Preflight + commandTimeouts.Verify must be at most 14 min (a release runs both within one Lambda invocation), got ${releaseChecks} s`,
     );
+  if (props.policy !== undefined) {
+    const policy = PolicyConfigSchema.safeParse(props.policy);
+    if (!policy.success) throw new Error(`policy: ${describeIssues(policy.error).join('; ')}`);
+  }
   return {
     agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
