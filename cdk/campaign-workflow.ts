@@ -5,11 +5,18 @@
  * is in flight; halted: end and say why), its limits and its failure tolerance. The Map runs one plan's
  * batch, which the limits bound (and CampaignPlan caps at MAX_HOSTS_PER_PASS), so an inline Map suffices
  * for any fleet: the fleet itself lives in the campaigns table, never in the state.
+ *
+ * Approval: while a pool of the campaign requires one and nobody decided, the plan answers
+ * `await-approval` and the machine waits on a task token (CampaignAwaitApproval, `lambda:invoke
+ * .waitForTaskToken`) before any host starts. The operator API's approve, reject or cancel wakes it; it
+ * then plans again, and the plan reads the decision from the table. No decision within the timeout
+ * records the expiry and the campaign ends `rejected`.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   Choice,
+  Errors,
   Condition,
   Fail,
   IntegrationPattern,
@@ -32,7 +39,12 @@ import { TRANSIENT_ERRORS } from './rejuvenation-workflow.js';
 export interface CampaignWorkflowOptions {
   /** Pause before planning again when nothing could start (paused, or every slot taken). */
   readonly replanInterval: Duration;
+  /** How long a campaign waits for its approval before it ends `rejected`. */
+  readonly approvalTimeout: Duration;
 }
+
+/** What wakes the approval step without a decision of its own: the plan reads what was decided. */
+const APPROVAL_WAKE_ERRORS = ['CampaignApprovalDecidedError', 'CampaignRejected', 'CampaignCancelled'];
 
 export function buildCampaignWorkflow(
   scope: Construct,
@@ -98,10 +110,47 @@ export function buildCampaignWorkflow(
   });
   runHosts.itemProcessor(runHost);
 
+  // The approval: the token goes to the function, which stores it on the campaign and notifies; the task
+  // ends when the operator API answers the token (SendTaskSuccess or SendTaskFailure) or at the timeout.
+  const awaitApproval = new LambdaInvoke(scope, 'AwaitApproval', {
+    lambdaFunction: functions.CampaignAwaitApproval,
+    integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: TaskInput.fromObject({ 'campaignId.$': '$.campaignId', taskToken: JsonPath.taskToken }),
+    retryOnServiceExceptions: false,
+    resultPath: JsonPath.DISCARD,
+    taskTimeout: Timeout.duration(options.approvalTimeout),
+  });
+  awaitApproval.addRetry({
+    errors: TRANSIENT_ERRORS,
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 6,
+    jitterStrategy: JitterType.FULL,
+  });
+  const expireApproval = step(
+    'ApprovalExpired',
+    'CampaignAwaitApproval',
+    {
+      'campaignId.$': '$.campaignId',
+      expired: true,
+      timeoutSeconds: options.approvalTimeout.toSeconds(),
+    },
+    JsonPath.DISCARD,
+  );
+  awaitApproval.addCatch(expireApproval, { errors: [Errors.TIMEOUT], resultPath: JsonPath.DISCARD });
+  awaitApproval.addCatch(plan, { errors: APPROVAL_WAKE_ERRORS, resultPath: JsonPath.DISCARD });
+  awaitApproval.next(plan);
+  expireApproval.next(plan);
+
   const wait = new Wait(scope, 'CampaignWait', { time: WaitTime.duration(options.replanInterval) });
   const halted = new Fail(scope, 'CampaignHalted', {
     error: 'CampaignHalted',
     cause: 'More hosts failed than the campaign tolerates; `rejuv campaign status` names them',
+  });
+  const rejected = new Fail(scope, 'CampaignRejected', {
+    error: 'CampaignRejected',
+    cause:
+      'The campaign was rejected or its approval expired; no host started. `rejuv campaign status` says who and why',
   });
   const ended = new Succeed(scope, 'CampaignEnded');
   runHosts.next(plan);
@@ -109,10 +158,12 @@ export function buildCampaignWorkflow(
   plan.next(
     new Choice(scope, 'CampaignNext')
       .when(Condition.stringEquals('$.plan.action', 'start'), runHosts)
+      .when(Condition.stringEquals('$.plan.action', 'await-approval'), awaitApproval)
       .when(
         Condition.stringEquals('$.plan.action', 'end'),
         new Choice(scope, 'CampaignOutcome')
           .when(Condition.stringEquals('$.plan.status', 'halted'), halted)
+          .when(Condition.stringEquals('$.plan.status', 'rejected'), rejected)
           .otherwise(ended),
       )
       .otherwise(wait),

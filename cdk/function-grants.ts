@@ -61,6 +61,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   // execution as the triggers do, so Admit admits it.
   CampaignPlan: merge({ campaigns: ['Query', 'UpdateItem'] }, CLAIM_REQUEST),
   CampaignRecord: { campaigns: ['UpdateItem'] },
+  // Reads the campaign, stores its task token or records the expiry (conditional updates), audits.
+  CampaignAwaitApproval: merge({ campaigns: ['Query', 'UpdateItem'] }, APPEND_AUDIT),
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
   // Lists the registry (a Scan) and claims each predicted host's execution.
   AgingPredictor: merge({ hosts: ['Scan'] }, CLAIM_REQUEST),

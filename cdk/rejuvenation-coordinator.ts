@@ -33,7 +33,7 @@ import {
 import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
 import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
-import { POLICY_ENV } from '../lambdas/runtime/policy-environment.js';
+import { CAMPAIGN_APPROVAL_ENV, POLICY_ENV } from '../lambdas/runtime/policy-environment.js';
 import { PolicyConfigSchema } from '../shared/policy/policy-config.js';
 import type { z } from 'zod';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
@@ -154,6 +154,21 @@ export interface AgingCollectionSettings {
    * @default '5%'
    */
   readonly maxErrors?: string;
+}
+
+/** Campaign approvals (pools whose policy has `requiresApproval`). */
+export interface CampaignApprovalSettings {
+  /**
+   * How long a campaign waits for its approval; then it ends `rejected` (expired), no host started.
+   * At most 29 days (the campaign machine's own timeout is 30).
+   * @default Duration.hours(24)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Whether the operator who started a campaign may approve it too.
+   * @default false - four-eyes: another operator with a grant on every pool of the campaign approves
+   */
+  readonly allowSelfApproval?: boolean;
 }
 
 export interface RejuvenationCoordinatorProps {
@@ -281,6 +296,11 @@ export interface RejuvenationCoordinatorProps {
    * @default - no policy: any time, no cooldown, no blockers, no approval
    */
   readonly policy?: z.input<typeof PolicyConfigSchema>;
+  /**
+   * How campaigns over pools that require approval wait for it.
+   * @default - 24 hours, four-eyes
+   */
+  readonly campaignApproval?: CampaignApprovalSettings;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -296,7 +316,7 @@ const SENDS_DOCUMENTS: Readonly<Partial<Record<FunctionId, readonly HostDocument
   OperatorApi: ['Preflight', 'Verify'],
 };
 const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
-const NOTIFIES: ReadonlySet<FunctionId> = new Set(['Release', 'Refuse', 'Reap']);
+const NOTIFIES: ReadonlySet<FunctionId> = new Set(['Release', 'Refuse', 'Reap', 'CampaignAwaitApproval']);
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
 
@@ -410,7 +430,10 @@ export class RejuvenationCoordinator extends Construct {
     this.campaignStateMachine = new StateMachine(this, 'CampaignStateMachine', {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(
-        buildCampaignWorkflow(this, functions, this.stateMachine, { replanInterval: settings.pollInterval }),
+        buildCampaignWorkflow(this, functions, this.stateMachine, {
+          replanInterval: settings.pollInterval,
+          approvalTimeout: settings.approvalTimeout,
+        }),
       ),
       tracingEnabled: true,
       logs: {
@@ -438,6 +461,7 @@ export class RejuvenationCoordinator extends Construct {
           ...(triggerId === 'OperatorApi'
             ? {
                 [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators),
+                [CAMPAIGN_APPROVAL_ENV]: JSON.stringify({ allowSelfApproval: settings.allowSelfApproval }),
                 ...(props.policy === undefined ? {} : { [POLICY_ENV]: JSON.stringify(props.policy) }),
               }
             : {}),
@@ -490,6 +514,14 @@ export class RejuvenationCoordinator extends Construct {
       targets: [new LambdaFunction(functions.AgingPredictor)],
     });
     this.campaignStateMachine.grantStartExecution(functions.OperatorApi);
+    // Approve, reject and cancel answer the approval step's task token. The Service Authorization Reference
+    // lists no resource type for these actions (IAM requires "*"); the token itself names the one task.
+    functions.OperatorApi.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+        resources: ['*'],
+      }),
+    );
     this.functions = functions;
     this.operatorApiUrl = this.exposeOperatorApi(functions.OperatorApi, settings.operators);
 
@@ -641,7 +673,7 @@ export class RejuvenationCoordinator extends Construct {
         {
           finding: 'AwsSolutions-IAM5[Resource::*]',
           reason:
-            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth and CloudWatch PutMetricData (limited by its namespace condition) support no resource-level permissions',
+            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth, CloudWatch PutMetricData (limited by its namespace condition) and Step Functions SendTaskSuccess/Failure/Heartbeat (the operator API answering a campaign approval token) support no resource-level permissions',
         },
       ];
       if (NOTIFIES.has(fnId) && this.notificationTopic instanceof Topic) {
@@ -849,6 +881,8 @@ interface Settings {
     readonly deliveryTimeout: Duration;
   };
   readonly prediction: FleetPredictionSettingsInput;
+  readonly approvalTimeout: Duration;
+  readonly allowSelfApproval: boolean;
 }
 
 const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
@@ -952,7 +986,14 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     const policy = PolicyConfigSchema.safeParse(props.policy);
     if (!policy.success) throw new Error(`policy: ${describeIssues(policy.error).join('; ')}`);
   }
+  const approvalTimeout = props.campaignApproval?.timeout ?? Duration.hours(24);
+  if (approvalTimeout.toSeconds() < 60 || approvalTimeout.toSeconds() > 29 * 24 * 3600)
+    throw new Error(
+      `campaignApproval.timeout must be 1 min to 29 days (the campaign machine times out after 30), got ${approvalTimeout.toSeconds()} s`,
+    );
   return {
+    approvalTimeout,
+    allowSelfApproval: props.campaignApproval?.allowSelfApproval ?? false,
     agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
     operators: operators.data,

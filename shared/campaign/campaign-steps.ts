@@ -11,7 +11,7 @@ import { parseWith } from '../domain/validation.js';
 import type { CampaignStore } from '../ports/campaign-store.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import { requestDigest, type RejuvenationRequest } from '../workflow/rejuvenation-request.js';
-import type { CampaignHost, CampaignStatus } from './campaign.js';
+import { approvalOf, type CampaignHost, type CampaignStatus } from './campaign.js';
 import { planCampaign } from './plan-campaign.js';
 
 export interface CampaignStepDeps {
@@ -40,8 +40,11 @@ export interface HostToStart {
 }
 
 export interface CampaignPassPlan {
-  /** `start`: run `hosts` now; `wait`: nothing to start now, plan again later; `end`: the campaign is over. */
-  readonly action: 'start' | 'wait' | 'end';
+  /**
+   * `start`: run `hosts` now; `wait`: nothing to start now, plan again later; `await-approval`: no host may
+   * start before a person approves (the machine waits on a task token); `end`: the campaign is over.
+   */
+  readonly action: 'start' | 'wait' | 'await-approval' | 'end';
   readonly status: CampaignStatus;
   readonly statusReason?: string | undefined;
   readonly hosts: readonly HostToStart[];
@@ -57,6 +60,15 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
   const { campaignId } = parseWith(PlanInputSchema, 'campaign plan input', input);
   const record = await deps.campaigns.get(campaignId);
   const { campaign } = record;
+  // Approval first: a pool that requires it starts no host before someone approved, whatever the limits.
+  const approval = approvalOf(campaign);
+  if (approval.required && approval.state !== 'approved') {
+    if (approval.state === 'pending' && (campaign.status === 'running' || campaign.status === 'paused'))
+      return { action: 'await-approval', status: campaign.status, hosts: [] };
+    if (campaign.status === 'running' || campaign.status === 'paused')
+      // A rejection moves the status with it; a record that says otherwise starts nothing either.
+      return { action: 'end', status: 'rejected', statusReason: approval.reason, hosts: [] };
+  }
   // The policy gate is not configured in the stack yet: every host the limits let through may start.
   const nowMs = deps.clock.nowMs();
   const plan = planCampaign({
