@@ -80,7 +80,12 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
     const moved = await deps.campaigns.setStatus(campaignId, campaign.status, plan.status, plan.statusReason);
     if (!moved) return { action: 'wait', status: campaign.status, hosts: [] };
   }
-  if (plan.status === 'completed' || plan.status === 'cancelled' || plan.status === 'halted')
+  if (
+    plan.status === 'completed' ||
+    plan.status === 'cancelled' ||
+    plan.status === 'halted' ||
+    plan.status === 'rejected'
+  )
     return { action: 'end', status: plan.status, statusReason: plan.statusReason, hosts: [] };
   const hosts: HostToStart[] = [];
   for (const { host } of plan.start.slice(0, MAX_HOSTS_PER_PASS)) {
