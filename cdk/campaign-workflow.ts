@@ -10,14 +10,21 @@
  * pass of 40 hosts writes about 530 of them, and a campaign waiting out a week of closed windows loops
  * thousands of times. So after `passesPerExecution` passes the machine continues as new: it starts its
  * own next generation (`campaign_<n>_<id>`: the first generation is `campaign-<id>`, so no campaign id
- * makes another's name, and a retry names the same execution)
- * with the campaign's id and ends. Nothing is in flight then (the Map waited for its hosts), and the
- * campaign's state is all in its table, so the next generation plans exactly where this one stopped.
+ * makes another's name, and a retry names the same execution) with the campaign's id and ends. Nothing is
+ * in flight then (the Map waited for its hosts), and the campaign's state is all in its table, so the
+ * next generation plans exactly where this one stopped.
+ *
+ * Approval: while a pool of the campaign requires one and nobody decided, the plan answers
+ * `await-approval` and the machine waits on a task token (CampaignAwaitApproval, `lambda:invoke
+ * .waitForTaskToken`) before any host starts. The operator API's approve, reject or cancel wakes it; it
+ * then plans again, and the plan reads the decision from the table. No decision within the timeout
+ * records the expiry and the campaign ends `rejected`.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   Choice,
+  Errors,
   Condition,
   Fail,
   IntegrationPattern,
@@ -41,6 +48,8 @@ import { TRANSIENT_ERRORS } from './rejuvenation-workflow.js';
 export interface CampaignWorkflowOptions {
   /** Pause before planning again when nothing could start (paused, or every slot taken). */
   readonly replanInterval: Duration;
+  /** How long a campaign waits for its approval before it ends `rejected`. */
+  readonly approvalTimeout: Duration;
   /** Passes one execution runs before it continues as a new one (see above). */
   readonly passesPerExecution: number;
   /** The campaign machine itself, by the name it is deployed with: its next generation's machine. */
@@ -61,6 +70,9 @@ export interface CampaignExecutionInput {
 export function campaignGenerationName(campaignId: string, generation = 0): string {
   return generation === 0 ? `campaign-${campaignId}` : `campaign_${generation}_${campaignId}`;
 }
+
+/** What wakes the approval step without a decision of its own: the plan reads what was decided. */
+const APPROVAL_WAKE_ERRORS = ['CampaignApprovalDecidedError', 'CampaignRejected', 'CampaignCancelled'];
 
 export function buildCampaignWorkflow(
   scope: Construct,
@@ -167,10 +179,47 @@ export function buildCampaignWorkflow(
   });
   runHosts.itemProcessor(runHost);
 
+  // The approval: the token goes to the function, which stores it on the campaign and notifies; the task
+  // ends when the operator API answers the token (SendTaskSuccess or SendTaskFailure) or at the timeout.
+  const awaitApproval = new LambdaInvoke(scope, 'AwaitApproval', {
+    lambdaFunction: functions.CampaignAwaitApproval,
+    integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: TaskInput.fromObject({ 'campaignId.$': '$.campaignId', taskToken: JsonPath.taskToken }),
+    retryOnServiceExceptions: false,
+    resultPath: JsonPath.DISCARD,
+    taskTimeout: Timeout.duration(options.approvalTimeout),
+  });
+  awaitApproval.addRetry({
+    errors: TRANSIENT_ERRORS,
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 6,
+    jitterStrategy: JitterType.FULL,
+  });
+  const expireApproval = step(
+    'ApprovalExpired',
+    'CampaignAwaitApproval',
+    {
+      'campaignId.$': '$.campaignId',
+      expired: true,
+      timeoutSeconds: options.approvalTimeout.toSeconds(),
+    },
+    JsonPath.DISCARD,
+  );
+  awaitApproval.addCatch(expireApproval, { errors: [Errors.TIMEOUT], resultPath: JsonPath.DISCARD });
+  awaitApproval.addCatch(countPass, { errors: APPROVAL_WAKE_ERRORS, resultPath: JsonPath.DISCARD });
+  awaitApproval.next(countPass);
+  expireApproval.next(countPass);
+
   const wait = new Wait(scope, 'CampaignWait', { time: WaitTime.duration(options.replanInterval) });
   const halted = new Fail(scope, 'CampaignHalted', {
     error: 'CampaignHalted',
     cause: 'More hosts failed than the campaign tolerates; `rejuv campaign status` names them',
+  });
+  const rejected = new Fail(scope, 'CampaignRejected', {
+    error: 'CampaignRejected',
+    cause:
+      'The campaign was rejected or its approval expired; no host started. `rejuv campaign status` says who and why',
   });
   const ended = new Succeed(scope, 'CampaignEnded');
   runHosts.next(countPass);
@@ -178,10 +227,12 @@ export function buildCampaignWorkflow(
   plan.next(
     new Choice(scope, 'CampaignNext')
       .when(Condition.stringEquals('$.plan.action', 'start'), runHosts)
+      .when(Condition.stringEquals('$.plan.action', 'await-approval'), awaitApproval)
       .when(
         Condition.stringEquals('$.plan.action', 'end'),
         new Choice(scope, 'CampaignOutcome')
           .when(Condition.stringEquals('$.plan.status', 'halted'), halted)
+          .when(Condition.stringEquals('$.plan.status', 'rejected'), rejected)
           .otherwise(ended),
       )
       .otherwise(wait),

@@ -66,6 +66,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionId, TableGrant>> = {
   // Reads each host it would start, for the policy gate's cooldown.
   CampaignPlan: merge({ campaigns: ['Query', 'UpdateItem'] }, READ_HOST, CLAIM_REQUEST),
   CampaignRecord: { campaigns: ['UpdateItem'] },
+  // Reads the campaign, stores its task token or records the expiry (conditional updates), audits.
+  CampaignAwaitApproval: merge({ campaigns: ['Query', 'UpdateItem'] }, APPEND_AUDIT),
   AlarmTrigger: merge(READ_HOST, CLAIM_REQUEST),
   // Lists the registry (a Scan) and claims each predicted host's execution.
   AgingPredictor: merge({ hosts: ['Scan'] }, CLAIM_REQUEST),

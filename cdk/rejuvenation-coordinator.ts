@@ -35,6 +35,7 @@ import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import { POLICY_ENV } from '../lambdas/runtime/policy-config.js';
 import { PolicyConfigSchema, type PolicyConfigInput } from '../shared/policy/policy-config.js';
+import { CAMPAIGN_APPROVAL_ENV } from '../lambdas/runtime/policy-environment.js';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
@@ -201,6 +202,21 @@ export interface PendingRequestSettings {
   readonly drainInterval?: Duration;
 }
 
+/** Campaign approvals (pools whose policy has `requiresApproval`). */
+export interface CampaignApprovalSettings {
+  /**
+   * How long a campaign waits for its approval; then it ends `rejected` (expired), no host started.
+   * At most 29 days (the campaign machine's own timeout is 30).
+   * @default Duration.hours(24)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Whether the operator who started a campaign may approve it too.
+   * @default false - four-eyes: another operator with a grant on every pool of the campaign approves
+   */
+  readonly allowSelfApproval?: boolean;
+}
+
 export interface RejuvenationCoordinatorProps {
   /**
    * Pools with their own maintenance limit, by pool id.
@@ -350,6 +366,11 @@ export interface RejuvenationCoordinatorProps {
    * @default - no gate: every start the pool limits let through is allowed
    */
   readonly policy?: PolicyConfigInput;
+  /**
+   * How campaigns over pools that require approval wait for it.
+   * @default - 24 hours, four-eyes
+   */
+  readonly campaignApproval?: CampaignApprovalSettings;
 }
 
 const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
@@ -365,7 +386,7 @@ const SENDS_DOCUMENTS: Readonly<Partial<Record<FunctionId, readonly HostDocument
   OperatorApi: ['Preflight', 'Verify'],
 };
 const DRAINS: ReadonlySet<WorkflowStepId> = new Set(['DrainStart', 'DrainCheck', 'Undrain', 'Compensate']);
-const NOTIFIES: ReadonlySet<FunctionId> = new Set(['Release', 'Refuse', 'Reap']);
+const NOTIFIES: ReadonlySet<FunctionId> = new Set(['Release', 'Refuse', 'Reap', 'CampaignAwaitApproval']);
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
 
@@ -500,6 +521,7 @@ export class RejuvenationCoordinator extends Construct {
             'CampaignStateMachineByName',
             campaignStateMachineName,
           ),
+          approvalTimeout: settings.approvalTimeout,
         }),
       ),
       tracingEnabled: true,
@@ -526,7 +548,11 @@ export class RejuvenationCoordinator extends Construct {
           REJUV_ALARM_NAME_PREFIX: settings.agingAlarmNamePrefix,
           REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
           ...(triggerId === 'OperatorApi'
-            ? { [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators), ...policyEnvironment }
+            ? {
+                [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators),
+                [CAMPAIGN_APPROVAL_ENV]: JSON.stringify({ allowSelfApproval: settings.allowSelfApproval }),
+                ...policyEnvironment,
+              }
             : {}),
           ...(triggerId === 'AgingPredictor'
             ? { [PREDICTION_SETTINGS_ENV]: JSON.stringify(settings.prediction) }
@@ -602,6 +628,14 @@ export class RejuvenationCoordinator extends Construct {
       targets: [new LambdaFunction(functions.AgingPredictor)],
     });
     this.campaignStateMachine.grantStartExecution(functions.OperatorApi);
+    // Approve, reject and cancel answer the approval step's task token. The Service Authorization Reference
+    // lists no resource type for these actions (IAM requires "*"); the token itself names the one task.
+    functions.OperatorApi.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+        resources: ['*'],
+      }),
+    );
     this.functions = functions;
     this.operatorApiUrl = this.exposeOperatorApi(functions.OperatorApi, settings.operators);
 
@@ -756,7 +790,7 @@ export class RejuvenationCoordinator extends Construct {
         {
           finding: 'AwsSolutions-IAM5[Resource::*]',
           reason:
-            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth and CloudWatch PutMetricData (limited by its namespace condition) support no resource-level permissions',
+            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth, CloudWatch PutMetricData (limited by its namespace condition) and Step Functions SendTaskSuccess/Failure/Heartbeat (the operator API answering a campaign approval token) support no resource-level permissions',
         },
       ];
       if (NOTIFIES.has(fnId) && this.notificationTopic instanceof Topic) {
@@ -1007,6 +1041,8 @@ interface Settings {
   /** Undefined when the host sync keeps no alarms. */
   readonly agingAlarms: AgingAlarmSettings | undefined;
   readonly pendingRequests: { readonly maxAge: Duration; readonly drainInterval: Duration };
+  readonly approvalTimeout: Duration;
+  readonly allowSelfApproval: boolean;
   /** The policy as its functions read it (`REJUV_POLICY`): the prop's own JSON, checked. */
   readonly policyJson: string;
 }
@@ -1145,6 +1181,11 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     throw new Error(
       `commandTimeouts.Preflight + commandTimeouts.Verify must be at most 14 min (a release runs both within one Lambda invocation), got ${releaseChecks} s`,
     );
+  const approvalTimeout = props.campaignApproval?.timeout ?? Duration.hours(24);
+  if (approvalTimeout.toSeconds() < 60 || approvalTimeout.toSeconds() > 29 * 24 * 3600)
+    throw new Error(
+      `campaignApproval.timeout must be 1 min to 29 days (the campaign machine times out after 30), got ${approvalTimeout.toSeconds()} s`,
+    );
   const maxAge = props.pendingRequests?.maxAge ?? Duration.days(7);
   if (maxAge.toSeconds() < 60 || maxAge.toSeconds() > 90 * 24 * 3600)
     throw new Error(`pendingRequests.maxAge must be 1 min to 90 days, got ${maxAge.toSeconds()} s`);
@@ -1157,6 +1198,8 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
   return {
     agingAlarms: validateAgingAlarms(props.agingAlarms, prefix, hostIdDimension),
     pendingRequests: { maxAge, drainInterval },
+    approvalTimeout,
+    allowSelfApproval: props.campaignApproval?.allowSelfApproval ?? false,
     agingCollection: validateAgingCollection(props.agingCollection),
     prediction: validatePrediction(props.prediction ?? {}),
     policyJson: validatePolicy(props.policy),

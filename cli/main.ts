@@ -28,7 +28,12 @@ import {
   hostsReleaseCommand,
   hostsSyncCommand,
 } from './commands/host-admin.js';
-import { campaignMoveCommand, campaignStartCommand, campaignStatusCommand } from './commands/campaign.js';
+import {
+  campaignApprovalCommand,
+  campaignMoveCommand,
+  campaignStartCommand,
+  campaignStatusCommand,
+} from './commands/campaign.js';
 import { hostsCommand } from './commands/hosts.js';
 import { HostIdSchema } from '../shared/domain/identifiers.js';
 import { startCommand } from './commands/start.js';
@@ -242,7 +247,9 @@ export function buildProgram(): Command {
     );
   campaign
     .command('status')
-    .description('where a campaign stands, host by host (exit 1 when it halted or was cancelled)')
+    .description(
+      'where a campaign stands, host by host, and its approval (exit 1 when it halted, was cancelled or rejected)',
+    )
     .argument('<campaign>', 'campaign id')
     .action((campaignId: string, _opts: unknown, command: Command) =>
       run(
@@ -272,6 +279,30 @@ export function buildProgram(): Command {
           (target, options, out) => campaignMoveCommand(target, move, options, out),
         ),
       );
+  }
+
+  for (const [move, description] of [
+    [
+      'approve',
+      'approve a campaign that awaits approval (another operator than its starter, with a grant on every pool of it)',
+    ],
+    ['reject', 'reject a campaign that awaits approval: it ends, no host started (--reason required)'],
+  ] as const) {
+    const command = campaign.command(move).description(description).argument('<campaign>', 'campaign id');
+    if (move === 'reject')
+      command.requiredOption('--reason <text>', 'why, for the audit trail and the status');
+    else command.option('--reason <text>', 'why (e.g. the change ticket), for the audit trail');
+    command.action((campaignId: string, opts: Record<string, unknown>, cmd: Command) =>
+      run(
+        cmd,
+        () =>
+          parseOptions(CampaignMoveOptionsSchema, `campaign ${move}`, {
+            campaignId,
+            ...(opts['reason'] === undefined ? {} : { reason: opts['reason'] }),
+          }),
+        (target, options, out) => campaignApprovalCommand(target, move, options, out),
+      ),
+    );
   }
 
   const audit = program.command('audit').description('the hash-chained audit trail');

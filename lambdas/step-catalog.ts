@@ -27,6 +27,8 @@ export type WorkflowStepId = keyof typeof WORKFLOW_STEPS;
 export const CAMPAIGN_STEPS = {
   CampaignPlan: 'campaign-plan',
   CampaignRecord: 'campaign-record',
+  // Waits for a person's approval on a task token (lambda:invoke.waitForTaskToken), or records its expiry.
+  CampaignAwaitApproval: 'campaign-await-approval',
 } as const;
 
 export type CampaignStepId = keyof typeof CAMPAIGN_STEPS;

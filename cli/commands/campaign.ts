@@ -1,5 +1,5 @@
 /**
- * `rejuv campaign start|status|pause|resume|cancel`: fleet campaigns, each move sent to the operator API,
+ * `rejuv campaign start|status|pause|resume|cancel|approve|reject`: fleet campaigns, each move sent to the operator API,
  * which checks the caller's grant on every pool the campaign touches and audits the move under their ARN.
  * `status` goes through the API too: a campaign names hosts of pools the caller may not be granted.
  */
@@ -11,6 +11,9 @@ import type { Target } from '../target.js';
 interface CampaignStatusResult {
   readonly status: string;
   readonly statusReason?: string;
+  /** Absent from an operator API older than approvals. */
+  readonly awaitingApproval?: boolean;
+  readonly approval?: { readonly required: boolean; readonly summary: string };
   readonly counts: Readonly<Record<string, number>>;
   readonly hosts: readonly { hostId: string; pool: string; state: string; outcome?: string }[];
 }
@@ -39,11 +42,14 @@ export async function campaignStartCommand(
       max: Number(options.tolerate.replace('%', '')),
     },
   });
-  const r = answer.result as { hosts?: number };
+  const r = answer.result as { hosts?: number; approvalRequired?: boolean };
   out.result(
     answer,
     () =>
-      `started campaign ${options.campaignId} over ${r.hosts ?? '?'} host(s) as ${answer.principal}; follow it with \`rejuv campaign status ${options.campaignId}\``,
+      `started campaign ${options.campaignId} over ${r.hosts ?? '?'} host(s) as ${answer.principal}; ` +
+      (r.approvalRequired === true
+        ? `a pool of it requires approval: no host starts until another operator runs \`rejuv campaign approve ${options.campaignId}\``
+        : `follow it with \`rejuv campaign status ${options.campaignId}\``),
   );
   return EXIT.ok;
 }
@@ -58,7 +64,8 @@ export async function campaignStatusCommand(
   const r = answer.result as CampaignStatusResult;
   out.result(answer, () =>
     [
-      `campaign ${options.campaignId}: ${r.status}${r.statusReason === undefined ? '' : ` (${r.statusReason})`}`,
+      `campaign ${options.campaignId}: ${r.awaitingApproval === true ? 'awaiting approval' : r.status}${r.statusReason === undefined ? '' : ` (${r.statusReason})`}`,
+      ...(r.approval?.required === true ? [`  approval: ${r.approval.summary}`] : []),
       `  ${Object.entries(r.counts)
         .map(([state, n]) => `${state} ${n}`)
         .join(', ')}`,
@@ -68,7 +75,30 @@ export async function campaignStatusCommand(
       ),
     ].join('\n'),
   );
-  return r.status === 'halted' || r.status === 'cancelled' ? EXIT.failed : EXIT.ok;
+  return r.status === 'halted' || r.status === 'cancelled' || r.status === 'rejected' ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * Approve or reject a campaign that awaits approval. Refusals come back as the API's: the starter
+ * approving (four-eyes) or no grant on a pool of it (7), already decided or ended (8), no such campaign (4).
+ */
+export async function campaignApprovalCommand(
+  target: Target,
+  move: 'approve' | 'reject',
+  options: CampaignMoveOptions,
+  out: Output,
+): Promise<ExitCode> {
+  const answer = await target.operatorApi.send({
+    action: `campaign-${move}`,
+    campaignId: options.campaignId,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+  });
+  out.result(answer, () =>
+    move === 'approve'
+      ? `campaign ${options.campaignId} approved by ${answer.principal}: its hosts start under its limits`
+      : `campaign ${options.campaignId} rejected by ${answer.principal}: it ends, no host started`,
+  );
+  return EXIT.ok;
 }
 
 export async function campaignMoveCommand(

@@ -87,6 +87,7 @@ const STATUS_OF_ERROR: Readonly<Record<string, number>> = {
   CampaignNotFoundError: 404,
   CampaignExistsError: 409,
   CampaignTransitionError: 409,
+  CampaignApprovalError: 409,
 };
 
 /**

@@ -8,6 +8,8 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
 import { SsmManagedInstances } from '../../shared/adapters/ssm/ssm-managed-instances.js';
 import { SfnExecutionStarter } from '../../shared/adapters/sfn/sfn-execution-starter.js';
+import { SfnTaskCallbacks } from '../../shared/adapters/sfn/sfn-task-callbacks.js';
+import { decideCampaignApproval } from '../../shared/campaign/campaign-approval.js';
 import {
   campaignPools,
   campaignHostsOf,
@@ -29,6 +31,7 @@ import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
 import { tracer } from './observability.js';
 import { operatorGrantsConfig } from './operator-grants-config.js';
 import { policyConfig } from './policy-config.js';
+import { campaignApprovalSettings } from './policy-environment.js';
 import { runtimeConfig } from './runtime-config.js';
 import { triggerDepsFromEnvironment } from './trigger-deps.js';
 
@@ -56,6 +59,8 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
     }),
   };
   const campaignArn = config.campaignStateMachineArn;
+  const sfn = tracer.captureAWSv3Client(new SFNClient({}));
+  const taskCallbacks = new SfnTaskCallbacks(sfn);
   const campaignDeps: CampaignOperationDeps | undefined =
     campaignArn === undefined
       ? undefined
@@ -63,11 +68,10 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
           campaigns: store.campaigns,
           hosts: store.hosts,
           audit: store.audit,
-          campaignExecutions: new SfnExecutionStarter(
-            tracer.captureAWSv3Client(new SFNClient({})),
-            campaignArn,
-          ),
+          campaignExecutions: new SfnExecutionStarter(sfn, campaignArn),
           clock: systemClock,
+          policy: policyConfig(),
+          taskCallbacks,
         };
   cached = {
     grants: operatorGrantsConfig(),
@@ -92,6 +96,14 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
                   return moveCampaign(campaignDeps, principal, 'resume', input);
                 case 'campaign-cancel':
                   return moveCampaign(campaignDeps, principal, 'cancel', input);
+                case 'campaign-approve':
+                case 'campaign-reject':
+                  return decideCampaignApproval(
+                    { ...campaignDeps, taskCallbacks, ...campaignApprovalSettings() },
+                    principal,
+                    action === 'campaign-approve' ? 'approve' : 'reject',
+                    input,
+                  );
               }
             },
           },

@@ -135,6 +135,11 @@ export function ssmRequests(
 export function stepFunctionsRequests(operation: string, body: Body): ServiceRequest[] {
   const action = `states:${operation}`;
   switch (operation) {
+    // The Service Authorization Reference lists no resource type for these: IAM requires "*".
+    case 'SendTaskSuccess':
+    case 'SendTaskFailure':
+    case 'SendTaskHeartbeat':
+      return [{ action, resource: '*' }];
     case 'StartExecution':
     case 'ListExecutions':
     case 'DescribeStateMachine':

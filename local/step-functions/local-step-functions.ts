@@ -9,6 +9,7 @@ import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
 import { AwsServiceError, refusedJsonRequest, startAwsJsonServer } from '../json-protocol/aws-json-server.js';
 import type { Authorizer } from '../iam/local-iam.js';
 import { lambdaInvokeRequest, stepFunctionsRequests } from '../iam/service-requests.js';
+import { TaskTokens, taskTokenPlaceholder } from './task-tokens.js';
 import {
   LOCAL_ACCOUNT,
   LOCAL_PARTITION,
@@ -85,6 +86,9 @@ export const START_EXECUTION_RESOURCES = {
 } as const;
 type StartExecutionPattern = (typeof START_EXECUTION_RESOURCES)[keyof typeof START_EXECUTION_RESOURCES];
 
+/** The callback pattern on the Lambda integration: the task waits for its token to be answered. */
+export const LAMBDA_WAIT_FOR_TASK_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
 /**
  * The rule Step Functions manages in the account to hear of child executions' ends: a `.sync` start
  * needs events:PutTargets, PutRule and DescribeRule on it.
@@ -136,6 +140,7 @@ export async function startLocalStepFunctions(
     readonly stateTypes: ReadonlyMap<string, string>;
   }
   const machines = new Map<string, Machine>();
+  const taskTokens = new TaskTokens();
   // A function declaration (hoisted): the machines' tasks start children among all the machines.
   const startChild: StartChild = (callerRoleKey, pattern, parameters) =>
     startChildExecution(callerRoleKey, pattern, parameters);
@@ -144,10 +149,10 @@ export async function startLocalStepFunctions(
     machines.set(arn, {
       arn,
       name: spec.name,
-      machine: new StateMachine(withinTimerRange(spec.definition) as never, {
+      machine: new StateMachine(withinTimerRange(withCallbackTimeouts(spec.definition)) as never, {
         validationOptions: { checkPaths: true },
       }),
-      overrides: overridesFor(options, spec, arn, startChild),
+      overrides: overridesFor(options, spec, arn, startChild, taskTokens),
       stateTypes: stateTypesOf(spec.definition),
     });
   }
@@ -165,6 +170,8 @@ export async function startLocalStepFunctions(
           StartTime: new Date(startDate).toISOString(),
         },
         StateMachine: { Id: target.arn, Name: target.name },
+        // Only a `.waitForTaskToken` task sees a real token: TaskTokens puts one in place of this.
+        Task: { Token: taskTokenPlaceholder(executionArn) },
       } as never,
     });
     const history: HistoryEvent[] = [];
@@ -215,6 +222,8 @@ export async function startLocalStepFunctions(
         execution.cause = failure.message;
       } finally {
         execution.stopDate = Date.now();
+        // Its tasks' tokens are answered TaskTimedOut from now on.
+        taskTokens.closeExecution(executionArn);
         await logging.catch(() => undefined);
       }
       for (const listener of endedListeners) listener(execution);
@@ -340,6 +349,9 @@ export async function startLocalStepFunctions(
       if (execution.status === 'RUNNING') execution.abort();
       return { stopDate: Date.now() / 1000 };
     },
+    SendTaskSuccess: (body) => taskTokens.succeed(body),
+    SendTaskFailure: (body) => taskTokens.fail(body),
+    SendTaskHeartbeat: (body) => taskTokens.heartbeat(body),
     GetExecutionHistory: (body) => {
       const execution = find(body['executionArn']);
       const stateTypes = machines.get(execution.stateMachineArn)?.stateTypes ?? new Map<string, string>();
@@ -436,6 +448,27 @@ function withinTimerRange(value: unknown): unknown {
   );
 }
 
+/**
+ * A task that waits for its token and names no TimeoutSeconds waits as long as its execution may in AWS
+ * (the default is 99,999,999 s); the interpreter would give it 60 s, as it gives every task.
+ */
+function withCallbackTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
+  const states = (definition['States'] ?? {}) as Record<string, StateDefinition>;
+  return {
+    ...definition,
+    States: Object.fromEntries(
+      Object.entries(states).map(([name, state]) => {
+        const inner = state.ItemProcessor ?? state.Iterator;
+        const key = state.ItemProcessor !== undefined ? 'ItemProcessor' : 'Iterator';
+        if (inner !== undefined) return [name, { ...state, [key]: withCallbackTimeouts(inner) }];
+        if (state.Resource?.endsWith('.waitForTaskToken') === true && state.TimeoutSeconds === undefined)
+          return [name, { ...state, TimeoutSeconds: MAX_TIMER_SECONDS }];
+        return [name, state];
+      }),
+    ),
+  };
+}
+
 type StartChild = (
   callerRoleKey: string | undefined,
   pattern: StartExecutionPattern,
@@ -455,6 +488,9 @@ function stateTypesOf(definition: Record<string, unknown>): Map<string, string> 
 interface StateDefinition {
   Type: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
+  TimeoutSeconds?: number;
+  HeartbeatSeconds?: number;
   Retry?: unknown[];
   ItemProcessor?: Record<string, unknown>;
   Iterator?: Record<string, unknown>;
@@ -481,6 +517,7 @@ function overridesFor(
   spec: LocalStateMachineSpec,
   stateMachineArn: string,
   startChild: StartChild,
+  taskTokens: TaskTokens,
 ): RunOptions['overrides'] {
   const taskResourceLocalHandlers: Record<string, (input: never) => Promise<never>> = {};
   const waitTimeOverrides: Record<string, number> = {};
@@ -497,6 +534,33 @@ function overridesFor(
     if (pattern !== undefined) {
       taskResourceLocalHandlers[name] = async (input) =>
         (await startChild(spec.executionRoleAccessKeyId, pattern, input)) as never;
+      continue;
+    }
+    if (state.Resource === LAMBDA_WAIT_FOR_TASK_TOKEN) {
+      // The function is named in the Parameters; it gets the Payload and its answer is not the result.
+      const functionArn = String(state.Parameters?.['FunctionName'] ?? '');
+      const constructId = options.workflow.functionsByArn.get(functionArn);
+      const handler = constructId === undefined ? undefined : options.handlers[constructId];
+      if (handler === undefined)
+        throw new Error(`no local handler for state ${name} (function ${functionArn || 'none'})`);
+      taskResourceLocalHandlers[name] = async (input) =>
+        (await taskTokens.wait(
+          name,
+          input,
+          {
+            timeoutSeconds: Math.min(state.TimeoutSeconds ?? MAX_TIMER_SECONDS, MAX_TIMER_SECONDS),
+            heartbeatSeconds: state.HeartbeatSeconds,
+          },
+          async (withToken) => {
+            await authorizeInvocation(
+              options.authorizer,
+              spec.executionRoleAccessKeyId,
+              stateMachineArn,
+              functionArn,
+            );
+            await handler(structuredClone((withToken as { Payload?: unknown }).Payload ?? null));
+          },
+        )) as never;
       continue;
     }
     const constructId =

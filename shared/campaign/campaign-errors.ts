@@ -29,3 +29,30 @@ export class CampaignExistsError extends RejuvError {
     super(`campaign ${campaignId} already exists`);
   }
 }
+
+/** An approval or rejection the campaign's approval does not allow: none required, or already decided. */
+export class CampaignApprovalError extends RejuvError {
+  override readonly name = 'CampaignApprovalError';
+  readonly retryable = false;
+  constructor(
+    readonly campaignId: string,
+    message: string,
+  ) {
+    super(`campaign ${campaignId}: ${message}`);
+  }
+}
+
+/**
+ * The approval step found the approval already decided when it came to wait for it: the state machine
+ * catches this by name and plans again, which reads the decision.
+ */
+export class CampaignApprovalDecidedError extends RejuvError {
+  override readonly name = 'CampaignApprovalDecidedError';
+  readonly retryable = false;
+  constructor(
+    readonly campaignId: string,
+    readonly state: string,
+  ) {
+    super(`campaign ${campaignId}: approval already ${state}`);
+  }
+}

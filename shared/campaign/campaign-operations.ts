@@ -12,9 +12,14 @@ import { parseWith } from '../domain/validation.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { CampaignStore } from '../ports/campaign-store.js';
 import type { ExecutionStarter } from '../ports/execution-starter.js';
+import type { PolicyConfig } from '../policy/policy-config.js';
+import type { TaskCallbacks } from '../ports/task-callbacks.js';
 import type { HostRepository } from '../ports/host-repository.js';
 import { RELOAD_LEVELS } from '../workflow/rejuvenation-request.js';
+import { CAMPAIGN_CANCELLED_ERROR, describeApproval, initialApproval } from './campaign-approval.js';
 import {
+  approvalOf,
+  awaitsApproval,
   CampaignLimitsSchema,
   cancelCampaign,
   FailureToleranceSchema,
@@ -33,6 +38,10 @@ export interface CampaignOperationDeps {
   /** Starts the campaign state machine. */
   readonly campaignExecutions: ExecutionStarter;
   readonly clock: Clock;
+  /** The fleet policy: a campaign over a pool that `requiresApproval` waits for one. @default - none required */
+  readonly policy?: PolicyConfig | undefined;
+  /** Wakes a campaign waiting for approval when it is cancelled. @default - it wakes at its timeout */
+  readonly taskCallbacks?: TaskCallbacks | undefined;
 }
 
 export function campaignChainId(campaignId: string): string {
@@ -80,9 +89,12 @@ export async function startCampaign(
   const start = parseWith(CampaignStartSchema, 'campaign start', input);
   const hosts = await campaignHostsOf(deps, start);
   if (hosts.length === 0) throw new CampaignTransitionError(start.campaignId, 'empty', 'start without hosts');
+  const pools = [...new Set(hosts.map((h) => h.pool))];
+  const approval = initialApproval(deps.policy, pools);
   const campaign: Campaign = {
     campaignId: start.campaignId,
     status: 'running',
+    approval,
     limits: start.limits,
     failureTolerance: start.failureTolerance,
     hosts: hosts.map((h) => ({
@@ -112,7 +124,8 @@ export async function startCampaign(
     reason: start.reason,
     detail: {
       hosts: hosts.length,
-      pools: [...new Set(hosts.map((h) => h.pool))].join(','),
+      pools: pools.join(','),
+      approvalRequired: approval.required,
       limits: JSON.stringify(start.limits),
       failureTolerance: JSON.stringify(start.failureTolerance),
     },
@@ -123,7 +136,12 @@ export async function startCampaign(
     generation: 0,
     passes: 0,
   });
-  return { campaignId: start.campaignId, executionArn: started.executionArn, hosts: hosts.length };
+  return {
+    campaignId: start.campaignId,
+    executionArn: started.executionArn,
+    hosts: hosts.length,
+    approvalRequired: approval.required,
+  };
 }
 
 const CampaignRefSchema = z.strictObject({ campaignId: CampaignIdSchema });
@@ -138,6 +156,8 @@ export async function campaignStatus(deps: Pick<CampaignOperationDeps, 'campaign
     campaignId,
     status: record.campaign.status,
     ...(record.campaign.statusReason === undefined ? {} : { statusReason: record.campaign.statusReason }),
+    awaitingApproval: awaitsApproval(record.campaign),
+    approval: { ...approvalOf(record.campaign), summary: describeApproval(approvalOf(record.campaign)) },
     startedBy: record.startedBy,
     reason: record.reason,
     createdAt: record.createdAt,
@@ -196,5 +216,8 @@ export async function moveCampaign(
     ...(reason === undefined ? {} : { reason }),
     detail: { from: record.campaign.status, to },
   });
+  // A campaign cancelled while it waits for approval ends now, not when the approval times out.
+  if (move === 'cancel' && awaitsApproval(record.campaign) && record.approvalToken !== undefined)
+    await deps.taskCallbacks?.fail(record.approvalToken, CAMPAIGN_CANCELLED_ERROR, said);
   return { campaignId, status: to, previous: record.campaign.status };
 }

@@ -18,7 +18,7 @@ import { alarmsForPools, type PolicyGate } from '../policy/policy-gate.js';
 import type { PolicyRefusedError } from '../policy/policy-errors.js';
 import type { CampaignRecord } from '../ports/campaign-store.js';
 import type { HostRepository } from '../ports/host-repository.js';
-import { withHostState, type CampaignHost, type CampaignStatus } from './campaign.js';
+import { approvalOf, withHostState, type CampaignHost, type CampaignStatus } from './campaign.js';
 import { planCampaign, type CampaignPlan } from './plan-campaign.js';
 
 export interface CampaignStepDeps {
@@ -57,8 +57,11 @@ export interface HostToStart {
 }
 
 export interface CampaignPassPlan {
-  /** `start`: run `hosts` now; `wait`: nothing to start now, plan again later; `end`: the campaign is over. */
-  readonly action: 'start' | 'wait' | 'end';
+  /**
+   * `start`: run `hosts` now; `wait`: nothing to start now, plan again later; `await-approval`: no host may
+   * start before a person approves (the machine waits on a task token); `end`: the campaign is over.
+   */
+  readonly action: 'start' | 'wait' | 'await-approval' | 'end';
   readonly status: CampaignStatus;
   readonly statusReason?: string | undefined;
   readonly hosts: readonly HostToStart[];
@@ -74,6 +77,15 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
   const { campaignId } = parseWith(PlanInputSchema, 'campaign plan input', input);
   const record = await deps.campaigns.get(campaignId);
   const { campaign } = record;
+  // Approval first: a pool that requires it starts no host before someone approved, whatever the limits.
+  const approval = approvalOf(campaign);
+  if (approval.required && approval.state !== 'approved') {
+    if (approval.state === 'pending' && (campaign.status === 'running' || campaign.status === 'paused'))
+      return { action: 'await-approval', status: campaign.status, hosts: [] };
+    if (campaign.status === 'running' || campaign.status === 'paused')
+      // A rejection moves the status with it; a record that says otherwise starts nothing either.
+      return { action: 'end', status: 'rejected', statusReason: approval.reason, hosts: [] };
+  }
   const plan = await planUnderPolicy(deps, record);
   const statusReason = plan.status === 'running' ? waitingReason(plan) : plan.statusReason;
   if (plan.status !== campaign.status || statusReason !== campaign.statusReason) {
@@ -81,7 +93,12 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
     const moved = await deps.campaigns.setStatus(campaignId, campaign.status, plan.status, statusReason);
     if (!moved) return { action: 'wait', status: campaign.status, hosts: [] };
   }
-  if (plan.status === 'completed' || plan.status === 'cancelled' || plan.status === 'halted')
+  if (
+    plan.status === 'completed' ||
+    plan.status === 'cancelled' ||
+    plan.status === 'halted' ||
+    plan.status === 'rejected'
+  )
     return { action: 'end', status: plan.status, statusReason: plan.statusReason, hosts: [] };
   const hosts: HostToStart[] = [];
   for (const { host } of plan.start.slice(0, MAX_HOSTS_PER_PASS)) {

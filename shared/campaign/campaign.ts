@@ -6,7 +6,8 @@
  *
  * Status: `running` starts hosts; `paused` starts none, the hosts in flight finish; `cancelling` starts
  * none and becomes `cancelled` once none is in flight; `halted` (too many failures) starts none, for good;
- * `completed` when no host is pending or in flight. Hosts: `pending` → `running` → `done` | `failed`;
+ * `completed` when no host is pending or in flight; `rejected` when its approval was refused or expired
+ * (campaign-approval.ts), before any host started. Hosts: `pending` → `running` → `done` | `failed`;
  * `skipped` hosts are left out (deregistered, or refused for good).
  */
 import { z } from 'zod';
@@ -23,6 +24,7 @@ export const CAMPAIGN_STATUSES = [
   'cancelled',
   'halted',
   'completed',
+  'rejected',
 ] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
@@ -65,14 +67,41 @@ export function parseCampaignSettings(input: unknown): z.output<typeof CampaignS
   return parseWith(CampaignSettingsSchema, 'campaign settings', input);
 }
 
+export const APPROVAL_STATES = ['pending', 'approved', 'rejected'] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+/** Whether a person must approve the campaign before any host starts, and what they decided. */
+export interface CampaignApproval {
+  /** A pool of the campaign requires approval (its policy's `requiresApproval`). */
+  readonly required: boolean;
+  readonly state: ApprovalState;
+  /** Who decided, as AWS authenticated them (`rejuv:approval-timeout` when it expired). */
+  readonly by?: string | undefined;
+  readonly atMs?: number | undefined;
+  readonly reason?: string | undefined;
+}
+
 export interface Campaign {
   readonly campaignId: string;
   readonly status: CampaignStatus;
+  /** Omitted for a campaign created before approvals existed: none was required. */
+  readonly approval?: CampaignApproval | undefined;
   /** Why it is paused, cancelled or halted, in words an operator reads. */
   readonly statusReason?: string | undefined;
   readonly limits: CampaignLimits;
   readonly failureTolerance: FailureTolerance;
   readonly hosts: readonly CampaignHost[];
+}
+
+/** A campaign created before approvals existed required none. */
+export function approvalOf(campaign: Campaign): CampaignApproval {
+  return campaign.approval ?? { required: false, state: 'approved' };
+}
+
+/** No host may start: a pool requires approval and nobody has decided yet (campaign-approval.ts). */
+export function awaitsApproval(campaign: Campaign): boolean {
+  const approval = approvalOf(campaign);
+  return approval.required && approval.state === 'pending';
 }
 
 export function poolLimit(limits: CampaignLimits, pool: string): number {

@@ -88,6 +88,7 @@ export function planCampaign(input: PlanInput): CampaignPlan {
     case 'cancelled':
     case 'halted':
     case 'completed':
+    case 'rejected':
       return idle(campaign.status);
     case 'cancelling':
       return running === 0 ? idle('cancelled') : idle('cancelling');

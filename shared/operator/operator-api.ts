@@ -21,6 +21,8 @@ export const CAMPAIGN_ACTIONS = [
   'campaign-pause',
   'campaign-resume',
   'campaign-cancel',
+  'campaign-approve',
+  'campaign-reject',
 ] as const;
 export type CampaignAction = (typeof CAMPAIGN_ACTIONS)[number];
 
@@ -132,7 +134,9 @@ export async function handleOperatorCall(
     case 'campaign-status':
     case 'campaign-pause':
     case 'campaign-resume':
-    case 'campaign-cancel': {
+    case 'campaign-cancel':
+    case 'campaign-approve':
+    case 'campaign-reject': {
       const campaigns = deps.campaigns;
       if (campaigns === undefined)
         throw new ValidationError('operator request', [`${action}: campaigns are not configured here`]);

@@ -1,4 +1,4 @@
-import type { Campaign, CampaignHostState, CampaignStatus } from '../campaign/campaign.js';
+import type { Campaign, CampaignApproval, CampaignHostState, CampaignStatus } from '../campaign/campaign.js';
 
 /** What the campaign store keeps beside the campaign itself: who started it, why, and the run it drives. */
 export interface CampaignRecord {
@@ -12,6 +12,17 @@ export interface CampaignRecord {
   readonly executionNames: Readonly<Record<string, string>>;
   /** How each host's execution ended, when it did not succeed (the child's error). */
   readonly outcomes: Readonly<Record<string, string>>;
+  /**
+   * The task token the campaign's approval step waits on, once that step stored it: whoever decides the
+   * approval hands it back to Step Functions. Never shown to anyone.
+   */
+  readonly approvalToken?: string | undefined;
+}
+
+/** An approval decided: what to write, and the status the campaign moves to with it (a rejection ends it). */
+export interface ApprovalDecision {
+  readonly approval: CampaignApproval;
+  readonly status?: { readonly to: CampaignStatus; readonly reason: string } | undefined;
 }
 
 /**
@@ -31,6 +42,20 @@ export interface CampaignStore {
     to: CampaignStatus,
     reason: string | undefined,
   ): Promise<boolean>;
+  /**
+   * Stores the approval step's task token, only while the approval is pending; false (nothing written)
+   * once it was decided.
+   */
+  storeApprovalToken(campaignId: string, token: string): Promise<boolean>;
+  /**
+   * Records the decision, only while the approval is pending (and, with a status, while the campaign is
+   * running or paused); removes the stored token and answers it, so the caller can wake the waiting step.
+   * `decided: false` (nothing written) when the condition failed.
+   */
+  decideApproval(
+    campaignId: string,
+    decision: ApprovalDecision,
+  ): Promise<{ readonly decided: boolean; readonly token?: string | undefined }>;
   /** Moves one host from `from`; false (nothing written) when it is no longer `from`. */
   setHostState(
     campaignId: string,

@@ -120,6 +120,8 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
     CampaignTransitionError: ['campaign-1', 'cancelled', 'resume'],
     CampaignNotFoundError: ['campaign-1'],
     CampaignExistsError: ['campaign-1'],
+    CampaignApprovalError: ['campaign-1', 'already approved by arn:aws:iam::000000000000:user/bob'],
+    CampaignApprovalDecidedError: ['campaign-1', 'approved'],
   } satisfies ErrorExamples<typeof campaignErrors>),
   ...({
     PolicyRefusedError: [

@@ -1,21 +1,25 @@
 /**
  * Campaigns in DynamoDB: the partition `campaignId` holds the campaign's own item (`item = campaign`) and
  * one item per host (`item = host#<hostId>`), so a campaign of any size fits and two hosts' outcomes are
- * written without contending. Every write is conditional on the state it moves from.
+ * written without contending. Every write is conditional on the state it moves from. The approval lives on
+ * the campaign's item (`approval`, and `approvalToken` while its step waits), so the decision and the
+ * status it moves to are one conditional write.
  */
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import {
+  APPROVAL_STATES,
   CAMPAIGN_HOST_STATES,
   CAMPAIGN_STATUSES,
   CampaignLimitsSchema,
   FailureToleranceSchema,
+  type CampaignApproval,
   type CampaignHost,
   type CampaignHostState,
   type CampaignStatus,
 } from '../../campaign/campaign.js';
 import { CampaignExistsError, CampaignNotFoundError } from '../../campaign/campaign-errors.js';
-import type { CampaignRecord, CampaignStore } from '../../ports/campaign-store.js';
+import type { ApprovalDecision, CampaignRecord, CampaignStore } from '../../ports/campaign-store.js';
 import { isConditionalCheckFailed } from './dynamodb-errors.js';
 import { parseItem } from './item-parsing.js';
 
@@ -33,7 +37,22 @@ const CampaignItemSchema = z.object({
   reason: z.string(),
   level: z.enum(['vmm-process', 'kernel']),
   createdAt: z.string(),
+  approval: z
+    .object({
+      required: z.boolean(),
+      state: z.enum(APPROVAL_STATES),
+      by: z.string().optional(),
+      atMs: z.number().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
+  approvalToken: z.string().optional(),
 });
+
+/** The approval as DynamoDB stores it: no undefined attributes. */
+function approvalItem(approval: CampaignApproval): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(approval).filter(([, v]) => v !== undefined));
+}
 
 const HostItemSchema = z.object({
   campaignId: z.string(),
@@ -66,6 +85,7 @@ export class DynamoDbCampaignStore implements CampaignStore {
             item: CAMPAIGN_ITEM,
             status: campaign.status,
             ...(campaign.statusReason === undefined ? {} : { statusReason: campaign.statusReason }),
+            ...(campaign.approval === undefined ? {} : { approval: approvalItem(campaign.approval) }),
             limits: campaign.limits,
             failureTolerance: campaign.failureTolerance,
             startedBy: record.startedBy,
@@ -140,6 +160,7 @@ export class DynamoDbCampaignStore implements CampaignStore {
         campaignId,
         status: meta.status,
         statusReason: meta.statusReason,
+        ...(meta.approval === undefined ? {} : { approval: meta.approval }),
         limits: meta.limits,
         failureTolerance: meta.failureTolerance,
         hosts: hosts.map((h): CampaignHost => ({
@@ -156,7 +177,60 @@ export class DynamoDbCampaignStore implements CampaignStore {
       createdAt: meta.createdAt,
       executionNames,
       outcomes,
+      ...(meta.approvalToken === undefined ? {} : { approvalToken: meta.approvalToken }),
     };
+  }
+
+  async storeApprovalToken(campaignId: string, token: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { campaignId, item: CAMPAIGN_ITEM },
+        UpdateExpression: 'SET approvalToken = :token',
+        ConditionExpression: '#a.#st = :pending',
+        ExpressionAttributeNames: { '#a': 'approval', '#st': 'state' },
+        ExpressionAttributeValues: { ':token': token, ':pending': 'pending' },
+      }),
+    );
+  }
+
+  async decideApproval(
+    campaignId: string,
+    decision: ApprovalDecision,
+  ): Promise<{ decided: boolean; token?: string | undefined }> {
+    const { status } = decision;
+    try {
+      const answer = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { campaignId, item: CAMPAIGN_ITEM },
+          UpdateExpression:
+            status === undefined
+              ? 'SET #a = :approval REMOVE approvalToken'
+              : 'SET #a = :approval, #s = :to, statusReason = :reason REMOVE approvalToken',
+          ConditionExpression:
+            status === undefined ? '#a.#st = :pending' : '#a.#st = :pending AND #s IN (:running, :paused)',
+          ExpressionAttributeNames: {
+            '#a': 'approval',
+            '#st': 'state',
+            ...(status === undefined ? {} : { '#s': 'status' }),
+          },
+          ExpressionAttributeValues: {
+            ':approval': approvalItem(decision.approval),
+            ':pending': 'pending',
+            ...(status === undefined
+              ? {}
+              : { ':to': status.to, ':reason': status.reason, ':running': 'running', ':paused': 'paused' }),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const token = answer.Attributes?.['approvalToken'];
+      return { decided: true, token: typeof token === 'string' ? token : undefined };
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return { decided: false };
+      throw error;
+    }
   }
 
   async setStatus(

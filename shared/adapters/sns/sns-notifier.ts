@@ -13,6 +13,7 @@ const NOTIFICATION_KINDS = [
   'quarantined',
   'failed',
   'refused',
+  'approval-requested',
 ] as const satisfies readonly NotificationKind[];
 
 /** Topic names are 1-256 of A-Z a-z 0-9 _ -, FIFO topics ending in `.fifo`; any partition and region. */

@@ -12,6 +12,7 @@ import {
 type State = {
   Type: string;
   Resource?: string;
+  TimeoutSeconds?: number;
   Next?: string;
   End?: boolean;
   Parameters?: Record<string, unknown>;
@@ -47,6 +48,7 @@ describe('Campaign workflow: the synthesized campaign state machine', () => {
     const next = states['CampaignNext'];
     expect(next?.Choices?.map((c) => [c.Variable, c.StringEquals, c.Next])).toEqual([
       ['$.plan.action', 'start', 'RunHosts'],
+      ['$.plan.action', 'await-approval', 'AwaitApproval'],
       ['$.plan.action', 'end', 'CampaignOutcome'],
     ]);
     expect(next?.Default).toBe('CampaignWait');
@@ -122,6 +124,43 @@ describe('Campaign workflow: the synthesized campaign state machine', () => {
       expect(
         () => new RejuvStack(new App(), 'Rejuv', { coordinator: { campaignPassesPerExecution } }),
       ).toThrow(/campaignPassesPerExecution must be an integer from 1 to 40/);
+  });
+
+  it('waits for approval on a task token before any host starts, waking to plan again, ending rejected', () => {
+    const wait = states['AwaitApproval'];
+    expect(wait?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect((wait?.Parameters?.['Payload'] as Record<string, unknown>)['taskToken.$']).toBe('$$.Task.Token');
+    expect(wait?.Parameters?.['FunctionName']).toMatch(/CampaignAwaitApproval/);
+    // The construct's default: a day.
+    expect(wait?.TimeoutSeconds).toBe(24 * 3600);
+    expect(wait?.Next).toBe('CountPass');
+    expect(wait?.Catch?.map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['States.Timeout'], 'ApprovalExpired'],
+      [['CampaignApprovalDecidedError', 'CampaignRejected', 'CampaignCancelled'], 'CountPass'],
+    ]);
+    expect(states['ApprovalExpired']?.Parameters).toMatchObject({ expired: true, timeoutSeconds: 86_400 });
+    expect(states['ApprovalExpired']?.Next).toBe('CountPass');
+    expect(states['CampaignOutcome']?.Choices?.[1]).toMatchObject({
+      StringEquals: 'rejected',
+      Next: 'CampaignRejected',
+    });
+    expect(states['CampaignRejected']?.Type).toBe('Fail');
+  });
+
+  it('lets the operator API answer task tokens (on "*": the actions have no resource type), and no one else', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const template = Template.fromStack(new RejuvStack(app, 'Rejuv'));
+    const answering = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, p]) =>
+      JSON.stringify(p).includes('states:SendTaskSuccess'),
+    );
+    expect(answering.map(([id]) => id)).toEqual([expect.stringMatching(/^CoordinatorOperatorApiFunction/)]);
+    expect(JSON.stringify(answering[0]?.[1])).toContain(
+      JSON.stringify({
+        Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+        Effect: 'Allow',
+        Resource: '*',
+      }),
+    );
   });
 
   it('runs each planned host as a child execution of the per-host machine, waiting for it (.sync:2)', () => {

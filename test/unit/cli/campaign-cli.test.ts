@@ -49,6 +49,9 @@ describe('CLI: rejuv campaign', () => {
     ['a status of a bad id', ['--local', 'campaign', 'status', '../x']],
     ['a pause without an id', ['--local', 'campaign', 'pause']],
     ['a cancel with an empty reason', ['--local', 'campaign', 'cancel', 'q4', '--reason', '  ']],
+    ['a reject without a reason', ['--local', 'campaign', 'reject', 'q4']],
+    ['a reject with an empty reason', ['--local', 'campaign', 'reject', 'q4', '--reason', ' ']],
+    ['an approve of a bad id', ['--local', 'campaign', 'approve', 'q4/../x']],
   ])('refuses %s as a usage error (2), contacting nothing', async (_what, argv) => {
     expect(await main(argv)).toBe(EXIT.usage);
     expect(readdirSync(home)).toEqual([]);
@@ -64,6 +67,9 @@ describe('CLI: rejuv campaign', () => {
     ['a pause with a reason', ['--local', 'campaign', 'pause', 'q4', '--reason', 'incident']],
     ['a resume', ['--local', 'campaign', 'resume', 'q4']],
     ['a cancel', ['--local', 'campaign', 'cancel', 'q4']],
+    ['an approve', ['--local', 'campaign', 'approve', 'q4']],
+    ['an approve with a reason', ['--local', 'campaign', 'approve', 'q4', '--reason', 'CAB-118']],
+    ['a reject', ['--local', 'campaign', 'reject', 'q4', '--reason', 'change freeze']],
   ])('takes %s and goes on to the coordinator (5 here: no local environment)', async (_what, argv) => {
     expect(await main(argv)).toBe(EXIT.unavailable);
   });
