@@ -3,6 +3,7 @@
  * on stdout, progress on stderr) and exits with a code from exit-codes.ts.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
 import { RejuvError, ValidationError, HostNotFoundError } from '../shared/domain/errors.js';
 import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
 import {
@@ -126,7 +127,13 @@ export function buildProgram(): Command {
         () =>
           execution === undefined
             ? undefined
-            : parseOptions(ExecutionRefSchema.or(HostIdSchema), 'status', execution),
+            : parseOptions(
+                z.union([ExecutionRefSchema, HostIdSchema], {
+                  error: 'not an execution name or ARN, nor a host id (1-63 chars of A-Z a-z 0-9 . _ -)',
+                }),
+                'status',
+                execution,
+              ),
         (target, ref, out) => statusCommand(target, ref, out),
       ),
     );

@@ -13,6 +13,7 @@ import type { LocalIdentity } from '../../local/iam/local-iam.js';
 import { LOCAL_ACCOUNT } from '../../local/step-functions/synthesized-workflow.js';
 import { campaignExecutionName } from '../../shared/campaign/campaign-steps.js';
 import { addFleetHost } from './support/local-fleet.js';
+import { lastCampaignGeneration } from './support/campaign-generations.js';
 
 let env: LocalEnvironment;
 let approver: LocalIdentity;
@@ -93,28 +94,7 @@ async function startAwaiting(campaignId: string): Promise<string> {
 const asked = (campaignId: string) =>
   env.sns.published().filter((m) => m.subject?.includes(`campaign ${campaignId} awaits approval`) === true);
 
-async function ended(campaignId: string) {
-  const execution = env.stepFunctions.execution(`campaign-${campaignId}`);
-  if (execution === undefined) throw new Error(`no campaign execution for ${campaignId}`);
-  await Promise.race([
-    execution.done,
-    new Promise((_, reject) =>
-      setTimeout(
-        () =>
-          reject(
-            new Error(
-              `campaign-${campaignId} still ${execution.status}: ${execution.history
-                .slice(-6)
-                .map((h) => `${h.type} ${h.stateName ?? ''} ${h.error ?? ''} ${h.cause ?? ''}`)
-                .join(' | ')}`,
-            ),
-          ),
-        60_000,
-      ),
-    ),
-  ]);
-  return execution;
-}
+const ended = (campaignId: string) => lastCampaignGeneration(env, campaignId, 60_000);
 
 async function campaignAudit(campaignId: string) {
   const records = [];

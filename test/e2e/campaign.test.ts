@@ -8,10 +8,10 @@ import { teardownOpenLabHosts } from '../../host/lab/lab-host.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/local-environment.js';
 import { LOCAL_ACCOUNT } from '../../local/step-functions/synthesized-workflow.js';
 import { OPERATOR_API_CHAIN } from '../../shared/operator/operator-api.js';
-import { campaignGenerationName } from '../../cdk/campaign-workflow.js';
 import { campaignExecutionName } from '../../shared/campaign/campaign-steps.js';
 import { auditChain } from './support/execution.js';
 import { addFleetHost } from './support/local-fleet.js';
+import { campaignGenerations, lastCampaignGeneration } from './support/campaign-generations.js';
 
 let env: LocalEnvironment;
 const HOSTS = [
@@ -65,26 +65,7 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The campaign's executions, generation by generation, once the last has ended (campaign-workflow.ts). */
-async function campaignGenerations(campaignId: string) {
-  const generations = [];
-  for (let generation = 0; ; generation++) {
-    const name = campaignGenerationName(campaignId, generation);
-    const execution = env.stepFunctions.execution(name);
-    if (execution === undefined) throw new Error(`no campaign execution ${name}`);
-    await execution.done;
-    generations.push(execution);
-    const continued = execution.history.some((h) => h.stateName === 'CampaignContinued');
-    if (!continued) return generations;
-  }
-}
-
-async function campaignEnded(campaignId: string) {
-  const generations = await campaignGenerations(campaignId);
-  // Every generation but the last handed over and succeeded; the last says how the campaign ended.
-  for (const g of generations.slice(0, -1)) expect(g.status).toBe('SUCCEEDED');
-  return generations.at(-1) ?? expect.fail('no generation');
-}
+const campaignEnded = (campaignId: string) => lastCampaignGeneration(env, campaignId);
 
 /** When each host's execution held it, from its audit chain: first and last record of that execution. */
 async function heldIntervals(campaignId: string) {
@@ -109,7 +90,7 @@ describe('Campaign state machine', () => {
     const execution = await campaignEnded('all-hosts');
     expect(execution.status).toBe('SUCCEEDED');
     // Three passes at least (two web hosts one at a time, then the end): more than one generation.
-    expect((await campaignGenerations('all-hosts')).length).toBeGreaterThan(1);
+    expect((await campaignGenerations(env, 'all-hosts')).length).toBeGreaterThan(1);
     const final = await status('all-hosts');
     expect(final.status).toBe('completed');
     expect(final.hosts.map((h) => h.state)).toEqual(['done', 'done', 'done']);

@@ -103,7 +103,7 @@ describe('rejuv CLI against the local environment', () => {
     expect(top.stdout).toMatch(/Exit codes:[\s\S]*3 {2}audit verify found a broken chain/);
     for (const [command, option] of [
       [['start'], '--dry-run'],
-      [['status'], '[execution]'],
+      [['status'], '[execution-or-host]'],
       [['hosts'], 'register'],
       [['hosts', 'list'], '--pool'],
       [['hosts', 'release'], '--force'],
@@ -128,7 +128,11 @@ describe('rejuv CLI against the local environment', () => {
       ['host-1', 'lab', 'IN_SERVICE'],
       ['host-2', 'lab', 'IN_SERVICE'],
     ]);
-    expect((await localJson('hosts', '--pool', 'elsewhere')).json).toEqual({ hosts: [] });
+    expect((await localJson('hosts', '--pool', 'elsewhere')).json).toEqual({
+      hosts: [],
+      pending: [],
+      dropped: [],
+    });
     const table = await local('hosts', '--pool', 'lab');
     expect(table.stdout.split('\n')[0]).toMatch(/^HOST\s+POOL\s+STATE/);
     expect(table.stdout).toMatch(/host-2\s+lab\s+IN_SERVICE/);

@@ -23,6 +23,7 @@ import { campaignExecutionName } from '../../shared/campaign/campaign-steps.js';
 import { WEEKDAYS } from '../../shared/policy/zoned-time.js';
 import { auditChain, finished, operatorRequest, type TriggerAnswer } from './support/execution.js';
 import { addFleetHost } from './support/local-fleet.js';
+import { lastCampaignGeneration } from './support/campaign-generations.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** The pool `closed` opens on one UTC day, two days from now: now is outside it whatever the hour. */
@@ -233,8 +234,7 @@ describe('Policy gate in a campaign', () => {
     );
 
     await setBlocker('OK');
-    const execution = env.stepFunctions.execution('campaign-blocked');
-    await execution?.done;
+    const execution = await lastCampaignGeneration(env, 'blocked');
     expect(execution?.status).toBe('SUCCEEDED');
     const final = await status('blocked');
     expect(final.status).toBe('completed');
@@ -255,8 +255,7 @@ describe('Policy gate in a campaign', () => {
       pools: ['cool'],
     });
     expect(answer.status).toBe(200);
-    const execution = env.stepFunctions.execution('campaign-cooling');
-    await execution?.done;
+    const execution = await lastCampaignGeneration(env, 'cooling');
     expect(execution?.status).toBe('SUCCEEDED');
     const final = await status('cooling');
     expect(final.status).toBe('completed');

@@ -123,7 +123,7 @@ describe('Pending requests: queued by Refuse, run by the drainer', () => {
       Error: 'HostNotInServiceError',
       Cause: 'host q-op is QUARANTINED',
     });
-    expect(notInService).toMatchObject({ kind: 'other', queued: false });
+    expect(notInService).toMatchObject({ kind: 'host-state', queued: false });
     expect(await store.pending.get('q-op')).toBeUndefined();
   });
 
