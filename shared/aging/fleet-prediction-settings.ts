@@ -13,12 +13,18 @@ const share = z.number().gt(0).max(1);
 export const FleetPredictionSettingsSchema = z
   .object({
     config: PredictionConfigSchema.default(DEFAULT_PREDICTION_CONFIG),
-    /** GetMetricData's Period: a multiple of 60 seconds. */
+    /**
+     * GetMetricData's Period: a multiple of 60 seconds, or 1, 5, 10 or 30 on high-resolution metrics (the
+     * construct allows those only when the collector publishes at high resolution).
+     */
     periodSeconds: z
       .number()
       .int()
-      .min(60)
-      .refine((p) => p % 60 === 0, 'periodSeconds must be a multiple of 60')
+      .min(1)
+      .refine(
+        (p) => (p >= 60 ? p % 60 === 0 : [1, 5, 10, 30].includes(p)),
+        'periodSeconds must be 1, 5, 10, 30 or a multiple of 60',
+      )
       .default(7200),
     limits: z
       .object({

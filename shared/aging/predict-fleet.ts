@@ -184,7 +184,7 @@ export function evidenceReason(series: string, e: PredictionEvidence, config: Pr
   const n = (x: number) => Number(x.toPrecision(4));
   const bound = 100 * (1 - config.boundAlpha);
   return (
-    `predicted exhaustion of ${series} at ${e.projectedExhaustionAt} (horizon ${config.horizonMs / 86_400_000} d): ` +
+    `predicted exhaustion of ${series} at ${e.projectedExhaustionAt} (horizon ${n(config.horizonMs / 86_400_000)} d): ` +
     `Mann-Kendall S ${e.s}, Z ${n(e.z)}, p ${e.p.toExponential(2)} (Hamed-Rao n/n* ${n(e.varianceInflation)}); ` +
     `Sen's slope ${n(e.slopePerDay)}/day, ${bound}% bound ${n(e.slopeBoundPerDay)}/day; ` +
     `level ${n(e.level)}, limit ${n(e.limit)}; ${e.points} points`
