@@ -101,10 +101,13 @@ export interface AgingSegmentOptions {
   readonly elapsed: (ms?: number) => string;
   /** Follows the started execution to its end, printing its steps. */
   readonly follow: (executionName: string) => Promise<void>;
+  /** Where each line goes. @default console.log */
+  readonly log?: (line: string) => void;
 }
 
 export async function runAgingSegment(env: LocalEnvironment, o: AgingSegmentOptions): Promise<AgingRun> {
   const { host, leakingVm, elapsed } = o;
+  const log = o.log ?? ((line: string) => console.log(line));
   const vms = [...host.lab.vms.keys()].sort();
   const rss = (vm: string): number | undefined =>
     env.cloudWatch
@@ -138,13 +141,13 @@ export async function runAgingSegment(env: LocalEnvironment, o: AgingSegmentOpti
     if (latest !== undefined && points.length > lastSeen) {
       lastSeen = points.length;
       series.push({ t: latest.t, rssBytes: latest.v });
-      console.log(
+      log(
         `${elapsed()}  round ${String(series.length).padStart(2)}: ${vms.map((vm) => `${host.hostId}/${vm} RSS ${mib(rss(vm))}`).join(', ')}`,
       );
     }
   };
 
-  console.log(
+  log(
     `${elapsed()}  aging: ${host.hostId}/${leakingVm} runs the leaking guest (${LEAK_CALLS_PER_TICK} new translated blocks a tick); ${describeDemoSettings()}`,
   );
   let started: FleetPredictionResult['started'][number] | undefined;
@@ -158,7 +161,7 @@ export async function runAgingSegment(env: LocalEnvironment, o: AgingSegmentOpti
     const result = (await env.invokeTrigger('AgingPredictor', {})) as FleetPredictionResult;
     started = result.started.find((s) => s.hostId === host.hostId);
     const others = result.started.filter((s) => s.hostId !== host.hostId).map((s) => s.hostId);
-    console.log(
+    log(
       `${elapsed()}  AgingPredictor: ${result.evaluated} hosts judged, ${result.getMetricDataCalls} GetMetricData call(s); ` +
         (started === undefined ? 'nothing predicted yet' : `started ${started.executionName}`) +
         (others.length > 0 ? `; also started ${others.join(', ')}` : ''),
@@ -167,7 +170,7 @@ export async function runAgingSegment(env: LocalEnvironment, o: AgingSegmentOpti
   if (started === undefined)
     throw new Error(`the predictor never fired for ${host.hostId} (${evaluations} evaluations)`);
   const evidence = parseEvidence(started.reason);
-  console.log(`${elapsed()}  evidence: ${started.reason}`);
+  log(`${elapsed()}  evidence: ${started.reason}`);
   const rssAtFire = series.at(-1)?.rssBytes;
   const firedAt = series.at(-1)?.t;
 
@@ -178,7 +181,7 @@ export async function runAgingSegment(env: LocalEnvironment, o: AgingSegmentOpti
   const after = series.slice(before);
   const rssAfter = after.at(-1)?.rssBytes;
   const fellBack = rssAtFire !== undefined && rssAfter !== undefined && rssAfter < rssAtFire;
-  console.log(
+  log(
     `${elapsed()}  ${host.hostId}/${leakingVm}: RSS ${mib(rssAtFire)} when predicted, ${mib(rssAfter)} after the rejuvenation: ${fellBack ? 'fell back' : 'DID NOT fall back'}`,
   );
   return {
