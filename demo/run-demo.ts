@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     auditVerified: hosts.every((h) => h.auditVerified),
     aging: {
       hostId: aging.hostId,
-      predicted: aging.status === 'SUCCEEDED',
+      status: aging.status,
       series: aging.evidence.series,
       z: aging.evidence.z,
       p: aging.evidence.p,
