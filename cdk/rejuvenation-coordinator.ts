@@ -35,6 +35,7 @@ import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
+import type { AgingResource } from '../shared/aging/aging-resources.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
 import type { TableId } from '../shared/store/table-definitions.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
@@ -130,6 +131,13 @@ export interface PredictionProps {
    * @default 'vmm-process'
    */
   readonly level?: ReloadLevel;
+  /**
+   * The resources judged; the others are still read but never fire. Leave one out where its series is
+   * not the host's own (lab hosts sharing one kernel) or where it fires on noise (fragmentation on
+   * a busy machine: see the recorded traces of `npm run bench:aging`).
+   * @default - all: memAvailable, sUnreclaim, fragmentation, qemuRss
+   */
+  readonly resources?: readonly AgingResource[];
 }
 
 export interface ManagedInstanceTag {
@@ -918,6 +926,7 @@ function validatePrediction(p: PredictionProps, highResolution: boolean): FleetP
     periodSeconds,
     limits: { ...DEFAULT_EXHAUSTION_LIMITS, ...p.limits },
     level: p.level ?? 'vmm-process',
+    ...(p.resources === undefined ? {} : { resources: [...p.resources] }),
   };
   const parsed = FleetPredictionSettingsSchema.safeParse(settings);
   if (!parsed.success) throw new Error(`prediction: ${describeIssues(parsed.error).join('; ')}`);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { RELOAD_LEVELS } from '../workflow/rejuvenation-request.js';
+import { AGING_RESOURCES } from './aging-resources.js';
 import { DEFAULT_EXHAUSTION_LIMITS, type FleetPredictionSettings } from './predict-fleet.js';
 import { DEFAULT_PREDICTION_CONFIG, PredictionConfigSchema } from './predictive-decision.js';
 
@@ -36,6 +37,12 @@ export const FleetPredictionSettingsSchema = z
       .strict()
       .default(DEFAULT_EXHAUSTION_LIMITS),
     level: z.enum(RELOAD_LEVELS).default('vmm-process'),
+    /** The resources judged; the others are read but never fire. */
+    resources: z
+      .array(z.enum(AGING_RESOURCES))
+      .min(1, 'at least one resource')
+      .refine((r) => new Set(r).size === r.length, 'each resource once')
+      .default([...AGING_RESOURCES]),
   })
   .strict()
   .refine((s) => s.config.windowMs / (s.periodSeconds * 1000) >= s.config.minPoints, {

@@ -422,6 +422,7 @@ describe('Construct: RejuvenationCoordinator', () => {
       window: Duration.seconds(70),
       minPoints: 10,
       processWarmup: Duration.seconds(10),
+      resources: ['qemuRss'] as const,
     };
     expect(
       () =>
@@ -440,6 +441,7 @@ describe('Construct: RejuvenationCoordinator', () => {
     );
     expect(JSON.parse(env('AgingPredictor')['REJUV_PREDICTION'] as string)).toMatchObject({
       periodSeconds: 1,
+      resources: ['qemuRss'],
       // The span a window's points must cover scales with the window (5 of 7 days by default): a span as
       // long as the window itself is never reached by points that lie inside it.
       config: { windowMs: 70_000, minPoints: 10, processWarmupMs: 10_000, minSpanMs: 50_000 },
