@@ -59,6 +59,10 @@ export function demoPrediction(): PredictionProps {
     interval: Duration.minutes(5),
     dedupeWindow: Duration.minutes(5),
     limits: { qemuRssCeilingOfTotal: Math.min(1, QEMU_RSS_CEILING_BYTES / memTotal) },
+    // The lab hosts are directories on one machine: their MemAvailable, slab and fragmentation are that
+    // machine's, moved by whatever else runs on it (a busy machine's fragmentation fired on every
+    // recorded lab trace). Only the QEMU processes are each host's own.
+    resources: ['qemuRss'],
   };
 }
 
@@ -72,7 +76,7 @@ export function describeDemoSettings(): string {
   return (
     `settings at demo speed: high-resolution metrics, period 1 s, window ${WINDOW.toSeconds()} s, ` +
     `at least ${MIN_POINTS} points, process warm-up ${PROCESS_WARMUP.toSeconds()} s, horizon ${HORIZON.toMinutes()} min, ` +
-    `QEMU RSS ceiling ${QEMU_RSS_CEILING_BYTES / 2 ** 20} MiB (deployed defaults: 2 h, 7 d, 48, 3 d, 14 d, MemTotal)`
+    `QEMU RSS ceiling ${QEMU_RSS_CEILING_BYTES / 2 ** 20} MiB, QEMU RSS judged alone (deployed defaults: 2 h, 7 d, 48, 3 d, 14 d, MemTotal, every resource)`
   );
 }
 
@@ -160,7 +164,9 @@ export async function runAgingSegment(env: LocalEnvironment, o: AgingSegmentOpti
     evaluations++;
     const result = (await env.invokeTrigger('AgingPredictor', {})) as FleetPredictionResult;
     started = result.started.find((s) => s.hostId === host.hostId);
-    const others = result.started.filter((s) => s.hostId !== host.hostId).map((s) => s.hostId);
+    const others = result.started
+      .filter((s) => s.hostId !== host.hostId)
+      .map((s) => `${s.hostId} (${s.reason.slice(0, 60)}…)`);
     log(
       `${elapsed()}  AgingPredictor: ${result.evaluated} hosts judged, ${result.getMetricDataCalls} GetMetricData call(s); ` +
         (started === undefined ? 'nothing predicted yet' : `started ${started.executionName}`) +
