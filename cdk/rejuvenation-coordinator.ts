@@ -38,6 +38,7 @@ import { PolicyConfigSchema, type PolicyConfigInput } from '../shared/policy/pol
 import { CAMPAIGN_APPROVAL_ENV } from '../lambdas/runtime/policy-environment.js';
 import { COLLECTION_KEY_PREFIX } from '../shared/adapters/dynamodb/dynamodb-collection-rounds.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
+import type { AgingResource } from '../shared/aging/aging-resources.js';
 import { OperatorGrantsSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
 import { PENDING_BY_QUEUE_INDEX, type TableId } from '../shared/store/table-definitions.js';
 import { PENDING_MAX_AGE_ENV } from '../lambdas/runtime/pending-drain-config.js';
@@ -105,10 +106,23 @@ export interface PredictionProps {
    */
   readonly window?: Duration;
   /**
-   * The period of the points read (GetMetricData's Period, statistic Average); a multiple of a minute.
+   * The period of the points read (GetMetricData's Period, statistic Average): a multiple of a minute, or
+   * 1, 5, 10 or 30 seconds with `agingCollection.highResolution` (CloudWatch keeps standard-resolution
+   * metrics per minute).
    * @default Duration.hours(2)
    */
   readonly period?: Duration;
+  /**
+   * Fewer points than this in the window and a series is not judged (at least 10).
+   * @default 48
+   */
+  readonly minPoints?: number;
+  /**
+   * A QEMU process's first this-long is not judged: its guest is still touching its RAM, a rise that
+   * stops by itself.
+   * @default Duration.days(3)
+   */
+  readonly processWarmup?: Duration;
   /**
    * At most one predictive start per host per this long.
    * @default Duration.days(1)
@@ -129,6 +143,13 @@ export interface PredictionProps {
    * @default 'vmm-process'
    */
   readonly level?: ReloadLevel;
+  /**
+   * The resources judged; the others are still read but never fire. Leave one out where its series is
+   * not the host's own (lab hosts sharing one kernel) or where it fires on noise (fragmentation on
+   * a busy machine: see the recorded traces of `npm run bench:aging`).
+   * @default - all: memAvailable, sUnreclaim, fragmentation, qemuRss
+   */
+  readonly resources?: readonly AgingResource[];
 }
 
 export interface ManagedInstanceTag {
@@ -163,6 +184,13 @@ export interface AgingCollectionSettings {
    * @default '5%'
    */
   readonly maxErrors?: string;
+  /**
+   * Publishes the measurements as high-resolution metrics (StorageResolution 1), so the predictor may
+   * read them at periods under a minute (`prediction.period`). PutMetricData costs the same; alarms on
+   * them at periods under a minute cost more.
+   * @default false
+   */
+  readonly highResolution?: boolean;
 }
 
 /**
@@ -571,6 +599,7 @@ export class RejuvenationCoordinator extends Construct {
       maxErrors: settings.agingCollection.maxErrors,
       deliveryTimeoutSeconds: settings.agingCollection.deliveryTimeout.toSeconds(),
       namespace: AGING_NAMESPACE,
+      storageResolutionSeconds: settings.agingCollection.highResolution ? 1 : 60,
     });
     for (const [scheduledId, module] of Object.entries(SCHEDULED) as [ScheduledId, string][]) {
       functions[scheduledId] = new RejuvFunction(this, `${scheduledId}Function`, {
@@ -1036,6 +1065,7 @@ interface Settings {
     readonly maxConcurrency: string;
     readonly maxErrors: string;
     readonly deliveryTimeout: Duration;
+    readonly highResolution: boolean;
   };
   readonly prediction: FleetPredictionSettingsInput;
   /** Undefined when the host sync keeps no alarms. */
@@ -1083,6 +1113,7 @@ function validateAgingCollection(props: AgingCollectionSettings = {}): Settings[
     );
   return {
     enabled: props.enabled ?? true,
+    highResolution: props.highResolution ?? false,
     interval,
     maxConcurrency,
     maxErrors,
@@ -1114,24 +1145,34 @@ function validateAgingAlarms(
 }
 
 /** The predictor's settings as its function reads them, checked now rather than at its first run. */
-function validatePrediction(p: PredictionProps): FleetPredictionSettingsInput {
+function validatePrediction(p: PredictionProps, highResolution: boolean): FleetPredictionSettingsInput {
   const ms = (d: Duration | undefined, fallback: number) => (d === undefined ? fallback : d.toMilliseconds());
+  const windowMs = ms(p.window, DEFAULT_PREDICTION_CONFIG.windowMs);
+  const periodSeconds = p.period === undefined ? 7200 : p.period.toSeconds();
+  if (periodSeconds < 60 && !highResolution)
+    throw new Error(
+      `prediction.period under a minute (${periodSeconds} s) needs agingCollection.highResolution: CloudWatch keeps standard-resolution metrics per minute`,
+    );
   const settings = {
     config: {
       ...DEFAULT_PREDICTION_CONFIG,
       horizonMs: ms(p.horizon, DEFAULT_PREDICTION_CONFIG.horizonMs),
-      windowMs: ms(p.window, DEFAULT_PREDICTION_CONFIG.windowMs),
+      windowMs,
       dedupeWindowMs: ms(p.dedupeWindow, DEFAULT_PREDICTION_CONFIG.dedupeWindowMs),
       alpha: p.alpha ?? DEFAULT_PREDICTION_CONFIG.alpha,
-      // A shorter window than the default needs a proportionally shorter span to be judged at all.
+      minPoints: p.minPoints ?? DEFAULT_PREDICTION_CONFIG.minPoints,
+      processWarmupMs: ms(p.processWarmup, DEFAULT_PREDICTION_CONFIG.processWarmupMs),
+      // A shorter window than the default needs a proportionally shorter span to be judged at all: the
+      // points of a window span less than the window itself, so a span as long as it is never reached.
       minSpanMs: Math.min(
         DEFAULT_PREDICTION_CONFIG.minSpanMs,
-        ms(p.window, DEFAULT_PREDICTION_CONFIG.windowMs),
+        Math.round((windowMs * DEFAULT_PREDICTION_CONFIG.minSpanMs) / DEFAULT_PREDICTION_CONFIG.windowMs),
       ),
     },
-    periodSeconds: p.period === undefined ? 7200 : p.period.toSeconds(),
+    periodSeconds,
     limits: { ...DEFAULT_EXHAUSTION_LIMITS, ...p.limits },
     level: p.level ?? 'vmm-process',
+    ...(p.resources === undefined ? {} : { resources: [...p.resources] }),
   };
   const parsed = FleetPredictionSettingsSchema.safeParse(settings);
   if (!parsed.success) throw new Error(`prediction: ${describeIssues(parsed.error).join('; ')}`);
@@ -1201,7 +1242,7 @@ function validate(props: RejuvenationCoordinatorProps): Settings {
     approvalTimeout,
     allowSelfApproval: props.campaignApproval?.allowSelfApproval ?? false,
     agingCollection: validateAgingCollection(props.agingCollection),
-    prediction: validatePrediction(props.prediction ?? {}),
+    prediction: validatePrediction(props.prediction ?? {}, props.agingCollection?.highResolution ?? false),
     policyJson: validatePolicy(props.policy),
     operators: operators.data,
     operatorApiTimeout: Duration.seconds(releaseChecks + 60),

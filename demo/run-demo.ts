@@ -2,7 +2,9 @@
  * `npm run demo`: the whole coordinator on this machine. Two local hosts with two tiny QEMU VMs each;
  * a synthetic CloudWatch aging alarm for one and an operator request for the other; both workflows run
  * through the synthesized state machine with the real handlers; a live timeline; then each VM's guest
- * pause, the audit verification and an HTML report. Everything it started is stopped, even on Ctrl-C.
+ * pause, the audit verification and an HTML report. Then the aging segment (aging-segment.ts): a third
+ * host whose leaking guest makes its QEMU process grow, measured by the collector until the predictor
+ * starts its rejuvenation, and measured again after. Everything it started is stopped, even on Ctrl-C.
  * The last line is one JSON summary.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -17,12 +19,13 @@ import { hostChainId, type AuditRecord } from '../shared/domain/audit-record.js'
 import type { DemoRun, HostRun, VmPause } from './demo-run.js';
 import { stepSpans } from '../shared/workflow/operator-steps.js';
 import { renderReport } from './report-html.js';
+import { AGING_COLLECTION, demoPrediction, LEAK_CALLS_PER_TICK, runAgingSegment } from './aging-segment.js';
 
 const REPORT_DIR = resolve(import.meta.dirname, '..', 'reports');
 
 interface Started {
   readonly host: FleetHost;
-  readonly trigger: 'alarm' | 'operator';
+  readonly trigger: HostRun['trigger'];
   readonly execution: LocalExecution;
 }
 
@@ -35,18 +38,29 @@ async function main(): Promise<void> {
   console.log(
     `${elapsed()}  starting the local environment (DynamoDB Local, SSM, SNS, Step Functions from cdk synth)`,
   );
-  const env = await startLocalEnvironment({ waitMs: 150 });
+  const env = await startLocalEnvironment({
+    waitMs: 150,
+    coordinator: { agingCollection: AGING_COLLECTION, prediction: demoPrediction() },
+  });
   cleanup = async () => {
     await env.stop();
     await teardownOpenLabHosts();
   };
 
-  console.log(`${elapsed()}  launching 2 hosts x 2 VMs (QEMU, guest RAM on /dev/shm, share=on)`);
-  const [hostA, hostB] = await Promise.all([
+  console.log(
+    `${elapsed()}  launching 3 hosts x 2 VMs (QEMU, guest RAM on /dev/shm, share=on); host-c/vm1 runs the leaking guest`,
+  );
+  const [hostA, hostB, hostC] = await Promise.all([
     addFleetHost(env, { hostId: 'host-a', pool: 'web', vms: [{ name: 'vm1' }, { name: 'vm2' }] }),
     addFleetHost(env, { hostId: 'host-b', pool: 'db', vms: [{ name: 'vm1' }, { name: 'vm2' }] }),
+    addFleetHost(env, {
+      hostId: 'host-c',
+      pool: 'batch',
+      vms: [{ name: 'vm1', leakCallsPerTick: LEAK_CALLS_PER_TICK }, { name: 'vm2' }],
+    }),
   ]);
-  if (hostA === undefined || hostB === undefined) throw new Error('the lab hosts did not start');
+  if (hostA === undefined || hostB === undefined || hostC === undefined)
+    throw new Error('the lab hosts did not start');
   await sleep(500);
 
   console.log(`${elapsed()}  CloudWatch aging alarm for host-a; operator request for host-b`);
@@ -64,7 +78,19 @@ async function main(): Promise<void> {
     { host: hostB, trigger: 'operator', execution: executionOf(env, operator?.executionName) },
   ];
 
-  await liveTimeline(env.workflow.definition['States'] as Record<string, { Type: string }>, started, elapsed);
+  const states = env.workflow.definition['States'] as Record<string, { Type: string }>;
+  await liveTimeline(states, started, elapsed);
+
+  const aging = await runAgingSegment(env, {
+    host: hostC,
+    leakingVm: 'vm1',
+    elapsed,
+    follow: async (name) => {
+      const predicted: Started = { host: hostC, trigger: 'predictive', execution: executionOf(env, name) };
+      started.push(predicted);
+      await liveTimeline(states, [predicted], elapsed);
+    },
+  });
 
   const hosts: HostRun[] = [];
   for (const s of started) hosts.push(await hostRun(env, s));
@@ -88,6 +114,7 @@ async function main(): Promise<void> {
       // The chart starts when the first execution did, not when the environment began starting.
       originMs: Math.min(...started.map((s) => s.execution.startDate)),
       hosts,
+      aging,
     } satisfies DemoRun),
   );
   console.log(`${elapsed()}  report: ${report}`);
@@ -101,11 +128,26 @@ async function main(): Promise<void> {
     guestsRebooted: vms.filter((v) => v.rebooted).length,
     maxGuestPauseMs: pauses.length === 0 ? null : Math.max(...pauses),
     auditVerified: hosts.every((h) => h.auditVerified),
+    aging: {
+      hostId: aging.hostId,
+      status: aging.status,
+      series: aging.evidence.series,
+      z: aging.evidence.z,
+      p: aging.evidence.p,
+      rssAtPredictionMiB: aging.rssAtFireBytes === null ? null : Math.round(aging.rssAtFireBytes / 2 ** 20),
+      rssAfterMiB: aging.rssAfterBytes === null ? null : Math.round(aging.rssAfterBytes / 2 ** 20),
+      fellBack: aging.fellBack,
+    },
     report,
   };
   await cleanup();
   cleanup = undefined;
-  if (summary.rejuvenated !== hosts.length || summary.guestsRebooted > 0 || !summary.auditVerified)
+  if (
+    summary.rejuvenated !== hosts.length ||
+    summary.guestsRebooted > 0 ||
+    !summary.auditVerified ||
+    !aging.fellBack
+  )
     process.exitCode = 1;
   console.log(JSON.stringify(summary));
 }

@@ -36,6 +36,7 @@ function collectorDeps(): CollectRoundDeps {
     metrics: new CloudWatchAgingMetrics(
       tracer.captureAWSv3Client(new CloudWatchClient({})),
       config.namespace,
+      config.storageResolutionSeconds,
     ),
     rounds: new DynamoDbCollectionRounds(createDocumentClient(dynamo), tables.idempotency),
     clock: systemClock,

@@ -42,10 +42,20 @@ async function onboard(
 
 export async function addFleetHost(
   env: LocalEnvironment,
-  spec: { hostId: string; pool: string; vms: readonly { name: string; ram?: GuestRam }[] },
+  spec: {
+    hostId: string;
+    pool: string;
+    vms: readonly { name: string; ram?: GuestRam; leakCallsPerTick?: number }[];
+  },
 ): Promise<FleetHost> {
   const lab = await createLabHost();
-  for (const vm of spec.vms) await lab.addVm({ name: vm.name, memoryMiB: 64, ram: vm.ram ?? 'shared-shm' });
+  for (const vm of spec.vms)
+    await lab.addVm({
+      name: vm.name,
+      memoryMiB: 64,
+      ram: vm.ram ?? 'shared-shm',
+      ...(vm.leakCallsPerTick === undefined ? {} : { leakCallsPerTick: vm.leakCallsPerTick }),
+    });
   await lab.launch();
   const instanceId = await onboard(env, spec, lab.root);
   return {

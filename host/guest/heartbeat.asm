@@ -10,6 +10,13 @@
 ; prints BOOT again and starts over at 1. Each tick also re-checks 64 pages, sweeping all of RAM.
 ;
 ; Built with: nasm -f bin heartbeat.asm -o heartbeat.img
+;
+; The leaking variant (nasm -DLEAK_CALLS_PER_TICK=N) also makes its QEMU process age, the way a leaking
+; VMM does: each tick it far-calls N code addresses it never called before (a 4 KiB block of RETF at
+; 0x20000, entered through ever new CS:IP pairs that name the same bytes), so TCG translates N new blocks
+; and the QEMU process's private memory (its translation buffer and block table) grows by N blocks a tick,
+; while the guest's own RAM use stays what it was. A new QEMU process (a warm reboot) starts without
+; them; the guest continues where it was, so the growth starts again from the new process's size.
 
 bits 16
 org 0x7c00
@@ -18,6 +25,7 @@ COM1 equ 0x3f8
 PAGE equ 4096
 FIRST_PAGE equ 0x100000
 PAGES_CHECKED_PER_TICK equ 64
+LEAK_SEGMENT equ 0x2000
 
 start:
   cli
@@ -54,6 +62,18 @@ start:
 
   mov si, boot_line
   call print
+
+%ifdef LEAK_CALLS_PER_TICK
+  ; Fill 0x20000..0x20fff with RETF.
+  push es
+  mov ax, LEAK_SEGMENT
+  mov es, ax
+  xor di, di
+  mov cx, 4096
+  mov al, 0xcb
+  rep stosb
+  pop es
+%endif
 
   ; Top of RAM: E801 reports 64 KiB blocks above 16 MiB in BX (or KiB between 1 and 16 MiB in AX).
   mov ax, 0xe801
@@ -102,6 +122,28 @@ tick_loop:
   add edi, PAGE
   loop .check
   mov [next_check], edi
+
+%ifdef LEAK_CALLS_PER_TICK
+  ; Call n = leak_n, leak_n+1, ...: s = n mod 2048 and o = (n / 2048) mod 4096 give CS = 0x2000 - s,
+  ; IP = 16 s + o, always the RETF at 0x20000 + o, and 8 Mi distinct CS:IP pairs before they repeat.
+  mov cx, LEAK_CALLS_PER_TICK
+.leak:
+  mov eax, [leak_n]
+  inc dword [leak_n]
+  mov bx, ax
+  and bx, 0x7ff
+  shr eax, 11
+  and ax, 0xfff
+  mov dx, bx
+  shl dx, 4
+  add ax, dx
+  mov [leak_target], ax
+  mov ax, LEAK_SEGMENT
+  sub ax, bx
+  mov [leak_target + 2], ax
+  call far [leak_target]
+  loop .leak
+%endif
 
   inc dword [counter]
   mov si, heartbeat_prefix
@@ -164,6 +206,10 @@ counter: dd 0
 last_tick: dd 0
 next_check: dd 0
 ram_top: dd 0
+%ifdef LEAK_CALLS_PER_TICK
+leak_n: dd 0
+leak_target: dd 0
+%endif
 
 times 510 - ($ - $$) db 0
 dw 0xaa55

@@ -15,6 +15,12 @@ export interface TestVmOptions {
   readonly memoryMiB: number;
   /** @default 'shared-shm' */
   readonly ram?: GuestRam;
+  /**
+   * Runs the leaking heartbeat guest: its QEMU process's memory grows by this many translated blocks
+   * per tick (about 0.6 KiB each), until a new QEMU process (a warm reboot) starts it over.
+   * @default 0 - the plain guest, whose QEMU process's memory stays flat
+   */
+  readonly leakCallsPerTick?: number;
 }
 
 /** Linux limits a unix socket path to 107 bytes; QEMU fails obscurely past it. */
@@ -70,7 +76,7 @@ export async function createTestVm(hostRoot: string, options: TestVmOptions): Pr
   for (const dir of ['run/rejuv', 'var/log/rejuv', 'var/lib/rejuv/images', 'var/lib/rejuv/ram'])
     await mkdir(join(hostRoot, dir), { recursive: true });
   await mkdir(stateDir, { recursive: true });
-  await copyFile(await buildTestGuest(), disk);
+  await copyFile(await buildTestGuest(options.leakCallsPerTick ?? 0), disk);
   const entry: VmInventoryEntry = {
     schemaVersion: 1,
     name,

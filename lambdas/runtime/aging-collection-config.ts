@@ -15,6 +15,8 @@ export const AgingCollectionConfigSchema = z
     maxErrors: z.string().regex(/^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/, 'SSM MaxErrors'),
     deliveryTimeoutSeconds: z.number().int().min(30).max(2_592_000),
     namespace: z.string().min(1).max(255),
+    /** 1: high-resolution metrics, which the predictor may read at periods under a minute. */
+    storageResolutionSeconds: z.union([z.literal(1), z.literal(60)]).default(60),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import type { Clock } from '../domain/clock.js';
 import type { AgingMetrics, QueryAnswer } from '../ports/aging-metrics.js';
 import type { HostRepository } from '../ports/host-repository.js';
 import type { ReloadLevel } from '../workflow/rejuvenation-request.js';
+import { AGING_RESOURCES, type AgingResource } from './aging-resources.js';
 import { startFromPrediction, type TriggerDeps, type TriggerResult } from '../workflow/start-rejuvenation.js';
 import { hostQueries, type PlannedQuery } from './fleet-queries.js';
 import { predictHost, type PredictionConfig, type PredictionEvidence } from './predictive-decision.js';
@@ -42,6 +43,8 @@ export interface FleetPredictionSettings {
   readonly periodSeconds: number;
   readonly limits: ExhaustionLimits;
   readonly level: ReloadLevel;
+  /** The resources judged: a resource left out never fires (e.g. lab hosts sharing one kernel). Default: all. */
+  readonly resources?: readonly AgingResource[] | undefined;
 }
 
 export interface FleetPredictionDeps {
@@ -104,7 +107,11 @@ export async function predictFleet(
         result.failed.push({ hostId: host.hostId, reason: input });
         continue;
       }
-      const prediction = predictHost({ hostId: host.hostId, now, ...input }, settings.config);
+      // Every series built here has its resource: seriesOf writes them.
+      const series = input.series.filter((s) =>
+        (settings.resources ?? AGING_RESOURCES).includes((s as { resource: AgingResource }).resource),
+      );
+      const prediction = predictHost({ hostId: host.hostId, now, ...input, series }, settings.config);
       if (!prediction.fire) continue;
       const reason = evidenceReason(prediction.series, prediction.evidence, settings.config);
       const started: TriggerResult = await startFromPrediction(
@@ -184,7 +191,7 @@ export function evidenceReason(series: string, e: PredictionEvidence, config: Pr
   const n = (x: number) => Number(x.toPrecision(4));
   const bound = 100 * (1 - config.boundAlpha);
   return (
-    `predicted exhaustion of ${series} at ${e.projectedExhaustionAt} (horizon ${config.horizonMs / 86_400_000} d): ` +
+    `predicted exhaustion of ${series} at ${e.projectedExhaustionAt} (horizon ${n(config.horizonMs / 86_400_000)} d): ` +
     `Mann-Kendall S ${e.s}, Z ${n(e.z)}, p ${e.p.toExponential(2)} (Hamed-Rao n/n* ${n(e.varianceInflation)}); ` +
     `Sen's slope ${n(e.slopePerDay)}/day, ${bound}% bound ${n(e.slopeBoundPerDay)}/day; ` +
     `level ${n(e.level)}, limit ${n(e.limit)}; ${e.points} points`

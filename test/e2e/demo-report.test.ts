@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DemoRun, HostRun } from '../../demo/demo-run.js';
+import type { AgingRun, DemoRun, HostRun } from '../../demo/demo-run.js';
+import { parseEvidence } from '../../demo/aging-segment.js';
 import { renderReport } from '../../demo/report-html.js';
 import { stepSpans } from '../../shared/workflow/operator-steps.js';
 
@@ -126,6 +127,72 @@ describe('Demo report in a browser', () => {
     expect(await page.locator('script').count()).toBe(0);
     expect(await page.locator('h2').nth(1).textContent()).toContain('<script>');
     await page.screenshot({ path: join(REPORTS, 'report-test.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows the aging segment: the leaking VM series, the prediction with its evidence, and the fall after', async () => {
+    const originMs = Date.UTC(2026, 10, 25, 3);
+    const series = Array.from({ length: 20 }, (_, i) => ({
+      t: originMs + i * 1500,
+      rssBytes: (i < 15 ? 200 + 3 * i : 110 + i) * 2 ** 20,
+    }));
+    // The reason exactly as predict-fleet.ts writes it.
+    const reason =
+      "predicted exhaustion of qemuRss:vm1 at 2026-11-25T03:09:41.000Z (horizon 0.01042 d): Mann-Kendall S 105, Z 5.2, p 9.96e-8 (Hamed-Rao n/n* 1.3); Sen's slope 2.6e+11/day, 95% bound 2.9e+11/day; level 2.4e+8, limit 1.07e+9; 15 points";
+    const aging: AgingRun = {
+      hostId: 'host-c',
+      vm: 'vm1',
+      settings: 'settings at demo speed',
+      series,
+      firedAtMs: (series[14] as { t: number }).t,
+      executionName: 'predictive-host-c-0123456789abcdef',
+      status: 'SUCCEEDED',
+      reason,
+      evidence: parseEvidence(reason),
+      rssAtFireBytes: 242 * 2 ** 20,
+      rssAfterBytes: 129 * 2 ** 20,
+      fellBack: true,
+    };
+    expect(aging.evidence).toEqual({
+      series: 'qemuRss:vm1',
+      s: 105,
+      z: 5.2,
+      p: 9.96e-8,
+      slopePerDay: 2.6e11,
+      projectedExhaustionAt: '2026-11-25T03:09:41.000Z',
+    });
+    const run: DemoRun = {
+      startedAt: new Date(originMs).toISOString(),
+      originMs,
+      hosts: [hostRun('host-c', originMs, HAPPY, { trigger: 'predictive' })],
+      aging,
+    };
+    await mkdir(REPORTS, { recursive: true });
+    const file = join(REPORTS, 'report-aging-test.html');
+    await writeFile(file, renderReport(run));
+    const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
+    await page.goto(`file://${file}`);
+    const section = page.locator('section.aging[data-host="host-c"]');
+    expect(await section.getAttribute('data-fell-back')).toBe('true');
+    expect(await section.locator('svg.rss-chart circle.rss').count()).toBe(series.length);
+    expect(await section.locator('svg.rss-chart line.fired').count()).toBe(1);
+    const evidence = Object.fromEntries(
+      await section
+        .locator('table.evidence tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.querySelector('th')?.textContent, r.querySelector('td')?.textContent]),
+        ),
+    );
+    expect(evidence).toMatchObject({
+      series: 'qemuRss:vm1',
+      'Mann-Kendall S': '105',
+      p: '9.96e-8',
+      'RSS when predicted (MiB)': '242.0',
+      'RSS after (MiB)': '129.0',
+    });
+    expect(await section.locator('h3 .good').textContent()).toBe('fell back');
+    expect(await page.locator('section.host h2 small').textContent()).toContain('predictive');
+    await page.screenshot({ path: join(REPORTS, 'report-aging-test.png'), fullPage: true });
     await page.close();
   });
 });

@@ -41,6 +41,8 @@ export class CloudWatchAgingMetrics implements AgingMetrics {
   constructor(
     private readonly cloudWatch: CloudWatchClient,
     private readonly namespace: string = AGING_NAMESPACE,
+    /** 1 publishes high-resolution metrics, readable at periods under a minute; 60 is CloudWatch's default. */
+    private readonly storageResolutionSeconds: 1 | 60 = 60,
   ) {}
 
   async publish(measurements: readonly MeasurementToPublish[]): Promise<PublishOutcome[]> {
@@ -49,7 +51,10 @@ export class CloudWatchAgingMetrics implements AgingMetrics {
     for (const batch of batchMetricData(data)) {
       try {
         await this.cloudWatch.send(
-          new PutMetricDataCommand({ Namespace: this.namespace, MetricData: batch.map(toSdkDatum) }),
+          new PutMetricDataCommand({
+            Namespace: this.namespace,
+            MetricData: batch.map((d) => toSdkDatum(d, this.storageResolutionSeconds)),
+          }),
         );
       } catch (error) {
         const mapped = toAgingMetricsError(error, 'PutMetricData');
@@ -240,13 +245,14 @@ function collectPoints(
   points.set(result.Id ?? '', into);
 }
 
-function toSdkDatum(datum: MetricDatum): SdkMetricDatum {
+function toSdkDatum(datum: MetricDatum, storageResolutionSeconds: 1 | 60): SdkMetricDatum {
   return {
     MetricName: datum.metricName,
     Dimensions: datum.dimensions.map(({ name, value }) => ({ Name: name, Value: value })),
     Timestamp: datum.timestamp,
     Value: datum.value,
     Unit: datum.unit,
+    ...(storageResolutionSeconds === 1 ? { StorageResolution: 1 } : {}),
   };
 }
 

@@ -187,6 +187,18 @@ describe('Use case: predict the fleet', () => {
     expect(executions.started.size).toBe(2);
   });
 
+  it('judges only the resources it is given: a MemAvailable leak starts nothing when only QEMU RSS is judged', async () => {
+    const executions = new NamedExecutions();
+    const result = await predictFleet(depsAt(END + HOUR, executions), {
+      ...settings,
+      resources: ['qemuRss'],
+    });
+    // Had it judged MemAvailable, leaky-1 would be started, or a duplicate of the first test's start.
+    expect(result.started).toEqual([]);
+    expect(result.duplicates).toEqual([]);
+    expect(result.evaluated).toBe(4);
+  });
+
   it('a failing start of one host does not stop the others', async () => {
     const executions = new NamedExecutions();
     const failing: ExecutionStarter = {

@@ -468,6 +468,44 @@ describe('Construct: RejuvenationCoordinator', () => {
     ).toThrow(/fewer periods than minPoints/);
   });
 
+  it('reads periods under a minute only from a collector that publishes high-resolution metrics', () => {
+    const prediction = {
+      period: Duration.seconds(1),
+      window: Duration.seconds(70),
+      minPoints: 10,
+      processWarmup: Duration.seconds(10),
+      resources: ['qemuRss'] as const,
+    };
+    expect(
+      () =>
+        new RejuvenationCoordinator(new Stack(new App()), 'Bad', {
+          prediction,
+        }),
+    ).toThrow(/prediction.period under a minute \(1 s\) needs agingCollection.highResolution/);
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+    new RejuvenationCoordinator(stack, 'Fast', { agingCollection: { highResolution: true }, prediction });
+    const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
+    const env = (name: string) =>
+      functions.find((f) => String(f.Properties.Description).includes(name))?.Properties.Environment
+        .Variables as Record<string, unknown>;
+    expect(JSON.stringify(env('AgingCollector')['REJUV_AGING_COLLECTION'])).toContain(
+      '\\"storageResolutionSeconds\\":1',
+    );
+    expect(JSON.parse(env('AgingPredictor')['REJUV_PREDICTION'] as string)).toMatchObject({
+      periodSeconds: 1,
+      resources: ['qemuRss'],
+      // The span a window's points must cover scales with the window (5 of 7 days by default): a span as
+      // long as the window itself is never reached by points that lie inside it.
+      config: { windowMs: 70_000, minPoints: 10, processWarmupMs: 10_000, minSpanMs: 50_000 },
+    });
+    const standard = JSON.stringify(
+      Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+        String(f.Properties.Description).includes('AgingCollector'),
+      )?.Properties.Environment.Variables.REJUV_AGING_COLLECTION,
+    );
+    expect(standard).toContain('\\"storageResolutionSeconds\\":60');
+  });
+
   it('encrypts the notification topic and refuses plain HTTP publishers', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
