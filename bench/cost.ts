@@ -184,6 +184,14 @@ async function main(): Promise<void> {
   const loopUsd = 3 * PRICES.stepFunctionsPerTransition + PRICES.lambdaPerRequest;
   const lambdaSecondUsd = (LAMBDA_MEMORY_MIB / 1024) * PRICES.lambdaArmPerGbSecond;
   console.log('');
+  // This host has no load balancer, so its drain ends at once; behind one, DrainCheck loops until the
+  // target group's deregistration ends (earlier when no request is in flight): computed, not measured.
+  const states = synthesizedWorkflow().definition['States'] as Record<string, { Seconds?: number }>;
+  const pollSeconds = states['DrainWait']?.Seconds ?? 10;
+  const drainLoops = Math.ceil(300 / pollSeconds);
+  console.log(
+    `  not measured: behind a load balancer, each ${pollSeconds} s of draining adds a DrainWait/DrainCheck/DrainComplete loop; the default 300 s deregistration delay run out: ${drainLoops} loops, ${3 * drainLoops} transitions, $${(drainLoops * loopUsd).toFixed(6)} per host`,
+  );
   console.log(
     `  break-even: one poll loop (3 transitions + 1 request) costs $${loopUsd.toFixed(7)}, as much as ${(loopUsd / lambdaSecondUsd).toFixed(1)} s of a ${LAMBDA_MEMORY_MIB} MiB Lambda waiting`,
   );
