@@ -47,12 +47,16 @@ function requestUnits(byOperation: Readonly<Record<string, number>>, itemsWritte
   return { writeUnits, readUnits };
 }
 
-async function main(): Promise<void> {
-  const env = await startLocalEnvironment({ waitMs: 100 });
+/** One host's run, with every Wait shortened to `waits` ms or kept at its synthesized duration. */
+async function measure(waits: number | 'synthesized'): Promise<void> {
+  const env = await startLocalEnvironment({ waitMs: waits });
   try {
-    const states = synthesizedWorkflow().definition['States'] as Record<string, { Type: string }>;
+    const states = synthesizedWorkflow().definition['States'] as Record<
+      string,
+      { Type: string; Seconds?: number }
+    >;
     const host = await addFleetHost(env, {
-      hostId: 'cost-a',
+      hostId: `cost-${waits === 'synthesized' ? 'deployed' : 'short'}`,
       pool: 'web',
       vms: [{ name: 'vm1' }, { name: 'vm2' }],
     });
@@ -117,7 +121,12 @@ async function main(): Promise<void> {
       usd: Object.fromEntries(Object.entries(usd).map(([k, v]) => [k, Number(v.toFixed(7))])),
       costPerHostUsd: Number(costPerHostUsd.toFixed(6)),
     };
-    console.log('one host, two VMs, alarm-triggered, local run');
+    const pollSeconds = states['WarmRebootWait']?.Seconds;
+    console.log(
+      waits === 'synthesized'
+        ? `one host, two VMs, alarm-triggered, local run, Wait states as synthesized (${pollSeconds} s): the estimate for a deployment`
+        : `one host, two VMs, alarm-triggered, local run, Wait states shortened to ${waits} ms (overstates the poll loops)`,
+    );
     console.log(
       `  state transitions       ${result.stateTransitions} (of which poll checks: ${result.pollLoops})`,
     );
@@ -153,11 +162,39 @@ async function main(): Promise<void> {
       `  DynamoDB on-demand           ${usd.dynamoDb.toFixed(6)}  ($0.625 per 1M WRU, $0.125 per 1M RRU)`,
     );
     console.log(`  per host                     ${costPerHostUsd.toFixed(6)}`);
-    console.log(JSON.stringify(result));
+    console.log(JSON.stringify({ waits, ...result }));
   } finally {
     await env.stop();
     await teardownOpenLabHosts();
   }
+}
+
+/**
+ * Both runs, the deployment's estimate last: `npm run bench:cost -- synthesized` (or `short`) runs one.
+ * The shortened run is the one the e2e tests make; the synthesized one waits the deployed poll interval.
+ */
+async function main(): Promise<void> {
+  const which = process.argv[2] ?? 'both';
+  if (!['both', 'short', 'synthesized'].includes(which))
+    throw new Error(`unknown run "${which}": expected both, short or synthesized`);
+  if (which !== 'synthesized') await measure(100);
+  if (which === 'both') console.log('');
+  if (which !== 'short') await measure('synthesized');
+  // A poll loop (Wait, Poll, Done) against a poll Lambda that waits inside instead: what would break even.
+  const loopUsd = 3 * PRICES.stepFunctionsPerTransition + PRICES.lambdaPerRequest;
+  const lambdaSecondUsd = (LAMBDA_MEMORY_MIB / 1024) * PRICES.lambdaArmPerGbSecond;
+  console.log('');
+  // This host has no load balancer, so its drain ends at once; behind one, DrainCheck loops until the
+  // target group's deregistration ends (earlier when no request is in flight): computed, not measured.
+  const states = synthesizedWorkflow().definition['States'] as Record<string, { Seconds?: number }>;
+  const pollSeconds = states['DrainWait']?.Seconds ?? 10;
+  const drainLoops = Math.ceil(300 / pollSeconds);
+  console.log(
+    `  not measured: behind a load balancer, each ${pollSeconds} s of draining adds a DrainWait/DrainCheck/DrainComplete loop; the default 300 s deregistration delay run out: ${drainLoops} loops, ${3 * drainLoops} transitions, $${(drainLoops * loopUsd).toFixed(6)} per host`,
+  );
+  console.log(
+    `  break-even: one poll loop (3 transitions + 1 request) costs $${loopUsd.toFixed(7)}, as much as ${(loopUsd / lambdaSecondUsd).toFixed(1)} s of a ${LAMBDA_MEMORY_MIB} MiB Lambda waiting`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,9 +1,9 @@
 /**
  * The rejuvenation workflow for one host, built with the aws-stepfunctions constructs in JSONPath (the
  * local interpreter ignores JSONata). State data: `request` (the execution input), `ctx` (the context
- * each step returns), `cmd` (the host command in flight), `preflight` (what Preflight found that Verify
- * must know: the guests already silent), `wait`, `drain`, `error` (the caught failure), `result` (what
- * Release reports).
+ * each step returns), `cmd` (the host command in flight), `preflight` (Preflight's command, in its own
+ * slot so the later commands leave what it found, `preflight.preflight`, for WarmReboot and Verify: the
+ * guests already silent), `wait`, `drain`, `error` (the caught failure), `result` (what Release reports).
  *
  * Happy path: Admit ▶ Preflight ▶ Drain ▶ WarmReboot ▶ AwaitHost ▶ Verify ▶ Undrain ▶ Release.
  * Every failure after Admit is caught into Compensate, which plans from the host's real state:
@@ -108,7 +108,9 @@ export function buildRejuvenationWorkflow(
   /**
    * Send ▶ Wait ▶ Poll ▶ done? — the poll step throws on failure, timeout, refusal or a host that does
    * not come back. `findings` go to both steps (what Preflight found: Verify's parameters, the guests a
-   * host that does not come back leaves behind).
+   * host that does not come back leaves behind). The command lives at `slot`. `next` is where a done
+   * command goes, or, to route on more than done (each Choice state is a billed transition), the
+   * `when` rules checked before it, each given the condition that the command is done.
    */
   const hostCommand = (
     prefix: string,
@@ -116,18 +118,21 @@ export function buildRejuvenationWorkflow(
     next: IChainable,
     onError: (t: LambdaInvoke) => void,
     findings: Record<string, unknown> = {},
+    slot = '$.cmd',
+    routes: readonly { readonly when: Condition; readonly next: IChainable }[] = [],
   ) => {
-    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document, ...findings }), '$.cmd');
+    const send = step(`${prefix}Send`, 'HostCommandStart', withCtx({ document, ...findings }), slot);
     const wait = pause(`${prefix}Wait`);
     const poll = step(
       `${prefix}Poll`,
       'HostCommandPoll',
-      withCtx({ 'command.$': '$.cmd.command', ...findings }),
-      '$.cmd',
+      withCtx({ 'command.$': `${slot}.command`, ...findings }),
+      slot,
     );
-    const done = new Choice(scope, `${prefix}Done`)
-      .when(Condition.booleanEquals('$.cmd.done', true), next)
-      .otherwise(wait);
+    const isDone = Condition.booleanEquals(`${slot}.done`, true);
+    const done = new Choice(scope, `${prefix}Done`);
+    for (const route of routes) done.when(Condition.and(isDone, route.when), route.next);
+    done.when(isDone, next).otherwise(wait);
     onError(send);
     onError(poll);
     send.next(wait);
@@ -226,7 +231,7 @@ export function buildRejuvenationWorkflow(
   const toInService = guarded(advance('BackInService', 'IN_SERVICE', 'Undrain'), releaseAfterSuccess);
   const undrain = guarded(step('Undrain', 'Undrain', withCtx(), '$.ctx'), toInService);
   const toUndraining = guarded(advance('Undraining', 'UNDRAINING', 'Verify'), undrain);
-  const preflightFindings = { 'preflight.$': '$.preflight' };
+  const preflightFindings = { 'preflight.$': '$.preflight.preflight' };
   const verify = hostCommand('Verify', 'Verify', toUndraining, compensateOnError, preflightFindings);
   const toVerifying = guarded(advance('Verifying', 'VERIFYING', 'AwaitHost'), verify);
 
@@ -267,16 +272,11 @@ export function buildRejuvenationWorkflow(
   const toDraining = guarded(advance('Draining', 'DRAINING', 'Drain'), drainStart);
 
   const dryRunReport = guarded(step('DryRunReport', 'DryRunReport', withCtx(), '$.ctx'), releaseAfterSuccess);
-  const afterPreflight = new Choice(scope, 'DryRun')
-    .when(Condition.booleanEquals('$.ctx.request.dryRun', true), dryRunReport)
-    .otherwise(toDraining);
-  // $.cmd is overwritten by the next host command; Verify needs to know which guests were silent before.
-  const keepPreflightFindings = new Pass(scope, 'KeepPreflightFindings', {
-    inputPath: '$.cmd.preflight',
-    resultPath: '$.preflight',
-  });
-  keepPreflightFindings.next(afterPreflight);
-  const preflight = hostCommand('Preflight', 'Preflight', keepPreflightFindings, compensateOnError);
+  // In its own slot, where the next host commands do not overwrite it: Verify needs to know which guests
+  // were silent before. Its Done choice also routes a dry run, so no Pass or Choice of their own is billed.
+  const preflight = hostCommand('Preflight', 'Preflight', toDraining, compensateOnError, {}, '$.preflight', [
+    { when: Condition.booleanEquals('$.ctx.request.dryRun', true), next: dryRunReport },
+  ]);
 
   const refuse = step(
     'RecordRefusal',

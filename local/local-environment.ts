@@ -67,8 +67,11 @@ import { templatePatternRules } from './template-event-rules.js';
 export interface LocalEnvironmentOptions {
   /** Props of the coordinator, as a deployment would set them. */
   readonly coordinator?: RejuvenationCoordinatorProps;
-  /** Pause of every Wait state; the deployed poll interval is for real hosts. */
-  readonly waitMs?: number;
+  /**
+   * Pause of every Wait state; the deployed poll interval is for real hosts. `'synthesized'` keeps each
+   * Wait at its synthesized duration (what a deployment waits: a cost measurement's loop counts). @default 200
+   */
+  readonly waitMs?: number | 'synthesized';
   /** Pause before every retry. */
   readonly retryIntervalMs?: number;
   /** Pause before Admit asks again for a pool slot; with its attempts, how long a host waits for one. */
@@ -375,7 +378,7 @@ export async function startLocalEnvironment(
               },
             ],
           }),
-      waitMs: options.waitMs ?? 200,
+      waitMs: options.waitMs === 'synthesized' ? undefined : (options.waitMs ?? 200),
       retryIntervalMs: options.retryIntervalMs ?? 50,
       retryIntervalMsByState: { Admit: options.poolSlotRetryMs ?? 500 },
       authorizer: iam,

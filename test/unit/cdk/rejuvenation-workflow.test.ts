@@ -94,17 +94,32 @@ describe('Workflow: the synthesized state machine', () => {
     }
   });
 
-  it('keeps what Preflight found for Verify: Preflight ▶ KeepPreflightFindings ▶ DryRun; Verify is sent it', () => {
-    const choice = states['PreflightDone'] as State & { Choices: { Next: string }[] };
-    expect(choice.Choices.map((c) => c.Next)).toEqual(['KeepPreflightFindings']);
-    expect(states['KeepPreflightFindings']).toMatchObject({
-      Type: 'Pass',
-      InputPath: '$.cmd.preflight',
-      ResultPath: '$.preflight',
-      Next: 'DryRun',
-    });
-    expect(states['VerifySend']).toMatchObject({
-      Parameters: { 'ctx.$': '$.ctx', document: 'Verify', 'preflight.$': '$.preflight' },
+  it('keeps Preflight in its own slot, so WarmReboot and Verify are sent what it found', () => {
+    for (const name of ['PreflightSend', 'PreflightPoll'])
+      expect(states[name], name).toMatchObject({ ResultPath: '$.preflight' });
+    expect(states['PreflightPoll']).toMatchObject({ Parameters: { 'command.$': '$.preflight.command' } });
+    for (const name of ['WarmRebootSend', 'WarmRebootPoll', 'VerifySend', 'VerifyPoll']) {
+      expect(states[name], name).toMatchObject({
+        ResultPath: '$.cmd',
+        Parameters: { 'preflight.$': '$.preflight.preflight' },
+      });
+    }
+  });
+
+  it('routes a finished Preflight from its Done choice: a dry run to its report, else to Draining', () => {
+    expect(states['PreflightDone']).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.preflight.done', BooleanEquals: true },
+            { Variable: '$.ctx.request.dryRun', BooleanEquals: true },
+          ],
+          Next: 'DryRunReport',
+        },
+        { Variable: '$.preflight.done', BooleanEquals: true, Next: 'Draining' },
+      ],
+      Default: 'PreflightWait',
     });
   });
 
