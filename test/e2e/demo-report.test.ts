@@ -45,7 +45,6 @@ const HAPPY = [
   'PreflightWait',
   'PreflightPoll',
   'PreflightDone',
-  'DryRun',
   'Draining',
   'DrainStart',
   'DrainCheck',
