@@ -99,7 +99,12 @@ export function buildCampaignWorkflow(
     return task;
   };
 
-  const plan = step('CampaignPlan', 'CampaignPlan', { 'campaignId.$': '$.campaignId' }, '$.plan');
+  const plan = step(
+    'CampaignPlan',
+    'CampaignPlan',
+    { 'campaignId.$': '$.campaignId', replanSeconds: options.replanInterval.toSeconds() },
+    '$.plan',
+  );
 
   // Every pass goes through here: count it, and past the budget hand the campaign to a new execution.
   const countPass = new Pass(scope, 'CountPass', {
@@ -211,7 +216,9 @@ export function buildCampaignWorkflow(
   awaitApproval.next(countPass);
   expireApproval.next(countPass);
 
-  const wait = new Wait(scope, 'CampaignWait', { time: WaitTime.duration(options.replanInterval) });
+  // The plan says how long: the replan interval, or up to 5 minutes while every pending pool waits for a
+  // window (campaign-steps.ts), so an idle campaign does not pay for a pass every few seconds for days.
+  const wait = new Wait(scope, 'CampaignWait', { time: WaitTime.secondsPath('$.plan.waitSeconds') });
   const halted = new Fail(scope, 'CampaignHalted', {
     error: 'CampaignHalted',
     cause: 'More hosts failed than the campaign tolerates; `rejuv campaign status` names them',

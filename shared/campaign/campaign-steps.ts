@@ -48,7 +48,18 @@ export const CampaignIdSchema = z
     'campaign id: 1-40 chars of A-Z a-z 0-9 _ -, starting alphanumeric',
   );
 
-const PlanInputSchema = z.strictObject({ campaignId: CampaignIdSchema });
+const PlanInputSchema = z.strictObject({
+  campaignId: CampaignIdSchema,
+  /** The machine's own pause between passes (its `replanInterval`): the shortest wait a plan asks for. */
+  replanSeconds: z.number().int().min(1).max(3600).optional(),
+});
+
+/**
+ * The longest a waiting campaign sleeps before planning again, however far its next window is: an
+ * operator's pause, resume or cancel, or a blocker raised meanwhile, is seen within this long.
+ */
+export const MAX_IDLE_WAIT_SECONDS = 300;
+const DEFAULT_REPLAN_SECONDS = 10;
 
 export interface HostToStart {
   readonly hostId: string;
@@ -65,6 +76,12 @@ export interface CampaignPassPlan {
   readonly status: CampaignStatus;
   readonly statusReason?: string | undefined;
   readonly hosts: readonly HostToStart[];
+  /**
+   * How long the machine waits before the next pass when the action is `wait`: the replan interval, or
+   * longer (up to MAX_IDLE_WAIT_SECONDS) when every pending host waits for a window or a blackout's end,
+   * so a campaign idling for days costs a pass every few minutes rather than every few seconds.
+   */
+  readonly waitSeconds: number;
 }
 
 /** The execution a campaign starts for a host: the same name on every retry of the plan. */
@@ -74,24 +91,29 @@ export function campaignExecutionName(campaignId: string, hostId: string): strin
 }
 
 export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): Promise<CampaignPassPlan> {
-  const { campaignId } = parseWith(PlanInputSchema, 'campaign plan input', input);
+  const { campaignId, replanSeconds = DEFAULT_REPLAN_SECONDS } = parseWith(
+    PlanInputSchema,
+    'campaign plan input',
+    input,
+  );
+  const waitSeconds = replanSeconds;
   const record = await deps.campaigns.get(campaignId);
   const { campaign } = record;
   // Approval first: a pool that requires it starts no host before someone approved, whatever the limits.
   const approval = approvalOf(campaign);
   if (approval.required && approval.state !== 'approved') {
     if (approval.state === 'pending' && (campaign.status === 'running' || campaign.status === 'paused'))
-      return { action: 'await-approval', status: campaign.status, hosts: [] };
+      return { action: 'await-approval', status: campaign.status, hosts: [], waitSeconds };
     if (campaign.status === 'running' || campaign.status === 'paused')
       // A rejection moves the status with it; a record that says otherwise starts nothing either.
-      return { action: 'end', status: 'rejected', statusReason: approval.reason, hosts: [] };
+      return { action: 'end', status: 'rejected', statusReason: approval.reason, hosts: [], waitSeconds };
   }
   const plan = await planUnderPolicy(deps, record);
   const statusReason = plan.status === 'running' ? waitingReason(plan) : plan.statusReason;
   if (plan.status !== campaign.status || statusReason !== campaign.statusReason) {
     // Lost to an operator's move (pause, cancel): plan again from what they wrote.
     const moved = await deps.campaigns.setStatus(campaignId, campaign.status, plan.status, statusReason);
-    if (!moved) return { action: 'wait', status: campaign.status, hosts: [] };
+    if (!moved) return { action: 'wait', status: campaign.status, hosts: [], waitSeconds };
   }
   if (
     plan.status === 'completed' ||
@@ -99,7 +121,7 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
     plan.status === 'halted' ||
     plan.status === 'rejected'
   )
-    return { action: 'end', status: plan.status, statusReason: plan.statusReason, hosts: [] };
+    return { action: 'end', status: plan.status, statusReason: plan.statusReason, hosts: [], waitSeconds };
   const hosts: HostToStart[] = [];
   for (const { host } of plan.start.slice(0, MAX_HOSTS_PER_PASS)) {
     const started = await startHost(deps, record.startedBy, record.reason, record.level, campaignId, host);
@@ -110,7 +132,36 @@ export async function planCampaignPass(deps: CampaignStepDeps, input: unknown): 
     status: plan.status,
     statusReason,
     hosts,
+    waitSeconds:
+      hosts.length === 0 && plan.status === 'running'
+        ? idleWaitSeconds(plan, record.campaign.hosts, deps.clock.nowMs(), replanSeconds)
+        : replanSeconds,
   };
+}
+
+/** Time rules hold a pool until a known instant; anything else (a slot, an alarm) may clear any moment. */
+const TIME_RULES: ReadonlySet<string> = new Set(['window', 'blackout']);
+
+/**
+ * The wait before the next pass when nothing started: until the earliest instant a time rule lets a pool
+ * go, within [replanSeconds, MAX_IDLE_WAIT_SECONDS], if every pool with a pending host is held by such a
+ * rule; otherwise the replan interval (a slot may free up, an alarm may clear, an operator may resume).
+ */
+function idleWaitSeconds(
+  plan: CampaignPlan,
+  hosts: readonly CampaignHost[],
+  nowMs: number,
+  replanSeconds: number,
+): number {
+  const pendingPools = new Set(hosts.filter((h) => h.state === 'pending').map((h) => h.pool));
+  const heldUntil = new Map<string, number>();
+  for (const r of plan.refusals)
+    if (r.verdict === 'wait-until' && TIME_RULES.has(r.rule))
+      heldUntil.set(r.pool, Math.min(heldUntil.get(r.pool) ?? Infinity, r.untilMs));
+  if (pendingPools.size === 0 || [...pendingPools].some((p) => !heldUntil.has(p))) return replanSeconds;
+  const earliest = Math.min(...heldUntil.values());
+  const seconds = Math.ceil((earliest - nowMs) / 1000);
+  return Math.max(replanSeconds, Math.min(MAX_IDLE_WAIT_SECONDS, seconds));
 }
 
 /** How many times one pass may replan after learning hosts' cooldowns or skipping hosts in one. */

@@ -7,11 +7,14 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../../shared/campaign/campaign.js';
 import {
   campaignExecutionName,
+  MAX_IDLE_WAIT_SECONDS,
   planCampaignPass,
   recordCampaignHost,
   type CampaignStepDeps,
 } from '../../../shared/campaign/campaign-steps.js';
 import { systemClock } from '../../../shared/domain/clock.js';
+import { parsePolicyConfig } from '../../../shared/policy/policy-config.js';
+import { WEEKDAYS } from '../../../shared/policy/zoned-time.js';
 import type { Store } from '../../../shared/adapters/dynamodb/dynamodb-store.js';
 import { requestDigest } from '../../../shared/workflow/rejuvenation-request.js';
 import { freshTables } from '../../support/dynamodb.js';
@@ -126,6 +129,37 @@ describe('Campaign steps: plan and record', () => {
     });
     const record = await store.campaigns.get('c4');
     expect(record.campaign.hosts.map((h) => h.state)).toEqual(['done', 'pending', 'done']);
+  });
+
+  it('waits longer while every pending pool waits for a window, and only the replan interval otherwise', async () => {
+    // Every pool's only window opens in two days: nothing starts, and the plan sleeps the longest it may.
+    const inTwoDays = WEEKDAYS[new Date(Date.now() + 2 * 24 * 3600 * 1000).getUTCDay()];
+    if (inTwoDays === undefined) throw new Error('no weekday');
+    const window = { days: [inTwoDays], start: '00:00', end: '24:00', timeZone: 'UTC' };
+    const inAlarm: string[] = [];
+    const gated = (pools: Record<string, unknown>): CampaignStepDeps => ({
+      ...deps,
+      policy: {
+        gate: { config: parsePolicyConfig({ pools }), alarms: { namesInAlarm: async () => inAlarm } },
+        hosts: store.hosts,
+      },
+    });
+    await create('idle');
+    const closed = gated({ web: { windows: [window] }, db: { windows: [window] } });
+    const idle = await planCampaignPass(closed, { campaignId: 'idle', replanSeconds: 10 });
+    expect(idle).toMatchObject({ action: 'wait', hosts: [], waitSeconds: MAX_IDLE_WAIT_SECONDS });
+
+    // One pool held by an alarm, which may clear any moment: the replan interval.
+    inAlarm.push('db-errors');
+    const blocked = gated({ web: { windows: [window] }, db: { blockerAlarmPatterns: ['db-*'] } });
+    expect(await planCampaignPass(blocked, { campaignId: 'idle', replanSeconds: 10 })).toMatchObject({
+      action: 'wait',
+      waitSeconds: 10,
+    });
+    // No input of the sort is refused, not clamped.
+    await expect(planCampaignPass(closed, { campaignId: 'idle', replanSeconds: 0 })).rejects.toThrow(
+      /replanSeconds/,
+    );
   });
 
   it('refuses a second campaign with the same id, leaving the first as it was', async () => {

@@ -53,6 +53,14 @@ describe('Campaign workflow: the synthesized campaign state machine', () => {
     ]);
     expect(next?.Default).toBe('CampaignWait');
     expect(states['CampaignWait']?.Next).toBe('CountPass');
+    // The plan says how long to wait (the replan interval, or longer while every pool waits for a window).
+    expect((states['CampaignWait'] as State & { SecondsPath?: string }).SecondsPath).toBe(
+      '$.plan.waitSeconds',
+    );
+    expect(states['CampaignPlan']?.Parameters).toEqual({
+      'campaignId.$': '$.campaignId',
+      replanSeconds: 10,
+    });
     expect(states['RunHosts']?.Next).toBe('CountPass');
     expect(states['CampaignOutcome']?.Choices?.[0]).toMatchObject({
       StringEquals: 'halted',
