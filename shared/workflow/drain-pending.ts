@@ -98,6 +98,12 @@ function dropReason(
   if (host === undefined) return `host ${entry.hostId} was deregistered while its request waited`;
   if (host.state === 'QUARANTINED')
     return `host ${entry.hostId} is quarantined (${host.quarantineReason ?? 'no reason recorded'}): a person releases it and decides`;
+  // Rejuvenated since the newest request was received (an operator's start, a campaign, a later alarm that
+  // found room): the aging those requests reported is gone, and running again would only add a pause.
+  const rejuvenatedMs = host.lastRejuvenatedAt === undefined ? undefined : Date.parse(host.lastRejuvenatedAt);
+  const newestMs = Math.max(entry.sinceMs, ...entry.requests.map((r) => r.receivedAtMs));
+  if (entry.runName === undefined && rejuvenatedMs !== undefined && rejuvenatedMs > newestMs)
+    return `host ${entry.hostId} was rejuvenated at ${host.lastRejuvenatedAt} after its latest queued request (${new Date(newestMs).toISOString()}): nothing left to run`;
   if (nowMs - entry.sinceMs > maxAgeMs)
     return `waited ${Math.round((nowMs - entry.sinceMs) / 60_000)} min, longer than the ${Math.round(maxAgeMs / 60_000)} min a queued request may wait (${entry.waitingReason})`;
   return undefined;

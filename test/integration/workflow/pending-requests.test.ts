@@ -4,6 +4,7 @@
  * drainer runs it once its pool has room, exactly once however often it passes, or drops it with a
  * reason when it can never run.
  */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../../shared/adapters/dynamodb/dynamodb-store.js';
 import { queuedRunName } from '../../../shared/campaign/pending-entry.js';
@@ -17,6 +18,7 @@ import type { RejuvenationRequest } from '../../../shared/workflow/rejuvenation-
 import { claimAsTrigger } from '../../support/claims.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
+import type { TestTables } from '../../support/dynamodb.js';
 import { RecordingNotifier, workflowDeps } from '../../support/workflow-deps.js';
 
 /** Step Functions' start as far as names go: one execution per name, a second start starts nothing. */
@@ -43,13 +45,15 @@ const poolFull = (pool: string) => ({
 });
 
 let store: Store;
+let tables: TestTables;
 // Near real time: settled entries carry a TTL DynamoDB Local honours against the real clock.
 let clock: ManualClock;
 let starter: RecordingStarter;
 let drainDeps: DrainPendingDeps;
 
 beforeEach(async () => {
-  store = (await freshTables()).store();
+  tables = await freshTables();
+  store = tables.store();
   clock = new ManualClock(Date.now());
   starter = new RecordingStarter();
   drainDeps = {
@@ -199,5 +203,34 @@ describe('Pending requests: queued by Refuse, run by the drainer', () => {
     for await (const r of store.audit.read(hostChainId('q-gone')))
       if (r.outcome === 'dropped') drops.push(r.reason);
     expect(drops).toEqual(['host q-gone was deregistered while its request waited']);
+  });
+
+  it('drops a request whose host was rejuvenated after it, by whatever started that run', async () => {
+    await registerHost(store, 'q-done');
+    await refused('alarm-q-done-a', alarmRequest('q-done', 1));
+    clock.advance(60_000);
+    // An operator's run, say, ended after the alarm was queued: Release recorded it on the host item.
+    await tables.documents.send(
+      new UpdateCommand({
+        TableName: tables.tables.hosts,
+        Key: { hostId: 'q-done' },
+        UpdateExpression: 'SET lastRejuvenatedAt = :at',
+        ExpressionAttributeValues: { ':at': new Date(clock.nowMs()).toISOString() },
+      }),
+    );
+    const result = await drainPending(drainDeps);
+    expect(starter.executions.size).toBe(0);
+    expect(result.dropped).toEqual([
+      {
+        hostId: 'q-done',
+        reason: expect.stringMatching(/^host q-done was rejuvenated at .* nothing left to run$/),
+      },
+    ]);
+    // A request received after that run is not dropped for it.
+    clock.advance(60_000);
+    await refused('alarm-q-done-b', alarmRequest('q-done', 2));
+    const again = await drainPending(drainDeps);
+    expect(again.dropped).toEqual([]);
+    expect(starter.executions.size).toBe(1);
   });
 });
