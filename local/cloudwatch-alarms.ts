@@ -20,6 +20,7 @@
  * tags. The evaluation is exact on the datapoints, not on CloudWatch's look-back for late data.
  */
 import { randomUUID } from 'node:crypto';
+import { offsetPage } from './json-protocol/offset-page.js';
 import { AwsServiceError } from './json-protocol/aws-json-server.js';
 import { periodValues, STATS, type Datapoint, type Stat } from './cloudwatch-statistics.js';
 import {
@@ -526,22 +527,11 @@ export function localAlarms(options: LocalAlarmsOptions): RunningLocalAlarms {
           .filter((a) => stateValue === undefined || a.state.value === stateValue)
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       : [];
-    const offset =
-      body['NextToken'] === undefined
-        ? 0
-        : Number(Buffer.from(String(body['NextToken']), 'base64url').toString());
-    if (!Number.isInteger(offset) || offset < 0 || offset > matching.length)
-      throw new AwsServiceError('InvalidNextToken', 'The service found NextToken invalid.', {
-        code: 'InvalidNextToken',
-        status: 400,
-      });
-    const page = matching.slice(offset, offset + maxRecords);
+    const { page, nextToken } = offsetPage(matching, body['NextToken'], maxRecords);
     return {
       MetricAlarms: page.map(describe),
       CompositeAlarms: [],
-      ...(offset + maxRecords < matching.length
-        ? { NextToken: Buffer.from(String(offset + maxRecords)).toString('base64url') }
-        : {}),
+      ...(nextToken === undefined ? {} : { NextToken: nextToken }),
     };
   };
 

@@ -17,6 +17,7 @@
  * kept), dashboards, entity metric data.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { offsetPage } from './json-protocol/offset-page.js';
 import { AwsServiceError, startAwsJsonServer, type JsonOperation } from './json-protocol/aws-json-server.js';
 import type { Authorizer, SigningIdentity } from './iam/local-iam.js';
 import { cloudWatchRequests } from './iam/service-requests.js';
@@ -320,25 +321,14 @@ export async function startLocalCloudWatchEndpoint(
             ),
         ),
       );
-    const offset =
-      body['NextToken'] === undefined
-        ? 0
-        : Number(Buffer.from(String(body['NextToken']), 'base64url').toString());
-    if (!Number.isInteger(offset) || offset < 0 || offset > matching.length)
-      throw new AwsServiceError('InvalidNextToken', 'The service found NextToken invalid.', {
-        code: 'InvalidNextToken',
-        status: 400,
-      });
-    const page = matching.slice(offset, offset + LIST_PAGE);
+    const { page, nextToken } = offsetPage(matching, body['NextToken'], LIST_PAGE);
     return {
       Metrics: page.map((m) => ({
         Namespace: m.namespace,
         MetricName: m.metricName,
         Dimensions: m.dimensions,
       })),
-      ...(offset + LIST_PAGE < matching.length
-        ? { NextToken: Buffer.from(String(offset + LIST_PAGE)).toString('base64url') }
-        : {}),
+      ...(nextToken === undefined ? {} : { NextToken: nextToken }),
     };
   };
 

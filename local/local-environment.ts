@@ -62,7 +62,7 @@ import { roleLogicalIdOf, rolePolicies, templateFunctions } from './template-rol
 import { localResourceNames, resolveTemplateValue, type LocalResourceName } from './template-values.js';
 import type { PolicyDocument } from './iam/local-iam.js';
 import type { AlarmStateChangeEvent } from './cloudwatch-alarms.js';
-import { templatePatternRules } from './template-event-rules.js';
+import { permittedTarget, templatePatternRules } from './template-event-rules.js';
 
 export interface LocalEnvironmentOptions {
   /** Props of the coordinator, as a deployment would set them. */
@@ -628,20 +628,7 @@ function executionEndedRules(template: Template): { statuses: Set<string>; targe
     const pattern = resource.Properties?.['EventPattern'] as
       { source?: string[]; detail?: { status?: string[] } } | undefined;
     if (resource.Type !== 'AWS::Events::Rule' || pattern?.source?.includes('aws.states') !== true) continue;
-    const targets = (resource.Properties?.['Targets'] ?? []) as { Arn?: unknown }[];
-    const functionId = (targets[0]?.Arn as { 'Fn::GetAtt'?: unknown[] } | undefined)?.['Fn::GetAtt']?.[0];
-    const target = typeof functionId === 'string' ? template.Resources[functionId] : undefined;
-    const targetConstructId = target === undefined ? undefined : constructIdOf(target);
-    if (targetConstructId === undefined) throw new Error(`rule ${ruleId} targets no function of the stack`);
-    const permitted = Object.values(template.Resources).some(
-      (r) =>
-        r.Type === 'AWS::Lambda::Permission' &&
-        r.Properties?.['Principal'] === 'events.amazonaws.com' &&
-        JSON.stringify(r.Properties['FunctionName']).includes(`"${String(functionId)}"`) &&
-        JSON.stringify(r.Properties['SourceArn']).includes(`"${ruleId}"`),
-    );
-    if (!permitted)
-      throw new Error(`rule ${ruleId} may not invoke ${targetConstructId}: no Lambda permission for it`);
+    const targetConstructId = permittedTarget(template, ruleId, resource);
     rules.push({ statuses: new Set(pattern.detail?.status ?? []), targetConstructId });
   }
   if (rules.length === 0) throw new Error('the synthesized stack has no rule for ended executions');

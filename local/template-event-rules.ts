@@ -23,20 +23,7 @@ export function templatePatternRules(
     const raw = resource.Properties?.['EventPattern'];
     if (resource.Type !== 'AWS::Events::Rule' || raw === undefined) continue;
     const pattern = resolveTemplateValue(raw, names) as Readonly<Record<string, unknown>>;
-    const targets = (resource.Properties?.['Targets'] ?? []) as { Arn?: unknown }[];
-    const functionId = (targets[0]?.Arn as { 'Fn::GetAtt'?: unknown[] } | undefined)?.['Fn::GetAtt']?.[0];
-    const target = typeof functionId === 'string' ? template.Resources[functionId] : undefined;
-    const targetConstructId = target === undefined ? undefined : constructIdOf(target);
-    if (targetConstructId === undefined) throw new Error(`rule ${ruleId} targets no function of the stack`);
-    const permitted = Object.values(template.Resources).some(
-      (r) =>
-        r.Type === 'AWS::Lambda::Permission' &&
-        r.Properties?.['Principal'] === 'events.amazonaws.com' &&
-        JSON.stringify(r.Properties['FunctionName']).includes(`"${String(functionId)}"`) &&
-        JSON.stringify(r.Properties['SourceArn']).includes(`"${ruleId}"`),
-    );
-    if (!permitted)
-      throw new Error(`rule ${ruleId} may not invoke ${targetConstructId}: no Lambda permission for it`);
+    const targetConstructId = permittedTarget(template, ruleId, resource);
     rules.push({
       ruleId,
       targetConstructId,
@@ -44,4 +31,31 @@ export function templatePatternRules(
     });
   }
   return rules;
+}
+
+/**
+ * The construct id of the function a rule targets, once the template grants EventBridge the right to
+ * invoke it for that rule (an AWS::Lambda::Permission for events.amazonaws.com naming the rule): a rule
+ * whose target could not be invoked in AWS fails here, before any event is delivered.
+ */
+export function permittedTarget(
+  template: Template,
+  ruleId: string,
+  resource: { Properties?: Record<string, unknown> },
+): string {
+  const targets = (resource.Properties?.['Targets'] ?? []) as { Arn?: unknown }[];
+  const functionId = (targets[0]?.Arn as { 'Fn::GetAtt'?: unknown[] } | undefined)?.['Fn::GetAtt']?.[0];
+  const target = typeof functionId === 'string' ? template.Resources[functionId] : undefined;
+  const targetConstructId = target === undefined ? undefined : constructIdOf(target);
+  if (targetConstructId === undefined) throw new Error(`rule ${ruleId} targets no function of the stack`);
+  const permitted = Object.values(template.Resources).some(
+    (r) =>
+      r.Type === 'AWS::Lambda::Permission' &&
+      r.Properties?.['Principal'] === 'events.amazonaws.com' &&
+      JSON.stringify(r.Properties['FunctionName']).includes(`"${String(functionId)}"`) &&
+      JSON.stringify(r.Properties['SourceArn']).includes(`"${ruleId}"`),
+  );
+  if (!permitted)
+    throw new Error(`rule ${ruleId} may not invoke ${targetConstructId}: no Lambda permission for it`);
+  return targetConstructId;
 }
