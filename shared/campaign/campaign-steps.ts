@@ -187,7 +187,7 @@ async function planUnderPolicy(deps: CampaignStepDeps, record: CampaignRecord): 
     policy.gate,
     pending.map((h) => h.pool),
   );
-  const facts = { alarmsInAlarm, approved: approvedOf(record) };
+  const facts = { alarmsInAlarm, approved: approvalOf(record.campaign).state === 'approved' };
   const lastRejuvenated = new Map<string, number | undefined>();
   let campaign = record.campaign;
   for (let pass = 0; ; pass++) {
@@ -239,20 +239,6 @@ async function registryLastRejuvenation(
     if (error instanceof HostNotFoundError) return host.lastRejuvenatedAtMs;
     throw error;
   }
-}
-
-/**
- * Whether the campaign's approval is recorded. The approval step adds `approval` to the campaign record;
- * read structurally so that a record without it (no approval step) counts as not approved, which only
- * matters to pools whose policy requires one.
- */
-function approvedOf(record: CampaignRecord): boolean {
-  const approval: unknown = (record as { approval?: unknown }).approval;
-  return (
-    typeof approval === 'object' &&
-    approval !== null &&
-    (approval as { state?: unknown }).state === 'approved'
-  );
 }
 
 /** What a running campaign waits for, pool by pool, in words an operator reads; undefined when nothing. */

@@ -13,6 +13,8 @@ export async function campaignGenerations(
   timeoutMs = 120_000,
 ): Promise<Execution[]> {
   const generations: Execution[] = [];
+  // One deadline for them all: a campaign that continues for ever (planning, never progressing) fails.
+  const deadline = Date.now() + timeoutMs;
   for (let generation = 0; ; generation++) {
     const name = campaignGenerationName(campaignId, generation);
     const execution = env.stepFunctions.execution(name);
@@ -21,7 +23,10 @@ export async function campaignGenerations(
     await Promise.race([
       execution.done,
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${name} still ${execution.status}`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`${name} still ${execution.status} (generation ${generation})`)),
+          Math.max(0, deadline - Date.now()),
+        );
       }),
     ]).finally(() => clearTimeout(timer));
     generations.push(execution);
