@@ -20,6 +20,7 @@
  * tags. The evaluation is exact on the datapoints, not on CloudWatch's look-back for late data.
  */
 import { randomUUID } from 'node:crypto';
+import { invalid, isObject, missing, type Body } from './cloudwatch-errors.js';
 import { offsetPage } from './json-protocol/offset-page.js';
 import { AwsServiceError } from './json-protocol/aws-json-server.js';
 import { periodValues, STATS, type Datapoint, type Stat } from './cloudwatch-statistics.js';
@@ -45,19 +46,6 @@ const STATE_VALUES: readonly AlarmStateValue[] = ['OK', 'ALARM', 'INSUFFICIENT_D
 const MAX_METRICS = 10;
 const MAX_NAMES = 100;
 
-type Body = Readonly<Record<string, unknown>>;
-const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const invalid = (message: string) =>
-  new AwsServiceError('InvalidParameterValueException', message, {
-    code: 'InvalidParameterValue',
-    status: 400,
-  });
-const missing = (parameter: string) =>
-  new AwsServiceError('MissingRequiredParameterException', `The parameter ${parameter} is required.`, {
-    code: 'MissingParameter',
-    status: 400,
-  });
 const combination = (message: string) =>
   new AwsServiceError('InvalidParameterCombinationException', message, {
     code: 'InvalidParameterCombination',

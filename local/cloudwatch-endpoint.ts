@@ -17,6 +17,7 @@
  * kept), dashboards, entity metric data.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { invalid, isObject, missing } from './cloudwatch-errors.js';
 import { offsetPage } from './json-protocol/offset-page.js';
 import { AwsServiceError, startAwsJsonServer, type JsonOperation } from './json-protocol/aws-json-server.js';
 import type { Authorizer, SigningIdentity } from './iam/local-iam.js';
@@ -74,20 +75,6 @@ interface StoredMetric {
   readonly dimensions: readonly { Name: string; Value: string }[];
   readonly points: Datapoint[];
 }
-
-const invalid = (message: string) =>
-  new AwsServiceError('InvalidParameterValueException', message, {
-    code: 'InvalidParameterValue',
-    status: 400,
-  });
-const missing = (parameter: string) =>
-  new AwsServiceError('MissingRequiredParameterException', `The parameter ${parameter} is required.`, {
-    code: 'MissingParameter',
-    status: 400,
-  });
-
-type Body = Readonly<Record<string, unknown>>;
-const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function text(value: unknown, parameter: string, max: number): string {
   if (value === undefined || value === null || value === '') throw missing(parameter);
