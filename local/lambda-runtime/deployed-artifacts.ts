@@ -113,7 +113,8 @@ function functionCodeOf(assemblyDir: string): Map<string, DeployedFunctionCode> 
   return functions;
 }
 
-function sourceFingerprint(): string {
+/** What every file the app and its bundles are built from hashes to. */
+export function sourceFingerprint(): string {
   const hash = createHash('sha256');
   const visit = (path: string): void => {
     const stat = statSync(path, { throwIfNoEntry: false });

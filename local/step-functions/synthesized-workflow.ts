@@ -6,6 +6,7 @@
 import { App } from 'aws-cdk-lib';
 import { RejuvStack } from '../../cdk/rejuv-stack.js';
 import type { RejuvenationCoordinatorProps } from '../../cdk/rejuvenation-coordinator.js';
+import { cachedTemplate } from '../template-cache.js';
 
 export const LOCAL_PARTITION = 'aws';
 export const LOCAL_REGION = 'local';
@@ -44,10 +45,13 @@ export function localFunctionArn(logicalId: string): string {
   return `arn:${LOCAL_PARTITION}:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
 }
 
+/** The template for these props; one synth per state of the sources and props (template-cache.ts). */
 export function synthesizeTemplate(props: RejuvenationCoordinatorProps = {}): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true } });
-  const stack = new RejuvStack(app, 'Rejuv', { coordinator: props });
-  return app.synth().getStackByName(stack.stackName).template as Template;
+  return cachedTemplate(props, () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true } });
+    const stack = new RejuvStack(app, 'Rejuv', { coordinator: props });
+    return app.synth().getStackByName(stack.stackName).template as Template;
+  });
 }
 
 export function synthesizedWorkflow(props: RejuvenationCoordinatorProps = {}): SynthesizedWorkflow {

@@ -44,6 +44,23 @@ async function rejuvWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run
   }
 }
 
+/**
+ * Runs independent checks a few at a time: each is a CLI process that spends most of its second or two
+ * loading, so two cores finish several side by side sooner than one after another. Every check runs and
+ * the first failure is thrown.
+ */
+async function inParallel(checks: readonly (() => Promise<void>)[], width = 4): Promise<void> {
+  const queue = [...checks];
+  const failures: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    for (let check = queue.shift(); check !== undefined; check = queue.shift()) {
+      await check().catch((error: unknown) => failures.push(error));
+    }
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+  if (failures.length > 0) throw failures[0];
+}
+
 /** A command against the local environment, with fast polling. */
 const local = (...args: string[]) => rejuv('--local', '--poll-ms', '100', ...args);
 const localJson = async (...args: string[]) => {
@@ -101,6 +118,7 @@ describe('rejuv CLI against the local environment', () => {
     const top = await rejuv('--help');
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/Exit codes:[\s\S]*3 {2}audit verify found a broken chain/);
+    const checks: (() => Promise<void>)[] = [];
     for (const [command, option] of [
       [['start'], '--dry-run'],
       [['status'], '[execution-or-host]'],
@@ -114,10 +132,13 @@ describe('rejuv CLI against the local environment', () => {
       [['local', 'up'], '--detach'],
       [['local', 'down'], 'stop the local environment'],
     ] as const) {
-      const help = await rejuv(...command, '--help');
-      expect({ command, code: help.code }).toEqual({ command, code: 0 });
-      expect(help.stdout).toContain(option);
+      checks.push(async () => {
+        const help = await rejuv(...command, '--help');
+        expect({ command, code: help.code }).toEqual({ command, code: 0 });
+        expect(help.stdout).toContain(option);
+      });
     }
+    await inParallel(checks);
   });
 
   it('lists the hosts, all of them or one pool', async () => {
@@ -311,11 +332,14 @@ describe('rejuv CLI against the local environment', () => {
       [['hosts', 'release', 'host-1', '--reason', ' ', '--force'], /reason must not be empty/],
       [['hosts', 'release', 'host-1', '--reason', 'r', '--request-id', 'a b'], /request id/],
     ];
-    for (const [args, message] of bad) {
-      const run = await local(...args);
-      expect({ args, code: run.code }).toEqual({ args, code: 2 });
-      expect(run.stderr).toMatch(message);
-    }
+    // Each is refused before it contacts anything, so they run side by side.
+    await inParallel(
+      bad.map(([args, message]) => async () => {
+        const run = await local(...args);
+        expect({ args, code: run.code }).toEqual({ args, code: 2 });
+        expect(run.stderr).toMatch(message);
+      }),
+    );
     const upTooMany = await rejuv('local', 'up', '--hosts', '99');
     expect(upTooMany.code).toBe(2);
     expect(await snapshot()).toBe(before);
