@@ -13,20 +13,12 @@
  * <root> is REJUV_HOST_ROOT when the host is a lab directory, / under SSM.
  */
 import type { AgentArchive } from './agent-archive.js';
+import { echoResultLine } from './agent-bootstrap.js';
 
 export const AGENT_FILE_NAME = 'rejuv-agent.pyz';
 
 function failureLine(documentName: string, reason: string, code: string): string {
-  const result = {
-    document: documentName,
-    outcome: 'refused',
-    reason,
-    reasonCode: code,
-    vms: [],
-    schemaVersion: 1,
-  };
-  // Single-quoted for the shell: JSON.stringify of these fixed strings never contains a quote.
-  return `echo '${JSON.stringify(result)}'`;
+  return echoResultLine(documentName, 'refused', reason, code);
 }
 
 const HOME = 'REJUV_AGENT_HOME="${REJUV_HOST_ROOT:-}/var/lib/rejuv/agent"';
