@@ -19,17 +19,20 @@ export interface AgentBootstrapInput {
   readonly archive: AgentArchive;
 }
 
-function failureLine(documentName: string, reason: string, code: string): string {
-  const result = {
-    document: documentName,
-    outcome: 'failed',
-    reason,
-    reasonCode: code,
-    vms: [],
-    schemaVersion: 1,
-  };
+/** A shell line printing the one result line of a document that ends before its agent runs. */
+export function echoResultLine(
+  documentName: string,
+  outcome: 'failed' | 'refused',
+  reason: string,
+  code: string,
+): string {
+  const result = { document: documentName, outcome, reason, reasonCode: code, vms: [], schemaVersion: 1 };
   // Single-quoted for the shell: JSON.stringify of these fixed strings never contains a quote.
   return `echo '${JSON.stringify(result)}'`;
+}
+
+function failureLine(documentName: string, reason: string, code: string): string {
+  return echoResultLine(documentName, 'failed', reason, code);
 }
 
 export function agentBootstrap({ documentName, archive }: AgentBootstrapInput): string {

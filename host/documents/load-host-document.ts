@@ -74,6 +74,7 @@ export function loadHostDocument(name: HostDocumentName): LoadedHostDocument {
   const content: CommandDocument = {
     ...parsed.data,
     mainSteps: parsed.data.mainSteps.map((step) => {
+      if (step.inputs.runCommand === undefined) return step;
       const commands =
         typeof step.inputs.runCommand === 'string' ? [step.inputs.runCommand] : step.inputs.runCommand;
       return {

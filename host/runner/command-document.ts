@@ -1,6 +1,7 @@
 /**
  * The part of SSM's Command document format (schemaVersion 2.2) the local runner understands: typed
- * parameters with defaults, allowedValues and allowedPattern, and aws:runShellScript steps.
+ * parameters with defaults, allowedValues and allowedPattern, aws:runShellScript steps, and
+ * aws:downloadContent steps (download-content.ts; their inputs are checked when the step is prepared).
  */
 import { z } from 'zod';
 
@@ -33,7 +34,8 @@ export const RunShellScriptStepSchema = z
     onFailure: z.literal('exit').optional(),
     inputs: z
       .object({
-        runCommand: z.union([z.array(z.string()), z.string()]),
+        // Required of aws:runShellScript (checked when the step is prepared); absent from other actions.
+        runCommand: z.union([z.array(z.string()), z.string()]).optional(),
         timeoutSeconds: z.union([z.string(), z.number()]).optional(),
         workingDirectory: z.string().optional(),
       })

@@ -7,6 +7,9 @@
  * same step again afterwards, as the SSM agent does on Linux: with a `reboot` option the runner does
  * exactly that; without one it reports the step failed and says it cannot reboot.
  *
+ * An aws:downloadContent step (sourceType S3) fetches its object through `readS3Object` into the
+ * host's orchestration directory or the absolute path it names (download-content.ts).
+ *
  * Where a step's script runs is a `ScriptLauncher`: by default a process on this machine; a lab host
  * with its own kernel runs it inside that kernel (host/lab/kernel-host-ssm-agent.ts).
  */
@@ -22,6 +25,12 @@ import {
   type CommandDocumentStep,
 } from './command-document.js';
 import { resolveParameters, type SuppliedParameters } from './document-parameters.js';
+import {
+  DownloadContentInputsSchema,
+  runDownloadContent,
+  type DownloadContentInputs,
+  type S3ObjectReader,
+} from './download-content.js';
 import { UnsupportedDocumentError } from './errors.js';
 import { substituteParameters } from './substitute-parameters.js';
 
@@ -79,6 +88,8 @@ export interface RunDocumentOptions {
   readonly signal?: AbortSignal;
   /** Runs each step's script; a process on this machine by default. */
   readonly launcher?: ScriptLauncher;
+  /** Where aws:downloadContent steps read S3 objects (local mode: the local S3); such steps fail without. */
+  readonly readS3Object?: S3ObjectReader;
   /**
    * What the agent does on exit 194: reboot the node and resolve once it is back, so that the same step
    * runs again. It should keep waiting while the node is down and give up only when `signal` aborts.
@@ -122,6 +133,25 @@ interface PreparedStep {
   readonly timeoutSeconds: number;
   readonly workingDirectory: string | undefined;
   readonly applies: boolean;
+  /** Set for an aws:downloadContent step (its inputs, parameters substituted); `script` is then empty. */
+  readonly download?: DownloadContentInputs;
+}
+
+function prepareDownload(
+  documentName: string,
+  step: CommandDocumentStep,
+  values: Readonly<Record<string, string>>,
+): DownloadContentInputs {
+  const parsed = DownloadContentInputsSchema.safeParse(step.inputs);
+  if (!parsed.success)
+    throw new UnsupportedDocumentError(documentName, `step ${step.name}: ${parsed.error.issues[0]?.message}`);
+  const substitute = (text: string) => substituteParameters(documentName, text, values);
+  const { sourceType, sourceInfo, destinationPath } = parsed.data;
+  return {
+    sourceType: substitute(sourceType),
+    sourceInfo: substitute(sourceInfo),
+    ...(destinationPath === undefined ? {} : { destinationPath: substitute(destinationPath) }),
+  };
 }
 
 function prepareSteps(
@@ -130,10 +160,14 @@ function prepareSteps(
   values: Readonly<Record<string, string>>,
 ): PreparedStep[] {
   return document.mainSteps.map((step) => {
-    if (step.action !== 'aws:runShellScript')
+    const download =
+      step.action === 'aws:downloadContent' ? prepareDownload(documentName, step, values) : undefined;
+    if (step.action !== 'aws:runShellScript' && download === undefined)
       throw new UnsupportedDocumentError(documentName, `step ${step.name} uses ${step.action}`);
-    const lines =
-      typeof step.inputs.runCommand === 'string' ? [step.inputs.runCommand] : step.inputs.runCommand;
+    const commands = step.inputs.runCommand;
+    if (download === undefined && commands === undefined)
+      throw new UnsupportedDocumentError(documentName, `step ${step.name} has no runCommand`);
+    const lines = typeof commands === 'string' ? [commands] : (commands ?? []);
     const script = substituteParameters(documentName, lines.join('\n'), values);
     const rawTimeout = substituteParameters(
       documentName,
@@ -150,7 +184,7 @@ function prepareSteps(
     const precondition = step.precondition?.StringEquals;
     const applies =
       precondition === undefined || (precondition[0] === 'platformType' && precondition[1] === 'Linux');
-    return { step, script, timeoutSeconds, workingDirectory, applies };
+    return { step, script, timeoutSeconds, workingDirectory, applies, ...(download ? { download } : {}) };
   });
 }
 
@@ -232,10 +266,24 @@ interface StepEnvironment {
   readonly env: Readonly<Record<string, string>>;
   readonly launcher: ScriptLauncher;
   readonly signal: AbortSignal | undefined;
+  readonly readS3Object: S3ObjectReader | undefined;
 }
 
 async function runStep(prepared: PreparedStep, where: StepEnvironment): Promise<StepRun> {
   const startedAt = new Date().toISOString();
+  if (prepared.download !== undefined) {
+    const outcome = await runDownloadContent(prepared.download, where.orchestrationDir, where.readS3Object);
+    return {
+      name: prepared.step.name,
+      action: prepared.step.action,
+      status: statusFor(outcome.code),
+      responseCode: outcome.code,
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+      startedAt,
+      endedAt: new Date().toISOString(),
+    };
+  }
   const stepDir = join(where.orchestrationDir, prepared.step.name);
   await mkdir(stepDir, { recursive: true });
   const scriptPath = join(stepDir, '_script.sh');
@@ -366,7 +414,13 @@ export async function runDocument(options: RunDocumentOptions): Promise<Document
     }
     const run = await runStepWithReboots(
       step,
-      { orchestrationDir, env, launcher: options.launcher ?? localProcessLauncher, signal: options.signal },
+      {
+        orchestrationDir,
+        env,
+        launcher: options.launcher ?? localProcessLauncher,
+        signal: options.signal,
+        readS3Object: options.readS3Object,
+      },
       options.reboot,
     );
     steps.push(run);
