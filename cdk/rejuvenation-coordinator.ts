@@ -819,7 +819,7 @@ export class RejuvenationCoordinator extends Construct {
         {
           finding: 'AwsSolutions-IAM5[Resource::*]',
           reason:
-            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth, CloudWatch PutMetricData (limited by its namespace condition) and Step Functions SendTaskSuccess/Failure/Heartbeat (the operator API answering a campaign approval token) support no resource-level permissions',
+            'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, EC2 DescribeTags, ELB DescribeTargetHealth, CloudWatch PutMetricData (limited by its namespace condition) and Step Functions SendTaskSuccess/Failure/Heartbeat (the operator API answering a campaign approval token) support no resource-level permissions',
         },
       ];
       if (NOTIFIES.has(fnId) && this.notificationTopic instanceof Topic) {
@@ -1018,6 +1018,9 @@ export class RejuvenationCoordinator extends Construct {
           actions: ['ssm:ListTagsForResource'],
           resources: [stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })],
         }),
+      );
+      functions[fnId].addToRolePolicy(
+        new PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }),
       );
     }
     if (targetGroupArns.length > 0) {
