@@ -82,6 +82,11 @@ import {
 import { RejuvFunction } from './rejuv-function.js';
 import { buildCampaignWorkflow } from './campaign-workflow.js';
 import { buildRejuvenationWorkflow } from './rejuvenation-workflow.js';
+import {
+  checkFunctionEnvironments,
+  COORDINATOR_ENVIRONMENT_SETTINGS,
+} from './limits/function-environment.js';
+import { packedJson } from './limits/packed-json.js';
 
 export interface PoolSettings {
   /** At most this many hosts of the pool are out of service for rejuvenation at once. */
@@ -493,7 +498,8 @@ export class RejuvenationCoordinator extends Construct {
 
     const functions = {} as Record<FunctionId, RejuvFunction>;
     const workflowConfig = configFor();
-    const policyEnvironment = { [POLICY_ENV]: settings.policyJson };
+    // Packed: the policy and the grants grow with the props, and Lambda holds 4 KB of environment.
+    const policyEnvironment = { [POLICY_ENV]: packedJson(JSON.parse(settings.policyJson)) };
     for (const [stepId, module] of Object.entries(WORKFLOW_STEPS) as [WorkflowStepId, string][]) {
       functions[stepId] = new RejuvFunction(this, `${stepId}Function`, {
         entry: `${LAMBDAS_DIR}${module}.ts`,
@@ -577,7 +583,7 @@ export class RejuvenationCoordinator extends Construct {
           REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
           ...(triggerId === 'OperatorApi'
             ? {
-                [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators),
+                [OPERATOR_GRANTS_ENV]: packedJson(settings.operators),
                 [CAMPAIGN_APPROVAL_ENV]: JSON.stringify({ allowSelfApproval: settings.allowSelfApproval }),
                 ...policyEnvironment,
               }
@@ -695,6 +701,11 @@ export class RejuvenationCoordinator extends Construct {
         : { retentionDays: props.auditDigestRetentionDays }),
       ...(props.auditSealInterval === undefined ? {} : { sealInterval: props.auditSealInterval }),
     });
+    checkFunctionEnvironments(
+      this,
+      [...Object.values(functions), this.auditDigests.sealer],
+      COORDINATOR_ENVIRONMENT_SETTINGS,
+    );
     denyAuditRewrites(this.tables.tables.audit, [
       ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => functions[id]),
       functions.OperatorApi,
