@@ -139,6 +139,8 @@ function grantHostAccess(
         resources: [stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })],
       }),
     );
+    // EC2 instances' tags: SSM's ListTagsForResource takes only on-premises mi- ids as ManagedInstance.
+    functions[fnId].addToRolePolicy(new PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }));
   }
   if (targetGroupArns.length === 0) return;
   for (const fnId of functionIdsWhere((s) => s.drains === true)) {

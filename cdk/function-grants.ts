@@ -137,7 +137,10 @@ export const CLOUDWATCH_READS: Readonly<Partial<Record<FunctionId, readonly stri
   CampaignPlan: ['cloudwatch:DescribeAlarms'],
 };
 
-/** The host sync reads each managed instance's tags: ListTagsForResource on managed instances. */
+/**
+ * The host sync reads each managed instance's tags: a hybrid node's with ListTagsForResource on managed
+ * instances, an EC2 instance's with ec2:DescribeTags (which has no resource-level permissions).
+ */
 export const SSM_TAG_READS: readonly FunctionId[] = ['HostSync', 'OperatorApi'];
 
 function merge(...grants: TableGrant[]): TableGrant {

@@ -23,6 +23,7 @@ import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.j
 import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import { POLICY_ENV } from '../lambdas/runtime/policy-config.js';
+import { packedJson } from './limits/packed-json.js';
 import { CAMPAIGN_APPROVAL_ENV } from '../lambdas/runtime/policy-environment.js';
 import { PENDING_MAX_AGE_ENV } from '../lambdas/runtime/pending-drain-config.js';
 import { AGING_NAMESPACE } from '../shared/aging/metric-data.js';
@@ -90,7 +91,10 @@ export interface FunctionSetting {
 }
 
 /** Admit, CampaignPlan and the operator API judge starts with the policy gate. */
-const policy = ({ settings }: FunctionEnvironmentInputs) => ({ [POLICY_ENV]: settings.policyJson });
+// Packed: the policy and the grants grow with the props, and Lambda holds 4 KB of environment.
+const policy = ({ settings }: FunctionEnvironmentInputs) => ({
+  [POLICY_ENV]: packedJson(JSON.parse(settings.policyJson)),
+});
 
 /** The alarm trigger's settings, which every trigger is given. */
 const triggerEnvironment = ({ settings }: FunctionEnvironmentInputs) => ({

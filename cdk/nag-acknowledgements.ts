@@ -66,7 +66,7 @@ function acknowledgeFunctionWildcards(coordinator: RejuvenationCoordinator): voi
       {
         finding: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, ELB DescribeTargetHealth, CloudWatch PutMetricData (limited by its namespace condition) and Step Functions SendTaskSuccess/Failure/Heartbeat (the operator API answering a campaign approval token) support no resource-level permissions',
+          'X-Ray PutTraceSegments/PutTelemetryRecords, the SSM command and instance reads, EC2 DescribeTags, ELB DescribeTargetHealth, CloudWatch PutMetricData (limited by its namespace condition) and Step Functions SendTaskSuccess/Failure/Heartbeat (the operator API answering a campaign approval token) support no resource-level permissions',
       },
     ];
     if (row.notifies === true && coordinator.notificationTopic instanceof Topic) {

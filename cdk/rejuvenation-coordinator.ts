@@ -40,6 +40,11 @@ import {
 } from './function-settings.js';
 import { HostDocuments } from './host-documents.js';
 import { MaintenanceFunctions } from './maintenance-functions.js';
+import {
+  checkFunctionEnvironments,
+  COORDINATOR_ENVIRONMENT_SETTINGS,
+} from './limits/function-environment.js';
+import { packedJson } from './limits/packed-json.js';
 import { Notifications } from './notifications.js';
 import { OperatorApi } from './operator-api.js';
 import { PerHostWorkflow } from './per-host-workflow.js';
@@ -416,7 +421,7 @@ export class RejuvenationCoordinator extends Construct {
       stack: Stack.of(this),
       settings,
       collectAgingDocumentName: this.collectAgingDocument.ref,
-      operatorGrantsJson: JSON.stringify(settings.operators),
+      operatorGrantsJson: packedJson(settings.operators),
     };
     const build = (ids: readonly FunctionId[]) => {
       for (const fnId of ids) {
@@ -499,6 +504,11 @@ export class RejuvenationCoordinator extends Construct {
         : { retentionDays: props.auditDigestRetentionDays }),
       ...(props.auditSealInterval === undefined ? {} : { sealInterval: props.auditSealInterval }),
     });
+    checkFunctionEnvironments(
+      this,
+      [...Object.values(functions), this.auditDigests.sealer],
+      COORDINATOR_ENVIRONMENT_SETTINGS,
+    );
     denyAuditRewrites(this.tables.tables.audit, [
       ...(Object.keys(WORKFLOW_STEPS) as WorkflowStepId[]).map((id) => functions[id]),
       functions.OperatorApi,

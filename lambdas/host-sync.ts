@@ -1,5 +1,6 @@
 /** Onboards hosts from SSM's inventory on a schedule (shared/onboarding/sync-hosts.ts). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchAgingAlarms } from '../shared/adapters/cloudwatch/cloudwatch-aging-alarms.js';
@@ -24,7 +25,10 @@ function hostSyncDeps(): HostSyncDeps {
   deps = {
     hosts: store.hosts,
     audit: store.audit,
-    instances: new SsmManagedInstances(tracer.captureAWSv3Client(new SSMClient({}))),
+    instances: new SsmManagedInstances(
+      tracer.captureAWSv3Client(new SSMClient({})),
+      tracer.captureAWSv3Client(new EC2Client({})),
+    ),
     clock: systemClock,
     // Absent when the construct's agingAlarms are disabled: the sync leaves alarms alone.
     ...(process.env[AGING_ALARMS_ENV] === undefined

@@ -40,6 +40,7 @@ import { startLocalCloudWatchEndpoint, type RunningLocalCloudWatch } from './clo
 import { startLocalS3Endpoint, type RunningLocalS3, type ObjectLockMode } from './s3-endpoint.js';
 import { startLocalSnsEndpoint, type RunningLocalSns } from './sns-endpoint.js';
 import { startLocalSsmEndpoint, type RunningLocalSsm } from './ssm-endpoint/ssm-endpoint.js';
+import { startLocalEc2Endpoint } from './ec2-endpoint.js';
 import {
   localStateMachineArn,
   startLocalStepFunctions,
@@ -238,6 +239,12 @@ export async function startLocalEnvironment(
       arns,
     });
     stopping.push(() => ssm.stop());
+    // An EC2 instance's tags are EC2's: the local EC2 reports those of the local SSM's `i-` instances.
+    const ec2 = await startLocalEc2Endpoint({
+      instances: () => ssm.instances().filter((i) => i.instanceId.startsWith('i-')),
+      authorizer: iam,
+    });
+    stopping.push(() => ec2.stop());
 
     const stateMachineLogicalId =
       workflow.logicalId ?? logicalIdsOfType(template, 'AWS::StepFunctions::StateMachine')[0];
@@ -322,6 +329,7 @@ export async function startLocalEnvironment(
             AWS_SESSION_TOKEN: identity.sessionToken,
             AWS_ENDPOINT_URL_DYNAMODB: dynamoDbFront.endpoint,
             AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+            AWS_ENDPOINT_URL_EC2: ec2.endpoint,
             AWS_ENDPOINT_URL_SNS: sns.endpoint,
             AWS_ENDPOINT_URL_KMS: kms.endpoint,
             AWS_ENDPOINT_URL_S3: s3.endpoint,

@@ -38,6 +38,9 @@ import { substituteParameters } from './substitute-parameters.js';
 export const STDOUT_LIMIT_CHARS = 24_000;
 export const STDERR_LIMIT_CHARS = 8_000;
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
+/** The SSM Agent's range for a step's timeoutSeconds (amazon-ssm-agent, pluginutil.ValidateExecutionTimeout). */
+export const MIN_STEP_TIMEOUT_SECONDS = 5;
+export const MAX_STEP_TIMEOUT_SECONDS = 172_800;
 /** The SSM agent reports a step it killed (timeout or cancel) with 128 + SIGKILL. */
 export const STOPPED_PREEMPTIVELY_EXIT_CODE = 137;
 /** Exit codes the SSM agent gives meaning to on Linux. */
@@ -174,9 +177,7 @@ function prepareSteps(
       String(step.inputs.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS),
       values,
     );
-    const timeoutSeconds = Number(rawTimeout);
-    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1)
-      throw new UnsupportedDocumentError(documentName, `step ${step.name} timeoutSeconds ${rawTimeout}`);
+    const timeoutSeconds = agentStepTimeoutSeconds(rawTimeout);
     const workingDirectory =
       step.inputs.workingDirectory === undefined || step.inputs.workingDirectory === ''
         ? undefined
@@ -186,6 +187,22 @@ function prepareSteps(
       precondition === undefined || (precondition[0] === 'platformType' && precondition[1] === 'Linux');
     return { step, script, timeoutSeconds, workingDirectory, applies, ...(download ? { download } : {}) };
   });
+}
+
+/**
+ * The timeout the SSM Agent gives a step, from its substituted `timeoutSeconds`, by the agent's own rule:
+ * an integer, or a number truncated to one, from 5 to 172,800 s; anything else (text, 0, 1 s, three days)
+ * is not refused but replaced by the default 3,600 s. So a document asking for 1 s runs for an hour.
+ */
+export function agentStepTimeoutSeconds(raw: string): number {
+  const seconds = /^[+-]?\d+$/.test(raw)
+    ? Number.parseInt(raw, 10)
+    : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw)
+      ? Math.trunc(Number.parseFloat(raw))
+      : DEFAULT_STEP_TIMEOUT_SECONDS;
+  return seconds < MIN_STEP_TIMEOUT_SECONDS || seconds > MAX_STEP_TIMEOUT_SECONDS
+    ? DEFAULT_STEP_TIMEOUT_SECONDS
+    : seconds;
 }
 
 /** Collects a stream's text up to a limit, discarding the rest. */
@@ -380,6 +397,22 @@ function skipped(step: CommandDocumentStep): StepRun {
     startedAt: now,
     endedAt: now,
   };
+}
+
+/**
+ * The timeout the SSM Agent would give each step of `document` sent with `parameters` (checked and
+ * substituted as SendCommand and the agent do), by step name: what a caller's deadline becomes on the host.
+ */
+export function stepTimeouts(
+  documentName: string,
+  document: CommandDocumentInput,
+  parameters: SuppliedParameters,
+): Record<string, number> {
+  const parsed = CommandDocumentSchema.parse(document);
+  const values = resolveParameters(documentName, parsed, parameters);
+  return Object.fromEntries(
+    prepareSteps(documentName, parsed, values).map((step) => [step.step.name, step.timeoutSeconds]),
+  );
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { createDynamoDbStore } from '../../shared/adapters/dynamodb/dynamodb-store.js';
 import { SsmManagedInstances } from '../../shared/adapters/ssm/ssm-managed-instances.js';
@@ -44,7 +45,7 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
   const triggerDeps = triggerDepsFromEnvironment();
   const store = createDynamoDbStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tables);
   const ssm = tracer.captureAWSv3Client(new SSMClient({}));
-  const instances = new SsmManagedInstances(ssm);
+  const instances = new SsmManagedInstances(ssm, tracer.captureAWSv3Client(new EC2Client({})));
   const useCaseDeps: OperatorUseCaseDeps = {
     hosts: store.hosts,
     audit: store.audit,

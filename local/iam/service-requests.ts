@@ -131,6 +131,11 @@ export function ssmRequests(
   }
 }
 
+/** EC2: DescribeTags (the one call rejuv makes) supports no resource-level permissions. */
+export function ec2Requests(action: string): ServiceRequest[] {
+  return [{ action: `ec2:${action}`, resource: '*' }];
+}
+
 /** Step Functions: executions are authorized on their own ARN, starts and lists on the state machine's. */
 export function stepFunctionsRequests(operation: string, body: Body): ServiceRequest[] {
   const action = `states:${operation}`;

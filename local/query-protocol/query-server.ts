@@ -11,7 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { accessKeyIdOf, type Authorizer, type ServiceRequest } from '../iam/local-iam.js';
 import { MalformedQueryError, QueryServiceError } from './query-errors.js';
 import { parseQueryRequest, type QueryRequest } from './query-params.js';
-import { xmlErrorResponse, xmlSuccessResponse, type XmlFragment } from './query-xml.js';
+import {
+  ec2ErrorResponse,
+  ec2SuccessResponse,
+  xmlErrorResponse,
+  xmlSuccessResponse,
+  type XmlFragment,
+} from './query-xml.js';
 
 /**
  * Handles one action: parses the parameter tree, changes the emulated state, returns the members of the
@@ -28,6 +34,12 @@ export interface QueryServiceDefinition {
   /** The HTTP status AWS sends for an error code, where it is not 400 (e.g. SNS's NotFound is 404). */
   readonly httpStatusOf?: Readonly<Record<string, number>>;
   readonly actions: Readonly<Record<string, QueryActionHandler>>;
+  /**
+   * The XML envelope: the Query protocol's (`<ActionResult>`, `<ErrorResponse>`), or EC2's own variant of
+   * it (members right under `<ActionResponse>`, errors as `<Response><Errors><Error>`).
+   * @default 'query'
+   */
+  readonly envelope?: 'query' | 'ec2';
   /**
    * Checks the caller may make this call before it runs (local IAM); throws the QueryServiceError the
    * service answers a refused or unknown caller with.
@@ -88,21 +100,24 @@ export async function startQueryServer(service: QueryServiceDefinition): Promise
       const result = action.handler(action.params);
       return {
         status: 200,
-        xml: xmlSuccessResponse(action.name, service.xmlNamespace, result, requestId),
+        xml:
+          service.envelope === 'ec2'
+            ? ec2SuccessResponse(action.name, service.xmlNamespace, result, requestId)
+            : xmlSuccessResponse(action.name, service.xmlNamespace, result, requestId),
         requestId,
       };
     } catch (error) {
       const serviceError = asServiceError(error);
       const status = serviceError.httpStatus ?? statusOf(serviceError.code);
-      const xml = xmlErrorResponse(
-        service.xmlNamespace,
-        {
-          type: status >= 500 ? 'Receiver' : 'Sender',
-          code: serviceError.code,
-          message: serviceError.message,
-        },
-        requestId,
-      );
+      const answer = {
+        type: status >= 500 ? ('Receiver' as const) : ('Sender' as const),
+        code: serviceError.code,
+        message: serviceError.message,
+      };
+      const xml =
+        service.envelope === 'ec2'
+          ? ec2ErrorResponse(answer, requestId)
+          : xmlErrorResponse(service.xmlNamespace, answer, requestId);
       return { status, xml, requestId };
     }
   };

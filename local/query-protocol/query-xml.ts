@@ -60,6 +60,32 @@ export function xmlErrorResponse(
   return `<ErrorResponse xmlns="${escapeXml(xmlNamespace)}">${join(body)}</ErrorResponse>`;
 }
 
+/** EC2's success envelope: the output members right under `<ActionResponse>`, then `<requestId>`. */
+export function ec2SuccessResponse(
+  action: string,
+  xmlNamespace: string,
+  result: readonly XmlFragment[],
+  requestId: string,
+): string {
+  const body = [...xmlElement('requestId', requestId), ...result];
+  return `<${action}Response xmlns="${escapeXml(xmlNamespace)}">${join(body)}</${action}Response>`;
+}
+
+/** EC2's error envelope, as the SDK's EC2 protocol reads it: `<Response><Errors><Error>`, `<RequestID>`. */
+export function ec2ErrorResponse(
+  error: { readonly code: string; readonly message: string },
+  requestId: string,
+): string {
+  const body = [
+    ...xmlElement(
+      'Errors',
+      xmlElement('Error', [...xmlElement('Code', error.code), ...xmlElement('Message', error.message)]),
+    ),
+    ...xmlElement('RequestID', requestId),
+  ];
+  return `<Response>${join(body)}</Response>`;
+}
+
 function join(fragments: readonly XmlFragment[]): string {
   return fragments.map((fragment) => fragment.markup).join('');
 }

@@ -5,7 +5,7 @@
  * Emulated: SendCommand (to InstanceIds, or by Targets: `tag:<key>` and `InstanceIds`, with MaxConcurrency
  * and MaxErrors as rate-controls.ts describes), GetCommandInvocation, ListCommands, ListCommandInvocations
  * (with Details: each invocation's plugin output, 2,500 characters of it as SSM gives),
- * CancelCommand, DescribeInstanceInformation (with tag filters), ListTagsForResource (managed instances),
+ * CancelCommand, DescribeInstanceInformation (with tag filters), ListTagsForResource (hybrid `mi-` nodes only, as SSM),
  * GetDocument; pagination; SSM's error codes; output truncated
  * to 24,000/8,000 characters; the delivery timeout. An agent taken offline with `setOnline(id, false)`
  * reports ConnectionLost and leaves new commands Pending until it is back (then they run) or until the
@@ -93,6 +93,8 @@ export interface RunningLocalSsm {
   setAgentEnvironment(instanceId: string, environment: Readonly<Record<string, string>>): void;
   /** Replaces an instance's tags (what DescribeInstanceInformation's tag filters, ListTagsForResource and IAM see). */
   setTags(instanceId: string, tags: Readonly<Record<string, string>>): void;
+  /** Every managed instance with its tags (EC2's view of the `i-` ones: local/ec2-endpoint.ts). */
+  instances(): readonly { readonly instanceId: string; readonly tags: Readonly<Record<string, string>> }[];
   /** Takes a host's agent offline (ConnectionLost; commands wait for it) or brings it back. */
   setOnline(instanceId: string, online: boolean): void;
   /** Calls `listener` whenever an invocation ends on a host: where fault tests act on the host. */
@@ -193,6 +195,7 @@ export async function startLocalSsmEndpoint(options: LocalSsmOptions): Promise<R
     setAgentEnvironment: (instanceId, environment) => hosts.setAgentEnvironment(instanceId, environment),
     setOnline: (instanceId, online) => hosts.setOnline(instanceId, online),
     setTags: (instanceId, tags) => hosts.setTags(instanceId, tags),
+    instances: () => hosts.list().map(({ instanceId, tags }) => ({ instanceId, tags })),
     onCommandFinished: (listener) => commands.onFinished(listener),
     commands: () => {
       commands.expireDeliveries();

@@ -317,7 +317,9 @@ export function ssmOperations(state: SsmState): Record<SsmOperation, JsonOperati
           'InvalidResourceType',
           `resource type ${request.ResourceType} is not emulated locally`,
         );
-      const host = hosts.get(request.ResourceId);
+      // ManagedInstance is the type of hybrid (on-premises) nodes only: an EC2 instance's tags are EC2's,
+      // and SSM refuses its `i-` id here (the API reference, AddTagsToResource: "mi-ID_number").
+      const host = request.ResourceId.startsWith('mi-') ? hosts.get(request.ResourceId) : undefined;
       if (host === undefined)
         throw new AwsServiceError(
           'InvalidResourceId',

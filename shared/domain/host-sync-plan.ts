@@ -33,6 +33,11 @@ export interface ManagedInstanceView {
   /** SSM's PingStatus: Online, ConnectionLost, Inactive. */
   readonly pingStatus: string;
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Why its tags could not be read this time (a refused or failed call): the sync then judges neither the
+   * instance nor its host, and reports it; the next run looks again.
+   */
+  readonly unreadable?: string;
 }
 
 export type HostSyncAction =
@@ -55,7 +60,9 @@ export type HostSyncAction =
       readonly host: Host;
       readonly observation: UnavailabilityReason | 'available';
     }
-  | { readonly kind: 'refuse'; readonly instanceId: string; readonly reason: string };
+  | { readonly kind: 'refuse'; readonly instanceId: string; readonly reason: string }
+  /** An instance whose tags could not be read: nothing is written for it or its host this run. */
+  | { readonly kind: 'unreadable'; readonly instanceId: string; readonly reason: string };
 
 export type UnavailabilityReason = HostUnavailability['reason'];
 
@@ -72,8 +79,12 @@ export function planHostSync(
   const hostByInstance = new Map(registry.map((h) => [h.instanceId, h]));
   const hostById = new Map(registry.map((h) => [h.hostId, h]));
 
+  for (const instance of instances)
+    if (instance.unreadable !== undefined)
+      actions.push({ kind: 'unreadable', instanceId: instance.instanceId, reason: instance.unreadable });
   for (const host of registry) {
     const instance = byInstance.get(host.instanceId);
+    if (instance?.unreadable !== undefined) continue;
     const seen = observe(instance);
     const writable = host.state === 'IN_SERVICE' && host.executionId === undefined;
     if (seen === 'available') {
@@ -92,7 +103,12 @@ export function planHostSync(
   }
 
   const candidates = instances
-    .filter((i) => !hostByInstance.has(i.instanceId) && i.tags[MANAGED_TAG_KEY] === MANAGED_TAG_VALUE)
+    .filter(
+      (i) =>
+        i.unreadable === undefined &&
+        !hostByInstance.has(i.instanceId) &&
+        i.tags[MANAGED_TAG_KEY] === MANAGED_TAG_VALUE,
+    )
     .map((i) => ({ instance: i, decision: registration(i) }));
   const claims = new Map<string, number>();
   for (const c of candidates)

@@ -33,6 +33,8 @@ export interface HostSyncResult {
   /** Hosts the sync may not write (mid-lifecycle, quarantined, owned), with what it saw. */
   readonly observed: { hostId: string; observation: string }[];
   readonly refused: { instanceId: string; reason: string }[];
+  /** Instances whose tags could not be read: they and their hosts are left as they are until the next run. */
+  readonly unreadable: { instanceId: string; reason: string }[];
   /** Writes whose condition no longer held (the host moved meanwhile): left for the next run. */
   readonly skipped: string[];
   /** The aging alarms kept after the hosts were synced (when the sync keeps them). */
@@ -50,6 +52,7 @@ export async function syncHosts(deps: HostSyncDeps): Promise<HostSyncResult> {
     markedAvailable: [],
     observed: [],
     refused: [],
+    unreadable: [],
     skipped: [],
   };
   for (const action of planHostSync(registry, instances).actions) {
@@ -58,9 +61,7 @@ export async function syncHosts(deps: HostSyncDeps): Promise<HostSyncResult> {
     } catch (error) {
       // Someone else moved or registered the host between the read and the write: the next run sees it.
       if (error instanceof StaleHostStateError || error instanceof HostAlreadyRegisteredError) {
-        result.skipped.push(
-          action.kind === 'refuse' || action.kind === 'register' ? action.instanceId : action.host.hostId,
-        );
+        result.skipped.push('instanceId' in action ? action.instanceId : action.host.hostId);
         continue;
       }
       throw error;
@@ -90,6 +91,9 @@ async function apply(deps: HostSyncDeps, action: HostSyncAction, result: HostSyn
   switch (action.kind) {
     case 'refuse':
       result.refused.push({ instanceId: action.instanceId, reason: action.reason });
+      return;
+    case 'unreadable':
+      result.unreadable.push({ instanceId: action.instanceId, reason: action.reason });
       return;
     case 'register': {
       // Intent first. Its id is fixed by the chain's head when this attempt began: a crash before the write

@@ -12,6 +12,7 @@ import {
   type HostCommandStatus,
 } from '../ports/host-commands.js';
 import { readHostResult, type HostResult } from '../workflow/host-result.js';
+import { withExecutionTimeout } from '../workflow/workflow-config.js';
 import type { OperatorUseCaseDeps, ReleaseCheck } from './operator-deps.js';
 
 export interface CheckVerdict {
@@ -110,7 +111,7 @@ export async function runCheck(
   const { commandId } = await deps.hostCommands.send({
     instanceId,
     documentName: deps.config.documents[check],
-    parameters: checkParameters(check, runId, quarantinedBy),
+    parameters: withExecutionTimeout(checkParameters(check, runId, quarantinedBy), timeoutSeconds),
     executionTimeoutSeconds: timeoutSeconds,
     stepKey: `${runId}:${check}`,
   });

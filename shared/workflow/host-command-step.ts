@@ -11,7 +11,7 @@ import {
 } from '../domain/errors.js';
 import { TERMINAL_COMMAND_STATUSES, type HostCommandInvocation } from '../ports/host-commands.js';
 import { auditStep } from './audit-step.js';
-import { HOST_DOCUMENTS, type HostDocument } from './workflow-config.js';
+import { HOST_DOCUMENTS, withExecutionTimeout, type HostDocument } from './workflow-config.js';
 import type { WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
 import { readHostResult, type HostResult } from './host-result.js';
@@ -79,7 +79,7 @@ export async function startHostCommand(
   const { commandId } = await deps.commands.send({
     instanceId: ctx.instanceId,
     documentName: deps.config.documents[document],
-    parameters: documentParameters(document, ctx, preflight),
+    parameters: withExecutionTimeout(documentParameters(document, ctx, preflight), timeoutSeconds),
     executionTimeoutSeconds: timeoutSeconds,
     stepKey: `${ctx.executionId}:${document}`,
   });

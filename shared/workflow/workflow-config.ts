@@ -6,6 +6,21 @@ import { LeaseDurationSchema } from '../domain/lease.js';
 export const HOST_DOCUMENTS = ['Preflight', 'WarmReboot', 'Verify', 'Recover'] as const;
 export type HostDocument = (typeof HOST_DOCUMENTS)[number];
 
+/**
+ * The parameter each host document's step takes its `timeoutSeconds` from (`'{{ executionTimeout }}'`):
+ * the SSM Agent kills a step at its own timeout, whatever SendCommand's TimeoutSeconds (delivery only)
+ * says, so every send carries the document's deadline here.
+ */
+export const EXECUTION_TIMEOUT_PARAMETER = 'executionTimeout';
+
+/** The parameters of a host document's send: its own, and its deadline as the step's execution timeout. */
+export function withExecutionTimeout(
+  parameters: Readonly<Record<string, string>>,
+  timeoutSeconds: number,
+): Record<string, string> {
+  return { ...parameters, [EXECUTION_TIMEOUT_PARAMETER]: String(timeoutSeconds) };
+}
+
 const DocumentNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{3,128}$/, 'SSM document name');
 
 export const WorkflowConfigSchema = z

@@ -151,4 +151,35 @@ describe('End to end: the host sync onboards from SSM', () => {
     });
     expect(await env.store.audit.verify(hostChainId('sync-b'))).toMatchObject({ ok: true });
   });
+
+  it("registers EC2 instances (i-) beside hybrid nodes (mi-): their tags are EC2's; one host's failed read is that host's alone", async () => {
+    await ssmOnly('i-0000000000000e001', MANAGED('sync-ec2'));
+    await ssmOnly('mi-0000000000000e002', MANAGED('sync-ec2'));
+
+    // SSM's ListTagsForResource refuses `i-` ids as ManagedInstance: the EC2 host is read from EC2.
+    const first = await sync();
+    expect(first.unreadable).toEqual([]);
+    expect(first.registered).toEqual(expect.arrayContaining(['i-0000000000000e001', 'mi-0000000000000e002']));
+    expect(await env.store.hosts.get('i-0000000000000e001')).toMatchObject({
+      pool: 'sync-ec2',
+      instanceId: 'i-0000000000000e001',
+      state: 'IN_SERVICE',
+    });
+
+    // One hybrid node's tags cannot be read (SSM fails every attempt the SDK makes): the others still sync.
+    await ssmOnly('mi-0000000000000e003', MANAGED('sync-ec2'));
+    await ssmOnly('i-0000000000000e004', MANAGED('sync-ec2'));
+    env.ssm.failNext('ListTagsForResource', 'InvalidResourceId', 1);
+    const second = await sync();
+    expect(second.unreadable).toEqual([
+      { instanceId: expect.stringMatching(/^mi-/), reason: expect.stringContaining('InvalidResourceId') },
+    ]);
+    const unreadable = second.unreadable[0]?.instanceId ?? '';
+    expect(second.registered).toContain('i-0000000000000e004');
+    // The unread host is neither registered nor marked this run; the next run reads it again.
+    expect(second.registered).not.toContain(unreadable);
+    expect(second.markedUnavailable).not.toContain(unreadable);
+    const third = await sync();
+    expect(third.unreadable).toEqual([]);
+  });
 });

@@ -171,10 +171,15 @@ describe('Function: runDocument', () => {
   });
 
   describe('timeouts and cancellation', () => {
-    it('kills the whole process group at timeoutSeconds and reports TimedOut', async () => {
+    it('kills the whole process group at timeoutSeconds (from a parameter, as the host documents take it) and reports TimedOut', async () => {
       const pidFile = join(hostRoot, 'child.pid');
       const run = await runDocument({
-        document: shellDocument(`sleep 300 & echo $! > ${pidFile}; wait`, { timeoutSeconds: '1' }),
+        document: shellDocument(`sleep 300 & echo $! > ${pidFile}; wait`, {
+          timeoutSeconds: '{{ executionTimeout }}',
+          parameters: { executionTimeout: { type: 'String', allowedPattern: '^[0-9]{1,6}$' } },
+        }),
+        // The agent's shortest step timeout: below 5 s it runs the step for its default hour instead.
+        parameters: { executionTimeout: '5' },
         hostRoot,
       });
       expect(run).toMatchObject({ status: 'TimedOut', responseCode: STOPPED_PREEMPTIVELY_EXIT_CODE });

@@ -131,10 +131,14 @@ describe('Use case: releaseHost', () => {
     expect(commands.sent.map((s) => [s.documentName, s.parameters, s.stepKey])).toEqual([
       [
         Preflight,
-        { level: 'vmm-process', runId: result.releaseId, allowSilentGuests: 'false' },
+        { level: 'vmm-process', runId: result.releaseId, allowSilentGuests: 'false', executionTimeout: '60' },
         `${result.releaseId}:Preflight`,
       ],
-      [Verify, { runId: 'op-h-0123456789abcdef', silentAtPreflight: '-' }, `${result.releaseId}:Verify`],
+      [
+        Verify,
+        { runId: 'op-h-0123456789abcdef', silentAtPreflight: '-', executionTimeout: '60' },
+        `${result.releaseId}:Verify`,
+      ],
     ]);
     const chain = await chainOf(t, hostId);
     expect(

@@ -11,7 +11,9 @@ import {
   InvalidDocument,
   InvalidInstanceId,
   InvalidParameters,
+  InvalidResourceId,
   InvocationDoesNotExist,
+  ListTagsForResourceCommand,
   ListCommandInvocationsCommand,
   ListCommandsCommand,
   SendCommandCommand,
@@ -445,6 +447,22 @@ describe('Local SSM endpoint', () => {
       );
       expect(InstanceInformationList?.[0]?.PingStatus).toBe('Online');
       expect(() => ssm.registerHost('host-e', '/nonexistent/e')).toThrow(/not an instance id/);
+    });
+  });
+
+  describe('Operation: ListTagsForResource', () => {
+    it('lists a hybrid node (mi-) as ManagedInstance; refuses an EC2 instance (i-) with InvalidResourceId, as SSM does', async () => {
+      const { ssm, client } = await start();
+      ssm.setTags(HOST_A, { 'rejuv:pool': 'web' });
+      ssm.setTags(HOST_B, { 'rejuv:pool': 'db' });
+      const hybrid = await client.send(
+        new ListTagsForResourceCommand({ ResourceType: 'ManagedInstance', ResourceId: HOST_B }),
+      );
+      expect(hybrid.TagList).toEqual([{ Key: 'rejuv:pool', Value: 'db' }]);
+      // The ManagedInstance type takes on-premises nodes only: an EC2 instance's tags are EC2's own.
+      await expect(
+        client.send(new ListTagsForResourceCommand({ ResourceType: 'ManagedInstance', ResourceId: HOST_A })),
+      ).rejects.toBeInstanceOf(InvalidResourceId);
     });
   });
 

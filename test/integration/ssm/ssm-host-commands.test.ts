@@ -43,7 +43,8 @@ beforeAll(async () => {
       Echo: shellDocument(['echo "said {{ word }}"'], { parameters: WORD_PARAMETER }),
       Fail: shellDocument(['echo oops >&2', 'exit 3']),
       Slow: shellDocument(['touch "$REJUV_HOST_ROOT/slow-started"', 'sleep 30']),
-      Stuck: shellDocument(['sleep 30'], { timeoutSeconds: 1 }),
+      // The SSM Agent's shortest step timeout: it replaces anything under 5 s by its default hour.
+      Stuck: shellDocument(['sleep 30'], { timeoutSeconds: 5 }),
       Tally: shellDocument(['echo ran >> "$REJUV_HOST_ROOT/tally"']),
     },
     hosts: { [HOST]: { hostRoot: hostRoot.path } },

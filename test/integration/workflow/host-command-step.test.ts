@@ -59,7 +59,8 @@ describe('Use case: host command step', () => {
       {
         instanceId: ctx.instanceId,
         documentName: TEST_WORKFLOW_CONFIG.documents.WarmReboot,
-        parameters: { level: 'vmm-process', runId: ctx.executionId },
+        // The deadline twice: the step's own timeout on the host, and SendCommand's delivery timeout.
+        parameters: { level: 'vmm-process', runId: ctx.executionId, executionTimeout: '600' },
         executionTimeoutSeconds: 600,
         stepKey: `${ctx.executionId}:WarmReboot`,
       },
@@ -74,8 +75,8 @@ describe('Use case: host command step', () => {
     const allowing = { ...ctx, request: { ...ctx.request, allowSilentGuests: true } };
     await startHostCommand(deps, allowing, 'Preflight');
     expect(commands.sent.map((c) => c.parameters)).toEqual([
-      { level: 'vmm-process', runId: ctx.executionId, allowSilentGuests: 'false' },
-      { level: 'vmm-process', runId: ctx.executionId, allowSilentGuests: 'true' },
+      { level: 'vmm-process', runId: ctx.executionId, allowSilentGuests: 'false', executionTimeout: '60' },
+      { level: 'vmm-process', runId: ctx.executionId, allowSilentGuests: 'true', executionTimeout: '60' },
     ]);
   });
 
@@ -121,8 +122,8 @@ describe('Use case: host command step', () => {
     await startHostCommand(deps, ctx, 'Verify');
     await startHostCommand(deps, ctx, 'Verify', { silentGuests: ['vm-a', 'vm-b'] });
     expect(commands.sent.map((c) => c.parameters)).toEqual([
-      { runId: ctx.executionId, silentAtPreflight: '-' },
-      { runId: ctx.executionId, silentAtPreflight: 'vm-a,vm-b' },
+      { runId: ctx.executionId, silentAtPreflight: '-', executionTimeout: '60' },
+      { runId: ctx.executionId, silentAtPreflight: 'vm-a,vm-b', executionTimeout: '60' },
     ]);
   });
 

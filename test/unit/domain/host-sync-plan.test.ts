@@ -45,6 +45,25 @@ describe('Function: planHostSync', () => {
     ]);
   });
 
+  it('judges neither an instance whose tags could not be read nor its host, and reports it', () => {
+    const unread = {
+      instanceId: I1,
+      pingStatus: 'Online',
+      tags: {},
+      unreadable: 'SSM refused ListTagsForResource',
+    };
+    const plan = planHostSync(
+      [host('host-a', I1)],
+      [unread, { ...unread, instanceId: 'mi-00000000000000003' }, managed(I2)],
+    );
+    // Read as untagged, host-a would be marked no longer managed; the unread new instance is not registered.
+    expect(plan.actions).toEqual([
+      { kind: 'unreadable', instanceId: I1, reason: 'SSM refused ListTagsForResource' },
+      { kind: 'unreadable', instanceId: 'mi-00000000000000003', reason: 'SSM refused ListTagsForResource' },
+      { kind: 'register', instanceId: I2, hostId: I2, pool: 'web', availabilityZone: 'unknown' },
+    ]);
+  });
+
   it('refuses hostile or missing tags per instance, with a reason, and registers the others', () => {
     const plan = planHostSync(
       [],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { jsonEnvironmentVariable } from '../../../lambdas/runtime/json-environment.js';
+import { packedJson } from '../../../cdk/limits/packed-json.js';
+import { jsonEnvironmentVariable, PACKED_JSON_PREFIX } from '../../../lambdas/runtime/json-environment.js';
 
 const Schema = z.object({ table: z.string().min(3) }).strict();
 
@@ -25,5 +26,14 @@ describe('Function: jsonEnvironmentVariable', () => {
     expect(() => jsonEnvironmentVariable({ CFG: '{"table":"x","extra":1}' }, 'CFG', Schema, 'Test')).toThrow(
       /CFG/,
     );
+  });
+
+  it('reads a value the construct packed (gzip, base64) as the JSON it packed; refuses a damaged one', () => {
+    const packed = packedJson({ table: 'hosts' });
+    expect(packed.startsWith(PACKED_JSON_PREFIX)).toBe(true);
+    expect(jsonEnvironmentVariable({ CFG: packed }, 'CFG', Schema, 'Test')).toEqual({ table: 'hosts' });
+    expect(() =>
+      jsonEnvironmentVariable({ CFG: `${PACKED_JSON_PREFIX}bm90IGd6aXA=` }, 'CFG', Schema, 'Test'),
+    ).toThrow(/^CFG is not/);
   });
 });
