@@ -8,7 +8,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { AnyPrincipal, Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, PolicyStatement, type Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -152,6 +152,17 @@ export class AuditDigests extends Construct {
       },
       targets: [new LambdaFunction(this.sealer, { retryAttempts: 2 })],
     });
+  }
+
+  /**
+   * Lets `grantee` verify the digests: list and read them, every version (s3:GetObject*, s3:List* on
+   * the digest prefix), and get the signing key's public half or verify with it (kms:GetPublicKey,
+   * kms:Verify). Verification itself runs offline, with the public key.
+   */
+  grantVerify(grantee: IGrantable): Grant {
+    return this.bucket
+      .grantRead(grantee, `${DIGEST_PREFIX}*`)
+      .combine(this.signingKey.grant(grantee, 'kms:GetPublicKey', 'kms:Verify'));
   }
 }
 

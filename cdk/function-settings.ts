@@ -103,32 +103,26 @@ const triggerEnvironment = ({ settings }: FunctionEnvironmentInputs) => ({
   REJUV_ALARM_RELOAD_LEVEL: settings.alarmReloadLevel,
 });
 
-const workflowStep = (id: WorkflowStepId, row: Partial<FunctionSetting> = {}): FunctionSetting => ({
-  description: `rejuv workflow step ${id}`,
-  module: WORKFLOW_STEPS[id],
-  runtimeConfig: 'workflow',
-  ...row,
-});
-const campaignStep = (id: CampaignStepId, row: Partial<FunctionSetting> = {}): FunctionSetting => ({
-  description: `rejuv campaign step ${id}`,
-  module: CAMPAIGN_STEPS[id],
-  runtimeConfig: 'workflow',
-  ...row,
-});
-const trigger = (id: TriggerId, row: Partial<FunctionSetting> = {}): FunctionSetting => ({
-  description: `rejuv trigger ${id}`,
-  module: TRIGGERS[id],
-  runtimeConfig: 'starts',
-  startsRejuvenations: true,
-  ...row,
-  environment: (inputs) => ({ ...triggerEnvironment(inputs), ...row.environment?.(inputs) }),
-});
-const scheduled = (id: ScheduledId, row: Partial<FunctionSetting> = {}): FunctionSetting => ({
-  description: `rejuv scheduled ${id}`,
-  module: SCHEDULED[id],
-  runtimeConfig: 'workflow',
-  ...row,
-});
+/** A row of one catalog (lambdas/step-catalog.ts): its description names the kind, its module the handler. */
+const rowOf =
+  <Id extends string>(kind: string, catalog: Readonly<Record<Id, string>>) =>
+  (id: Id, row: Partial<FunctionSetting> = {}): FunctionSetting => ({
+    description: `rejuv ${kind} ${id}`,
+    module: catalog[id],
+    runtimeConfig: 'workflow',
+    ...row,
+  });
+const workflowStep = rowOf<WorkflowStepId>('workflow step', WORKFLOW_STEPS);
+const campaignStep = rowOf<CampaignStepId>('campaign step', CAMPAIGN_STEPS);
+const scheduled = rowOf<ScheduledId>('scheduled', SCHEDULED);
+/** Triggers start executions, and every one is given the alarm trigger's settings. */
+const trigger = (id: TriggerId, row: Partial<FunctionSetting> = {}): FunctionSetting =>
+  rowOf<TriggerId>('trigger', TRIGGERS)(id, {
+    runtimeConfig: 'starts',
+    startsRejuvenations: true,
+    ...row,
+    environment: (inputs) => ({ ...triggerEnvironment(inputs), ...row.environment?.(inputs) }),
+  });
 
 export const FUNCTION_SETTINGS: Readonly<Record<FunctionId, FunctionSetting>> = {
   Admit: workflowStep('Admit', { environment: policy }),

@@ -4,8 +4,9 @@
  * aging pipeline, the maintenance functions, the notifications and the audit digests, with
  * least-privilege permissions between them (function-access.ts) and `grant*` methods for its users.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { AccountRootPrincipal, ArnPrincipal, Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { FunctionUrl, IFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -21,7 +22,8 @@ import {
 } from '../lambdas/step-catalog.js';
 import type { PolicyConfigInput } from '../shared/policy/policy-config.js';
 import type { AgingResource } from '../shared/aging/aging-resources.js';
-import type { OperatorGrant } from '../shared/operator/operator-grants.js';
+import { ANY_POOL, OperatorGrantSchema, type OperatorGrant } from '../shared/operator/operator-grants.js';
+import { PoolIdSchema } from '../shared/domain/identifiers.js';
 import { HOST_DOCUMENTS, type HostDocument } from '../shared/workflow/workflow-config.js';
 import type { ReloadLevel } from '../shared/workflow/rejuvenation-request.js';
 import type { ExhaustionLimits } from '../shared/aging/predict-fleet.js';
@@ -48,6 +50,7 @@ import { packedJson } from './limits/packed-json.js';
 import { Notifications } from './notifications.js';
 import { OperatorApi } from './operator-api.js';
 import { PerHostWorkflow } from './per-host-workflow.js';
+import { invalidProp } from './prop-validation.js';
 import type { RejuvFunction } from './rejuv-function.js';
 import { TriggerDelivery } from './trigger-delivery.js';
 
@@ -392,6 +395,9 @@ export class RejuvenationCoordinator extends Construct {
   readonly operatorApiUrl: FunctionUrl;
   /** The prefix of the per-host aging alarms the host sync puts and deletes; undefined when it keeps none. */
   readonly keptAgingAlarmNamePrefix: string | undefined;
+  private readonly operatorApi: OperatorApi;
+  /** The `operators` prop, then every `grantOperate`: the operator API reads them all, resolved at synth. */
+  private readonly operatorGrants: OperatorGrant[];
 
   constructor(scope: Construct, id: string, props: RejuvenationCoordinatorProps = {}) {
     super(scope, id);
@@ -417,11 +423,20 @@ export class RejuvenationCoordinator extends Construct {
     // names exist: the workflow steps, then the campaign steps, then those that start executions.
     const functions = {} as Record<FunctionId, RejuvFunction>;
     const runtimeConfig = this.runtimeConfigs(settings);
+    this.operatorGrants = [...settings.operators];
     const inputs: FunctionEnvironmentInputs = {
       stack: Stack.of(this),
       settings,
       collectAgingDocumentName: this.collectAgingDocument.ref,
-      operatorGrantsJson: packedJson(settings.operators),
+      // Built at synth, so grants added by grantOperate after construction count; packed to fit Lambda's
+      // 4 KB of environment, unless a grant names a principal CloudFormation resolves (a token cannot be
+      // packed at synth: the functions read plain JSON too).
+      operatorGrantsJson: Lazy.string({
+        produce: () =>
+          Token.isUnresolved(JSON.stringify(this.operatorGrants))
+            ? Stack.of(this).toJsonString(this.operatorGrants)
+            : packedJson(this.operatorGrants),
+      }),
     };
     const build = (ids: readonly FunctionId[]) => {
       for (const fnId of ids) {
@@ -470,11 +485,12 @@ export class RejuvenationCoordinator extends Construct {
       drainInterval: settings.pendingRequests.drainInterval,
       stateMachine: this.stateMachine,
     });
-    this.operatorApiUrl = new OperatorApi(this, 'OperatorApi', {
+    this.operatorApi = new OperatorApi(this, 'OperatorApi', {
       handler: functions.OperatorApi,
       operators: settings.operators,
       campaignStateMachine: this.campaignStateMachine,
-    }).url;
+    });
+    this.operatorApiUrl = this.operatorApi.url;
     const delivery = new TriggerDelivery(this, 'TriggerDelivery', {
       alarmTrigger: functions.AlarmTrigger,
       reap: functions.Reap,
@@ -518,6 +534,81 @@ export class RejuvenationCoordinator extends Construct {
   }
 
   /**
+   * Lets `grantee` act through the operator API (`rejuv` in AWS mode: start, release, register, deregister,
+   * campaigns) on one pool, or on every pool, which also syncs the registry: an operator grant for its IAM
+   * user or role, which the API checks every caller against, and the permission to call the function URL.
+   * The same as listing it in `operators`; grants add up.
+   *
+   * @param grantee an IAM user or role (a role covers every session assumed from it)
+   * @param pool a pool id, or `'*'` for every pool
+   * @default pool '*'
+   */
+  grantOperate(grantee: IGrantable, pool: string = ANY_POOL): Grant {
+    if (!Token.isUnresolved(pool) && pool !== ANY_POOL && !PoolIdSchema.safeParse(pool).success)
+      throw invalidProp(
+        this,
+        'InvalidOperatorPool',
+        `grantOperate: pool ${JSON.stringify(pool)} is not a pool id or '*'`,
+      );
+    const arn = iamArnOf(grantee);
+    if (arn === undefined)
+      throw invalidProp(
+        this,
+        'OperatorNotAnIamPrincipal',
+        `grantOperate: ${grantee.grantPrincipal.toString()} is not an IAM user or role; the operator API knows callers by their IAM ARN`,
+      );
+    const principals = [arn];
+    const grant = { principals, pools: [pool] };
+    // A token (a role of this app) is known at deploy time only; a literal ARN is checked as the API will.
+    const parsed = OperatorGrantSchema.safeParse(grant);
+    if (!parsed.success && !Token.isUnresolved(arn) && !Token.isUnresolved(pool))
+      throw invalidProp(
+        this,
+        'InvalidOperatorGrant',
+        `grantOperate: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    if (this.operatorGrants.length >= 100)
+      throw invalidProp(this, 'TooManyOperatorGrants', 'grantOperate: at most 100 operator grants');
+    this.operatorGrants.push(grant);
+    return this.operatorApi.grantInvoke(grantee);
+  }
+
+  /**
+   * Lets `grantee` read what `rejuv` shows (hosts, executions, campaigns, the audit trail): every table's
+   * items (dynamodb:GetItem, Query, Scan...), both state machines' executions and their histories, and the
+   * stack's outputs, where the CLI finds them (cloudformation:DescribeStacks).
+   */
+  grantRead(grantee: IGrantable): Grant {
+    return Object.values(this.tables.tables)
+      .map((table) => table.grantReadData(grantee))
+      .reduce((all, grant) => all.combine(grant))
+      .combine(this.stateMachine.grantRead(grantee))
+      .combine(this.campaignStateMachine.grantRead(grantee))
+      .combine(this.grantDescribeStack(grantee));
+  }
+
+  /**
+   * Lets `grantee` verify the audit trail (`rejuv audit verify`, `audit export --bundle`): read the audit
+   * table, list and read every digest version in the Object Lock bucket, get the signing key's public half
+   * (or verify with it), and read the stack's outputs that name them.
+   */
+  grantVerifyAudit(grantee: IGrantable): Grant {
+    return this.tables.tables.audit
+      .grantReadData(grantee)
+      .combine(this.auditDigests.grantVerify(grantee))
+      .combine(this.grantDescribeStack(grantee));
+  }
+
+  /** The CLI finds the tables, machines, bucket, key and URL in the stack's outputs. */
+  private grantDescribeStack(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['cloudformation:DescribeStacks'],
+      resourceArns: [Stack.of(this).stackId],
+    });
+  }
+
+  /**
    * The runtime configuration the functions read (`REJUV_CONFIG`): the tables, the workflow's settings and
    * documents, the topic, the target groups; for the functions that start executions, also the state
    * machines, which exist only once their own steps do.
@@ -549,4 +640,14 @@ export class RejuvenationCoordinator extends Construct {
         (starts ??= configFor(this.stateMachine.stateMachineArn, this.campaignStateMachine.stateMachineArn)),
     };
   }
+}
+
+/** The ARN of an IAM role or user, or of a principal given by its ARN: what the operator API matches callers on. */
+function iamArnOf(grantee: IGrantable): string | undefined {
+  const principal = grantee.grantPrincipal;
+  if ('roleArn' in principal && typeof principal.roleArn === 'string') return principal.roleArn;
+  if ('userArn' in principal && typeof principal.userArn === 'string') return principal.userArn;
+  // An account's root is an ArnPrincipal too, but no caller the function URL reports is one.
+  if (principal instanceof AccountRootPrincipal) return undefined;
+  return principal instanceof ArnPrincipal ? principal.arn : undefined;
 }
