@@ -110,8 +110,19 @@ export const TRANSIENT_ERROR_NAMES: readonly RejuvErrorName[] = (
   Object.keys(ERROR_KINDS) as RejuvErrorName[]
 ).filter((name) => ERROR_KINDS[name] === 'transient');
 
-/** What every step's Retry matches: the Lambda service's faults and rejuv's transient errors. */
+/**
+ * Transient errors that no state machine step raises: the pending drainer's, the digest sealer's and
+ * the aging functions' (run by schedules and queues, whose own retries apply). A step's Retry names
+ * only what its function can throw (test/unit/cdk/bundled-error-names.test.ts checks each name).
+ */
+const TRANSIENT_OUTSIDE_STEPS: ReadonlySet<RejuvErrorName> = new Set([
+  'PendingEntryContentionError',
+  'DigestSequenceTakenError',
+  'AgingMetricsUnavailableError',
+]);
+
+/** What every step's Retry matches: the Lambda service's faults and the steps' transient errors. */
 export const STEP_RETRY_ERRORS: readonly string[] = [
   ...LAMBDA_SERVICE_TRANSIENT_ERRORS,
-  ...TRANSIENT_ERROR_NAMES,
+  ...TRANSIENT_ERROR_NAMES.filter((name) => !TRANSIENT_OUTSIDE_STEPS.has(name)),
 ];
