@@ -4,7 +4,7 @@ host/results/host-result.schema.json is generated from the coordinator's zod sch
 real agent lines (the agent run against an empty host root, for each document, and with arguments it
 cannot parse) and the shared samples (host/results/host-result-samples.jsonl, which the zod side checks
 too) against it, with a small validator for the part of JSON Schema the file uses. Self-contained:
-stdlib only, and it runs the agent as the documents do (a script on stdin's argv), without importing it.
+stdlib only, and it runs the agent as the documents do (`python3 -I host/agent ...`), without importing it.
 """
 
 import json
@@ -147,22 +147,19 @@ def load_schema():
         return json.load(f)
 
 
-def agent_command():
-    """How to run the agent from this checkout: its script, or its package once it is one."""
-    script = AGENT_DIR / "rejuv_host.py"
-    if script.is_file():
-        return [sys.executable, "-I", str(script)], None
-    if (AGENT_DIR / "rejuv_agent" / "__main__.py").is_file():
-        return [sys.executable, "-m", "rejuv_agent"], str(AGENT_DIR)
-    raise AssertionError("no agent under %s (looked for rejuv_host.py and rejuv_agent/__main__.py)" % AGENT_DIR)
-
-
 def agent_lines(args, host_root):
-    command, cwd = agent_command()
-    env = dict(os.environ, REJUV_HOST_ROOT=host_root)
-    if cwd is not None:
-        env["PYTHONPATH"] = cwd
-    run = subprocess.run(command + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
+    """The lines starting with `{` the agent prints on stdout, run as the documents run it (`python3 -I`)."""
+    launcher = AGENT_DIR / "__main__.py"
+    if not launcher.is_file():
+        raise AssertionError("no agent launcher at %s" % launcher)
+    run = subprocess.run(
+        [sys.executable, "-I", str(AGENT_DIR)] + args,
+        env=dict(os.environ, REJUV_HOST_ROOT=host_root),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return [line for line in run.stdout.splitlines() if line.startswith("{")]
 
 
@@ -174,7 +171,9 @@ class ValidatorTest(unittest.TestCase):
             "required": ["n", "s"],
         }
         self.assertEqual(validate({"n": 1, "s": "a"}, schema), [])
-        self.assertEqual(validate({"n": 0, "s": "a\n"}, schema), ["(root).n: not above 0", "(root).s: does not match ^a$"])
+        self.assertEqual(
+            validate({"n": 0, "s": "a\n"}, schema), ["(root).n: not above 0", "(root).s: does not match ^a$"]
+        )
         self.assertEqual(validate({"s": "a"}, schema), ["(root).n: required"])
 
     def test_tells_booleans_from_numbers_and_integers_from_fractions(self):
