@@ -1,6 +1,6 @@
 /**
  * The one JSON line each host document prints on stdout: the contract between the agent
- * (host/agent/rejuv_host.py, the producer) and its two readers, the coordinator
+ * (host/agent/rejuv_agent/, the producer) and its two readers, the coordinator
  * (shared/workflow/host-result.ts) and the tests. Written once, here; host-result.schema.json beside it
  * is generated from it (`npm run generate:host-result-schema`) for the agent's Python tests.
  *
