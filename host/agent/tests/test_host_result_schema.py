@@ -95,7 +95,9 @@ def validate(value, schema, path="(root)"):
     problems = []
     if "type" in schema and not _is_type(value, schema["type"]):
         return ["%s: expected %s" % (path, schema["type"])]
-    if "const" in schema and not (value == schema["const"] and type(value) is type(schema["const"])):
+    # JSON tells true from 1, which Python's == does not.
+    const = schema.get("const")
+    if "const" in schema and not (value == const and isinstance(value, bool) == isinstance(const, bool)):
         problems.append("%s: expected %r" % (path, schema["const"]))
     if "enum" in schema and value not in schema["enum"]:
         problems.append("%s: expected one of %s" % (path, ", ".join(map(str, schema["enum"]))))
