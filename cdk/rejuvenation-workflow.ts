@@ -28,6 +28,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { WorkflowStepId } from '../lambdas/step-catalog.js';
+import { STEP_RETRY_ERRORS, type ERROR_KINDS } from '../shared/domain/error-classification.js';
 import type { UnclaimedExecutionError } from '../shared/domain/errors.js';
 import type { HostState } from '../shared/domain/host-state.js';
 import type { HostDocument } from '../shared/workflow/workflow-config.js';
@@ -41,22 +42,16 @@ export interface RejuvenationWorkflowOptions {
   readonly poolSlotMaxAttempts: number;
 }
 
-/** Faults worth retrying: Lambda service hiccups and the transient errors our handlers name. */
-export const TRANSIENT_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  // The function crashed (runtime exit, out of memory) possibly after its writes: every step is
-  // idempotent, so running it again does its effect once.
-  'Lambda.Unknown',
-  'TransientError',
-  'AuditContentionError',
-  // The adapters' own retryable errors: throttling, 5xx or network after the SDK's retries.
-  'SsmUnavailableError',
-  'NotificationUnavailableError',
-  'LoadBalancerUnavailableError',
-];
+/**
+ * Faults worth retrying: the Lambda service's and rejuv's transient errors, as the one classification
+ * (shared/domain/error-classification.ts) lists them.
+ */
+export const TRANSIENT_ERRORS: string[] = [...STEP_RETRY_ERRORS];
+
+/** The errors a step waits out with a Retry of its own (the classification's `contended`). */
+type ContendedErrorName = {
+  [N in keyof typeof ERROR_KINDS]: (typeof ERROR_KINDS)[N] extends 'contended' ? N : never;
+}[keyof typeof ERROR_KINDS];
 
 type Functions = Readonly<Record<WorkflowStepId, IFunction>>;
 
@@ -94,7 +89,7 @@ export function buildRejuvenationWorkflow(
    */
   const retryWhileLocked = (task: LambdaInvoke): void => {
     task.addRetry({
-      errors: ['LockHeldError'],
+      errors: ['LockHeldError' satisfies ContendedErrorName],
       interval: Duration.seconds(2),
       backoffRate: 2,
       maxAttempts: 5,
@@ -292,7 +287,7 @@ export function buildRejuvenationWorkflow(
     '$.ctx',
   );
   admit.addRetry({
-    errors: ['PoolFullError'],
+    errors: ['PoolFullError' satisfies ContendedErrorName],
     interval: options.poolSlotRetryInterval,
     backoffRate: 1.5,
     maxDelay: Duration.minutes(5),

@@ -1,6 +1,8 @@
 /**
  * What `rejuv`'s exit status means, for scripts and runbooks. Stable: add codes, never renumber.
  */
+import { kindOfErrorName, type ErrorKind } from '../shared/domain/error-classification.js';
+
 export const EXIT = {
   /** Done, and the outcome is the one asked for (a rejuvenated host, an intact audit trail, ...). */
   ok: 0,
@@ -25,6 +27,23 @@ export const EXIT = {
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The exit status of each kind of rejuv error (shared/domain/error-classification.ts). */
+export const EXIT_CODE_OF_KIND: Readonly<Record<ErrorKind, ExitCode>> = {
+  transient: EXIT.unavailable,
+  contended: EXIT.conflict,
+  usage: EXIT.usage,
+  notFound: EXIT.notFound,
+  notAuthorized: EXIT.notAuthorized,
+  conflict: EXIT.conflict,
+  failed: EXIT.failed,
+};
+
+/** The exit status of the rejuv error named `name`, wherever it was raised; undefined for another name. */
+export function exitCodeOfErrorName(name: string): ExitCode | undefined {
+  const kind = kindOfErrorName(name);
+  return kind === undefined ? undefined : EXIT_CODE_OF_KIND[kind];
+}
 
 /** An error the CLI reports in one line and turns into a particular exit status. */
 export class CliError extends Error {

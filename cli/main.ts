@@ -4,7 +4,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
-import { RejuvError, ValidationError, HostNotFoundError } from '../shared/domain/errors.js';
+import { classifySdkError } from '../shared/adapters/aws/sdk-error-class.js';
+import { RejuvError, ValidationError } from '../shared/domain/errors.js';
 import { RELOAD_LEVELS } from '../shared/workflow/rejuvenation-request.js';
 import {
   AUDIT_FORMATS,
@@ -39,7 +40,7 @@ import { hostsCommand } from './commands/hosts.js';
 import { HostIdSchema } from '../shared/domain/identifiers.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, exitCodeOfErrorName, type ExitCode } from './exit-codes.js';
 import { createOutput, type Output } from './output.js';
 import { connect, type Target } from './target.js';
 
@@ -434,27 +435,29 @@ async function run<T>(
   }
 }
 
-/** Maps any failure to one line on stderr (or a JSON error object) and its exit code. */
+/**
+ * Maps any failure to one line on stderr (or a JSON error object) and its exit code: a rejuv error by
+ * its kind in the one classification, an AWS fault the SDK gave up on as the coordinator unavailable.
+ */
 export function exitCodeForError(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
-  if (error instanceof ValidationError) return EXIT.usage;
-  if (error instanceof HostNotFoundError) return EXIT.notFound;
-  if (error instanceof RejuvError) return EXIT.failed;
+  if (error instanceof RejuvError) return exitCodeOfErrorName(error.name) ?? EXIT.failed;
   if (isUnreachable(error)) return EXIT.unavailable;
   return EXIT.failed;
 }
 
+/** Credentials missing or refused: the coordinator cannot be reached with them. */
+const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set([
+  'CredentialsProviderError',
+  'UnrecognizedClientException',
+  'ExpiredTokenException',
+]);
+
 function isUnreachable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const code = (error as NodeJS.ErrnoException).code ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code) ||
-    [
-      'CredentialsProviderError',
-      'TimeoutError',
-      'UnrecognizedClientException',
-      'ExpiredTokenException',
-    ].includes(error.name) ||
+    classifySdkError(error).kind === 'unavailable' ||
+    CREDENTIAL_ERRORS.has(error.name) ||
     (error instanceof AggregateError && error.errors.some(isUnreachable))
   );
 }

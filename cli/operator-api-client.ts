@@ -3,7 +3,7 @@
  * authenticates, signed with the caller's credentials; the API's answer becomes the CLI's exit code.
  */
 import { z } from 'zod';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, exitCodeOfErrorName, type ExitCode } from './exit-codes.js';
 
 /** Sends one signed POST with a JSON body; resolves with the HTTP status and body, whatever the status. */
 export type SignedPost = (body: string) => Promise<{ readonly status: number; readonly body: string }>;
@@ -13,9 +13,13 @@ const ApiAnswerSchema = z.looseObject({ action: z.string(), principal: z.string(
 
 export type OperatorApiAnswer = z.output<typeof ApiAnswerSchema>;
 
-/** The API's statuses as the CLI's exit codes; a release whose checks failed ran and failed (1). */
+/**
+ * The API's answer as the CLI's exit code: a rejuv error by its name (the code it has wherever it is
+ * raised), anything else (a Function URL's own refusal, a proxy) by its status.
+ */
 function exitCodeOf(status: number, errorName: string | undefined): ExitCode {
-  if (errorName === 'ReleaseCheckFailedError') return EXIT.failed;
+  const byName = errorName === undefined ? undefined : exitCodeOfErrorName(errorName);
+  if (byName !== undefined) return byName;
   if (status === 400) return EXIT.usage;
   if (status === 401 || status === 403) return EXIT.notAuthorized;
   if (status === 404) return EXIT.notFound;

@@ -317,6 +317,7 @@ export async function startLocalEnvironment(
           constructId: fn.constructId,
           functionName,
           functionArn: names.get(fn.logicalId)?.arn ?? localFunctionArn(fn.logicalId),
+          runtime: fn.runtime,
           code,
           environment: fn.environment,
           timeoutSeconds: fn.timeoutSeconds,

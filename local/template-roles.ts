@@ -12,6 +12,8 @@ export interface TemplateFunction {
   /** E.g. `AdmitFunction`. */
   readonly constructId: string;
   readonly handler: string;
+  /** The Lambda runtime, e.g. `nodejs24.x`. */
+  readonly runtime: string;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
   readonly environment: Readonly<Record<string, string>>;
@@ -73,6 +75,7 @@ export function templateFunctions(
         logicalId,
         constructId,
         handler: String(p['Handler']),
+        runtime: String(p['Runtime']),
         // CloudFormation's defaults when a function does not say.
         timeoutSeconds: Number(p['Timeout'] ?? 3),
         memoryMiB: Number(p['MemorySize'] ?? 128),

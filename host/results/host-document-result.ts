@@ -1,25 +1,42 @@
 /**
- * The one JSON line each host document prints on stdout, as schemas the coordinator can reuse. The
- * agent (host/agent/rejuv_agent/) is the producer; these schemas are the contract it is tested against.
+ * The one JSON line each host document prints on stdout: the contract between the agent
+ * (host/agent/rejuv_agent/, the producer) and its two readers, the coordinator
+ * (shared/workflow/host-result.ts) and the tests. Written once, here; host-result.schema.json beside it
+ * is generated from it (`npm run generate:host-result-schema`) for the agent's Python tests.
+ *
+ * Versioning: `schemaVersion` is checked before anything else, and a line of any other version is
+ * refused with HostResultVersionError (a coordinator and agents of different releases: a person must
+ * ship the matching documents; retrying changes nothing). Within a version, fields may be added (a
+ * reader ignores keys it does not know); renaming, removing or retyping one is a new version.
  */
 import { z } from 'zod';
 import { RejuvError } from '../../shared/domain/errors.js';
+import { SilentGuestsSchema } from '../../shared/workflow/preflight-findings.js';
 
 export const RESULT_SCHEMA_VERSION = 1;
 
 /** Document-level outcome. `partial`: Recover brought back some VMs but not all. */
 export const HostOutcomeSchema = z.enum(['ok', 'refused', 'failed', 'partial']);
 
+/**
+ * The bounds keep what the coordinator copies into the state machine's data and the audit within their
+ * sizes whatever a host prints; the agent prints at most 23,000 characters (SSM returns 24,000).
+ */
 const common = {
   schemaVersion: z.literal(RESULT_SCHEMA_VERSION),
   outcome: HostOutcomeSchema,
-  reason: z.string().optional(),
+  reason: z.string().max(4096).optional(),
   /** Machine-readable reason, e.g. `unknown-vm`, `level-unsupported`, `vm-not-ready`, `busy`, `suspend-failed`. */
-  reasonCode: z.string().optional(),
-  runId: z.string().optional(),
+  reasonCode: z.string().max(4096).optional(),
+  runId: z.string().max(128).optional(),
+  /** The line was too long with every VM's detail: each VM keeps only its name, outcome and reason. */
+  detailTrimmed: z.boolean().optional(),
 };
 
-const name = z.string();
+const name = z.string().max(128);
+const vmReason = z.string().max(2048);
+/** At most as many VMs as a host may have, with room for names a request brought (`unknown-vm`). */
+const vmList = <T extends z.ZodType>(vm: T) => z.array(vm).max(1024);
 const pid = z.number().int().positive();
 const epochMs = z.number().nonnegative();
 
@@ -47,7 +64,7 @@ export const HeartbeatSampleSchema = z.object({
 export const PreflightVmSchema = z.object({
   name,
   outcome: z.enum(['ready', 'refused']),
-  reason: z.string().optional(),
+  reason: vmReason.optional(),
   pid: pid.optional(),
   status: z.string().optional(),
   ramBytes: z.number().int().nonnegative().optional(),
@@ -58,14 +75,16 @@ export const PreflightVmSchema = z.object({
 /** Milliseconds per phase: stop, save, quit (old process), start, restore, cont (new process). */
 export const PhaseTimesSchema = z.record(z.string(), z.number().nonnegative());
 
+const WarmRebootVmOutcomeSchema = z.enum(['resumed', 'rolled-back', 'failed', 'untouched']);
+
 export const WarmRebootVmSchema = z.object({
   name,
   /**
    * `rolled-back`: its suspend failed and it was continued in its original process; `untouched`: the
    * rollout stopped at another VM's failure before this one began.
    */
-  outcome: z.enum(['resumed', 'rolled-back', 'failed', 'untouched']),
-  reason: z.string().optional(),
+  outcome: WarmRebootVmOutcomeSchema,
+  reason: vmReason.optional(),
   pidBefore: pid.nullable(),
   pidAfter: pid.optional(),
   /** Guest-visible pause: QMP RESUME on the new process minus QMP STOP on the old one. */
@@ -87,6 +106,18 @@ export const WarmRebootVmSchema = z.object({
   resumedAt: epochMs.optional(),
 });
 
+/**
+ * A WarmReboot VM as a trimmed line keeps it (`detailTrimmed`): only these keys, so a full VM that lacks
+ * a required field is still refused. The other documents' VMs require nothing that trimming drops.
+ */
+const TrimmedWarmRebootVmSchema = z.strictObject({
+  name,
+  outcome: WarmRebootVmOutcomeSchema,
+  reason: vmReason.optional(),
+  pauseMs: z.number().nonnegative().optional(),
+  stateBytes: z.number().int().nonnegative().optional(),
+});
+
 export const VerifyVmSchema = z.object({
   name,
   /**
@@ -94,7 +125,7 @@ export const VerifyVmSchema = z.object({
    * process checks passed, and it does not fail the verification.
    */
   outcome: z.enum(['verified', 'failed', 'silent-at-preflight']),
-  reason: z.string().optional(),
+  reason: vmReason.optional(),
   pid: pid.optional(),
   pidBefore: pid.nullable().optional(),
   status: z.string().optional(),
@@ -108,7 +139,7 @@ export const RecoverVmSchema = z.object({
   name,
   /** Where the VM is after Recover: only `running` is a success. */
   outcome: z.enum(['running', 'lost', 'failed', 'unresponsive', 'needs-attention']),
-  reason: z.string().optional(),
+  reason: vmReason.optional(),
   /** What Recover found, e.g. `running`, `paused`, `postmigrate`, `process gone, device state saved`. */
   found: z.string().optional(),
   /** What Recover did, e.g. `none`, `cont`, `restored from saved device state`, `cold-started (...)`. */
@@ -125,8 +156,8 @@ export const PreflightResultSchema = z.object({
   level: z.enum(['vmm-process', 'kernel']).optional(),
   allowSilentGuests: z.boolean().optional(),
   /** VMs whose guest heartbeat did not advance (at top level, so it survives per-VM trimming). */
-  silentVms: z.array(name).optional(),
-  vms: z.array(PreflightVmSchema),
+  silentVms: SilentGuestsSchema.optional(),
+  vms: vmList(PreflightVmSchema),
 });
 
 export const WarmRebootResultSchema = z.object({
@@ -144,10 +175,10 @@ export const WarmRebootResultSchema = z.object({
    * kexec never happened and every VM was restored on the running kernel (`reload-failed`).
    */
   kernelReloaded: z.boolean().optional(),
-  bootIdBefore: z.string().optional(),
-  bootIdAfter: z.string().optional(),
+  bootIdBefore: z.string().max(64).optional(),
+  bootIdAfter: z.string().max(64).optional(),
   /** A refusal lists the Preflight-style assessment of each VM instead. */
-  vms: z.array(z.union([WarmRebootVmSchema, PreflightVmSchema])),
+  vms: vmList(z.union([WarmRebootVmSchema, PreflightVmSchema, TrimmedWarmRebootVmSchema])),
 });
 
 export const VerifyResultSchema = z.object({
@@ -156,14 +187,14 @@ export const VerifyResultSchema = z.object({
   /** Set when the run being verified did not itself end ok. */
   runOutcome: z.string().optional(),
   /** VMs excused because their guest was already silent at Preflight. */
-  silentAtPreflight: z.array(name).optional(),
-  vms: z.array(VerifyVmSchema),
+  silentAtPreflight: SilentGuestsSchema.optional(),
+  vms: vmList(VerifyVmSchema),
 });
 
 export const RecoverResultSchema = z.object({
   ...common,
   document: z.literal('Recover'),
-  vms: z.array(RecoverVmSchema),
+  vms: vmList(RecoverVmSchema),
 });
 
 /** The agent could not even parse its arguments (only reachable by bypassing the documents' patterns). */
@@ -200,13 +231,39 @@ export class HostResultUnreadableError extends RejuvError {
   }
 }
 
-/** Parses the result line out of a document's stdout (the last line that starts with `{`). */
-export function parseHostDocumentResult(stdout: string): HostDocumentResult {
-  const line = stdout
+/**
+ * The result line is of a schema version this coordinator does not read (or names none): the host runs
+ * documents of another release. Not transient: the same host prints the same line until the matching
+ * documents are deployed, so the workflow goes straight to compensation, as for a failed document.
+ */
+export class HostResultVersionError extends RejuvError {
+  override readonly name = 'HostResultVersionError';
+  readonly retryable = false;
+  constructor(
+    /** What the line's `schemaVersion` holds, as JSON (`undefined` when it has none). */
+    readonly found: string,
+  ) {
+    super(
+      `host document result has schemaVersion ${found}; this coordinator reads version ${RESULT_SCHEMA_VERSION} only (deploy the documents of the same release)`,
+    );
+  }
+}
+
+/** The last line of stdout that starts with `{` (the agent prints exactly one), or undefined. */
+function resultLine(stdout: string): string | undefined {
+  return stdout
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.startsWith('{'))
     .at(-1);
+}
+
+/**
+ * Parses the result line out of a document's stdout: HostResultUnreadableError when there is none or it
+ * does not match the schema, HostResultVersionError when it is of another schema version.
+ */
+export function parseHostDocumentResult(stdout: string): HostDocumentResult {
+  const line = resultLine(stdout);
   if (line === undefined) throw new HostResultUnreadableError('stdout has no JSON line');
   let value: unknown;
   try {
@@ -214,6 +271,11 @@ export function parseHostDocumentResult(stdout: string): HostDocumentResult {
   } catch (error) {
     throw new HostResultUnreadableError('the result line is not JSON', { cause: error });
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new HostResultUnreadableError('the result line is not a JSON object');
+  const version: unknown = (value as { schemaVersion?: unknown }).schemaVersion;
+  if (version !== RESULT_SCHEMA_VERSION)
+    throw new HostResultVersionError(JSON.stringify(version) ?? 'undefined');
   const parsed = HostDocumentResultSchema.safeParse(value);
   if (!parsed.success)
     throw new HostResultUnreadableError(

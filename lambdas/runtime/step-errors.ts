@@ -2,6 +2,7 @@
  * What reaches the state machine when a step throws. rejuv's own errors pass unchanged (their names
  * drive Retry and Catch); transient AWS and network faults become one retryable `TransientError`.
  */
+import { classifySdkError } from '../../shared/adapters/aws/sdk-error-class.js';
 import { RejuvError } from '../../shared/domain/errors.js';
 
 export class TransientError extends RejuvError {
@@ -9,40 +10,15 @@ export class TransientError extends RejuvError {
   readonly retryable = true;
 }
 
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'TransactionConflictException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-]);
-
+/**
+ * An AWS or network fault worth a later retry, as shared/adapters/aws/sdk-error-class.ts classifies
+ * them, or one the SDK marked retryable itself.
+ */
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error instanceof RejuvError) return error.retryable && error.name === 'TransientError';
-  const code = (error as { code?: unknown }).code;
+  if (error instanceof RejuvError) return error instanceof TransientError;
   const retryable = (error as { $retryable?: unknown }).$retryable;
-  return (
-    TRANSIENT_NAMES.has(error.name) ||
-    (typeof code === 'string' && TRANSIENT_CODES.has(code)) ||
-    retryable !== undefined
-  );
+  return classifySdkError(error).kind === 'unavailable' || retryable !== undefined;
 }
 
 export function toStepError(error: unknown): unknown {

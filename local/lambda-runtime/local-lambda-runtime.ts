@@ -1,14 +1,15 @@
 /**
  * A local Lambda service for the functions of one stack: each function runs its deployed bundle in
- * execution environments of its own (node processes, one invocation at a time each, kept warm, more
- * started when all are busy), with the environment variables its template declares, the credentials of
- * its own role, and the runtime's contract: JSON in and out, a thrown error reported as `errorType` (the
+ * execution environments of its own (processes of its runtime's Node major, see runtime-node.ts; one
+ * invocation at a time each, kept warm, more started when all are busy), with the environment variables
+ * its template declares, the credentials of its own role, and the runtime's contract: JSON in and out, a thrown error reported as `errorType` (the
  * error's `name`) and `errorMessage`, the timeout, and the 6 MB payload limits of a synchronous call.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { DeployedFunctionCode } from './deployed-artifacts.js';
+import { localNodeFor } from './runtime-node.js';
 
 /** Lambda's limit on a synchronous invocation's request and response payloads. */
 export const MAX_SYNC_PAYLOAD_BYTES = 6_291_456;
@@ -28,6 +29,8 @@ export interface LocalFunction {
   readonly constructId: string;
   readonly functionName: string;
   readonly functionArn: string;
+  /** Its Lambda runtime, e.g. `nodejs24.x`: the environments run under that Node major. */
+  readonly runtime: string;
   readonly code: DeployedFunctionCode;
   /** Its environment variables, as the template declares them (tokens resolved). */
   readonly environment: Readonly<Record<string, string>>;
@@ -80,12 +83,17 @@ interface Environment {
 
 export class LocalLambdaRuntime {
   private readonly byConstructId = new Map<string, LocalFunction>();
+  /** The Node binary of each function's runtime, found before any function runs. */
+  private readonly nodeOf = new Map<string, string>();
   private readonly environments = new Map<string, Environment[]>();
   private readonly waiting = new Map<string, (() => void)[]>();
   private stopped = false;
 
   constructor(private readonly options: LocalLambdaRuntimeOptions) {
-    for (const fn of options.functions) this.byConstructId.set(fn.constructId, fn);
+    for (const fn of options.functions) {
+      this.byConstructId.set(fn.constructId, fn);
+      this.nodeOf.set(fn.constructId, localNodeFor(fn.functionName, fn.runtime));
+    }
   }
 
   functionOf(constructId: string): LocalFunction {
@@ -168,6 +176,7 @@ export class LocalLambdaRuntime {
 
   private start(fn: LocalFunction): Environment {
     const child = fork(WORKER, [], {
+      execPath: this.nodeOf.get(fn.constructId),
       env: {
         PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
         LANG: 'en_US.UTF-8',
@@ -176,7 +185,7 @@ export class LocalLambdaRuntime {
         LAMBDA_TASK_ROOT: fn.code.taskRoot,
         LAMBDA_RUNTIME_DIR: '/var/runtime',
         _HANDLER: fn.code.handler,
-        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMiB),

@@ -71,7 +71,7 @@ export function judgeCheck(
   check: ReleaseCheck,
   invocation: Pick<HostCommandInvocation, 'status' | 'responseCode' | 'stdout' | 'stderr'>,
 ): { passed: boolean; summary: string } {
-  const result = readHostResult(invocation.stdout);
+  const { result, problem } = readHostResult(invocation.stdout, check);
   if (invocation.status === 'Success' && result?.outcome === 'ok')
     return { passed: true, summary: `${check} passed${vmSummary(result)}` };
   if (check === 'Verify' && result?.outcome === 'refused' && result.reasonCode === UNKNOWN_RUN)
@@ -82,7 +82,7 @@ export function judgeCheck(
   if (result === undefined)
     return {
       passed: false,
-      summary: `${check} ${invocation.status} (exit ${invocation.responseCode}) without a result line; stderr: ${invocation.stderr.slice(-300)}`,
+      summary: `${check} ${invocation.status} (exit ${invocation.responseCode}) without a result (${problem}); stderr: ${invocation.stderr.slice(-300)}`,
     };
   return {
     passed: false,

@@ -14,7 +14,7 @@ import { auditStep } from './audit-step.js';
 import { HOST_DOCUMENTS, withExecutionTimeout, type HostDocument } from './workflow-config.js';
 import type { WorkflowContext } from './workflow-context.js';
 import type { WorkflowDeps } from './workflow-deps.js';
-import { readHostResult, type HostResult } from './host-result.js';
+import { readHostResult, type HostResult, type HostResultReading } from './host-result.js';
 import { guestsOf, silentAtPreflightParameter, type PreflightFindings } from './preflight-findings.js';
 
 export const PendingCommandSchema = z
@@ -163,7 +163,8 @@ export async function pollHostCommand(
       command.deadline,
     );
   }
-  const result = readHostResult(invocation.stdout);
+  const reading = readHostResult(invocation.stdout, command.document);
+  const { result } = reading;
   const ok = invocation.status === 'Success' && result?.outcome === 'ok';
   await auditStep(deps, ctx, {
     key: 'result',
@@ -171,10 +172,10 @@ export async function pollHostCommand(
     outcome: ok ? 'succeeded' : result?.outcome === 'refused' ? 'refused' : 'failed',
     commandId: command.commandId,
     durationMs: nowMs - Date.parse(command.sentAt),
-    detail: resultDetail(invocation, result),
+    detail: resultDetail(invocation, reading),
   });
-  if (!ok) throw failure(ctx, command, invocation, result);
-  return command.document === 'Preflight'
+  if (!ok) throw failure(ctx, command, invocation, reading);
+  return result.document === 'Preflight'
     ? {
         done: true,
         command,
@@ -191,8 +192,11 @@ function failure(
   ctx: WorkflowContext,
   command: PendingCommand,
   invocation: HostCommandInvocation,
-  result: HostResult | undefined,
+  reading: HostResultReading,
 ): Error {
+  const { result } = reading;
+  // A line of another release's documents: failed by its own name (not retried, compensated).
+  if (reading.versionError !== undefined) return reading.versionError;
   const reasons = result?.reasons ?? [];
   if (command.document === 'Preflight' && result?.outcome === 'refused') {
     return new PreflightRefusedError(ctx.request.hostId, reasons);
@@ -207,15 +211,19 @@ function failure(
   }
   const detail =
     result === undefined
-      ? `status ${invocation.status}, exit ${invocation.responseCode}, no result line; stderr: ${invocation.stderr.slice(-500)}`
+      ? `status ${invocation.status}, exit ${invocation.responseCode}, no result (${reading.problem}); stderr: ${invocation.stderr.slice(-500)}`
       : `status ${invocation.status}, outcome ${result.outcome}: ${reasons.join('; ') || 'no reason given'}`;
   return new HostCommandFailedError(ctx.request.hostId, command.document, command.commandId, detail);
 }
 
 function resultDetail(
   invocation: HostCommandInvocation,
-  result: HostResult | undefined,
+  reading: HostResultReading,
 ): Record<string, string | number | boolean | null> {
+  const { result } = reading;
+  const silentVms = result?.document === 'Preflight' ? result.silentVms : undefined;
+  const silentAtPreflight = result?.document === 'Verify' ? result.silentAtPreflight : undefined;
+  const reload = result?.document === 'WarmReboot' ? result : undefined;
   return {
     status: invocation.status,
     responseCode: invocation.responseCode,
@@ -223,17 +231,16 @@ function resultDetail(
     vms: result?.vms.length ?? null,
     summary: result === undefined ? null : JSON.stringify(result.vms).slice(0, 4000),
     reasons: result?.reasons.join('; ').slice(0, 4000) ?? null,
-    ...(result?.silentVms === undefined ? {} : { silentGuests: result.silentVms.join(',') }),
-    ...(result?.silentAtPreflight === undefined
-      ? {}
-      : { silentAtPreflight: result.silentAtPreflight.join(',') }),
+    ...(reading.problem === undefined ? {} : { problem: reading.problem.slice(0, 4000) }),
+    ...(silentVms === undefined ? {} : { silentGuests: silentVms.join(',') }),
+    ...(silentAtPreflight === undefined ? {} : { silentAtPreflight: silentAtPreflight.join(',') }),
     // The kernel level's reload, as the host saw it: the audit lists the kernels before and after.
-    ...(result?.kernelReloaded === undefined
+    ...(reload?.kernelReloaded === undefined
       ? {}
       : {
-          kernelReloaded: result.kernelReloaded,
-          bootIdBefore: result.bootIdBefore ?? null,
-          bootIdAfter: result.bootIdAfter ?? null,
+          kernelReloaded: reload.kernelReloaded,
+          bootIdBefore: reload.bootIdBefore ?? null,
+          bootIdAfter: reload.bootIdAfter ?? null,
         }),
   };
 }

@@ -1,59 +1,50 @@
 /**
- * The one JSON line a host document prints. The coordinator reads only what it needs for decisions and
- * the audit trail: the overall outcome, reasons, and per-VM outcomes; the rest passes through.
+ * The coordinator's reading of the one JSON line a host document prints: the contract's own strict
+ * schema (host/results/host-document-result.ts, the one the tests and the agent's JSON Schema use too),
+ * plus the reasons gathered into one list for the audit trail and the errors.
  */
-import { z } from 'zod';
-import { SilentGuestsSchema } from './preflight-findings.js';
+import {
+  HostResultUnreadableError,
+  HostResultVersionError,
+  parseHostDocumentResult,
+  type HostDocumentResult,
+} from '../../host/results/host-document-result.js';
+import type { HostDocument } from './workflow-config.js';
 
-const VmResultSchema = z
-  .object({
-    name: z.string().max(128),
-    outcome: z.string().max(64),
-    reason: z.string().max(2048).optional(),
-    pauseMs: z.number().nonnegative().optional(),
-  })
-  .loose();
+export type HostResult = HostDocumentResult & {
+  /** The result's reason, then each VM's as `name: reason`. */
+  readonly reasons: readonly string[];
+};
 
-export const HostResultSchema = z
-  .object({
-    outcome: z.enum(['ok', 'refused', 'failed', 'partial']),
-    reason: z.string().max(4096).optional(),
-    /** Why, as a word a program can match on (e.g. Verify's `unknown-run`); alongside `reason`. */
-    reasonCode: z.string().max(4096).optional(),
-    vms: z.array(VmResultSchema).max(1024).default([]),
-    /** Preflight: the guests whose heartbeat was already silent. */
-    silentVms: SilentGuestsSchema.optional(),
-    /** Verify: the guests it did not fail because they were silent at Preflight. */
-    silentAtPreflight: SilentGuestsSchema.optional(),
-    /** WarmReboot at level `kernel`: whether the host kernel was reloaded, and the boots around it. */
-    kernelReloaded: z.boolean().optional(),
-    bootIdBefore: z.string().max(64).optional(),
-    bootIdAfter: z.string().max(64).optional(),
-  })
-  .loose()
-  .transform((r) => ({
-    ...r,
-    reasons: [
-      ...(r.reason === undefined ? [] : [r.reason]),
-      ...r.vms.filter((vm) => vm.reason !== undefined).map((vm) => `${vm.name}: ${vm.reason}`),
-    ],
-  }));
+export type HostResultReading =
+  | { readonly result: HostResult; readonly problem?: undefined; readonly versionError?: undefined }
+  | {
+      readonly result?: undefined;
+      /** Why there is no result, in a line for the audit trail. */
+      readonly problem: string;
+      /** Set when the line is of another schema version: the step fails with it, by its own name. */
+      readonly versionError?: HostResultVersionError;
+    };
 
-export type HostResult = z.output<typeof HostResultSchema>;
-
-/** The last line of stdout that is a well-formed result; undefined when there is none. */
-export function readHostResult(stdout: string): HostResult | undefined {
-  const lines = stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('{'));
-  for (const line of lines.reverse()) {
-    try {
-      const parsed = HostResultSchema.safeParse(JSON.parse(line));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // Not JSON after all; keep looking.
-    }
+/**
+ * Reads the result of `document` from its stdout. A line of another document is no result either,
+ * except `unknown`: the agent's answer when it could not parse its arguments at all.
+ */
+export function readHostResult(stdout: string, document: HostDocument): HostResultReading {
+  let result: HostDocumentResult;
+  try {
+    result = parseHostDocumentResult(stdout);
+  } catch (error) {
+    if (error instanceof HostResultVersionError) return { problem: error.message, versionError: error };
+    if (error instanceof HostResultUnreadableError) return { problem: error.message };
+    throw error;
   }
-  return undefined;
+  if (result.document !== document && result.document !== 'unknown')
+    return { problem: `expected a ${document} result, got ${result.document}` };
+  const vmReasons = (result.vms as readonly { name: string; reason?: string | undefined }[])
+    .filter((vm) => vm.reason !== undefined)
+    .map((vm) => `${vm.name}: ${vm.reason}`);
+  return {
+    result: { ...result, reasons: [...(result.reason === undefined ? [] : [result.reason]), ...vmReasons] },
+  };
 }

@@ -107,6 +107,7 @@ export const ERROR_EXAMPLES: Readonly<Record<string, readonly unknown[]>> = {
   } satisfies ErrorExamples<typeof runnerErrors>),
   ...({
     HostResultUnreadableError: ['stdout has no JSON line'],
+    HostResultVersionError: ['2'],
   } satisfies ErrorExamples<typeof hostDocumentResult>),
   ...({
     QueryServiceError: ['NotFound', 'Topic does not exist', 404],

@@ -2,7 +2,9 @@
  * How an AWS SDK error stands once the SDK's own retries (throttling and server faults, with backoff,
  * up to its `maxAttempts`) are spent: worth a later retry, or refused for a reason no retry will change.
  * Each adapter first names its service's errors that mean something to rejuv (an unknown document, a
- * missing topic), then maps the rest by this class to its own retryable and refused errors.
+ * missing topic), then maps the rest by this class to its own retryable and refused errors; a step
+ * handler turns an unmapped `unavailable` into TransientError (lambdas/runtime/step-errors.ts), and the
+ * CLI reports it as the coordinator unavailable. The one list of AWS's transient fault names.
  */
 
 export type SdkErrorClass =
@@ -13,14 +15,24 @@ export type SdkErrorClass =
   /** Not a service or network failure (a bug, say): never disguised as one. */
   | { readonly kind: 'other' };
 
-/** Throttling as the services rejuv calls name it (SSM, SNS and KMS behind it, ELBv2), and the SDK's generic names. */
-const THROTTLING_NAMES: ReadonlySet<string> = new Set([
+/**
+ * Throttling and transient faults as the services rejuv calls name them (SSM, SNS and KMS behind it,
+ * ELBv2, DynamoDB, Step Functions), and the SDK's generic names, for the errors that carry no status.
+ */
+const TRANSIENT_FAULT_NAMES: ReadonlySet<string> = new Set([
   'Throttling',
   'ThrottlingException',
   'ThrottledException',
   'TooManyRequestsException',
   'RequestLimitExceeded',
   'KMSThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'TransactionConflictException',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
 ]);
 
 const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -30,6 +42,7 @@ const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
+  'EHOSTUNREACH',
 ]);
 
 interface SdkErrorShape {
@@ -45,7 +58,7 @@ export function classifySdkError(error: unknown): SdkErrorClass {
   const e = error as SdkErrorShape & Error;
   const status = e.$metadata?.httpStatusCode ?? 0;
   // The SDK marks modelled server errors (InternalServerError) with $fault 'server' whatever the status.
-  if (THROTTLING_NAMES.has(e.name) || status === 429 || e.$fault === 'server' || status >= 500)
+  if (TRANSIENT_FAULT_NAMES.has(e.name) || status === 429 || e.$fault === 'server' || status >= 500)
     return { kind: 'unavailable', code: e.name, detail: e.message };
   if (e.name === 'TimeoutError' || (e.code !== undefined && NETWORK_ERROR_CODES.has(e.code)))
     return { kind: 'unavailable', code: e.code ?? e.name, detail: e.message };

@@ -13,6 +13,7 @@ import {
   MAX_SYNC_PAYLOAD_BYTES,
   type LocalFunction,
 } from '../../../local/lambda-runtime/local-lambda-runtime.js';
+import { UnsupportedLocalRuntimeError } from '../../../local/lambda-runtime/runtime-node.js';
 import {
   MAX_STATE_PAYLOAD_BYTES,
   startLocalStepFunctions,
@@ -29,6 +30,7 @@ exports.handler = async (event, context) => {
     case 'exit': process.exit(3);
     case 'big': return 'x'.repeat(event.bytes);
     case 'require': return require(event.module) && 'loaded';
+    case 'node': return { version: process.version, executionEnv: process.env.AWS_EXECUTION_ENV };
     default: return undefined;
   }
 };`;
@@ -40,6 +42,7 @@ function fn(constructId: string, taskRoot: string, timeoutSeconds = 3): LocalFun
     constructId,
     functionName: `fn-${constructId}`,
     functionArn: `arn:aws:lambda:local:000000000000:function:fn-${constructId}`,
+    runtime: 'nodejs24.x',
     code: { taskRoot, handler: 'index.handler' },
     environment: { GREETING: 'hello' },
     timeoutSeconds,
@@ -64,6 +67,30 @@ afterAll(async () => {
 });
 
 describe('Local Lambda runtime', () => {
+  it('runs the bundle under the Node major of its runtime, not the Node running the tests', async () => {
+    await expect(runtime.invoke('Echo', { kind: 'node' })).resolves.toEqual({
+      version: expect.stringMatching(/^v24\./),
+      executionEnv: 'AWS_Lambda_nodejs24.x',
+    });
+  });
+
+  it.each([
+    [
+      'nodejs22.x',
+      /runtime nodejs22\.x cannot run locally: no local Node 22 \(local mode has a Node for nodejs24\.x/,
+    ],
+    ['python3.12', /runtime python3\.12 cannot run locally: local mode runs Node\.js runtimes only/],
+  ])('refuses a function of runtime %s before anything runs, saying why', (runtimeName, message) => {
+    const start = () =>
+      new LocalLambdaRuntime({
+        runtimeModules: tmpdir(),
+        functions: [{ ...fn('Old', tmpdir()), runtime: runtimeName }],
+      });
+    expect(start).toThrow(UnsupportedLocalRuntimeError);
+    expect(start).toThrow(message);
+    expect(start).toThrow(/^function fn-Old: /);
+  });
+
   it('runs the bundle with the template environment only, JSON in and out', async () => {
     await expect(runtime.invoke('Echo', { kind: 'echo', n: 1 })).resolves.toEqual({
       got: { kind: 'echo', n: 1 },

@@ -20,25 +20,29 @@ import type {
   HostCommandRequest,
   HostCommands,
 } from '../../../shared/ports/host-commands.js';
-import type { OperatorUseCaseDeps } from '../../../shared/operator/operator-deps.js';
+import type { OperatorUseCaseDeps, ReleaseCheck } from '../../../shared/operator/operator-deps.js';
 import { releaseHost } from '../../../shared/operator/release-host.js';
 import { freshTables, type TestTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
+import { hostResultLine } from '../../support/host-result-lines.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-deps.js';
 import { chainOf, OPERATOR, operatorDeps, placeIn, snapshot } from './operator-support.js';
 
 type Answer = Omit<HostCommandInvocation, 'commandId' | 'instanceId'>;
 
-const ok = (vms: string[] = ['vm1']): Answer => ({
+const ok = (check: ReleaseCheck, vms: string[] = ['vm1']): Answer => ({
   status: 'Success',
   responseCode: 0,
-  stdout: `${JSON.stringify({ outcome: 'ok', vms: vms.map((name) => ({ name, outcome: 'ready' })) })}\n`,
+  stdout: `${hostResultLine(check, {
+    outcome: 'ok',
+    vms: vms.map((name) => ({ name, outcome: check === 'Preflight' ? 'ready' : 'verified' })),
+  })}\n`,
   stderr: '',
 });
-const refused = (reason: string, reasonCode = 'vm-not-ready'): Answer => ({
+const refused = (check: ReleaseCheck, reason: string, reasonCode = 'vm-not-ready'): Answer => ({
   status: 'Failed',
   responseCode: 3,
-  stdout: `${JSON.stringify({ outcome: 'refused', reason, reasonCode, vms: [] })}\n`,
+  stdout: `${hostResultLine(check, { outcome: 'refused', reason, reasonCode })}\n`,
   stderr: '',
 });
 const RUNNING: Answer = { status: 'InProgress', responseCode: -1, stdout: '', stderr: '' };
@@ -108,7 +112,7 @@ async function quarantinedHost(extra: Record<string, unknown> = {}): Promise<str
 describe('Use case: releaseHost', () => {
   it('runs Preflight then Verify of the quarantining run, releases, clears the reason, audits it all', async () => {
     const hostId = await quarantinedHost();
-    const commands = new ScriptedChecks({ [Preflight]: ok(), [Verify]: ok() }, 3);
+    const commands = new ScriptedChecks({ [Preflight]: ok('Preflight'), [Verify]: ok('Verify') }, 3);
     const deps = depsWith(commands);
     const result = await releaseHost(deps, OPERATOR, {
       hostId,
@@ -160,8 +164,8 @@ describe('Use case: releaseHost', () => {
   it('a failing check leaves the host QUARANTINED; the chain names the check and why; Verify never runs', async () => {
     const hostId = await quarantinedHost();
     const commands = new ScriptedChecks({
-      [Preflight]: refused('vm2: QMP is not reachable'),
-      [Verify]: ok(),
+      [Preflight]: refused('Preflight', 'vm2: QMP is not reachable'),
+      [Verify]: ok('Verify'),
     });
     const deps = depsWith(commands);
     const before = await deps.hosts.get(hostId);
@@ -189,7 +193,7 @@ describe('Use case: releaseHost', () => {
 
   it('a check still running at its deadline is cancelled and fails the release', async () => {
     const hostId = await quarantinedHost();
-    const commands = new ScriptedChecks({ [Preflight]: ok() }, Number.MAX_SAFE_INTEGER);
+    const commands = new ScriptedChecks({ [Preflight]: ok('Preflight') }, Number.MAX_SAFE_INTEGER);
     await expect(releaseHost(depsWith(commands), OPERATOR, { hostId, reason: 'r' })).rejects.toThrow(
       /Preflight did not finish within 60 s \(last status InProgress\); cancelled/,
     );
@@ -200,8 +204,8 @@ describe('Use case: releaseHost', () => {
   it('a Verify of a run that never reached WarmReboot is not applicable: the host is released', async () => {
     const hostId = await quarantinedHost();
     const commands = new ScriptedChecks({
-      [Preflight]: ok(),
-      [Verify]: refused('no WarmReboot run op-h-0123456789abcdef on this host', 'unknown-run'),
+      [Preflight]: ok('Preflight'),
+      [Verify]: refused('Verify', 'no WarmReboot run op-h-0123456789abcdef on this host', 'unknown-run'),
     });
     const result = await releaseHost(depsWith(commands), OPERATOR, { hostId, reason: 'r' });
     expect(result.host.state).toBe('IN_SERVICE');
@@ -236,7 +240,7 @@ describe('Use case: releaseHost', () => {
     });
     const inService = `rel-${++n}`;
     await registerHost(t.store(), inService);
-    const deps = depsWith(new ScriptedChecks({ [Preflight]: ok(), [Verify]: ok() }));
+    const deps = depsWith(new ScriptedChecks({ [Preflight]: ok('Preflight'), [Verify]: ok('Verify') }));
     const before = [await snapshot(t, hostId), await snapshot(t, inService)];
 
     for (const input of [
@@ -261,7 +265,7 @@ describe('Use case: releaseHost', () => {
 
   it('a retry after the release returns the host and appends nothing; a fresh request is refused', async () => {
     const hostId = await quarantinedHost();
-    const commands = new ScriptedChecks({ [Preflight]: ok(), [Verify]: ok() });
+    const commands = new ScriptedChecks({ [Preflight]: ok('Preflight'), [Verify]: ok('Verify') });
     const deps = depsWith(commands);
     const first = await releaseHost(deps, OPERATOR, { hostId, reason: 'r', requestId: 'ticket-9' });
     const before = await snapshot(t, hostId);
@@ -276,7 +280,7 @@ describe('Use case: releaseHost', () => {
 
   it('a crash after the checks passed: the retry runs no document again and releases once', async () => {
     const hostId = await quarantinedHost();
-    const commands = new ScriptedChecks({ [Preflight]: ok(), [Verify]: ok() });
+    const commands = new ScriptedChecks({ [Preflight]: ok('Preflight'), [Verify]: ok('Verify') });
     const deps = depsWith(commands);
     let crash = true;
     const crashing: OperatorUseCaseDeps = {
@@ -307,7 +311,7 @@ describe('Use case: releaseHost', () => {
 
   it('a host changed during the checks loses the conditional write, and the chain says so', async () => {
     const hostId = await quarantinedHost();
-    const commands = new ScriptedChecks({ [Preflight]: ok(), [Verify]: ok() });
+    const commands = new ScriptedChecks({ [Preflight]: ok('Preflight'), [Verify]: ok('Verify') });
     const deps = depsWith(commands);
     const racing: OperatorUseCaseDeps = {
       ...deps,
@@ -339,7 +343,7 @@ describe('Use case: releaseHost', () => {
 
   it('refuses while another release holds the host lock, before writing anything', async () => {
     const hostId = await quarantinedHost();
-    const deps = depsWith(new ScriptedChecks({ [Preflight]: ok(), [Verify]: ok() }));
+    const deps = depsWith(new ScriptedChecks({ [Preflight]: ok('Preflight'), [Verify]: ok('Verify') }));
     const held = await deps.hostLock.acquire(hostId, 'rel-someone-else', 60_000);
     const before = await snapshot(t, hostId);
     await expect(releaseHost(deps, OPERATOR, { hostId, reason: 'r' })).rejects.toThrow(LockHeldError);

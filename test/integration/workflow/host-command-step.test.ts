@@ -8,11 +8,14 @@ import {
   HostNotBackError,
   PreflightRefusedError,
 } from '../../../shared/domain/errors.js';
+import { HostResultVersionError } from '../../../host/results/host-document-result.js';
 import { checkHostBack } from '../../../shared/workflow/await-host.js';
 import { pollHostCommand, startHostCommand } from '../../../shared/workflow/host-command-step.js';
 import { PreflightFindingsSchema } from '../../../shared/workflow/preflight-findings.js';
+import type { HostDocument } from '../../../shared/workflow/workflow-config.js';
 import type { WorkflowContext } from '../../../shared/workflow/workflow-context.js';
 import { admitClaimed } from '../../support/claims.js';
+import { hostResultLine } from '../../support/host-result-lines.js';
 import { freshTables } from '../../support/dynamodb.js';
 import { registerHost } from '../../support/hosts.js';
 import {
@@ -43,10 +46,10 @@ async function admitted(commands: ScriptedHostCommands): Promise<WorkflowContext
   });
 }
 
-const ok = (line: unknown) => ({
+const ok = (document: HostDocument, line: Readonly<Record<string, unknown>>) => ({
   status: 'Success' as const,
   responseCode: 0,
-  stdout: `progress...\n${JSON.stringify(line)}\n`,
+  stdout: `progress...\n${hostResultLine(document, line)}\n`,
   stderr: '',
 });
 
@@ -84,7 +87,7 @@ describe('Use case: host command step', () => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);
     const deps = workflowDeps(store, clock, { commands });
-    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok({
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok('Preflight', {
       outcome: 'ok',
       silentVms: ['vm-dead'],
       vms: [
@@ -110,7 +113,7 @@ describe('Use case: host command step', () => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);
     const deps = workflowDeps(store, clock, { commands });
-    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok({ outcome: 'ok', vms: [] });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok('Preflight', { outcome: 'ok', vms: [] });
     const command = await startHostCommand(deps, ctx, 'Preflight');
     expect(await pollHostCommand(deps, ctx, command)).toMatchObject({ preflight: { silentGuests: [] } });
   });
@@ -133,9 +136,9 @@ describe('Use case: host command step', () => {
     const deps = workflowDeps(store, clock, { commands });
     const command = await startHostCommand(deps, ctx, 'Verify');
     expect(await pollHostCommand(deps, ctx, command)).toMatchObject({ done: false });
-    commands.script[TEST_WORKFLOW_CONFIG.documents.Verify] = ok({
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Verify] = ok('Verify', {
       outcome: 'ok',
-      vms: [{ name: 'vm1', outcome: 'running' }],
+      vms: [{ name: 'vm1', outcome: 'verified' }],
     });
     const done = await pollHostCommand(deps, ctx, command);
     expect(done).toMatchObject({ done: true, result: { outcome: 'ok', vms: [{ name: 'vm1' }] } });
@@ -206,7 +209,7 @@ describe('Use case: host command step', () => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);
     const deps = workflowDeps(store, clock, { commands });
-    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok({
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok('Preflight', {
       outcome: 'ok',
       vms: [
         { name: 'vm-a', outcome: 'ready' },
@@ -228,7 +231,7 @@ describe('Use case: host command step', () => {
     commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = {
       status: 'Failed',
       responseCode: 3,
-      stdout: JSON.stringify({
+      stdout: hostResultLine('Preflight', {
         outcome: 'refused',
         vms: [{ name: 'vm2', outcome: 'refused', reason: 'RAM is private memory' }],
       }),
@@ -242,43 +245,84 @@ describe('Use case: host command step', () => {
   it.each([
     [
       'a failed document',
+      'WarmReboot' as const,
       {
         status: 'Failed' as const,
         responseCode: 2,
-        stdout: JSON.stringify({ outcome: 'failed', reason: 'qemu vm1 died' }),
+        stdout: hostResultLine('WarmReboot', { outcome: 'failed', reason: 'qemu vm1 died' }),
         stderr: '',
       },
       /outcome failed: qemu vm1 died/,
     ],
     [
       'success without a result line',
+      'WarmReboot' as const,
       { status: 'Success' as const, responseCode: 0, stdout: 'done', stderr: 'warn' },
-      /no result line/,
+      /no result \(host document result unreadable: stdout has no JSON line\)/,
     ],
     [
       'a result naming a silent guest that is no VM name',
+      'Preflight' as const,
       {
         status: 'Success' as const,
         responseCode: 0,
-        stdout: JSON.stringify({ outcome: 'ok', silentVms: ['vm-a;reboot'], vms: [] }),
+        stdout: hostResultLine('Preflight', { outcome: 'ok', silentVms: ['vm-a;reboot'] }),
         stderr: '',
       },
-      /no result line/,
+      /no result \(.*silentVms\.0: VM name/,
     ],
     [
       'a garbled result line',
-      { status: 'Success' as const, responseCode: 0, stdout: '{"outcome": "ok", "vms": 7}', stderr: '' },
-      /no result line/,
+      'WarmReboot' as const,
+      {
+        status: 'Success' as const,
+        responseCode: 0,
+        stdout: hostResultLine('WarmReboot', { outcome: 'ok', vms: 7 }),
+        stderr: '',
+      },
+      /no result \(host document result unreadable: vms: /,
     ],
-  ])('fails with HostCommandFailedError on %s', async (_what, invocation, message) => {
+    [
+      'a result of another document',
+      'WarmReboot' as const,
+      {
+        status: 'Success' as const,
+        responseCode: 0,
+        stdout: hostResultLine('Verify', { outcome: 'ok' }),
+        stderr: '',
+      },
+      /no result \(expected a WarmReboot result, got Verify\)/,
+    ],
+  ])('fails with HostCommandFailedError on %s', async (_what, document, invocation, message) => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);
     const deps = workflowDeps(store, clock, { commands });
-    commands.script[TEST_WORKFLOW_CONFIG.documents.WarmReboot] = invocation;
-    const command = await startHostCommand(deps, ctx, 'WarmReboot');
+    commands.script[TEST_WORKFLOW_CONFIG.documents[document]] = invocation;
+    const command = await startHostCommand(deps, ctx, document);
     const poll = pollHostCommand(deps, ctx, command);
     await expect(poll).rejects.toThrow(HostCommandFailedError);
     await expect(pollHostCommand(deps, ctx, command)).rejects.toThrow(message);
+  });
+
+  it('fails with HostResultVersionError on a line of another schema version, and audits why', async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.WarmReboot] = {
+      ...ok('WarmReboot', { outcome: 'ok' }),
+      stdout: JSON.stringify({ schemaVersion: 2, document: 'WarmReboot', outcome: 'ok', vms: [] }),
+    };
+    const command = await startHostCommand(deps, ctx, 'WarmReboot');
+    const poll = pollHostCommand(deps, ctx, command);
+    await expect(poll).rejects.toThrow(HostResultVersionError);
+    await expect(poll).rejects.toMatchObject({ name: 'HostResultVersionError', retryable: false });
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(ctx.request.hostId))) records.push(r);
+    expect(records.at(-1)).toMatchObject({
+      step: 'WarmReboot',
+      outcome: 'failed',
+      detail: { outcome: null, problem: expect.stringContaining('schemaVersion 2') },
+    });
   });
 });
 

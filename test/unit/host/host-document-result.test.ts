@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   expectDocumentResult,
   HostResultUnreadableError,
+  HostResultVersionError,
   parseHostDocumentResult,
 } from '../../../host/results/host-document-result.js';
 import { readHostResult } from '../../../shared/workflow/host-result.js';
@@ -66,13 +67,71 @@ describe('Function: parseHostDocumentResult', () => {
   });
 });
 
-describe('Function: readHostResult (the coordinator’s reading)', () => {
-  it('keeps the silent VMs of a Preflight result', () => {
-    expect(readHostResult(line(preflight))?.silentVms).toEqual(['vm-dead']);
+describe('Function: parseHostDocumentResult, schemaVersion', () => {
+  it.each([
+    ['another version', { ...preflight, schemaVersion: 2 }, 'schemaVersion 2'],
+    ['no version', { ...preflight, schemaVersion: undefined }, 'schemaVersion undefined'],
+    ['a version as a string', { ...preflight, schemaVersion: '1' }, 'schemaVersion "1"'],
+  ])('refuses a line with %s by its own error, naming what it found', (_what, value, found) => {
+    expect(() => parseHostDocumentResult(line(value))).toThrow(HostResultVersionError);
+    expect(() => parseHostDocumentResult(line(value))).toThrow(
+      `${found}; this coordinator reads version 1 only`,
+    );
   });
 
-  it('finds no result in a line whose silent VM is not a VM name', () => {
-    expect(readHostResult(line({ ...preflight, silentVms: ['../etc'] }))).toBeUndefined();
-    expect(readHostResult(line({ ...preflight, silentVms: 'vm-dead' }))).toBeUndefined();
+  it('checks the version before the shape: a newer line is not reported as malformed', () => {
+    const newer = { schemaVersion: 2, document: 'Preflight', verdict: 'fine' };
+    expect(() => parseHostDocumentResult(line(newer))).toThrow(HostResultVersionError);
+  });
+});
+
+describe('Function: parseHostDocumentResult, trimmed lines', () => {
+  const warmReboot = (vms: unknown[]) =>
+    line({ schemaVersion: 1, document: 'WarmReboot', outcome: 'ok', detailTrimmed: true, vms });
+
+  it('reads a WarmReboot line the agent trimmed to each VM’s name, outcome and pause', () => {
+    const result = parseHostDocumentResult(warmReboot([{ name: 'vm-a', outcome: 'resumed', pauseMs: 120 }]));
+    expect(expectDocumentResult(result, 'WarmReboot')).toMatchObject({ detailTrimmed: true });
+  });
+
+  it('refuses a VM that is neither whole nor trimmed', () => {
+    const vm = { name: 'vm-a', outcome: 'resumed', pauseMs: 120, pidAfter: 7 };
+    expect(() => parseHostDocumentResult(warmReboot([vm]))).toThrow(HostResultUnreadableError);
+  });
+});
+
+describe('Function: readHostResult (the coordinator’s reading, with the same schema)', () => {
+  it('keeps the silent VMs of a Preflight result and gathers the reasons', () => {
+    const [dead, live] = preflight.vms;
+    const refused = {
+      ...preflight,
+      outcome: 'refused',
+      reason: 'not ready',
+      vms: [{ ...dead, reason: 'heartbeat silent' }, live],
+    };
+    const { result } = readHostResult(line(refused), 'Preflight');
+    expect(result?.document === 'Preflight' ? result.silentVms : undefined).toEqual(['vm-dead']);
+    expect(result?.reasons).toEqual(['not ready', 'vm-dead: heartbeat silent']);
+  });
+
+  it('finds no result in a line whose silent VM is not a VM name, and says why', () => {
+    expect(readHostResult(line({ ...preflight, silentVms: ['../etc'] }), 'Preflight')).toEqual({
+      problem: expect.stringMatching(/silentVms\.0: VM name/),
+    });
+    expect(readHostResult(line({ ...preflight, silentVms: 'vm-dead' }), 'Preflight').result).toBeUndefined();
+  });
+
+  it('finds no result in a line of another document, but reads the agent’s unparsed-request answer', () => {
+    expect(readHostResult(line(preflight), 'Verify')).toEqual({
+      problem: 'expected a Verify result, got Preflight',
+    });
+    const unparsed = { schemaVersion: 1, document: 'unknown', outcome: 'refused', reason: 'bad', vms: [] };
+    expect(readHostResult(line(unparsed), 'Verify').result?.reasons).toEqual(['bad']);
+  });
+
+  it('carries a version mismatch as its error, for the step to fail with', () => {
+    const reading = readHostResult(line({ ...preflight, schemaVersion: 2 }), 'Preflight');
+    expect(reading.result).toBeUndefined();
+    expect(reading.versionError).toBeInstanceOf(HostResultVersionError);
   });
 });

@@ -7,6 +7,8 @@ import { DeregisterHostInputSchema, refuseOwned } from '../../../shared/operator
 import { RegisterHostInputSchema } from '../../../shared/operator/register-host.js';
 import { checkParameters, judgeCheck, releaseId } from '../../../shared/operator/release-checks.js';
 import { ReleaseHostInputSchema } from '../../../shared/operator/release-host.js';
+import type { ReleaseCheck } from '../../../shared/operator/operator-deps.js';
+import { hostResultLine } from '../../support/host-result-lines.js';
 
 const host: Host = {
   hostId: 'host.1',
@@ -22,10 +24,14 @@ const host: Host = {
   updatedAt: '2026-11-02T00:00:00.000Z',
 };
 
-const ran = (line: unknown, status: 'Success' | 'Failed' = 'Success') => ({
+const ran = (
+  check: ReleaseCheck,
+  line: Readonly<Record<string, unknown>>,
+  status: 'Success' | 'Failed' = 'Success',
+) => ({
   status,
   responseCode: status === 'Success' ? 0 : 1,
-  stdout: `progress\n${JSON.stringify(line)}\n`,
+  stdout: `progress\n${hostResultLine(check, line)}\n`,
   stderr: '',
 });
 
@@ -111,19 +117,20 @@ describe('Decision: release id', () => {
 
 describe('Decision: judging a check', () => {
   it('passes only a successful document whose result is ok', () => {
-    expect(judgeCheck('Preflight', ran({ outcome: 'ok', vms: [{ name: 'vm1', outcome: 'ready' }] }))).toEqual(
-      {
-        passed: true,
-        summary: 'Preflight passed: vm1 ready',
-      },
-    );
-    expect(judgeCheck('Preflight', ran({ outcome: 'ok' }, 'Failed')).passed).toBe(false);
+    expect(
+      judgeCheck('Preflight', ran('Preflight', { outcome: 'ok', vms: [{ name: 'vm1', outcome: 'ready' }] })),
+    ).toEqual({
+      passed: true,
+      summary: 'Preflight passed: vm1 ready',
+    });
+    expect(judgeCheck('Preflight', ran('Preflight', { outcome: 'ok' }, 'Failed')).passed).toBe(false);
   });
 
   it('fails a refusal or a failure with the reasons the host gave, per VM', () => {
     const verdict = judgeCheck(
       'Verify',
       ran(
+        'Verify',
         {
           outcome: 'failed',
           reason: '1 of 2 VMs failed verification',
@@ -141,20 +148,30 @@ describe('Decision: judging a check', () => {
   it('fails a document that printed no result, with the end of its stderr', () => {
     expect(
       judgeCheck('Preflight', { status: 'Failed', responseCode: 2, stdout: 'Traceback', stderr: 'boom' }),
-    ).toEqual({ passed: false, summary: 'Preflight Failed (exit 2) without a result line; stderr: boom' });
+    ).toEqual({
+      passed: false,
+      summary:
+        'Preflight Failed (exit 2) without a result (host document result unreadable: stdout has no JSON line); stderr: boom',
+    });
   });
 
   it('counts Verify of a run that never reached WarmReboot as not applicable, and only Verify', () => {
-    const unknownRun = ran(
-      { outcome: 'refused', reasonCode: 'unknown-run', reason: 'no WarmReboot run op-1 on this host' },
-      'Failed',
-    );
-    expect(judgeCheck('Verify', unknownRun)).toEqual({
+    const unknownRun = (check: ReleaseCheck) =>
+      ran(
+        check,
+        { outcome: 'refused', reasonCode: 'unknown-run', reason: 'no WarmReboot run op-1 on this host' },
+        'Failed',
+      );
+    expect(judgeCheck('Verify', unknownRun('Verify'))).toEqual({
       passed: true,
       summary: 'Verify not applicable: no WarmReboot run op-1 on this host',
     });
-    expect(judgeCheck('Preflight', unknownRun).passed).toBe(false);
-    const otherRefusal = ran({ outcome: 'refused', reasonCode: 'unknown-vm', reason: 'x' }, 'Failed');
+    expect(judgeCheck('Preflight', unknownRun('Preflight')).passed).toBe(false);
+    const otherRefusal = ran(
+      'Verify',
+      { outcome: 'refused', reasonCode: 'unknown-vm', reason: 'x' },
+      'Failed',
+    );
     expect(judgeCheck('Verify', otherRefusal).passed).toBe(false);
   });
 });
