@@ -13,7 +13,14 @@ import { CommandDocumentSchema, type CommandDocument } from '../runner/command-d
 import { UnsupportedDocumentError } from '../runner/errors.js';
 import { agentBootstrap, agentSha256 } from './agent-bootstrap.js';
 
-export const HOST_DOCUMENT_NAMES = ['Preflight', 'WarmReboot', 'Verify', 'Recover', 'CollectAging'] as const;
+export const HOST_DOCUMENT_NAMES = [
+  'Preflight',
+  'WarmReboot',
+  'Verify',
+  'Recover',
+  'CollectAging',
+  'Census',
+] as const;
 export type HostDocumentName = (typeof HOST_DOCUMENT_NAMES)[number];
 
 const SOURCE_FILES: Record<HostDocumentName, string> = {
@@ -22,6 +29,7 @@ const SOURCE_FILES: Record<HostDocumentName, string> = {
   Verify: 'verify.yaml',
   Recover: 'recover.yaml',
   CollectAging: 'collect-aging.yaml',
+  Census: 'census.yaml',
 };
 
 /** CreateDocument refuses content over 64 KB (runtime parameter values count too). */

@@ -224,6 +224,11 @@ function resultDetail(
     summary: result === undefined ? null : JSON.stringify(result.vms).slice(0, 4000),
     reasons: result?.reasons.join('; ').slice(0, 4000) ?? null,
     ...(result?.silentVms === undefined ? {} : { silentGuests: result.silentVms.join(',') }),
+    // Preflight's census: the VMs on the host this run leaves alone, so the operator learns that part of
+    // the host was not rejuvenated (or, at the kernel level, why the run was refused).
+    ...(result === undefined || result.notRejuvenated.length === 0
+      ? {}
+      : { notRejuvenated: result.notRejuvenated.join('; ').slice(0, 4000) }),
     ...(result?.silentAtPreflight === undefined
       ? {}
       : { silentAtPreflight: result.silentAtPreflight.join(',') }),

@@ -14,6 +14,19 @@ const VmResultSchema = z
   })
   .loose();
 
+/** A VM process Preflight's census found (host/results CensusVmSchema); only what the audit names. */
+const CensusVmSchema = z
+  .object({
+    name: z.string().max(128),
+    outcome: z.string().max(64),
+    reason: z.string().max(2048).optional(),
+    pid: z.number().int().positive().optional(),
+  })
+  .loose();
+
+/** The census statuses of VMs the agent rejuvenates, or has no process for: every other one is left out. */
+const RUN_BY_THE_AGENT = new Set(['managed', 'missing']);
+
 export const HostResultSchema = z
   .object({
     outcome: z.enum(['ok', 'refused', 'failed', 'partial']),
@@ -29,10 +42,21 @@ export const HostResultSchema = z
     kernelReloaded: z.boolean().optional(),
     bootIdBefore: z.string().max(64).optional(),
     bootIdAfter: z.string().max(64).optional(),
+    /** Preflight: every VM process on the host, and how the agent stands to it. */
+    census: z.array(CensusVmSchema).max(1024).optional(),
+    /** Census: one per VM the request asked to adopt (`adopted`, or `refused` with the reason). */
+    adopted: z.array(VmResultSchema).max(1024).optional(),
   })
   .loose()
   .transform((r) => ({
     ...r,
+    /** The VM processes on the host the agent does not rejuvenate, each in a line with why. */
+    notRejuvenated: (r.census ?? [])
+      .filter((vm) => !RUN_BY_THE_AGENT.has(vm.outcome))
+      .map(
+        (vm) =>
+          `${vm.name} (${vm.pid === undefined ? '' : `pid ${vm.pid}, `}${vm.outcome})${vm.reason === undefined ? '' : `: ${vm.reason}`}`,
+      ),
     reasons: [
       ...(r.reason === undefined ? [] : [r.reason]),
       ...r.vms.filter((vm) => vm.reason !== undefined).map((vm) => `${vm.name}: ${vm.reason}`),
