@@ -31,6 +31,7 @@ import {
   type WorkflowStepId,
 } from '../lambdas/step-catalog.js';
 import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
+import { HOST_CENSUS_ENV } from '../lambdas/runtime/host-census-config.js';
 import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import { POLICY_ENV } from '../lambdas/runtime/policy-config.js';
@@ -408,6 +409,9 @@ const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<HostDocument, Duration>> = {
   Recover: Duration.minutes(15),
 };
 
+/** The Census document's deadline, from send to result; it reads /proc and QEMU's argv, in seconds. */
+const CENSUS_TIMEOUT = Duration.minutes(2);
+
 /** Who may send which host documents: the workflow all of them, the operator API the checks of a release. */
 const SENDS_DOCUMENTS: Readonly<Partial<Record<FunctionId, readonly HostDocument[]>>> = {
   HostCommandStart: HOST_DOCUMENTS,
@@ -430,6 +434,12 @@ export class RejuvenationCoordinator extends Construct {
    * workflow: the AgingCollector function sends it to the fleet on its schedule (`agingCollection`).
    */
   readonly collectAgingDocument: CfnDocument;
+  /**
+   * The read-only (unless asked to adopt) Census document: every VM process on a host, and inventory
+   * entries written for the adoptable ones. Not part of the workflow: the operator API sends it for
+   * `rejuv hosts inventory`.
+   */
+  readonly censusDocument: CfnDocument;
   readonly functions: Readonly<Record<FunctionId, IFunction>>;
   /** Trigger events EventBridge could not deliver, and trigger invocations Lambda gave up on. */
   readonly deadLetterQueue: Queue;
@@ -466,6 +476,12 @@ export class RejuvenationCoordinator extends Construct {
       documentType: 'Command',
       documentFormat: 'JSON',
       content: hostDocumentContent('CollectAging'),
+      updateMethod: 'NewVersion',
+    });
+    this.censusDocument = new CfnDocument(this, 'CensusDocument', {
+      documentType: 'Command',
+      documentFormat: 'JSON',
+      content: hostDocumentContent('Census'),
       updateMethod: 'NewVersion',
     });
 
@@ -578,6 +594,10 @@ export class RejuvenationCoordinator extends Construct {
           ...(triggerId === 'OperatorApi'
             ? {
                 [OPERATOR_GRANTS_ENV]: JSON.stringify(settings.operators),
+                [HOST_CENSUS_ENV]: stack.toJsonString({
+                  documentName: this.censusDocument.ref,
+                  timeoutSeconds: CENSUS_TIMEOUT.toSeconds(),
+                }),
                 [CAMPAIGN_APPROVAL_ENV]: JSON.stringify({ allowSelfApproval: settings.allowSelfApproval }),
                 ...policyEnvironment,
               }
@@ -983,6 +1003,15 @@ export class RejuvenationCoordinator extends Construct {
         }),
       );
     }
+    // The operator API sends Census for `rejuv hosts inventory` (to the instances its checks may reach).
+    functions.OperatorApi.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.censusDocument.ref }),
+        ],
+      }),
+    );
     // The collector sends CollectAging, and only it, to the managed instances.
     functions.AgingCollector.addToRolePolicy(
       new PolicyStatement({
