@@ -9,7 +9,8 @@
 # Linux guest (host/lab/linux-guest.ts; its initramfs is written without cpio), and for the kernel host
 # (host/lab/kernel-host-image.ts) the same two plus kexec-tools and qemu-guest-agent (with whichever
 # shared libraries of theirs this machine lacks: kexec-tools links Xen's).
-# Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
+# Idempotent: installs only what is missing. Run by `npm test` and `npm run demo` (their pre scripts) and
+# by .ci/run. As root (or with password-less sudo) it installs; otherwise it stops with the line to run.
 set -euo pipefail
 
 declare -A wanted=(
@@ -38,8 +39,19 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]} (or apt-get update)" >&2; exit 1; }
-  SUDO=sudo
+  # Not root: use sudo only when it needs no password (npm test and npm run demo must not sit at a
+  # prompt); otherwise stop with the one line that installs what is missing.
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=sudo
+  else
+    line="apt-get update"
+    if [ ${#missing[@]} -gt 0 ]; then line+=" && apt-get install -y --no-install-recommends ${missing[*]}"; fi
+    as_root="su -c"
+    command -v sudo >/dev/null 2>&1 && as_root="sudo sh -c"
+    echo "system packages missing; run this, then the same npm command again:" >&2
+    echo "  $as_root '$line'" >&2
+    exit 1
+  fi
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
