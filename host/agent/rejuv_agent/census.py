@@ -261,15 +261,19 @@ def libvirt_signs(record: ProcessRecord, host_root: str) -> List[str]:
     return signs
 
 
-def uncarriable(argv: Sequence[str]) -> List[str]:
-    """What a QEMU process has that the agent cannot carry across a reload, whoever started it."""
-    reasons = []
+def uncarriable_devices(argv: Sequence[str]) -> List[str]:
+    """Devices whose state a QEMU restart cannot carry, whoever started the process."""
     for value in option_values(argv, "-device"):
         driver = parse_fields(value).get("", "")
         if VFIO_DRIVER.match(driver):
-            reasons.append("it has a VFIO passthrough device (-device %s): its state is in the hardware, "
-                           "which a QEMU restart cannot carry" % driver)
-            break
+            return ["it has a VFIO passthrough device (-device %s): its state is in the hardware, which a "
+                    "QEMU restart cannot carry" % driver]
+    return []
+
+
+def uncarriable(argv: Sequence[str]) -> List[str]:
+    """What a QEMU process outside the inventory has that the agent cannot take over."""
+    reasons = uncarriable_devices(argv)
     if "-incoming" in argv:
         reasons.append("it is waiting for an incoming migration (-incoming)")
     if "-daemonize" in argv:
@@ -352,10 +356,11 @@ def classify(
         managed = [vm for vm in inventory if runs_entry(argv, vm)]
         if managed:
             running.add(managed[0].name)
-            # A hand-written entry for another manager's process: that manager would fight every restart.
-            status = "foreign" if signs else "managed"
-            entry = _entry(record.pid, vmm, managed[0].name, status, signs + uncarriable(argv))
-            if signs:
+            # A hand-written entry for another manager's process (that manager would fight every restart),
+            # or for one with a device no restart can carry.
+            reasons = signs + uncarriable_devices(argv)
+            entry = _entry(record.pid, vmm, managed[0].name, "foreign" if reasons else "managed", reasons)
+            if reasons:
                 entry["inventory"] = True
             census.append(entry)
             continue
@@ -415,14 +420,16 @@ def kernel_level_blockers(census: Sequence[dict]) -> List[str]:
 
 def preflight_refusals(census: Sequence[dict], names: Iterable[str]) -> Dict[str, str]:
     """The inventory VMs Preflight refuses because of what the census found, by name, with the reason:
-    an entry for a process another manager owns, or an entry no process runs."""
+    an entry for a process another manager owns or with a device no restart carries, or an entry no
+    process runs."""
     wanted = set(names)
     refusals = {}
     for entry in census:
         if entry["name"] not in wanted:
             continue
         if entry["outcome"] == "foreign" and entry.get("inventory"):
-            refusals[entry["name"]] = ("its inventory entry describes pid %d, which another manager owns: %s"
+            refusals[entry["name"]] = ("its inventory entry describes pid %d, which the agent must leave alone "
+                                       "(another manager owns it, or it cannot be carried): %s"
                                        % (entry["pid"], entry.get("reason", "")))
         elif entry["outcome"] == "missing":
             refusals[entry["name"]] = "no process on this host runs its inventory argv (is the entry for a VM " \

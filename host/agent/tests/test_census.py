@@ -11,6 +11,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from rejuv_agent import census  # noqa: E402
 from rejuv_agent.census import InventoryVm, ProcessRecord  # noqa: E402
+from rejuv_agent.inventory import validate_entry  # noqa: E402
+from rejuv_agent.qemu_argv import runs_inventory_argv  # noqa: E402
 
 ROOT = "/"
 QEMU = "/usr/bin/qemu-system-x86_64"
@@ -129,8 +131,24 @@ class Classification(unittest.TestCase):
         entry = only(result)
         self.assertEqual((entry["outcome"], entry["inventory"]), ("foreign", True))
         refusal = census.preflight_refusals(result, ["db"])["db"]
-        self.assertIn("pid 80, which another manager owns", refusal)
+        self.assertIn("pid 80, which the agent must leave alone", refusal)
         self.assertIn("charmonitor", refusal)
+
+    def test_an_inventory_vm_with_vfio_is_refused_though_its_entry_matches(self):
+        argv = raw_qemu(extra=["-device", "vfio-pci,host=0000:65:00.0"])
+        result = classify([record(71, argv)], [InventoryVm("web", argv, "/run/vms/web.qmp")])
+        self.assertEqual((only(result)["outcome"], only(result)["inventory"]), ("foreign", True))
+        self.assertIn("VFIO", census.preflight_refusals(result, ["web"])["web"])
+
+    def test_a_handover_successor_and_a_restored_process_are_managed_by_the_agents_own_rule(self):
+        argv = raw_qemu()
+        vm = InventoryVm("web", argv, "/run/vms/web.qmp")
+        successor = [a.replace("unix:/run/vms/web.qmp,", "unix:/run/vms/web.qmp.h70,") for a in argv]
+        result = census.classify([record(70, argv), record(71, successor + ["-incoming", "defer"]),
+                                  record(72, argv + ["-incoming", "defer"])], [vm], runs_inventory_argv, ROOT)
+        self.assertEqual([(e["pid"], e["outcome"]) for e in result], [(70, "managed"), (71, "managed"),
+                                                                       (72, "managed")])
+        self.assertTrue(all("reason" not in e for e in result))
 
     def test_an_inventory_entry_no_process_runs_is_missing_and_refused(self):
         result = classify([], [InventoryVm("ghost", raw_qemu("ghost"), "/run/vms/ghost.qmp")])
@@ -235,8 +253,7 @@ class ProcReader(unittest.TestCase):
 
 def validate(entry, stem):
     """The inventory's own rule, as the agent applies it (imported so the test follows it)."""
-    import rejuv_host  # noqa: E402 - the agent as one file until it is a package
-    return rejuv_host.validate_entry(entry, stem)
+    return validate_entry(entry, stem)
 
 
 class Adoption(unittest.TestCase):
