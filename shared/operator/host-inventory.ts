@@ -24,6 +24,7 @@ import { readHostResult } from '../workflow/host-result.js';
 import { refuseOwned } from './deregister-host.js';
 import { findHost } from './find-host.js';
 import { operatorAuditBase, type OperatorUseCaseDeps } from './operator-deps.js';
+import { ReleaseHostInputSchema } from './release-host.js';
 import { runHostDocument } from './run-host-document.js';
 
 const VM_NAME = '[a-z0-9][a-z0-9-]{0,62}';
@@ -43,10 +44,7 @@ export const HostInventoryInputSchema = z
       )
       .default('-'),
     /** Makes a retried request idempotent; without it, every request is a fresh census. */
-    requestId: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'request id: 1-64 chars of A-Z a-z 0-9 _ -')
-      .optional(),
+    requestId: ReleaseHostInputSchema.shape.requestId,
   })
   .strict();
 

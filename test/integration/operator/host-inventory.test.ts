@@ -27,6 +27,17 @@ const VMS = [
 ];
 const line = (value: object) => `${JSON.stringify({ document: 'Census', schemaVersion: 1, ...value })}\n`;
 
+/** A host whose Census finds VMS and adopts nothing. */
+const censusAnswers = () =>
+  new ScriptedHostCommands({
+    [CENSUS]: {
+      status: 'Success',
+      responseCode: 0,
+      stdout: line({ outcome: 'ok', vms: VMS, adopted: [] }),
+      stderr: '',
+    },
+  });
+
 let t: TestTables;
 let clock: ManualClock;
 let n = 0;
@@ -56,14 +67,7 @@ describe('Use case: hostInventory', () => {
   it('sends Census with no adoption and returns the census; a census alone changes nothing', async () => {
     const hostId = await host();
     const before = await snapshot(t, hostId);
-    const commands = new ScriptedHostCommands({
-      [CENSUS]: {
-        status: 'Success',
-        responseCode: 0,
-        stdout: line({ outcome: 'ok', vms: VMS, adopted: [] }),
-        stderr: '',
-      },
-    });
+    const commands = censusAnswers();
     const result = await hostInventory(depsWith(commands), OPERATOR, { hostId, requestId: 'q-1' });
     expect(result).toMatchObject({ hostId, outcome: 'ok', vms: VMS, adopted: [], commandId: 'cmd-1' });
     expect(commands.sent).toEqual([
@@ -122,14 +126,7 @@ describe('Use case: hostInventory', () => {
   it('refuses to adopt on a host an execution owns, sending nothing; a census alone still runs', async () => {
     const hostId = await host();
     await placeIn(t, hostId, 'DRAINING', 1, { executionId: 'exec-1' });
-    const commands = new ScriptedHostCommands({
-      [CENSUS]: {
-        status: 'Success',
-        responseCode: 0,
-        stdout: line({ outcome: 'ok', vms: VMS, adopted: [] }),
-        stderr: '',
-      },
-    });
+    const commands = censusAnswers();
     await expect(hostInventory(depsWith(commands), OPERATOR, { hostId, adopt: '*' })).rejects.toThrow(
       HostOwnedByExecutionError,
     );
