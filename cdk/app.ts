@@ -3,7 +3,7 @@
  * (`-c rejuv:config=FILE`, `-c rejuv:<setting>=VALUE`; see read-app-settings.ts) and cdk-nag's
  * AwsSolutions checks.
  */
-import { App } from 'aws-cdk-lib';
+import { App, Errors } from 'aws-cdk-lib';
 import { ValidationError } from '../shared/domain/errors.js';
 import { toStackProps } from './app-settings.js';
 import { addNagChecks } from './nag.js';
@@ -24,7 +24,13 @@ try {
   app.synth();
 } catch (error) {
   // A bad setting is the user's to fix: its message names the key and the value; a stack trace would bury it.
-  if (!(error instanceof ValidationError)) throw error;
-  console.error(`invalid ${error.subject}:\n${error.issues.map((i) => `  ${i}`).join('\n')}`);
+  if (error instanceof ValidationError) {
+    console.error(`invalid ${error.subject}:\n${error.issues.map((i) => `  ${i}`).join('\n')}`);
+  } else if (Errors.isValidationError(error)) {
+    // A prop the construct refused (aws-cdk's ValidationError): the message names the prop and the value.
+    console.error(`invalid setting (${error.constructPath ?? 'the app'}):\n  ${error.message}`);
+  } else {
+    throw error;
+  }
   process.exitCode = 1;
 }

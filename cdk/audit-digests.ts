@@ -4,7 +4,7 @@
  * and stores them in a bucket with Object Lock in COMPLIANCE mode, every few minutes and whenever an
  * execution ends. Its role may read the audit table, sign with that key, and add digests; nothing else.
  */
-import { CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -19,15 +19,16 @@ import {
   type IBucket,
 } from 'aws-cdk-lib/aws-s3';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { SEAL_CONFIG_ENV } from '../lambdas/runtime/seal-config.js';
 import { DIGEST_PREFIX } from '../shared/domain/audit-digest.js';
 import { DEFAULT_SEAL_INTERVAL_MS } from '../shared/domain/audit-digest-verification.js';
-import { acknowledgeFindings } from './nag.js';
+import { checkInteger } from './prop-validation.js';
 import { RejuvFunction } from './rejuv-function.js';
 
 export interface AuditDigestsProps {
+  /** The table of the hash-chained audit records the digests seal. */
   readonly auditTable: ITableV2;
   /** Its executions' ends (every terminal status) trigger a seal. */
   readonly stateMachine: IStateMachine;
@@ -43,6 +44,7 @@ export interface AuditDigestsProps {
    * @default DEFAULT_SEAL_INTERVAL (15 minutes)
    */
   readonly sealInterval?: Duration;
+  /** How long the sealer's logs are kept. */
   readonly logRetention: RetentionDays;
 }
 
@@ -62,8 +64,7 @@ export class AuditDigests extends Construct {
     super(scope, id);
     const retentionDays = props.retentionDays ?? DEFAULT_DIGEST_RETENTION_DAYS;
     this.sealInterval = props.sealInterval ?? DEFAULT_SEAL_INTERVAL;
-    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 36_500)
-      throw new Error(`audit digest retentionDays must be an integer from 1 to 36500, got ${retentionDays}`);
+    checkInteger(this, 'audit digest retentionDays', retentionDays, 1, 36_500);
 
     this.signingKey = new Key(this, 'SigningKey', {
       description: 'rejuv audit digests: signs each digest; verifiers use its public key, offline',
@@ -97,13 +98,6 @@ export class AuditDigests extends Construct {
         resources: [bucket.arnForObjects(`${DIGEST_PREFIX}*`)],
       }),
     );
-    acknowledgeFindings(bucket, [
-      {
-        finding: 'AwsSolutions-S1',
-        reason:
-          'only the sealer writes, once per key (Object Lock, If-None-Match); reads are audited by CloudTrail data events where the account enables them',
-      },
-    ]);
 
     this.sealer = new RejuvFunction(this, 'SealFunction', {
       entry: fileURLToPath(new URL('../lambdas/seal-audit-digest.ts', import.meta.url)),
@@ -158,18 +152,6 @@ export class AuditDigests extends Construct {
       },
       targets: [new LambdaFunction(this.sealer, { retryAttempts: 2 })],
     });
-
-    const logicalId = (c: IConstruct) => Stack.of(this).getLogicalId(c.node.defaultChild as CfnElement);
-    acknowledgeFindings(this.sealer.role ?? this.sealer, [
-      {
-        finding: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
-      },
-      {
-        finding: `AwsSolutions-IAM5[Resource::<${logicalId(bucket)}.Arn>/${DIGEST_PREFIX}*]`,
-        reason: 'adds and reads digests, one object per sequence number, under the digest prefix only',
-      },
-    ]);
   }
 }
 

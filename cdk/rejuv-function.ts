@@ -13,7 +13,7 @@ import type { Construct } from 'constructs';
 
 export interface RejuvFunctionProps extends Pick<
   NodejsFunctionProps,
-  'environment' | 'timeout' | 'description'
+  'environment' | 'timeout' | 'description' | 'memorySize'
 > {
   /** Path of the TypeScript module that exports `handler`. */
   readonly entry: string;
@@ -53,7 +53,7 @@ export class RejuvFunction extends NodejsFunction {
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: 256,
+      memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(60),
       tracing: Tracing.ACTIVE,
       logGroup,

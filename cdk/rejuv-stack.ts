@@ -4,6 +4,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { NotificationSetting } from './app-settings.js';
+import { acknowledgeCoordinatorFindings } from './nag-acknowledgements.js';
 import { RejuvenationCoordinator, type RejuvenationCoordinatorProps } from './rejuvenation-coordinator.js';
 
 export interface RejuvStackProps extends StackProps {
@@ -30,6 +31,7 @@ export class RejuvStack extends Stack {
       ...props.coordinator,
       ...(givenTopic === undefined ? {} : { notificationTopic: givenTopic }),
     });
+    acknowledgeCoordinatorFindings(this.coordinator);
     if (notification !== undefined && 'email' in notification) {
       this.coordinator.notificationTopic.addSubscription(new EmailSubscription(notification.email));
     }

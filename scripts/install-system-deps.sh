@@ -4,6 +4,7 @@
 #   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
 #   nasm                     assembles the tiny test guest from source
 #   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
+#   python3-flake8           lints the host agent (npm run lint, scripts/flake8.sh)
 # and makes sure apt's package lists know the packages the lab fetches with `apt-get download` and
 # unpacks with `dpkg-deb -x` into .tmp/, installing nothing: linux-image-amd64 and busybox-static for the
 # Linux guest (host/lab/linux-guest.ts; its initramfs is written without cpio), and for the kernel host
@@ -24,6 +25,8 @@ missing=()
 for cmd in "${!wanted[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
 done
+# A module, not a command: Debian's python3-flake8 ships no flake8 executable.
+/usr/bin/python3 -c 'import flake8' >/dev/null 2>&1 || missing+=(python3-flake8)
 if command -v java >/dev/null 2>&1; then
   java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
   if [ -n "$java_major" ] && [ "$java_major" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi

@@ -1,15 +1,20 @@
 """Entry point: `python3 -m rejuv_agent <subcommand> ...` (or the archive's own __main__): parses
 the arguments, runs the document's command, prints its one JSON result line, exits with its code."""
 
+from __future__ import annotations
+
 import argparse
 import os
+import re
 import sys
 import traceback
+from typing import Callable, Dict, List, Tuple
 
 from .census_document import command_census
 from .collect_aging import command_collect
 from .errors import EXIT_FAILED, EXIT_INVALID_REQUEST, EXIT_OK, Refusal
 from .host import Host
+from .json_types import JsonObject
 from .log import log
 from .patterns import ADOPT_SELECTION, HOST_ID_OR_FLEET, LEVELS, RUN_ID, VM_LIST, VM_SELECTION
 from .preflight import command_preflight
@@ -19,8 +24,8 @@ from .verify import command_verify
 from .warm_reboot import command_warm_reboot
 
 
-def pattern(regex, what):
-    def check(value):
+def pattern(regex: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
         if not regex.fullmatch(value):
             raise argparse.ArgumentTypeError("%s must match %s" % (what, regex.pattern))
         return value
@@ -28,7 +33,7 @@ def pattern(regex, what):
     return check
 
 
-def parse_args(argv):
+def parse_args(argv: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rejuv-agent")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("preflight", "warm-reboot", "verify", "recover"):
@@ -53,7 +58,10 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-DOCUMENTS = {
+# What each document's command returns: its result line (None after exit 194) and its exit code.
+Command = Callable[[Host, argparse.Namespace], Tuple["JsonObject | None", int]]
+
+DOCUMENTS: Dict[str, Tuple[str, Command]] = {
     "preflight": ("Preflight", command_preflight),
     "warm-reboot": ("WarmReboot", command_warm_reboot),
     "verify": ("Verify", command_verify),
@@ -63,7 +71,7 @@ DOCUMENTS = {
 }
 
 
-def main(argv):
+def main(argv: List[str]) -> int:
     try:
         args = parse_args(argv)
     except SystemExit as exit_request:
@@ -81,6 +89,7 @@ def main(argv):
     host = Host(os.environ.get("REJUV_HOST_ROOT") or "/")
     # CollectAging takes no run id: it is a measurement, not a step of a run.
     run_id = getattr(args, "run_id", None)
+    result: JsonObject | None
     try:
         result, code = command(host, args)
     except Refusal as refusal:

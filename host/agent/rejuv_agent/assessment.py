@@ -1,10 +1,15 @@
 """Checks: can this VM, and this host, go through an in-memory suspend and a reload at the level asked?"""
 
+from __future__ import annotations
+
 import os
 import shutil
+from typing import Dict, List
 
+from .host import Host
 from .inventory import Vm
 from .journal import interrupted_runs
+from .json_types import JsonObject
 from .kernel_checks import kernel_level_gaps
 from .procfs import memory_available_bytes, process_argv, process_start_time
 from .qemu_argv import runs_inventory_argv
@@ -19,20 +24,20 @@ DEVICE_STATE_DISK_ALLOWANCE = 64 << 20
 
 
 class Assessment:
-    def __init__(self, vm_or_name):
-        self.vm = vm_or_name if isinstance(vm_or_name, Vm) else None
-        self.name = self.vm.name if self.vm else vm_or_name
-        self.reasons = []
-        self.qmp = None
-        self.pid = None
-        self.start_time = None
-        self.status = None
+    def __init__(self, vm_or_name: Vm | str) -> None:
+        self.vm: Vm | None = vm_or_name if isinstance(vm_or_name, Vm) else None
+        self.name: str = vm_or_name.name if isinstance(vm_or_name, Vm) else vm_or_name
+        self.reasons: List[str] = []
+        self.qmp: Qmp | None = None
+        self.pid: int | None = None
+        self.start_time: int | None = None
+        self.status: str | None = None
         self.ram_bytes = 0
-        self.ram_backends = []
-        self.heartbeat = None
+        self.ram_backends: List[JsonObject] = []
+        self.heartbeat: JsonObject | None = None
 
-    def report(self):
-        entry = {"name": self.name, "outcome": "refused" if self.reasons else "ready"}
+    def report(self) -> JsonObject:
+        entry: JsonObject = {"name": self.name, "outcome": "refused" if self.reasons else "ready"}
         if self.reasons:
             entry["reason"] = "; ".join(self.reasons)
         if self.pid is not None:
@@ -48,8 +53,9 @@ class Assessment:
         return entry
 
 
-def check_ram_backends(assessment, require_shared):
+def check_ram_backends(assessment: Assessment, require_shared: bool) -> None:
     qmp = assessment.qmp
+    assert qmp is not None, "checked only over a live QMP connection"
     machine_backend = qmp.execute("qom-get", {"path": "/machine", "property": "memory-backend"})
     if not machine_backend and require_shared:
         assessment.reasons.append("guest RAM is not on a memory backend object (legacy -m RAM is private)")
@@ -83,7 +89,7 @@ def check_ram_backends(assessment, require_shared):
             assessment.reasons.append("RAM backend %r file %s does not exist" % (memdev_id, backend["memPath"]))
 
 
-def assess_vm(vm_or_name, problems, keep_qmp, in_place=True):
+def assess_vm(vm_or_name: Vm | str, problems: Dict[str, str], keep_qmp: bool, in_place: bool = True) -> Assessment:
     assessment = Assessment(vm_or_name)
     vm = assessment.vm
     if vm is None:
@@ -126,9 +132,9 @@ def assess_vm(vm_or_name, problems, keep_qmp, in_place=True):
     return assessment
 
 
-def assess_host(host, level, assessments):
+def assess_host(host: Host, level: str, assessments: List[Assessment]) -> List[str]:
     """Host-wide reasons to refuse, on top of the per-VM ones."""
-    reasons = []
+    reasons: List[str] = []
     if level == "kernel":
         gaps = kernel_level_gaps(host, assessments)
         if gaps:
@@ -147,7 +153,7 @@ def assess_host(host, level, assessments):
     return reasons
 
 
-def refusal_code(level, host_reasons):
+def refusal_code(level: str, host_reasons: List[str]) -> str:
     if level == "kernel" and any(r.startswith("level 'kernel'") for r in host_reasons):
         return "level-unsupported"
     return "host-not-ready" if host_reasons else "vm-not-ready"

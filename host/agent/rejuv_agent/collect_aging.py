@@ -1,11 +1,17 @@
 """Document CollectAging: measurements of the host's aging, read-only (no lock, nothing written)."""
 
+from __future__ import annotations
+
+import argparse
 import os
 import re
 import time
+from typing import List, Tuple
 
 from .errors import EXIT_OK, VmFailure
-from .inventory import load_inventory
+from .host import Host
+from .inventory import Vm, load_inventory
+from .json_types import JsonObject
 from .procfs import (
     clock_ticks, find_vm_processes, parse_buddyinfo, parse_meminfo, parse_process_status, parse_uptime,
     process_start_time,
@@ -17,7 +23,7 @@ INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
 HUGE_PAGE_ORDER = 9
 
 
-def unusable_free_index(free_blocks, order):
+def unusable_free_index(free_blocks: List[int], order: int) -> float:
     """Gorman's unusable free space index: the share of free memory in blocks too small for `order`.
 
     0 when every free page could serve an allocation of that order, 1 when none could. No free memory
@@ -30,7 +36,7 @@ def unusable_free_index(free_blocks, order):
     return round((total - usable) / total, 6)
 
 
-def measure_process(pid, host_uptime_s):
+def measure_process(pid: int, host_uptime_s: float) -> JsonObject:
     with open("/proc/%d/status" % pid) as handle:
         rss_bytes, threads = parse_process_status(handle.read())
     open_fds = len(os.listdir("/proc/%d/fd" % pid))
@@ -46,7 +52,7 @@ def measure_process(pid, host_uptime_s):
     }
 
 
-def measure_vm(vm, host_uptime_s):
+def measure_vm(vm: Vm, host_uptime_s: float) -> JsonObject:
     """The VM's QEMU process; during a handover two run it, and the older one (the guest's) counts."""
     pids = find_vm_processes(vm)
     if not pids:
@@ -55,9 +61,9 @@ def measure_vm(vm, host_uptime_s):
     return dict(measure_process(pid, host_uptime_s), vm=vm.name)
 
 
-def command_collect(host, args):
+def command_collect(host: Host, args: argparse.Namespace) -> Tuple[JsonObject, int]:
     with open("/proc/meminfo") as handle:
-        memory = parse_meminfo(handle.read())
+        memory: JsonObject = dict(parse_meminfo(handle.read()))
     with open("/proc/buddyinfo") as handle:
         free_blocks = parse_buddyinfo(handle.read())
     with open("/proc/uptime") as handle:
@@ -68,14 +74,15 @@ def command_collect(host, args):
         for order in range(HUGE_PAGE_ORDER, len(free_blocks))
     }
     vms, problems = load_inventory(host)
-    qemu, unmeasured = [], [{"vm": name, "reason": problem} for name, problem in sorted(problems.items())]
+    qemu: List[JsonObject] = []
+    unmeasured = [{"vm": name, "reason": problem} for name, problem in sorted(problems.items())]
     for name in sorted(vms):
         try:
             qemu.append(measure_vm(vms[name], uptime_s))
         except (OSError, ValueError, VmFailure) as error:
             unmeasured.append({"vm": name, "reason": str(error)})
     instance_id = os.environ.get("AWS_SSM_INSTANCE_ID", "")
-    result = {
+    result: JsonObject = {
         "document": "CollectAging",
         "outcome": "ok",
         "hostId": None if args.host_id == "-" else args.host_id,

@@ -1,7 +1,10 @@
 """Reload path vmm-process, handover: a successor QEMU started beside the running one receives the
 device state straight from it, so the guest pauses only for the migration."""
 
+from __future__ import annotations
+
 import os
+import subprocess
 import time
 
 from .assessment import NEW_PROCESS_MEMORY_ALLOWANCE
@@ -26,7 +29,7 @@ HANDOVER_MEMORY_HEADROOM = 256 << 20
 class HandoverRun(VmRun):
     """A VM handed over to a successor process: the three steps, and how each is undone."""
 
-    def launch_successor(self):
+    def launch_successor(self) -> None:
         """Handover, step 1, the guest still running: start the successor beside the old process and
         make it wait for the device state on its own socket. Raises VmFailure (VM rolled back)."""
         vm = self.vm
@@ -68,12 +71,14 @@ class HandoverRun(VmRun):
             qmp.close()
             raise VmFailure(self.undo_handover(process, error))
 
-    def hand_over(self):
+    def hand_over(self) -> None:
         """Handover, step 2, the guest's whole pause: stop the old process, migrate its device state
         straight into the successor, which resumes the guest itself. Nothing else happens in between:
         the journal is written before the stop, and the agent blocks on the successor's RESUME event
         instead of polling. Raises VmFailure saying why not."""
         vm, qmp, process = self.vm, self.successor_conn, self.successor_process
+        successor, migration_socket = self.successor, self.migration_socket
+        assert qmp is not None and process is not None and successor is not None and migration_socket is not None
         try:
             # Recover settles "migrating" exactly as "successor-started", so it may be journaled early.
             self.handover_state = "migrating"
@@ -86,7 +91,7 @@ class HandoverRun(VmRun):
             hold(vm.name + ":handover-stopped")
             started = time.monotonic()
             seen = len(qmp.events)
-            self.qmp.execute("migrate", {"uri": "unix:" + self.migration_socket})
+            self.qmp.execute("migrate", {"uri": "unix:" + migration_socket})
             # The successor's MIGRATION event (the `events` capability) says when the state is in; a
             # failed load makes QEMU 7.2 exit (QmpGone).
             event = qmp.wait_for_event(
@@ -112,15 +117,15 @@ class HandoverRun(VmRun):
             qmp.close()
             raise VmFailure(self.undo_handover(process, error))
         finally:
-            remove_file(self.migration_socket)
+            remove_file(migration_socket)
         qmp.close()
         self.successor_conn = None
-        self.pid_after, self.start_time_after = process.pid, self.successor["startTime"]
+        self.pid_after, self.start_time_after = process.pid, successor["startTime"]
         self.handover_state = "handed-over"
         self.on_change()
         hold(vm.name + ":handed-over")
 
-    def bytes_sent(self):
+    def bytes_sent(self) -> int | None:
         """What the old process sent, asked once the guest runs in its successor. Only a figure for the
         report: the successor loaded the whole state, so an old process that died since changes nothing."""
         try:
@@ -130,7 +135,7 @@ class HandoverRun(VmRun):
             log("%s: the old process did not say what it sent: %s" % (self.vm.name, error))
             return None
 
-    def retire_old_process(self):
+    def retire_old_process(self) -> None:
         """Handover, step 3, the guest running in its successor: quit the old process, then move the
         successor's QMP socket to the inventory's path. Raises VmFailure saying why not."""
         try:
@@ -142,11 +147,12 @@ class HandoverRun(VmRun):
                 % (self.pid_after, error)
             )
         # Only now: the old process unlinked its own socket path as it exited.
+        assert self.successor_qmp is not None
         os.replace(self.successor_qmp, self.vm.qmp_socket)
         self.handover_state = "done"
         self.outcome = "resumed"
 
-    def abandon_successor(self):
+    def abandon_successor(self) -> None:
         """The rollout stopped before this VM's turn: end its waiting successor; the guest never paused."""
         if self.successor_conn is not None:
             self.successor_conn.close()
@@ -154,14 +160,16 @@ class HandoverRun(VmRun):
         if self.successor_process is not None:
             self.successor_process.kill()
             self.successor_process.wait()
+            assert self.successor_qmp is not None and self.migration_socket is not None
             remove_file(self.successor_qmp)
             remove_file(self.migration_socket)
             self.handover_state = "abandoned"
 
-    def undo_handover(self, successor, error):
+    def undo_handover(self, successor: subprocess.Popen[bytes], error: object) -> str:
         """Before the successor ran the guest: end it and continue the old process; the guest lost only
         its pause. Never once the successor may have run: both would then own the guest's RAM."""
         self.outcome = "failed"
+        assert self.successor is not None
         try:
             probe = Qmp(self.successor["qmpSocket"], timeout_s=2.0)
             try:
@@ -197,7 +205,7 @@ class HandoverRun(VmRun):
         return "handover failed (%s); successor ended, VM continued in its original process" % error
 
 
-def successor_memory_estimate(pid):
+def successor_memory_estimate(pid: int | None) -> int:
     """Conservative RSS of a successor: the running process's own (non-shared) memory, at least the
     allowance for a new process. Guest RAM is shared with it, so not counted."""
     private = 0

@@ -1,16 +1,24 @@
 """Guest heartbeats: the counter each guest prints to its log, sampled by Preflight and awaited by Verify."""
 
+from __future__ import annotations
+
 import os
 import time
+from typing import TYPE_CHECKING, List, Tuple
 
 from .clock import elapsed_ms
+from .inventory import Vm
+from .json_types import JsonObject
 from .parallel import in_parallel
+
+if TYPE_CHECKING:
+    from .assessment import Assessment
 
 
 HEARTBEAT_POLL_S = 0.05
 
 
-def read_heartbeat_tail(vm):
+def read_heartbeat_tail(vm: Vm) -> Tuple[int | None, int]:
     """(last counter, byte offset just after the last complete line) of the VM's heartbeat log."""
     try:
         with open(vm.heartbeat_log, "rb") as handle:
@@ -31,12 +39,12 @@ def read_heartbeat_tail(vm):
     return counter, start + end
 
 
-def heartbeat_counters_since(vm, offset):
+def heartbeat_counters_since(vm: Vm, offset: int) -> List[int]:
     with open(vm.heartbeat_log, "rb") as handle:
         handle.seek(offset)
         data = handle.read(16 << 20)
     complete = data[: data.rfind(b"\n") + 1].decode("utf-8", "replace")
-    counters = []
+    counters: List[int] = []
     for line in complete.splitlines():
         match = vm.heartbeat_pattern.search(line)
         if match:
@@ -44,12 +52,12 @@ def heartbeat_counters_since(vm, offset):
     return counters
 
 
-def sample_heartbeat(vm, window_s):
+def sample_heartbeat(vm: Vm, window_s: float) -> JsonObject:
     """Whether the guest is printing heartbeats now, read as Verify reads them: the counter at the end
     of the log, then whether any new heartbeat line follows it within window_s."""
     started = time.monotonic()
     first, offset = read_heartbeat_tail(vm)
-    sample = {"advancing": False, "first": first, "last": first}
+    sample: JsonObject = {"advancing": False, "first": first, "last": first}
     while True:
         try:
             counters = heartbeat_counters_since(vm, offset)
@@ -67,7 +75,7 @@ def sample_heartbeat(vm, window_s):
     return sample
 
 
-def silence_reason(sample, window_s):
+def silence_reason(sample: JsonObject, window_s: float) -> str:
     if "problem" in sample:
         return "guest heartbeat cannot be read (%s)" % sample["problem"]
     if sample["first"] is None:
@@ -75,19 +83,20 @@ def silence_reason(sample, window_s):
     return "guest heartbeat is silent: its counter stayed at %d for %s s" % (sample["first"], window_s)
 
 
-def sample_heartbeats(assessments, window_s):
+def sample_heartbeats(assessments: List[Assessment], window_s: float) -> List[Assessment]:
     """Samples every guest's heartbeat at once, so a host of silent guests costs one window, not one each."""
     sampled = [a for a in assessments if a.vm is not None]
 
-    def sample(assessment):
+    def sample(assessment: Assessment) -> None:
+        assert assessment.vm is not None
         assessment.heartbeat = sample_heartbeat(assessment.vm, window_s)
 
     for index, error in in_parallel(sampled, sample).items():
         sampled[index].heartbeat = {"advancing": False, "first": None, "last": None, "problem": error}
-    return [a for a in sampled if not a.heartbeat["advancing"]]
+    return [a for a in sampled if a.heartbeat is None or not a.heartbeat["advancing"]]
 
 
-def first_step_back(previous, counters):
+def first_step_back(previous: int | None, counters: List[int]) -> Tuple[int, int] | None:
     """The first (before, after) pair where the heartbeat counter did not go up, or None."""
     for counter in counters:
         if previous is not None and counter <= previous:
@@ -96,7 +105,7 @@ def first_step_back(previous, counters):
     return None
 
 
-def heartbeat_problem(vm, record, timeout_s, entry):
+def heartbeat_problem(vm: Vm, record: JsonObject, timeout_s: float, entry: JsonObject) -> str | None:
     """Waits for the guest's counter to pass its value at suspend; what is wrong with it, or None."""
     at_suspend = record.get("heartbeatAtSuspend")
     deadline = time.monotonic() + timeout_s

@@ -1,17 +1,20 @@
 """Host lock: one document at a time per host."""
 
+from __future__ import annotations
+
 import fcntl
 import os
 import time
 
 from .errors import Refusal
+from .host import Host
 
 
 LOCK_WAIT_S = 10.0
 
 
 class HostLock:
-    def __init__(self, host, document, run_id):
+    def __init__(self, host: Host, document: str, run_id: str) -> None:
         os.makedirs(host.state_root, exist_ok=True)
         self._handle = open(host.lock_path, "a+")
         deadline = time.monotonic() + LOCK_WAIT_S
@@ -31,5 +34,5 @@ class HostLock:
         self._handle.write("%s run %s, pid %d" % (document, run_id, os.getpid()))
         self._handle.flush()
 
-    def release(self):
+    def release(self) -> None:
         self._handle.close()

@@ -1,11 +1,16 @@
 """The host's VM inventory: <root>/etc/rejuv/vms.d/<name>.json, validated, and the VMs a request names."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
 import re
+from typing import Any, Dict, List, Tuple, cast
 
 from .errors import EXIT_INVALID_REQUEST, Refusal
+from .host import Host
+from .json_types import JsonObject
 from .patterns import VM_NAME
 
 
@@ -13,25 +18,26 @@ INVENTORY_SCHEMA_VERSION = 1
 
 
 class Vm:
-    def __init__(self, entry):
-        self.name = entry["name"]
-        self.argv = entry["argv"]
-        self.qmp_socket = entry["qmpSocket"]
-        self.state_dir = entry["stateDir"]
-        self.heartbeat_log = entry["heartbeat"]["log"]
-        self.heartbeat_pattern = re.compile(entry["heartbeat"]["pattern"])
+    def __init__(self, entry: JsonObject) -> None:
+        self.name: str = entry["name"]
+        self.argv: List[str] = entry["argv"]
+        self.qmp_socket: str = entry["qmpSocket"]
+        self.state_dir: str = entry["stateDir"]
+        self.heartbeat_log: str = entry["heartbeat"]["log"]
+        self.heartbeat_pattern: re.Pattern[str] = re.compile(entry["heartbeat"]["pattern"])
         self.state_file = os.path.join(self.state_dir, "suspend.vmstate")
         self.state_meta = os.path.join(self.state_dir, "suspend.json")
         self.qemu_log = os.path.join(self.state_dir, "qemu.log")
 
-    def argv_digest(self):
+    def argv_digest(self) -> str:
         return hashlib.sha256(json.dumps(self.argv).encode()).hexdigest()
 
 
-def validate_entry(entry, file_stem):
-    problems = []
-    if not isinstance(entry, dict):
+def validate_entry(raw: Any, file_stem: str) -> List[str]:
+    problems: List[str] = []
+    if not isinstance(raw, dict):
         return ["not a JSON object"]
+    entry = cast(JsonObject, raw)
     if entry.get("schemaVersion") != INVENTORY_SCHEMA_VERSION:
         problems.append("schemaVersion must be %d" % INVENTORY_SCHEMA_VERSION)
     name = entry.get("name")
@@ -40,7 +46,7 @@ def validate_entry(entry, file_stem):
     elif name != file_stem:
         problems.append("name %r differs from its file name %r" % (name, file_stem))
     argv = entry.get("argv")
-    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in cast(List[object], argv)):
         problems.append("argv must be a non-empty list of strings")
     elif "-incoming" in argv:
         problems.append("argv must not contain -incoming (the agent adds it when restoring)")
@@ -48,21 +54,22 @@ def validate_entry(entry, file_stem):
         value = entry.get(key)
         if not isinstance(value, str) or not os.path.isabs(value):
             problems.append("%s must be an absolute path" % key)
-    heartbeat = entry.get("heartbeat")
-    if not isinstance(heartbeat, dict) or not isinstance(heartbeat.get("log"), str):
+    heartbeat: Any = entry.get("heartbeat")
+    if not isinstance(heartbeat, dict) or not isinstance(cast(JsonObject, heartbeat).get("log"), str):
         problems.append("heartbeat.log must be an absolute path")
     else:
         try:
-            if re.compile(heartbeat.get("pattern", "")).groups != 1:
+            if re.compile(cast(JsonObject, heartbeat).get("pattern", "")).groups != 1:
                 problems.append("heartbeat.pattern must have exactly one group (the counter)")
         except (re.error, TypeError):
             problems.append("heartbeat.pattern is not a valid regular expression")
     return problems
 
 
-def load_inventory(host):
+def load_inventory(host: Host) -> Tuple[Dict[str, Vm], Dict[str, str]]:
     """Every VM the host's inventory lists, plus a problem per entry that cannot be used."""
-    vms, problems = {}, {}
+    vms: Dict[str, Vm] = {}
+    problems: Dict[str, str] = {}
     if not os.path.isdir(host.inventory_dir):
         return vms, problems
     for file_name in sorted(os.listdir(host.inventory_dir)):
@@ -84,7 +91,7 @@ def load_inventory(host):
     return vms, problems
 
 
-def select_vms(host, selection, require_all):
+def select_vms(host: Host, selection: str, require_all: bool) -> Tuple[List[Vm | str], Dict[str, str]]:
     """The VMs a request names ('*' = all). Unknown names are refused before anything is touched."""
     vms, problems = load_inventory(host)
     if selection == "*":

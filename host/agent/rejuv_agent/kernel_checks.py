@@ -1,11 +1,19 @@
 """Level `kernel`: what a kexec into the next host kernel needs (see README, "The kernel level")."""
 
+from __future__ import annotations
+
 import os
 import re
 import shutil
+from typing import Any, Dict, Iterable, List, TYPE_CHECKING, Tuple, cast
 
 from .files import read_json
-from .procfs import legacy_pmem_ranges, parse_mounts, read_text
+from .host import Host
+from .json_types import JsonObject
+from .procfs import Mount, legacy_pmem_ranges, parse_mounts, read_text
+
+if TYPE_CHECKING:
+    from .assessment import Assessment
 
 
 # Host-level settings of the kernel level: <root>/etc/rejuv/kernel-reload.json (not a document
@@ -25,37 +33,38 @@ MEMMAP_PMEM = re.compile(r"^([0-9]+)([KMG]?)!([0-9]+)([KMG]?)$", re.IGNORECASE)
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
-def kernel_config_path(host):
+def kernel_config_path(host: Host) -> str:
     return os.path.join(host.root, "etc", "rejuv", "kernel-reload.json")
 
 
-def parse_kernel_config(raw, release):
+def parse_kernel_config(raw: Any, release: str) -> Tuple[JsonObject | None, List[str]]:
     """(settings, problems) of kernel-reload.json as loaded (None when the file is absent)."""
     if raw is None:
         return None, ["no kernel-reload.json names a state region for device state"]
     if not isinstance(raw, dict):
         return None, ["kernel-reload.json is not a JSON object"]
-    problems = []
-    if raw.get("schemaVersion") != KERNEL_CONFIG_SCHEMA_VERSION:
+    fields = cast(JsonObject, raw)
+    problems: List[str] = []
+    if fields.get("schemaVersion") != KERNEL_CONFIG_SCHEMA_VERSION:
         problems.append("kernel-reload.json: schemaVersion must be %d" % KERNEL_CONFIG_SCHEMA_VERSION)
-    settings = {
-        "stateRegion": raw.get("stateRegion"),
-        "kernel": raw.get("kernel", "/boot/vmlinuz-" + release),
-        "initrd": raw.get("initrd", "/boot/initrd.img-" + release),
+    settings: JsonObject = {
+        "stateRegion": fields.get("stateRegion"),
+        "kernel": fields.get("kernel", "/boot/vmlinuz-" + release),
+        "initrd": fields.get("initrd", "/boot/initrd.img-" + release),
     }
     for key, value in settings.items():
         if not isinstance(value, str) or not os.path.isabs(value):
             problems.append("kernel-reload.json: %s must be an absolute path" % key)
-    unknown = sorted(set(raw) - {"schemaVersion", "stateRegion", "kernel", "initrd"})
+    unknown = sorted(set(fields) - {"schemaVersion", "stateRegion", "kernel", "initrd"})
     if unknown:
         problems.append("kernel-reload.json: unknown keys %s" % ", ".join(unknown))
     return (None if problems else settings), problems
 
 
-def memmap_pmem_regions(cmdline):
+def memmap_pmem_regions(cmdline: str) -> List[Tuple[int, int]]:
     """(start, size) in bytes of every legacy persistent-memory region the command line reserves
     (memmap=<size>!<start>, several per option allowed, comma-separated)."""
-    regions = []
+    regions: List[Tuple[int, int]] = []
     for word in cmdline.split():
         if word == "--":
             break
@@ -73,12 +82,12 @@ def memmap_pmem_regions(cmdline):
 PMEM_DEVICE = re.compile(r"^/dev/(pmem[0-9]+(\.[0-9]+)?|dax[0-9]+\.[0-9]+)$")
 
 
-def preserved_device_of(path, mounts):
+def preserved_device_of(path: str, mounts: List[Mount]) -> Tuple[str | None, str | None]:
     """The persistent-memory device holding path: the path itself (/dev/pmemN, /dev/daxN.M) or the
     source of the DAX-mounted filesystem it lives on; (None, why not) otherwise."""
     if PMEM_DEVICE.fullmatch(path):
         return path, None
-    best = None
+    best: Mount | None = None
     for mount in mounts:
         point = mount[1]
         if path == point or path.startswith(point.rstrip("/") + "/"):
@@ -94,7 +103,7 @@ def preserved_device_of(path, mounts):
     return source, None
 
 
-def device_state_estimate(argv):
+def device_state_estimate(argv: List[str]) -> int:
     """Room one VM's device state needs in the state region (memory left in place)."""
     display = any(DISPLAY_DEVICE.search(a) for a in argv) or any(
         a == "-vga" and argv[i + 1] != "none" for i, a in enumerate(argv[:-1])
@@ -102,10 +111,10 @@ def device_state_estimate(argv):
     return DEVICE_STATE_REGION_ESTIMATE + (VIDEO_RAM_ESTIMATE if display else 0)
 
 
-def kernel_level_reasons(facts, vms):
+def kernel_level_reasons(facts: JsonObject, vms: List[Tuple[str, List[str], List[JsonObject]]]) -> List[str]:
     """Why a kexec with guest memory kept cannot run on this host; empty when it can. Pure: facts are
     what kernel_host_facts read, vms are (name, argv, RAM backends as Preflight reports them)."""
-    reasons = list(facts["configProblems"])
+    reasons: List[str] = list(facts["configProblems"])
     settings = facts["settings"]
     devices = facts["deviceBytes"]
     regions = memmap_pmem_regions(facts["cmdline"])
@@ -131,7 +140,7 @@ def kernel_level_reasons(facts, vms):
             if not facts["exists"].get(settings[key]):
                 reasons.append("no %s to stage for the next kernel at %s" % (key, settings[key]))
     state_region = settings["stateRegion"] if settings else None
-    owners = {}
+    owners: Dict[str, str] = {}
     needed = 0
     for name, argv, backends in vms:
         needed += device_state_estimate(argv)
@@ -165,7 +174,7 @@ def kernel_level_reasons(facts, vms):
     return reasons
 
 
-def device_bytes(path):
+def device_bytes(path: str) -> int | None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -176,7 +185,7 @@ def device_bytes(path):
         os.close(fd)
 
 
-def kernel_host_facts(host, vm_paths=()):
+def kernel_host_facts(host: Host, vm_paths: Iterable[str] = ()) -> JsonObject:
     """What kernel_level_reasons needs, read from this host; it changes nothing."""
     config_path = kernel_config_path(host)
     raw = read_json(config_path)
@@ -199,7 +208,7 @@ def kernel_host_facts(host, vm_paths=()):
     }
 
 
-def kernel_level_gaps(host, assessments):
+def kernel_level_gaps(host: Host, assessments: List[Assessment]) -> List[str]:
     vms = [(a.name, a.vm.argv, a.ram_backends) for a in assessments if a.vm is not None]
     paths = [b["memPath"] for _, _, backends in vms for b in backends if b.get("memPath")]
     return kernel_level_reasons(kernel_host_facts(host, paths), vms)

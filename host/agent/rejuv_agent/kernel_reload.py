@@ -1,14 +1,20 @@
 """Level `kernel`: save every VM, kexec, and (the same script, run again by SSM) restore every VM."""
 
+from __future__ import annotations
+
 import os
 import subprocess
 import time
+from typing import Dict, List, Tuple
 
+from .assessment import Assessment
 from .clock import elapsed_ms, epoch_ms
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_REBOOT, Refusal, VmFailure
 from .files import write_json_atomically
+from .host import Host
 from .inventory import load_inventory
 from .journal import journal_path
+from .json_types import JsonObject
 from .log import log
 from .parallel import in_parallel
 from .procfs import read_text, same_process_alive
@@ -31,15 +37,15 @@ KEXEC_DELAY_S = 5
 KEXEC_LOAD_TIMEOUT_S = 120.0
 
 
-def current_boot_id():
+def current_boot_id() -> str:
     return (read_text("/proc/sys/kernel/random/boot_id", "") or "").strip()
 
 
-def kexec_staged():
+def kexec_staged() -> bool:
     return (read_text("/sys/kernel/kexec_loaded", "0") or "0").strip() == "1"
 
 
-def kernel_run_next_step(journal, boot_id, staged):
+def kernel_run_next_step(journal: JsonObject, boot_id: str, staged: bool) -> str:
     """What a WarmReboot that finds its own kernel-level journal does: "replay" (done), "restore" (the
     new kernel runs), "restore-without-reload" (the kexec never happened and nothing is staged any
     more), "reload-pending" (the staged kexec has not happened yet) or "interrupted" (never repeated
@@ -53,7 +59,7 @@ def kernel_run_next_step(journal, boot_id, staged):
     return "reload-pending" if staged else "restore-without-reload"
 
 
-def write_back(paths):
+def write_back(paths: List[str]) -> None:
     """Guest RAM on a raw /dev/pmem device, and the state region, are mapped or written through the block
     device's page cache: they reach the region, and so the next kernel, only once written back."""
     for path in paths:
@@ -65,7 +71,7 @@ def write_back(paths):
     os.sync()
 
 
-def stage_kexec(settings):
+def stage_kexec(settings: JsonObject) -> str | None:
     """kexec -l the next kernel with the running command line (so the same memmap= regions); None when
     staged, else why not."""
     command = ["kexec", "-l", settings["kernel"], "--initrd=" + settings["initrd"], "--reuse-cmdline"]
@@ -85,7 +91,7 @@ KEXEC_SCHEDULED_MARK = "rejuv: kexec in %d s" % KEXEC_DELAY_S
 KEXEC_ENTERED_MARK = "rejuv: kexec now"
 
 
-def unstage_kexec():
+def unstage_kexec() -> None:
     """Unloads a staged kexec kernel, so that no later reboot enters it by surprise; best effort."""
     try:
         subprocess.run(["kexec", "-u"], stdin=subprocess.DEVNULL, capture_output=True, timeout=KEXEC_LOAD_TIMEOUT_S)
@@ -93,12 +99,12 @@ def unstage_kexec():
         log("kexec -u failed: %s" % error)
 
 
-def schedule_kexec():
+def schedule_kexec() -> None:
     """The reload itself, KEXEC_DELAY_S from now; detached in its own session, as it must outlive this
     script, which exits 194 first."""
     reboot = "if [ -d /run/systemd/system ]; then systemctl kexec; else kexec -e; fi"
 
-    def mark(text):
+    def mark(text: str) -> str:
         # A host without a writable console still reloads: the redirection's failure is ignored.
         return "echo '%s' >/dev/console 2>/dev/null" % text
 
@@ -113,13 +119,15 @@ def schedule_kexec():
     )
 
 
-def kernel_reload(host, run_id, assessments, settings):
+def kernel_reload(
+    host: Host, run_id: str, assessments: List[Assessment], settings: JsonObject
+) -> Tuple[JsonObject | None, int]:
     """First run (the old kernel): the next kernel staged first (loading it takes seconds, and no guest
     need wait for that), then every VM stopped and saved into the state region (the barrier: no VM is
     quit before all are saved), quit, written back, kexec scheduled. Returns (None, EXIT_REBOOT) so SSM
     reruns the script after the reload, or a failed result when it never starts."""
     runs = [VmRun(a, run_id, True) for a in assessments]
-    journal = {
+    journal: JsonObject = {
         "runId": run_id,
         "document": "WarmReboot",
         "level": "kernel",
@@ -132,7 +140,7 @@ def kernel_reload(host, run_id, assessments, settings):
         "vms": {},
     }
 
-    def save_journal(phase):
+    def save_journal(phase: str) -> None:
         journal["phase"] = phase
         journal["vms"] = {r.vm.name: r.journal_entry() for r in runs}
         write_json_atomically(journal_path(host, run_id), journal)
@@ -190,7 +198,7 @@ def kernel_reload(host, run_id, assessments, settings):
     return None, EXIT_REBOOT
 
 
-def restore_after_reload(host, journal, boot_id):
+def restore_after_reload(host: Host, journal: JsonObject, boot_id: str) -> Tuple[JsonObject, int]:
     """Second run (normally the new kernel): every VM restored from its slice of the state region over
     the RAM the region kept, and continued; the whole run's result, as SSM's rerun prints it."""
     journal["bootIdAfter"] = boot_id
@@ -199,13 +207,13 @@ def restore_after_reload(host, journal, boot_id):
     write_json_atomically(journal_path(host, journal["runId"]), journal)
     vms, _ = load_inventory(host)
     names = sorted(journal["vms"])
-    entries = {}
+    entries: Dict[str, JsonObject] = {}
 
-    def restore(name):
+    def restore(name: str) -> None:
         record = journal["vms"][name]
-        entry = {"name": name, "outcome": "failed", "pidBefore": record.get("pidBefore"),
-                 "ramBytes": record.get("ramBytes") or 0, "phasesMs": dict(record.get("phasesMs") or {}),
-                 "path": "kernel-reload"}
+        entry: JsonObject = {"name": name, "outcome": "failed", "pidBefore": record.get("pidBefore"),
+                             "ramBytes": record.get("ramBytes") or 0, "phasesMs": dict(record.get("phasesMs") or {}),
+                             "path": "kernel-reload"}
         for key in ("stateBytes", "stoppedAt"):
             if record.get(key) is not None:
                 entry[key] = record[key]
@@ -226,7 +234,7 @@ def restore_after_reload(host, journal, boot_id):
         entries[names[index]]["reason"] = "%s; left for Recover" % error
         journal["vms"][names[index]]["outcome"] = "failed"
     reloaded = boot_id != journal.get("bootIdBefore")
-    result = {
+    result: JsonObject = {
         "document": "WarmReboot",
         "runId": journal["runId"],
         "level": "kernel",
@@ -239,7 +247,7 @@ def restore_after_reload(host, journal, boot_id):
         "durationMs": round(epoch_ms() - journal["startedAt"], 3),
     }
     failed = [e for e in result["vms"] if e["outcome"] != "resumed"]
-    reasons = []
+    reasons: List[str] = []
     if not reloaded:
         reasons.append("the host kernel was not reloaded (%s); every VM restored on the running kernel"
                        % journal.get("reloadFailure", "the scheduled kexec did not happen"))
@@ -255,7 +263,7 @@ def restore_after_reload(host, journal, boot_id):
     return result, journal["exitCode"]
 
 
-def continue_kernel_run(host, journal):
+def continue_kernel_run(host: Host, journal: JsonObject) -> Tuple[JsonObject | None, int]:
     """The same WarmReboot again, finding its kernel-level journal: SSM's rerun after the reload."""
     step = kernel_run_next_step(journal, current_boot_id(), kexec_staged())
     if step in ("restore", "restore-without-reload"):

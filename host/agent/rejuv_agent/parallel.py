@@ -1,12 +1,17 @@
 """Running one action per VM at once, with one VM's failure reported, never abandoning the others."""
 
+from __future__ import annotations
+
 import os
 import threading
 import traceback
+from typing import Callable, Dict, Sequence, TypeVar
 
 from .errors import VmFailure
 from .log import log
 from .qmp import QmpError, QmpGone
+
+T = TypeVar("T")
 
 
 # Starting QEMU is CPU-bound (tens of ms of page faults in malloc and relocation), so at most one start
@@ -17,7 +22,7 @@ from .qmp import QmpError, QmpGone
 REBOOT_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
 
 
-def guarded(action, item):
+def guarded(action: Callable[[T], object], item: T) -> str | None:
     """Runs action(item); returns None, or the error message when it failed."""
     try:
         action(item)
@@ -29,11 +34,11 @@ def guarded(action, item):
     return None
 
 
-def in_parallel(items, action):
+def in_parallel(items: Sequence[T], action: Callable[[T], object]) -> Dict[int, str]:
     """Runs action(item) for every item at once; returns {index: error message} for those that failed."""
-    errors = {}
+    errors: Dict[int, str] = {}
 
-    def run(index, item):
+    def run(index: int, item: T) -> None:
         error = guarded(action, item)
         if error is not None:
             errors[index] = error

@@ -1,5 +1,7 @@
 """What a request's arguments must look like (the documents' allowedPatterns, checked again here)."""
 
+from __future__ import annotations
+
 import re
 
 

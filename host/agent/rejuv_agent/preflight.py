@@ -1,14 +1,21 @@
 """Document Preflight: checks, without touching any VM, that the host can be warm-rebooted."""
 
-from .assessment import assess_host, assess_vm, refusal_code
+from __future__ import annotations
+
+import argparse
+from typing import List, Tuple
+
+from .assessment import Assessment, assess_host, assess_vm, refusal_code
 from .errors import EXIT_OK, EXIT_REFUSED
 from .heartbeat import sample_heartbeats, silence_reason
 from .host_census import census_checks
+from .host import Host
 from .host_lock import HostLock
 from .inventory import select_vms
+from .json_types import JsonObject
 
 
-def command_preflight(host, args):
+def command_preflight(host: Host, args: argparse.Namespace) -> Tuple[JsonObject, int]:
     targets, problems = select_vms(host, args.vms, require_all=False)
     allow_silent = args.allow_silent_guests == "true"
     window_s = args.heartbeat_timeout_seconds
@@ -22,9 +29,10 @@ def command_preflight(host, args):
         silent = sample_heartbeats(assessments, window_s)
     finally:
         lock.release()
-    silenced_only = []
+    silenced_only: List[Assessment] = []
     if not allow_silent:
         for assessment in silent:
+            assert assessment.heartbeat is not None, "every sampled guest has a heartbeat sample"
             if not assessment.reasons:
                 silenced_only.append(assessment)
             assessment.reasons.append(
@@ -33,7 +41,7 @@ def command_preflight(host, args):
             )
     vms = [a.report() for a in assessments]
     refused = [a for a in assessments if a.reasons]
-    result = {
+    result: JsonObject = {
         "document": "Preflight",
         "runId": args.run_id,
         "level": args.level,

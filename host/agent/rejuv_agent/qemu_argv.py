@@ -1,21 +1,25 @@
 """Rules about QEMU command lines, pure functions of an inventory entry: RAM backing files, the QMP
 option, a handover successor's argv, what stops a VM from being handed over."""
 
+from __future__ import annotations
+
 import json
 import re
+from typing import Dict, List
 
 from .errors import VmFailure
+from .inventory import Vm
 
 
-def parse_object_option(value):
+def parse_object_option(value: str) -> Dict[str, str]:
     """A QEMU -object value, in either the key=value or the JSON syntax."""
     if value.startswith("{"):
         try:
-            parsed = json.loads(value)
+            parsed: Dict[str, object] = json.loads(value)
             return {str(k): str(v) for k, v in parsed.items()}
         except ValueError:
             return {}
-    fields = {}
+    fields: Dict[str, str] = {}
     for index, part in enumerate(value.replace(",,", "\0").split(",")):
         part = part.replace("\0", ",")
         if "=" in part:
@@ -26,9 +30,9 @@ def parse_object_option(value):
     return fields
 
 
-def ram_files_from_argv(argv):
+def ram_files_from_argv(argv: List[str]) -> List[str]:
     """Files backing guest RAM (memory-backend-file mem-path values) that must survive the reload."""
-    files = []
+    files: List[str] = []
     for index, arg in enumerate(argv[:-1]):
         if arg == "-object":
             fields = parse_object_option(argv[index + 1])
@@ -44,7 +48,7 @@ SUCCESSOR_QMP_SUFFIX = re.compile(r"\.h[0-9]{1,10}")
 MAX_SOCKET_PATH_BYTES = 107
 
 
-def qmp_option_index(vm):
+def qmp_option_index(vm: Vm) -> int | None:
     """Index in the inventory argv of the `-qmp unix:<qmpSocket>[,...]` value, or None."""
     for index, arg in enumerate(vm.argv[:-1]):
         value = vm.argv[index + 1]
@@ -53,7 +57,7 @@ def qmp_option_index(vm):
     return None
 
 
-def successor_argv(vm, successor_qmp):
+def successor_argv(vm: Vm, successor_qmp: str) -> List[str]:
     """The handover successor's argv, derived from the inventory argv (the one source of truth): the
     same arguments, with only the QMP socket moved to the successor's own path, plus -incoming defer.
     Everything else two processes of one VM cannot share makes the VM fall back (handover_obstacles)."""
@@ -65,7 +69,7 @@ def successor_argv(vm, successor_qmp):
     return argv + ["-incoming", "defer"]
 
 
-def runs_inventory_argv(args, vm):
+def runs_inventory_argv(args: List[str] | None, vm: Vm) -> bool:
     """The VM's inventory argv, as started from the inventory, by a restore (plus -incoming) or by a
     handover (plus -incoming, QMP socket on the successor's own path)."""
     if args is None:
@@ -102,9 +106,9 @@ HANDOVER_OBSTACLES = (
 )
 
 
-def handover_obstacles(vm):
+def handover_obstacles(vm: Vm) -> List[str]:
     """Why this VM cannot get a successor beside its running process; empty when it can."""
-    reasons = []
+    reasons: List[str] = []
     index = qmp_option_index(vm)
     if index is None:
         reasons.append("its argv has no -qmp unix:%s option whose socket a successor could move" % vm.qmp_socket)

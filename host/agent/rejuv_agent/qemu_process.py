@@ -1,11 +1,16 @@
 """Starting a VM's QEMU process: waiting for incoming state (restore), or cold (Recover)."""
 
+from __future__ import annotations
+
 import os
 import subprocess
 import time
+from typing import Callable, Dict, List, Tuple
 
 from .clock import elapsed_ms, epoch_ms
 from .errors import VmFailure
+from .inventory import Vm
+from .json_types import JsonObject
 from .procfs import process_start_time
 from .qemu_argv import ram_files_from_argv
 from .qmp import Qmp, QmpError, QmpGone, ensure_running, send_fd, set_migration_capabilities, wait_for_migration
@@ -19,7 +24,7 @@ START_TIMEOUT_S = 30.0
 IN_MEMORY_MIGRATION_TIMEOUT_S = 60.0
 
 
-def tail_text(path, max_bytes=600):
+def tail_text(path: str, max_bytes: int = 600) -> str:
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -30,12 +35,14 @@ def tail_text(path, max_bytes=600):
         return ""
 
 
-def start_incoming_process(vm):
+def start_incoming_process(vm: Vm) -> Tuple[subprocess.Popen[bytes], Qmp]:
     """Starts the VM's QEMU with its exact inventory argv plus -incoming defer; returns (process, qmp)."""
     return start_process(vm, vm.argv + ["-incoming", "defer"], vm.qmp_socket)
 
 
-def start_process(vm, argv, qmp_socket, spawned=lambda: None):
+def start_process(
+    vm: Vm, argv: List[str], qmp_socket: str, spawned: Callable[[], None] = lambda: None
+) -> Tuple[subprocess.Popen[bytes], Qmp]:
     """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp)."""
     os.makedirs(vm.state_dir, exist_ok=True)
     # After a kernel reload /run is a fresh tmpfs: the socket's directory is gone with the old kernel.
@@ -71,7 +78,9 @@ def start_process(vm, argv, qmp_socket, spawned=lambda: None):
         time.sleep(0.003)
 
 
-def restore_vm(vm, in_place, phases, region=None):
+def restore_vm(
+    vm: Vm, in_place: bool, phases: Dict[str, float], region: JsonObject | None = None
+) -> Tuple[int, int | None, float]:
     """New process, device state restored over the memory left in place, running. (pid, start, resumedAt)
     The state comes from the VM's state file, or from its slice of the kernel level's state region."""
     if in_place:
@@ -110,7 +119,7 @@ def restore_vm(vm, in_place, phases, region=None):
     return process.pid, process_start_time(process.pid), resumed_at
 
 
-def cold_start_vm(vm):
+def cold_start_vm(vm: Vm) -> int:
     os.makedirs(vm.state_dir, exist_ok=True)
     os.makedirs(os.path.dirname(vm.qmp_socket), exist_ok=True)
     with open(vm.qemu_log, "ab") as qemu_log:

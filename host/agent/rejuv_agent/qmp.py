@@ -1,12 +1,16 @@
 """A QMP client over the VM's unix socket, and the migration steps every reload path shares."""
 
+from __future__ import annotations
+
 import array
 import json
 import socket
 import struct
 import time
+from typing import Any, Callable, List
 
 from .errors import VmFailure
+from .json_types import JsonObject
 
 
 QMP_TIMEOUT_S = 10.0
@@ -22,9 +26,9 @@ class QmpGone(Exception):
 
 
 class Qmp:
-    def __init__(self, path, timeout_s=QMP_TIMEOUT_S):
+    def __init__(self, path: str, timeout_s: float = QMP_TIMEOUT_S) -> None:
         self.path = path
-        self.events = []
+        self.events: List[JsonObject] = []
         self._buffer = b""
         self._next_id = 0
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -39,11 +43,11 @@ class Qmp:
             self._sock.close()
             raise
 
-    def peer_pid(self):
+    def peer_pid(self) -> int:
         creds = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         return struct.unpack("3i", creds)[0]
 
-    def _read_message(self):
+    def _read_message(self) -> Any:
         while b"\n" not in self._buffer:
             try:
                 chunk = self._sock.recv(65536)
@@ -57,10 +61,10 @@ class Qmp:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line.decode("utf-8"))
 
-    def execute(self, command, arguments=None, fds=None):
+    def execute(self, command: str, arguments: JsonObject | None = None, fds: List[int] | None = None) -> Any:
         self._next_id += 1
         request_id = "rejuv-%d" % self._next_id
-        message = {"execute": command, "id": request_id}
+        message: JsonObject = {"execute": command, "id": request_id}
         if arguments is not None:
             message["arguments"] = arguments
         data = (json.dumps(message) + "\n").encode()
@@ -81,7 +85,7 @@ class Qmp:
                     raise QmpError("%s: %s" % (command, reply["error"].get("desc", reply["error"])))
                 return reply.get("return")
 
-    def wait_for_event(self, matches, seen, timeout_s):
+    def wait_for_event(self, matches: Callable[[JsonObject], bool], seen: int, timeout_s: float) -> JsonObject:
         """Blocks until QEMU sends an event for which matches(event) holds (any after the first `seen`
         events counts) and returns it; QmpGone when the connection closes or nothing comes within
         timeout_s. No polling: blocking reads of the connection."""
@@ -100,7 +104,7 @@ class Qmp:
         finally:
             self._sock.settimeout(previous)
 
-    def event_time_ms(self, name):
+    def event_time_ms(self, name: str) -> float | None:
         """Host wall-clock time (ms) QEMU stamped on the latest event of this name, if any."""
         for event in reversed(self.events):
             if event.get("event") == name:
@@ -108,10 +112,10 @@ class Qmp:
                 return round(stamp.get("seconds", 0) * 1000.0 + stamp.get("microseconds", 0) / 1000.0, 3)
         return None
 
-    def status(self):
+    def status(self) -> str:
         return self.execute("query-status")["status"]
 
-    def quit(self):
+    def quit(self) -> None:
         # QEMU may close the socket before its reply arrives (it is already exiting); that is success.
         try:
             self.execute("quit")
@@ -120,14 +124,14 @@ class Qmp:
         finally:
             self.close()
 
-    def close(self):
+    def close(self) -> None:
         try:
             self._sock.close()
         except OSError:
             pass
 
 
-def ensure_running(qmp, failure):
+def ensure_running(qmp: Qmp, failure: str) -> None:
     """Continues a VM that loaded its device state (it may already run: no -S); raises VmFailure, with
     `failure` % its status, unless it runs."""
     if qmp.status() != "running":
@@ -137,7 +141,7 @@ def ensure_running(qmp, failure):
         raise VmFailure(failure % status)
 
 
-def wait_for_migration(qmp, timeout_s, what):
+def wait_for_migration(qmp: Qmp, timeout_s: float, what: str) -> JsonObject:
     deadline = time.monotonic() + timeout_s
     while True:
         info = qmp.execute("query-migrate")
@@ -154,12 +158,12 @@ def wait_for_migration(qmp, timeout_s, what):
 MIGRATION_ENDED = ("completed", "failed", "cancelled")
 
 
-def set_migration_capabilities(qmp, in_place, events=False):
+def set_migration_capabilities(qmp: Qmp, in_place: bool, events: bool = False) -> None:
     capabilities = [{"capability": "x-ignore-shared", "state": bool(in_place)}]
     if events:
         capabilities.append({"capability": "events", "state": True})
     qmp.execute("migrate-set-capabilities", {"capabilities": capabilities})
 
 
-def send_fd(qmp, fd_name, fd):
+def send_fd(qmp: Qmp, fd_name: str, fd: int) -> None:
     qmp.execute("getfd", {"fdname": fd_name}, fds=[fd])

@@ -1,12 +1,18 @@
 """Document Recover: brings every VM back from whatever a failed or interrupted run left."""
 
+from __future__ import annotations
+
+import argparse
 import os
+from typing import Any, Dict, List, Set, Tuple
 
 from .errors import EXIT_OK, EXIT_PARTIAL, VmFailure
 from .files import read_json, remove_file, write_json_atomically
+from .host import Host
 from .host_lock import HostLock
 from .inventory import Vm, select_vms
 from .journal import journal_path, run_journals
+from .json_types import JsonObject
 from .procfs import find_vm_processes, process_argv, process_start_time, same_process_alive, wait_for_exit
 from .qemu_argv import successor_argv
 from .qemu_process import QUIT_TIMEOUT_S, cold_start_vm, restore_vm
@@ -14,17 +20,18 @@ from .qmp import Qmp, QmpError, QmpGone
 from .saved_state import discard_saved_state, usable_saved_state
 
 
-def settle_handover(vm, record, entry):
+def settle_handover(vm: Vm, record: JsonObject, entry: JsonObject) -> None:
     """A handover a run left half done (the agent died, or the run failed past the point of rolling
     back): decide which of the two processes keeps the guest. A successor that runs it keeps it (the
     old process, stopped after migrating, is ended and the successor's QMP socket moved into place);
     any other successor is ended, and the old process is then recovered like any other. Marks the
     journal record settled, except when the VM is left to a person."""
-    successor = record.get("successor") or {}
-    path = successor.get("qmpSocket")
+    successor: JsonObject = record.get("successor") or {}
+    path: Any = successor.get("qmpSocket")
     if record.get("path") != "handover" or record.get("handover") in (None, "done", "abandoned") or not path:
         return
-    pid, start = successor.get("pid"), successor.get("startTime")
+    pid: Any = successor.get("pid")
+    start: Any = successor.get("startTime")
     if pid is None:
         wanted = successor_argv(vm, path)
         for candidate in find_vm_processes(vm):
@@ -44,7 +51,8 @@ def settle_handover(vm, record, entry):
         except (OSError, QmpGone, QmpError, ValueError):
             continue
     if status == "running":
-        old_pid, old_start = record.get("pidBefore"), record.get("startTimeBefore")
+        old_pid: Any = record.get("pidBefore")
+        old_start: Any = record.get("startTimeBefore")
         if same_process_alive(old_pid, old_start):
             os.kill(old_pid, 9)
             wait_for_exit(old_pid, old_start, QUIT_TIMEOUT_S)
@@ -58,7 +66,7 @@ def settle_handover(vm, record, entry):
     # have loaded the state (still inmigrate), continuing the old process would run stale device state
     # over that RAM. The VM is then left to a person, named, never resumed blindly.
     handed_over = status != "inmigrate" and old_migration_status(vm) == "completed"
-    if same_process_alive(pid, start):
+    if pid is not None and same_process_alive(pid, start):
         os.kill(pid, 9)
         wait_for_exit(pid, start, QUIT_TIMEOUT_S)
         entry["handover"] = "abandoned: successor pid %d (%s) ended" % (pid, status or "QMP unreachable")
@@ -74,7 +82,7 @@ def settle_handover(vm, record, entry):
     record["handover"] = "abandoned"
 
 
-def old_migration_status(vm):
+def old_migration_status(vm: Vm) -> str | None:
     """The migration status the VM's original process reports, or None when it cannot be asked."""
     try:
         qmp = Qmp(vm.qmp_socket, timeout_s=3.0)
@@ -88,9 +96,9 @@ def old_migration_status(vm):
         qmp.close()
 
 
-def recover_vm(vm, cold_start, record=None):
+def recover_vm(vm: Vm, cold_start: bool, record: JsonObject | None = None) -> JsonObject:
     """Brings one VM back from whatever a failed run left; reports what it found and what it did."""
-    entry = {"name": vm.name}
+    entry: JsonObject = {"name": vm.name}
     if record is not None:
         try:
             settle_handover(vm, record, entry)
@@ -134,7 +142,7 @@ def recover_vm(vm, cold_start, record=None):
             qmp.quit()
             qmp = None
             wait_for_exit(pid, start, QUIT_TIMEOUT_S)
-            entry["found"] = "inmigrate, " + ("device state saved" if meta else why_not)
+            entry["found"] = "inmigrate, " + ("device state saved" if meta else str(why_not))
         except (QmpGone, QmpError, OSError) as error:
             entry["outcome"] = "failed"
             entry["reason"] = "QMP failed while inspecting: %s" % error
@@ -151,10 +159,10 @@ def recover_vm(vm, cold_start, record=None):
             entry["reason"] = "QEMU process is alive but does not answer on %s" % vm.qmp_socket
             return entry
     meta, why_not = usable_saved_state(vm)
-    entry.setdefault("found", "process gone, " + ("device state saved" if meta else why_not))
+    entry.setdefault("found", "process gone, " + ("device state saved" if meta else str(why_not)))
     try:
         if meta is not None:
-            phases = {}
+            phases: Dict[str, float] = {}
             entry["pid"], _, _ = restore_vm(vm, meta.get("memoryInPlace", True), phases, meta.get("region"))
             entry["action"] = "restored from saved device state"
             entry["phasesMs"] = phases
@@ -174,18 +182,18 @@ def recover_vm(vm, cold_start, record=None):
     return entry
 
 
-def command_recover(host, args):
+def command_recover(host: Host, args: argparse.Namespace) -> Tuple[JsonObject, int]:
     targets, problems = select_vms(host, args.vms, require_all=False)
     lock = HostLock(host, "Recover", args.run_id)
     try:
-        entries = []
+        entries: List[JsonObject] = []
         journals = run_journals(host)
         # Each VM's record in the latest run that names it, finished or interrupted: a finished run can
         # leave a handover unsettled too (the successor died after the device state reached it, or the
         # old process would not quit), and a plain `cont` of the old process would then run stale
         # device state over RAM the successor may have changed.
         latest = {name: journal for journal in journals for name in journal["vms"]}
-        changed = set()
+        changed: Set[str] = set()
         for target in targets:
             if not isinstance(target, Vm):
                 entries.append({"name": target, "outcome": "failed", "reason": problems.get(target, "")})
@@ -195,7 +203,7 @@ def command_recover(host, args):
             before = record.get("handover") if record else None
             entries.append(recover_vm(target, args.cold_start == "true", record))
             # Settled once (settle_handover marks the record): a later Recover must not act on it again.
-            if record and record.get("handover") != before:
+            if journal and record and record.get("handover") != before:
                 changed.add(journal["runId"])
         for journal in journals:
             if journal.get("status") == "running":
@@ -206,7 +214,7 @@ def command_recover(host, args):
     finally:
         lock.release()
     not_running = [e for e in entries if e["outcome"] != "running"]
-    result = {"document": "Recover", "runId": args.run_id, "vms": entries}
+    result: JsonObject = {"document": "Recover", "runId": args.run_id, "vms": entries}
     if not not_running:
         result["outcome"] = "ok"
         return result, EXIT_OK

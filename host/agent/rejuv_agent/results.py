@@ -1,17 +1,32 @@
 """The one JSON result line every document prints, and the shapes shared by several documents."""
 
+from __future__ import annotations
+
 import json
 import sys
+from typing import TYPE_CHECKING, Callable, Sequence, Tuple
 
 from .clock import epoch_ms
-from .errors import EXIT_FAILED, EXIT_OK
+from .errors import EXIT_FAILED, EXIT_OK, Refusal
+from .json_types import JsonObject
+
+if TYPE_CHECKING:
+    from .vm_run import VmRun
 
 
 RESULT_SCHEMA_VERSION = 1
 
 
-def finish_run(journal, runs, outcome, reason, code, save_journal, extra=None):
-    result = {
+def finish_run(
+    journal: JsonObject,
+    runs: Sequence[VmRun],
+    outcome: str,
+    reason: str | None,
+    code: str | None,
+    save_journal: Callable[[str], None],
+    extra: JsonObject | None = None,
+) -> Tuple[JsonObject, int]:
+    result: JsonObject = {
         "document": "WarmReboot",
         "runId": journal["runId"],
         "level": journal["level"],
@@ -32,8 +47,10 @@ def finish_run(journal, runs, outcome, reason, code, save_journal, extra=None):
     return result, journal["exitCode"]
 
 
-def refused_result(document, refusal, run_id):
-    result = {"document": document, "outcome": "refused", "reason": refusal.reason, "reasonCode": refusal.code}
+def refused_result(document: str, refusal: Refusal, run_id: str | None) -> JsonObject:
+    result: JsonObject = {
+        "document": document, "outcome": "refused", "reason": refusal.reason, "reasonCode": refusal.code
+    }
     result.update(vms=refusal.vms)
     if run_id is not None:
         result["runId"] = run_id
@@ -44,7 +61,7 @@ def refused_result(document, refusal, run_id):
 MAX_RESULT_CHARS = 23000
 
 
-def emit(result):
+def emit(result: JsonObject) -> None:
     result = dict(result, schemaVersion=RESULT_SCHEMA_VERSION)
     line = json.dumps(result, separators=(",", ":"), sort_keys=True)
     if len(line) > MAX_RESULT_CHARS:

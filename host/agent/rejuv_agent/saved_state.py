@@ -1,13 +1,18 @@
 """A VM's saved device state (a state file, or a slice of the kernel level's state region) and its metadata."""
 
+from __future__ import annotations
+
 import hashlib
 import os
+from typing import Tuple
 
 from .files import read_json
+from .inventory import Vm
+from .json_types import JsonObject
 from .qemu_argv import ram_files_from_argv
 
 
-def usable_saved_state(vm):
+def usable_saved_state(vm: Vm) -> Tuple[JsonObject | None, str | None]:
     """The saved device state to restore from, or (None, why not)."""
     meta = read_json(vm.state_meta)
     if meta is None:
@@ -32,7 +37,7 @@ def usable_saved_state(vm):
     return meta, None
 
 
-def region_slice_digest(region):
+def region_slice_digest(region: JsonObject) -> str:
     fd = os.open(region["path"], os.O_RDONLY)
     try:
         return hashlib.sha256(os.pread(fd, region["bytes"], region["offset"])).hexdigest()
@@ -40,7 +45,7 @@ def region_slice_digest(region):
         os.close(fd)
 
 
-def region_slice_problem(region):
+def region_slice_problem(region: JsonObject) -> str | None:
     """Why device state saved in the state region cannot be restored, or None."""
     try:
         if region_slice_digest(region) != region.get("sha256"):
@@ -51,7 +56,7 @@ def region_slice_problem(region):
     return None
 
 
-def discard_saved_state(vm):
+def discard_saved_state(vm: Vm) -> None:
     for path in (vm.state_meta, vm.state_file, vm.state_file + ".partial"):
         try:
             os.unlink(path)

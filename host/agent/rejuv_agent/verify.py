@@ -1,11 +1,18 @@
 """Document Verify: every VM of a run back, in a new process, its guest's heartbeat advancing."""
 
+from __future__ import annotations
+
+import argparse
+from typing import Any, List, Set, Tuple
+
 from .errors import EXIT_FAILED, EXIT_INVALID_REQUEST, EXIT_OK, Refusal
 from .files import read_json
 from .heartbeat import heartbeat_problem
+from .host import Host
 from .host_lock import HostLock
 from .inventory import Vm, select_vms
 from .journal import journal_path
+from .json_types import JsonObject
 from .parallel import in_parallel
 from .procfs import process_start_time
 from .qmp import Qmp, QmpError, QmpGone
@@ -16,11 +23,11 @@ from .qmp import Qmp, QmpError, QmpGone
 SILENT_GUEST_WAIT_S = 5.0
 
 
-def verify_vm(vm, record, timeout_s, silent_at_preflight):
-    entry = {"name": vm.name, "pidBefore": record.get("pidBefore")}
+def verify_vm(vm: Vm, record: JsonObject, timeout_s: float, silent_at_preflight: bool) -> JsonObject:
+    entry: JsonObject = {"name": vm.name, "pidBefore": record.get("pidBefore")}
     if silent_at_preflight:
         entry["silentAtPreflight"] = True
-    problems = []
+    problems: List[str] = []
     try:
         qmp = Qmp(vm.qmp_socket)
         try:
@@ -54,9 +61,11 @@ def verify_vm(vm, record, timeout_s, silent_at_preflight):
     return entry
 
 
-def command_verify(host, args):
+def command_verify(host: Host, args: argparse.Namespace) -> Tuple[JsonObject, int]:
     targets, problems = select_vms(host, args.vms, require_all=False)
-    silent_at_preflight = set() if args.silent_at_preflight == "-" else set(args.silent_at_preflight.split(","))
+    silent_at_preflight: Set[str] = (
+        set() if args.silent_at_preflight == "-" else set(args.silent_at_preflight.split(","))
+    )
     unknown = sorted(silent_at_preflight - {getattr(t, "name", t) for t in targets})
     if unknown:
         raise Refusal(
@@ -69,9 +78,9 @@ def command_verify(host, args):
         raise Refusal("unknown-run", "no WarmReboot run %s on this host" % args.run_id, EXIT_INVALID_REQUEST)
     lock = HostLock(host, "Verify", args.run_id)
     try:
-        entries = [None] * len(targets)
+        entries: List[Any] = [None] * len(targets)
 
-        def verify_target(index):
+        def verify_target(index: int) -> None:
             target = targets[index]
             if not isinstance(target, Vm):
                 entries[index] = {"name": target, "outcome": "failed", "reason": problems.get(target, "")}
@@ -91,7 +100,9 @@ def command_verify(host, args):
     finally:
         lock.release()
     failed = [e for e in entries if e["outcome"] not in ("verified", "silent-at-preflight")]
-    result = {"document": "Verify", "runId": args.run_id, "outcome": "failed" if failed else "ok", "vms": entries}
+    result: JsonObject = {
+        "document": "Verify", "runId": args.run_id, "outcome": "failed" if failed else "ok", "vms": entries
+    }
     excused = [e["name"] for e in entries if e["outcome"] == "silent-at-preflight"]
     if excused:
         result["silentAtPreflight"] = excused

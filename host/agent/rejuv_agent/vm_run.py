@@ -1,17 +1,24 @@
 """One VM's way through a warm reboot: the steps every reload path shares (stop, save, quit, undo), and
 what the result line and the journal record of it."""
 
-import os
-import time
+from __future__ import annotations
 
+import os
+import subprocess
+import time
+from typing import Callable, Dict
+
+from .assessment import Assessment
 from .clock import elapsed_ms, epoch_ms
 from .errors import VmFailure
 from .files import write_json_atomically
 from .heartbeat import read_heartbeat_tail
+from .inventory import Vm
+from .json_types import JsonObject
 from .log import log
 from .procfs import same_process_alive, wait_for_exit
 from .qemu_process import IN_MEMORY_MIGRATION_TIMEOUT_S, QUIT_TIMEOUT_S
-from .qmp import QmpError, QmpGone, send_fd, set_migration_capabilities, wait_for_migration
+from .qmp import Qmp, QmpError, QmpGone, send_fd, set_migration_capabilities, wait_for_migration
 from .saved_state import discard_saved_state, region_slice_digest
 from .seams import hold
 
@@ -23,43 +30,52 @@ UNTHROTTLED_BYTES_PER_SECOND = 1 << 40
 class VmRun:
     """One VM's way through a warm reboot, and what the result line reports about it."""
 
-    def __init__(self, assessment, run_id, in_place):
-        self.vm = assessment.vm
-        self.qmp = assessment.qmp
+    def __init__(self, assessment: Assessment, run_id: str, in_place: bool) -> None:
+        vm, qmp, pid = assessment.vm, assessment.qmp, assessment.pid
+        assert vm is not None and qmp is not None and pid is not None, "only a ready VM gets a run"
+        self.vm: Vm = vm
+        self._qmp: Qmp | None = qmp
         self.run_id = run_id
         self.in_place = in_place
-        self.pid_before = assessment.pid
+        self.pid_before: int = pid
         self.start_time_before = assessment.start_time
         self.ram_bytes = assessment.ram_bytes
-        self.pid_after = None
-        self.start_time_after = None
+        self.pid_after: int | None = None
+        self.start_time_after: int | None = None
         self.outcome = "untouched"
-        self.reason = None
+        self.reason: str | None = None
         self.quit = False
-        self.state_bytes = None
-        self.stopped_at = None
-        self.resumed_at = None
-        self.heartbeat_at_suspend = None
+        self.state_bytes: int | None = None
+        self.stopped_at: float | None = None
+        self.resumed_at: float | None = None
+        self.heartbeat_at_suspend: int | None = None
         self.heartbeat_offset = 0
-        self.phases = {}
-        self.path = None
-        self.path_reason = None
-        self.successor = None
-        self.successor_process = None
-        self.successor_conn = None
-        self.successor_qmp = None
-        self.migration_socket = None
+        self.phases: Dict[str, float] = {}
+        self.path: str | None = None
+        self.path_reason: str | None = None
+        self.successor: JsonObject | None = None
+        self.successor_process: subprocess.Popen[bytes] | None = None
+        self.successor_conn: Qmp | None = None
+        self.successor_qmp: str | None = None
+        self.migration_socket: str | None = None
         self.successor_bytes = 0
-        self.handover_state = None
-        self.region = None
+        self.handover_state: str | None = None
+        self.region: JsonObject | None = None
         # Called after each handover step that Recover must know about (the run saves its journal).
-        self.on_change = lambda: None
+        self.on_change: Callable[[], None] = lambda: None
 
-    def prepare(self):
+    @property
+    def qmp(self) -> Qmp:
+        """The QMP connection of the VM's original process, until that process is quit."""
+        if self._qmp is None:
+            raise QmpGone("%s: its original QEMU process was already quit" % self.vm.name)
+        return self._qmp
+
+    def prepare(self) -> None:
         set_migration_capabilities(self.qmp, self.in_place)
         self.qmp.execute("migrate-set-parameters", {"max-bandwidth": UNTHROTTLED_BYTES_PER_SECOND})
 
-    def stop_guest(self):
+    def stop_guest(self) -> None:
         """Pauses the guest and notes where its heartbeat stood: the first half of every suspend."""
         started = time.monotonic()
         self.qmp.execute("stop")
@@ -68,9 +84,9 @@ class VmRun:
         self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(self.vm)
         hold(self.vm.name + ":stopped")
 
-    def write_state_meta(self, memory_in_place, region=None):
+    def write_state_meta(self, memory_in_place: bool, region: JsonObject | None = None) -> None:
         """Records where the saved device state is and what it belongs to, for the restore and Recover."""
-        meta = {
+        meta: JsonObject = {
             "runId": self.run_id,
             "savedAt": epoch_ms(),
             "bytes": self.state_bytes,
@@ -84,7 +100,7 @@ class VmRun:
             meta["region"] = region
         write_json_atomically(self.vm.state_meta, meta)
 
-    def suspend(self):
+    def suspend(self) -> None:
         self.stop_guest()
         started = time.monotonic()
         partial = self.vm.state_file + ".partial"
@@ -103,7 +119,7 @@ class VmRun:
         self.phases["save"] = elapsed_ms(started)
         hold(self.vm.name + ":saved")
 
-    def suspend_to_region(self, fd, region_path, offset, limit):
+    def suspend_to_region(self, fd: int, region_path: str, offset: int, limit: int) -> int:
         """Stop and save the device state into the state region at offset (the kernel level). The VM's
         state metadata points there, so Recover restores from it as from a state file."""
         self.stop_guest()
@@ -118,17 +134,18 @@ class VmRun:
         if end > limit:
             raise VmFailure("its device state ran past the end of the state region %s" % region_path)
         self.state_bytes = end - offset
-        self.region = {"path": region_path, "offset": offset, "bytes": self.state_bytes}
-        self.region["sha256"] = region_slice_digest(self.region)
-        self.write_state_meta(True, self.region)
+        region: JsonObject = {"path": region_path, "offset": offset, "bytes": self.state_bytes}
+        region["sha256"] = region_slice_digest(region)
+        self.region = region
+        self.write_state_meta(True, region)
         self.phases["save"] = elapsed_ms(started)
         hold(self.vm.name + ":saved")
         return end
 
-    def stop_old_process(self):
+    def stop_old_process(self) -> None:
         started = time.monotonic()
         self.qmp.quit()
-        self.qmp = None
+        self._qmp = None
         if not wait_for_exit(self.pid_before, self.start_time_before, QUIT_TIMEOUT_S):
             log("%s: QEMU pid %d ignored quit; killing it" % (self.vm.name, self.pid_before))
             os.kill(self.pid_before, 9)
@@ -136,7 +153,7 @@ class VmRun:
         self.quit = True
         self.phases["quit"] = elapsed_ms(started)
 
-    def undo_suspend(self, error):
+    def undo_suspend(self, error: object) -> str:
         """After a failed suspend: continue the VM in its original process if it is still there."""
         self.outcome = "failed"
         if not same_process_alive(self.pid_before, self.start_time_before):
@@ -151,8 +168,8 @@ class VmRun:
         self.outcome = "rolled-back"
         return "suspend failed (%s); continued in its original process" % error
 
-    def report(self):
-        entry = {"name": self.vm.name, "outcome": self.outcome, "pidBefore": self.pid_before}
+    def report(self) -> JsonObject:
+        entry: JsonObject = {"name": self.vm.name, "outcome": self.outcome, "pidBefore": self.pid_before}
         if self.reason:
             entry["reason"] = self.reason
         if self.pid_after is not None:
@@ -173,7 +190,7 @@ class VmRun:
             entry["resumedAt"] = self.resumed_at
         return entry
 
-    def journal_entry(self):
+    def journal_entry(self) -> JsonObject:
         return {
             "pidBefore": self.pid_before,
             "startTimeBefore": self.start_time_before,

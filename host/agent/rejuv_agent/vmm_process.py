@@ -1,13 +1,20 @@
 """Reload level vmm-process: every VM's QEMU process replaced, by handover where possible, else by
 stop-restart (stop, save, quit, start, restore, cont); the run's rollout and journal."""
 
-import threading
+from __future__ import annotations
 
+import threading
+from typing import Callable, Dict, List, Tuple
+
+from .assessment import Assessment
 from .clock import epoch_ms
 from .errors import VmFailure
 from .files import write_json_atomically
 from .handover import HANDOVER_MEMORY_HEADROOM, HandoverRun, successor_memory_estimate
+from .host import Host
+from .inventory import Vm
 from .journal import journal_path
+from .json_types import JsonObject
 from .parallel import REBOOT_SLOTS, guarded, in_parallel
 from .procfs import memory_available_bytes
 from .qemu_argv import handover_obstacles
@@ -20,14 +27,14 @@ from .seams import forced_stop_restart, hold
 class VmmProcessRun(HandoverRun):
     """A VM of a vmm-process reload: handed over if it can be, else stopped and restarted."""
 
-    def choose_path(self, committed_bytes):
+    def choose_path(self, committed_bytes: int) -> None:
         """Picks handover where possible, else stop-restart (see choose_path). committed_bytes: memory
         already promised to the successors of VMs ahead of this one, which all run at once."""
         self.path, self.path_reason, self.successor_bytes = choose_path(
             self.vm, self.pid_before, self.in_place, committed_bytes
         )
 
-    def stop_restart(self):
+    def stop_restart(self) -> None:
         """This VM's whole pause: stop, save, quit, start, restore, cont. Raises VmFailure saying why not."""
         try:
             self.suspend()
@@ -47,7 +54,7 @@ class VmmProcessRun(HandoverRun):
         self.outcome = "resumed"
 
 
-def choose_path(vm, pid_before, in_place, committed_bytes=0):
+def choose_path(vm: Vm, pid_before: int, in_place: bool, committed_bytes: int = 0) -> Tuple[str, str | None, int]:
     """("handover" | "stop-restart", why, bytes promised to its successor): which way this VM reboots.
     committed_bytes is what the successors already chosen will take: they all run at once."""
     if not in_place:
@@ -69,9 +76,11 @@ def choose_path(vm, pid_before, in_place, committed_bytes=0):
     return "handover", None, estimate
 
 
-def warm_reboot(host, run_id, level, assessments, in_place):
+def warm_reboot(
+    host: Host, run_id: str, level: str, assessments: List[Assessment], in_place: bool
+) -> Tuple[JsonObject, int]:
     runs = [VmmProcessRun(a, run_id, in_place) for a in assessments]
-    journal = {
+    journal: JsonObject = {
         "runId": run_id,
         "document": "WarmReboot",
         "level": level,
@@ -83,7 +92,7 @@ def warm_reboot(host, run_id, level, assessments, in_place):
     }
     journal_lock = threading.Lock()
 
-    def save_journal(phase):
+    def save_journal(phase: str) -> None:
         with journal_lock:
             journal["phase"] = phase
             journal["vms"] = {r.vm.name: r.journal_entry() for r in runs}
@@ -97,9 +106,9 @@ def warm_reboot(host, run_id, level, assessments, in_place):
         run.choose_path(committed)
         committed += run.successor_bytes
     save_journal("rebooting")
-    errors = {}
+    errors: Dict[int, str] = {}
 
-    def attempt(index, action):
+    def attempt(index: int, action: Callable[[VmmProcessRun], None]) -> bool:
         error = guarded(action, runs[index])
         if error is None:
             return True
@@ -108,7 +117,7 @@ def warm_reboot(host, run_id, level, assessments, in_place):
 
     # Every successor first, while every guest still runs: starting QEMU is CPU-bound (tens of ms),
     # and no guest must be paused while a process of its host is starting.
-    def launch(run):
+    def launch(run: VmmProcessRun) -> None:
         with REBOOT_SLOTS:
             run.launch_successor()
 
@@ -117,7 +126,7 @@ def warm_reboot(host, run_id, level, assessments, in_place):
     launched = [i for i in handovers if i not in errors]
     # Then one guest at a time: a pause of ~10 ms each never overlaps another guest's pause, so none
     # waits on another VM's phases or competes with it for the CPU. A failure stops the rollout.
-    handed_over = []
+    handed_over: List[int] = []
     for index in launched:
         if errors:
             runs[index].abandon_successor()
@@ -131,7 +140,7 @@ def warm_reboot(host, run_id, level, assessments, in_place):
     if errors:
         rollout_stopped.set()
 
-    def reboot(run):
+    def reboot(run: VmmProcessRun) -> None:
         with REBOOT_SLOTS:
             if rollout_stopped.is_set():
                 return
