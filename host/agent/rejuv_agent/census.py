@@ -1,46 +1,29 @@
-"""Census of every virtual machine process on the host, and adoption of the ones the agent can carry.
-
-The agent acts on its inventory; a kexec ends every process. So Preflight counts every VM process on the
-host (QEMU under any name, and the other VMMs it recognises) and says of each whether it is `managed`
-(runs an inventory entry), `drifted` (holds an inventory entry's QMP socket with other arguments),
-`adoptable` (a raw QEMU with a QMP unix socket and a serial log: an inventory entry can be written from
-its running argv), `foreign` (another manager's, such as libvirt, or with a device the agent cannot carry,
-or another VMM; the reasons say which) or `unreadable` (the census could not read it); and inventory
-entries no process runs are `missing`.
-
-The classifier is pure: it takes ProcessRecords, read from /proc by read_processes. Python 3.6+, standard
-library only, like the rest of the agent.
-"""
+"""Census of the host's VM processes, and adoption (host/README.md, "Every VM on the host")."""
 
 import difflib
 import errno
 import json
 import os
 import re
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, cast
 
-# /proc/<pid>/stat flag of a kernel thread (include/linux/sched.h): never a VM, never reported.
+from .json_types import JsonObject
+
 PF_KTHREAD = 0x00200000
-# What readlink(/proc/<pid>/exe) appends when the binary was replaced on disk (a package upgrade).
 DELETED_SUFFIX = " (deleted)"
 
 QEMU_BINARY = re.compile(r"^(qemu-system-[A-Za-z0-9_.-]+|qemu-kvm)$")
-# Other VMMs, by binary name. The agent cannot suspend or restart any of them.
 OTHER_VMMS = (
     ("cloud-hypervisor", re.compile(r"^cloud-hypervisor(-static)?$")),
     ("firecracker", re.compile(r"^firecracker$")),
     ("crosvm", re.compile(r"^crosvm$")),
     ("kvmtool", re.compile(r"^(lkvm|kvmtool)$")),
     ("stratovirt", re.compile(r"^stratovirt$")),
-    ("virtualbox", re.compile(r"^VBoxHeadless$")),
-    ("vmware", re.compile(r"^vmware-vmx$")),
 )
 LIBVIRT_DAEMONS = ("libvirtd", "virtqemud")
-# The directory libvirt keeps file-backed guest RAM in (`<memoryBacking><source type='file'/>`).
 LIBVIRT_RAM_DIR = os.path.join("var", "lib", "libvirt", "qemu", "ram")
 VFIO_DRIVER = re.compile(r"^vfio-")
 
-# What an adopted entry's heartbeat pattern is until the operator edits it: the lab guests' counter line.
 DEFAULT_HEARTBEAT_PATTERN = "^HB ([0-9]+)$"
 ADOPTED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_DRIFT_CHANGES = 10
@@ -50,7 +33,6 @@ STATUSES = ("managed", "drifted", "adoptable", "foreign", "unreadable", "missing
 
 
 class ProcessRecord(NamedTuple):
-    """What the census read of one process. `problem` is set when it could not read enough to judge."""
 
     pid: int
     argv: Optional[List[str]]
@@ -60,19 +42,14 @@ class ProcessRecord(NamedTuple):
 
 
 class InventoryVm(NamedTuple):
-    """The parts of an inventory entry the census compares with a running process."""
 
     name: str
     argv: List[str]
     qmp_socket: str
 
 
-# Whether a process's argv is an inventory entry's (as started, restored or handed over).
-RunsEntry = Callable[[Optional[List[str]], InventoryVm], bool]
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading /proc
+# Duck-typed: runs_inventory_argv takes a Vm.
+RunsEntry = Callable[[Optional[List[str]], Any], bool]
 
 
 def _read(path: str) -> "Tuple[Optional[bytes], Optional[OSError]]":
@@ -92,7 +69,6 @@ def _why(error: OSError, what: str) -> str:
 
 
 def read_process(pid: int, proc: str = "/proc") -> Optional[ProcessRecord]:
-    """One process as the census sees it; None for a kernel thread or a zombie (neither runs a guest)."""
     base = os.path.join(proc, str(pid))
     stat, error = _read(os.path.join(base, "stat"))
     if stat is None:
@@ -107,7 +83,7 @@ def read_process(pid: int, proc: str = "/proc") -> Optional[ProcessRecord]:
         return ProcessRecord(pid, None, None, None, _why(error, "command line") if error else "no command line")
     argv = [part.decode("utf-8", "replace") for part in raw.split(b"\0")[:-1]]
     try:
-        exe = os.readlink(os.path.join(base, "exe"))  # type: Optional[str]
+        exe: Optional[str] = os.readlink(os.path.join(base, "exe"))
     except OSError:
         exe = None  # another user's process without CAP_SYS_PTRACE: argv[0] still names the binary
     if exe is not None and exe.endswith(DELETED_SUFFIX):
@@ -120,9 +96,8 @@ def read_process(pid: int, proc: str = "/proc") -> Optional[ProcessRecord]:
 
 
 def read_processes(proc: str = "/proc", skip: Iterable[int] = ()) -> List[ProcessRecord]:
-    """Every process on the host but kernel threads, zombies and `skip` (the agent itself)."""
     skipped = set(skip)
-    records = []
+    records: List[ProcessRecord] = []
     for entry in sorted(os.listdir(proc), key=lambda e: (len(e), e)):
         if entry.isdigit() and int(entry) not in skipped:
             record = read_process(int(entry), proc)
@@ -132,22 +107,13 @@ def read_processes(proc: str = "/proc", skip: Iterable[int] = ()) -> List[Proces
 
 
 def on_host(record: ProcessRecord, host_root: str) -> bool:
-    """Whether a process belongs to the host the agent was asked about. A real host (root /) owns every
-    process; a lab host (a directory standing in for one) owns those whose command line points into it,
-    which is also how the lab tears its hosts down, so hosts on one machine never count each other's VMs.
-    An unreadable process on a lab host cannot be placed, so it is left to the machine's real census."""
     if host_root == os.sep:
         return True
     inside = host_root.rstrip(os.sep) + os.sep
     return record.argv is not None and any(inside in arg for arg in record.argv)
 
 
-# --------------------------------------------------------------------------------------------------
-# QEMU argv, read for the census
-
-
 def vmm_of(record: ProcessRecord) -> Optional[str]:
-    """`qemu`, another VMM's name, or None when the process is no VMM the census knows."""
     names = [os.path.basename(p) for p in (record.exe, (record.argv or [None])[0]) if p]
     for name in names:
         if QEMU_BINARY.match(name):
@@ -159,8 +125,7 @@ def vmm_of(record: ProcessRecord) -> Optional[str]:
 
 
 def option_values(argv: Sequence[str], option: str) -> List[str]:
-    """Every value of `option` (e.g. -chardev), in order; `-option=value` spellings included."""
-    values = []
+    values: List[str] = []
     for index, arg in enumerate(argv):
         if arg in (option, "-" + option) and index + 1 < len(argv):
             values.append(argv[index + 1])
@@ -170,8 +135,6 @@ def option_values(argv: Sequence[str], option: str) -> List[str]:
 
 
 def parse_fields(value: str) -> Dict[str, str]:
-    """A QEMU option value in the key=value syntax (`,,` escapes a comma) or the JSON syntax; a first
-    field without `=` (the type: `socket`, `file`, `vfio-pci`) is kept under the empty key."""
     if value.startswith("{"):
         try:
             parsed = json.loads(value)
@@ -179,12 +142,12 @@ def parse_fields(value: str) -> Dict[str, str]:
             return {}
         if not isinstance(parsed, dict):
             return {}
-        fields = {str(k): str(v) for k, v in parsed.items()}
+        fields = {str(k): str(v) for k, v in cast(Dict[Any, Any], parsed).items()}
         for key in ("qom-type", "driver", "backend"):
             if key in fields:
                 fields.setdefault("", fields[key])
         return fields
-    fields = {}
+    fields: Dict[str, str] = {}
     for index, part in enumerate(value.replace(",,", "\0").split(",")):
         part = part.replace("\0", ",")
         key, equals, val = part.partition("=")
@@ -196,7 +159,6 @@ def parse_fields(value: str) -> Dict[str, str]:
 
 
 def qmp_socket_of(argv: Sequence[str]) -> Optional[str]:
-    """The path of the first `-qmp unix:PATH[,...]` option, or None."""
     for value in option_values(argv, "-qmp"):
         if value.startswith("unix:"):
             return value[len("unix:") :].replace(",,", "\0").split(",")[0].replace("\0", ",")
@@ -204,9 +166,7 @@ def qmp_socket_of(argv: Sequence[str]) -> Optional[str]:
 
 
 def serial_log_of(argv: Sequence[str]) -> Optional[str]:
-    """The file the guest's serial port writes to (`-serial file:PATH`, or `-serial chardev:ID` with a
-    file chardev of that id), or None."""
-    chardevs = {}
+    chardevs: Dict[str, str] = {}
     for value in option_values(argv, "-chardev"):
         fields = parse_fields(value)
         if fields.get("") == "file" and fields.get("path"):
@@ -220,7 +180,6 @@ def serial_log_of(argv: Sequence[str]) -> Optional[str]:
 
 
 def name_of(argv: Sequence[str]) -> Optional[str]:
-    """The guest name QEMU was given (`-name NAME` or `-name guest=NAME,...`), or None."""
     for value in option_values(argv, "-name"):
         fields = parse_fields(value)
         return fields.get("guest") or fields.get("") or None
@@ -228,16 +187,14 @@ def name_of(argv: Sequence[str]) -> Optional[str]:
 
 
 def adopted_name(argv: Sequence[str], pid: int) -> str:
-    """An inventory name for a process: its -name made to fit the inventory's alphabet, else `pid-N`."""
     raw = (name_of(argv) or "").lower()
     name = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:63].strip("-")
     return name if ADOPTED_NAME.match(name) else "pid-%d" % pid
 
 
 def libvirt_signs(record: ProcessRecord, host_root: str) -> List[str]:
-    """Why a QEMU process is libvirt's (each alone is enough: only libvirt can drive or restart it)."""
     argv = record.argv or []
-    signs = []
+    signs: List[str] = []
     for value in option_values(argv, "-chardev"):
         fields = parse_fields(value)
         if fields.get("id") == "charmonitor" or (fields.get("") == "socket" and "fd" in fields):
@@ -262,28 +219,24 @@ def libvirt_signs(record: ProcessRecord, host_root: str) -> List[str]:
 
 
 def uncarriable_devices(argv: Sequence[str]) -> List[str]:
-    """Devices whose state a QEMU restart cannot carry, whoever started the process."""
     for value in option_values(argv, "-device"):
         driver = parse_fields(value).get("", "")
         if VFIO_DRIVER.match(driver):
-            return ["it has a VFIO passthrough device (-device %s): its state is in the hardware, which a "
-                    "QEMU restart cannot carry" % driver]
+            return ["it has a VFIO passthrough device (-device %s), which a restart cannot carry" % driver]
     return []
 
 
 def uncarriable(argv: Sequence[str]) -> List[str]:
-    """What a QEMU process outside the inventory has that the agent cannot take over."""
     reasons = uncarriable_devices(argv)
     if "-incoming" in argv:
         reasons.append("it is waiting for an incoming migration (-incoming)")
     if "-daemonize" in argv:
-        reasons.append("it daemonizes (-daemonize): the agent starts and watches each QEMU process itself")
+        reasons.append("it daemonizes (-daemonize)")
     return reasons
 
 
 def adoption_gaps(argv: Sequence[str]) -> List[str]:
-    """What an inventory entry needs that the running argv does not give."""
-    gaps = []
+    gaps: List[str] = []
     qmp = qmp_socket_of(argv)
     if qmp is None:
         gaps.append("it has no QMP unix socket (-qmp unix:PATH,server=on,wait=off) for the agent to drive it")
@@ -298,9 +251,7 @@ def adoption_gaps(argv: Sequence[str]) -> List[str]:
 
 
 def argv_drift(inventory: Sequence[str], running: Sequence[str]) -> List[Dict[str, List[str]]]:
-    """Where the running argv differs from the inventory's: each change as the inventory's arguments and
-    the process's in their place (at most MAX_DRIFT_CHANGES, each argument cut to MAX_ARG_CHARS)."""
-    changes = []
+    changes: List[Dict[str, List[str]]] = []
     matcher = difflib.SequenceMatcher(a=list(inventory), b=list(running), autojunk=False)
     for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
         if tag != "equal":
@@ -311,12 +262,8 @@ def argv_drift(inventory: Sequence[str], running: Sequence[str]) -> List[Dict[st
     return changes[:MAX_DRIFT_CHANGES]
 
 
-# --------------------------------------------------------------------------------------------------
-# The census (pure)
-
-
-def _entry(pid: Optional[int], vmm: Optional[str], name: str, status: str, reasons: Sequence[str]) -> dict:
-    result = {"name": name, "outcome": status}  # type: dict
+def _entry(pid: Optional[int], vmm: Optional[str], name: str, status: str, reasons: Sequence[str]) -> JsonObject:
+    result: JsonObject = {"name": name, "outcome": status}
     if pid is not None:
         result["pid"] = pid
     if vmm is not None:
@@ -333,11 +280,9 @@ def _owns_socket(argv: Sequence[str], vm: InventoryVm) -> bool:
 
 def classify(
     records: Sequence[ProcessRecord], inventory: Sequence[InventoryVm], runs_entry: RunsEntry, host_root: str
-) -> List[dict]:
-    """One census entry per VM process (and per unreadable process, and per inventory entry no process
-    runs), in pid order. Each has `name`, `outcome` (one of STATUSES), and `reason` unless it is managed."""
-    census = []
-    running = set()  # type: set
+) -> List[JsonObject]:
+    census: List[JsonObject] = []
+    running: Set[str] = set()
     taken = {vm.name for vm in inventory}
     for record in sorted(records, key=lambda r: r.pid):
         if record.problem is not None or record.argv is None:
@@ -356,8 +301,6 @@ def classify(
         managed = [vm for vm in inventory if runs_entry(argv, vm)]
         if managed:
             running.add(managed[0].name)
-            # A hand-written entry for another manager's process (that manager would fight every restart),
-            # or for one with a device no restart can carry.
             reasons = signs + uncarriable_devices(argv)
             entry = _entry(record.pid, vmm, managed[0].name, "foreign" if reasons else "managed", reasons)
             if reasons:
@@ -394,23 +337,19 @@ def classify(
     return census
 
 
-def unmanaged(census: Sequence[dict]) -> List[dict]:
-    """The census entries that are processes the agent does not rejuvenate (all but managed and missing)."""
+def unmanaged(census: Sequence[JsonObject]) -> List[JsonObject]:
     return [e for e in census if e["outcome"] not in ("managed", "missing")]
 
 
-def describe(entry: dict) -> str:
-    """One census entry in a line: `name (pid N, qemu, adoptable)` plus why, if anything."""
+def describe(entry: JsonObject) -> str:
     what = ", ".join(str(p) for p in (
         "pid %d" % entry["pid"] if "pid" in entry else None, entry.get("vmm"), entry["outcome"]) if p)
     reason = entry.get("reason")
     return "%s (%s)%s" % (entry["name"], what, ": " + reason if reason else "")
 
 
-def kernel_level_blockers(census: Sequence[dict]) -> List[str]:
-    """Why a kexec would lose a guest: every VM process the agent does not manage, and every process the
-    census could not read (it may be one), unless it vanished (then it ended on its own)."""
-    blockers = []
+def kernel_level_blockers(census: Sequence[JsonObject]) -> List[str]:
+    blockers: List[str] = []
     for entry in unmanaged(census):
         if entry["outcome"] == "unreadable" and entry.get("reason", "").startswith("vanished"):
             continue
@@ -418,12 +357,9 @@ def kernel_level_blockers(census: Sequence[dict]) -> List[str]:
     return blockers
 
 
-def preflight_refusals(census: Sequence[dict], names: Iterable[str]) -> Dict[str, str]:
-    """The inventory VMs Preflight refuses because of what the census found, by name, with the reason:
-    an entry for a process another manager owns or with a device no restart carries, or an entry no
-    process runs."""
+def preflight_refusals(census: Sequence[JsonObject], names: Iterable[str]) -> Dict[str, str]:
     wanted = set(names)
-    refusals = {}
+    refusals: Dict[str, str] = {}
     for entry in census:
         if entry["name"] not in wanted:
             continue
@@ -437,12 +373,7 @@ def preflight_refusals(census: Sequence[dict], names: Iterable[str]) -> Dict[str
     return refusals
 
 
-# --------------------------------------------------------------------------------------------------
-# Adoption
-
-
-def adoption_entry(record: ProcessRecord, name: str, host_root: str) -> dict:
-    """The inventory entry (the format load_inventory reads) for an adoptable process, from its argv."""
+def adoption_entry(record: ProcessRecord, name: str, host_root: str) -> JsonObject:
     argv = list(record.argv or [])
     return {
         "schemaVersion": 1,
@@ -454,10 +385,7 @@ def adoption_entry(record: ProcessRecord, name: str, host_root: str) -> dict:
     }
 
 
-def write_new_file(path: str, value: dict) -> bool:
-    """Writes JSON to `path` atomically and only if nothing is there: False when a file exists already.
-    The file is complete before it gets its name (a hard link refuses an existing name), so a reader never
-    sees half an entry and an entry written meanwhile by hand is never replaced."""
+def write_new_file(path: str, value: JsonObject) -> bool:
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     temporary = "%s.%d.adopt" % (path, os.getpid())
@@ -476,24 +404,21 @@ def write_new_file(path: str, value: dict) -> bool:
 
 
 def adopt(
-    census: Sequence[dict],
+    census: Sequence[JsonObject],
     records: Sequence[ProcessRecord],
     selection: str,
     inventory_dir: str,
     host_root: str,
-    validate: Callable[[dict, str], List[str]],
-) -> List[dict]:
-    """Writes an inventory entry for each adoptable VM `selection` names (`*`: all of them; `-`: none).
-    Returns one result per VM asked for: `adopted` (with its entry's path) or `refused` with the reason.
-    `validate` is the inventory's own check (validate_entry), so an entry it writes is one the agent reads."""
+    validate: Callable[[JsonObject, str], List[str]],
+) -> List[JsonObject]:
     if selection == "-":
         return []
     by_pid = {r.pid: r for r in records}
-    by_name = {}  # type: Dict[str, dict]
+    by_name: Dict[str, JsonObject] = {}
     for entry in census:
         by_name.setdefault(entry["name"], entry)
     names = [e["name"] for e in census if e["outcome"] == "adoptable"] if selection == "*" else selection.split(",")
-    results = []
+    results: List[JsonObject] = []
     for name in names:
         found = by_name.get(name)
         if found is None:

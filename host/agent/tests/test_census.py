@@ -6,6 +6,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+from typing import List, Optional, Sequence
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -18,7 +19,8 @@ ROOT = "/"
 QEMU = "/usr/bin/qemu-system-x86_64"
 
 
-def raw_qemu(name="web", qmp="/run/vms/web.qmp", log="/var/log/vms/web.log", extra=()):
+def raw_qemu(name: str = "web", qmp: Optional[str] = "/run/vms/web.qmp", log: Optional[str] = "/var/log/vms/web.log",
+             extra: Sequence[str] = ()) -> List[str]:
     argv = [QEMU, "-name", name, "-m", "256M", "-nodefaults"]
     if log is not None:
         argv += ["-chardev", "file,id=hb,path=%s,append=on" % log, "-serial", "chardev:hb"]
@@ -42,7 +44,8 @@ LIBVIRT_ARGV = [
 ]
 
 
-def record(pid, argv, exe=QEMU, parent="systemd", problem=None):
+def record(pid: int, argv: Optional[List[str]], exe: Optional[str] = QEMU, parent: Optional[str] = "systemd",
+           problem: Optional[str] = None) -> ProcessRecord:
     return ProcessRecord(pid, argv, exe, parent, problem)
 
 
@@ -146,8 +149,8 @@ class Classification(unittest.TestCase):
         successor = [a.replace("unix:/run/vms/web.qmp,", "unix:/run/vms/web.qmp.h70,") for a in argv]
         result = census.classify([record(70, argv), record(71, successor + ["-incoming", "defer"]),
                                   record(72, argv + ["-incoming", "defer"])], [vm], runs_inventory_argv, ROOT)
-        self.assertEqual([(e["pid"], e["outcome"]) for e in result], [(70, "managed"), (71, "managed"),
-                                                                       (72, "managed")])
+        expected = [(70, "managed"), (71, "managed"), (72, "managed")]
+        self.assertEqual([(e["pid"], e["outcome"]) for e in result], expected)
         self.assertTrue(all("reason" not in e for e in result))
 
     def test_an_inventory_entry_no_process_runs_is_missing_and_refused(self):
@@ -230,11 +233,14 @@ class ProcReader(unittest.TestCase):
 
     def test_a_vanished_process_is_a_record_with_its_reason(self):
         got = census.read_process(4242, self.proc)
+        assert got is not None
         self.assertEqual((got.pid, got.problem), (4242, "vanished while the census read its status"))
 
     def test_an_empty_command_line_is_a_problem_not_a_skip(self):
         self.fake(30, [])
-        self.assertIn("command line is empty", census.read_process(30, self.proc).problem)
+        got = census.read_process(30, self.proc)
+        assert got is not None
+        self.assertIn("command line is empty", got.problem or "")
 
     def test_read_processes_skips_what_it_is_told_to(self):
         self.fake(1, ["/sbin/init"])
