@@ -124,6 +124,8 @@ function grantHostAccess(
       sent.map((d) => documents.documents[d]),
     );
   }
+  // The operator API sends Census for `rejuv hosts inventory` (its checks' documents are in its row).
+  documents.grantSend(functions.OperatorApi, [documents.census]);
   // The collector sends CollectAging, and only it, to the managed instances.
   documents.grantSend(functions.AgingCollector, [documents.collectAging]);
   for (const [fnId, actions] of Object.entries(SSM_READS) as [FunctionId, readonly string[]][]) {

@@ -20,6 +20,7 @@ import {
   type WorkflowStepId,
 } from '../lambdas/step-catalog.js';
 import { OPERATOR_GRANTS_ENV } from '../lambdas/runtime/operator-grants-config.js';
+import { HOST_CENSUS_ENV } from '../lambdas/runtime/host-census-config.js';
 import { AGING_COLLECTION_ENV } from '../lambdas/runtime/aging-collection-config.js';
 import { RUNTIME_CONFIG_ENV } from '../lambdas/runtime/runtime-config.js';
 import { POLICY_ENV } from '../lambdas/runtime/policy-config.js';
@@ -34,12 +35,17 @@ import type { CoordinatorSettings } from './coordinator-settings.js';
 import type { FunctionId } from './function-grants.js';
 import { RejuvFunction } from './rejuv-function.js';
 
+/** The Census document's deadline, from send to result (it reads /proc and QEMU's argv). */
+const CENSUS_TIMEOUT = Duration.minutes(2);
+
 /** What a function's environment is made of, besides its row. */
 export interface FunctionEnvironmentInputs {
   readonly stack: Stack;
   readonly settings: CoordinatorSettings;
   /** The name of the CollectAging document (a Ref). */
   readonly collectAgingDocumentName: string;
+  /** The name of the Census document (a Ref). */
+  readonly censusDocumentName: string;
   /** The operator grants as JSON: the `operators` prop and those of `grantOperate`, resolved at synth. */
   readonly operatorGrantsJson: string;
 }
@@ -146,6 +152,10 @@ export const FUNCTION_SETTINGS: Readonly<Record<FunctionId, FunctionSetting>> = 
   OperatorApi: trigger('OperatorApi', {
     environment: (inputs) => ({
       [OPERATOR_GRANTS_ENV]: inputs.operatorGrantsJson,
+      [HOST_CENSUS_ENV]: inputs.stack.toJsonString({
+        documentName: inputs.censusDocumentName,
+        timeoutSeconds: CENSUS_TIMEOUT.toSeconds(),
+      }),
       [CAMPAIGN_APPROVAL_ENV]: JSON.stringify({ allowSelfApproval: inputs.settings.allowSelfApproval }),
       ...policy(inputs),
     }),

@@ -17,7 +17,7 @@ export interface HostDocumentsProps {
 }
 
 /**
- * The workflow's documents and CollectAging, as Command documents that keep a new version per update.
+ * The workflow's documents, CollectAging and Census, as Command documents that keep a new version per update.
  *
  * Like every part of the coordinator, it creates its resources in `scope`, not under itself: their
  * construct paths, and the logical ids CloudFormation derives from them, stay those of the stacks deployed
@@ -31,6 +31,11 @@ export class HostDocuments extends Construct {
    * workflow: the AgingCollector function sends it to the fleet on its schedule.
    */
   readonly collectAging: CfnDocument;
+  /**
+   * The Census document: every VM process on a host, and inventory entries written for adoptable ones
+   * when asked. Not part of the workflow: the operator API sends it for `rejuv hosts inventory`.
+   */
+  readonly census: CfnDocument;
   private readonly managedInstanceTag: ManagedInstanceTag;
 
   constructor(scope: Construct, id: string, props: HostDocumentsProps) {
@@ -47,6 +52,7 @@ export class HostDocuments extends Construct {
     for (const name of HOST_DOCUMENTS) documents[name] = document(name);
     this.documents = documents;
     this.collectAging = document('CollectAging');
+    this.census = document('Census');
   }
 
   /**

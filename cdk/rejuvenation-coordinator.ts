@@ -384,6 +384,8 @@ export class RejuvenationCoordinator extends Construct {
    * workflow: the AgingCollector function sends it to the fleet on its schedule (`agingCollection`).
    */
   readonly collectAgingDocument: CfnDocument;
+  /** The Census document, which the operator API sends for `rejuv hosts inventory` (see HostDocuments). */
+  readonly censusDocument: CfnDocument;
   readonly functions: Readonly<Record<FunctionId, IFunction>>;
   /** Trigger events EventBridge could not deliver, and trigger invocations Lambda gave up on. */
   readonly deadLetterQueue: Queue;
@@ -418,6 +420,7 @@ export class RejuvenationCoordinator extends Construct {
     });
     this.documents = hostDocuments.documents;
     this.collectAgingDocument = hostDocuments.collectAging;
+    this.censusDocument = hostDocuments.census;
 
     // Functions are built from their rows (function-settings.ts), each kind once the state machines it
     // names exist: the workflow steps, then the campaign steps, then those that start executions.
@@ -428,6 +431,7 @@ export class RejuvenationCoordinator extends Construct {
       stack: Stack.of(this),
       settings,
       collectAgingDocumentName: this.collectAgingDocument.ref,
+      censusDocumentName: this.censusDocument.ref,
       // Built at synth, so grants added by grantOperate after construction count; packed to fit Lambda's
       // 4 KB of environment, unless a grant names a principal CloudFormation resolves (a token cannot be
       // packed at synth: the functions read plain JSON too).

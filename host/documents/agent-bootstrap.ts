@@ -1,13 +1,14 @@
 /**
  * The shell lines an `#@agent rejuv_agent` marker expands to: they write the host agent's archive
  * (agent-archive.ts) into a private temporary directory and define `rejuv_agent <args>`, which runs it
- * with `python3 -I`. The archive travels zlib-compressed and base64 encoded inside the document (as
- * plain text it alone would fill SSM's 64 KB document limit); before it is written, its
+ * with `python3 -I`. The archive travels xz-compressed (LZMA2, which Python's stdlib `lzma` unpacks) and
+ * base64 encoded inside the document (as plain text it alone would fill SSM's 64 KB document limit; zlib
+ * left the package with census and tap handover over it); before it is written, its
  * SHA-256 is checked against the hash of the archive built from this repository, which the lines
  * name. The directory (mktemp -d: mode 0700) is removed when the script ends, however it ends short of
  * a kill. Every way out still prints the one JSON result line the coordinator expects.
  */
-import { deflateSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import type { AgentArchive } from './agent-archive.js';
 
 export const PAYLOAD_DELIMITER = 'REJUV_AGENT_PAYLOAD';
@@ -35,8 +36,30 @@ function failureLine(documentName: string, reason: string, code: string): string
   return echoResultLine(documentName, 'failed', reason, code);
 }
 
+const compressed = new Map<string, string>();
+
+/**
+ * The archive xz-compressed, base64: one xz run per archive, whatever the number of documents. xz with
+ * one thread and fixed settings writes the same bytes for the same input, so documents stay reproducible.
+ */
+export function compressedPayload(archive: AgentArchive): string {
+  const known = compressed.get(archive.sha256);
+  if (known !== undefined) return known;
+  const xz = spawnSync('xz', ['--format=xz', '--check=crc32', '-9e', '--threads=1', '--stdout'], {
+    input: archive.bytes,
+    maxBuffer: 16 << 20,
+  });
+  if (xz.error !== undefined || xz.status !== 0)
+    throw new Error(
+      `xz (Debian package xz-utils) could not compress the host agent: ${xz.error?.message ?? xz.stderr.toString().trim()}`,
+    );
+  const payload = xz.stdout.toString('base64');
+  compressed.set(archive.sha256, payload);
+  return payload;
+}
+
 export function agentBootstrap({ documentName, archive }: AgentBootstrapInput): string {
-  const payload = deflateSync(archive.bytes, { level: 9 }).toString('base64');
+  const payload = compressedPayload(archive);
   const payloadLines = payload.match(new RegExp(`.{1,${BASE64_LINE_CHARS}}`, 'g')) ?? [];
   const unpackFailed = failureLine(
     documentName,
@@ -55,8 +78,8 @@ export function agentBootstrap({ documentName, archive }: AgentBootstrapInput): 
     '  exit 1',
     'fi',
     `trap 'rm -rf "$REJUV_AGENT_DIR"' EXIT`,
-    `if ! python3 -I -c 'import base64, hashlib, os, sys, zlib`,
-    'archive = zlib.decompress(base64.b64decode(sys.stdin.read()))',
+    `if ! python3 -I -c 'import base64, hashlib, lzma, os, sys`,
+    'archive = lzma.decompress(base64.b64decode(sys.stdin.read()))',
     'if hashlib.sha256(archive).hexdigest() != sys.argv[1]:',
     '    sys.exit("rejuv: the embedded host agent does not match its sha256")',
     'with open(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:',

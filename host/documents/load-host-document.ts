@@ -14,7 +14,14 @@ import { UnsupportedDocumentError } from '../runner/errors.js';
 import { AGENT_PACKAGE, agentArchive } from './agent-archive.js';
 import { agentBootstrap } from './agent-bootstrap.js';
 
-export const HOST_DOCUMENT_NAMES = ['Preflight', 'WarmReboot', 'Verify', 'Recover', 'CollectAging'] as const;
+export const HOST_DOCUMENT_NAMES = [
+  'Preflight',
+  'WarmReboot',
+  'Verify',
+  'Recover',
+  'CollectAging',
+  'Census',
+] as const;
 export type HostDocumentName = (typeof HOST_DOCUMENT_NAMES)[number];
 
 const SOURCE_FILES: Record<HostDocumentName, string> = {
@@ -23,6 +30,7 @@ const SOURCE_FILES: Record<HostDocumentName, string> = {
   Verify: 'verify.yaml',
   Recover: 'recover.yaml',
   CollectAging: 'collect-aging.yaml',
+  Census: 'census.yaml',
 };
 
 /** CreateDocument refuses content over 64 KB (runtime parameter values count too). */

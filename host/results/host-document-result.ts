@@ -61,6 +61,58 @@ export const HeartbeatSampleSchema = z.object({
   problem: z.string().optional(),
 });
 
+/**
+ * One VM process the census found on the host (host/agent/rejuv_agent/census.py), or one inventory entry
+ * no process runs. `outcome` is the census status:
+ * - `managed`: runs its inventory entry (as started, restored or handed over);
+ * - `drifted`: holds an inventory entry's QMP socket but runs other arguments (`drift` says where);
+ * - `adoptable`: a raw QEMU with a QMP unix socket and a serial log, so an entry can be written from it;
+ * - `foreign`: another manager's (libvirt), a device the agent cannot carry (VFIO), or another VMM;
+ * - `unreadable`: a process the census could not read (it vanished, or permission), maybe a VM;
+ * - `missing`: an inventory entry that no process runs (no `pid`).
+ */
+export const CENSUS_STATUSES = [
+  'managed',
+  'drifted',
+  'adoptable',
+  'foreign',
+  'unreadable',
+  'missing',
+] as const;
+export const CensusStatusSchema = z.enum(CENSUS_STATUSES);
+
+export const ArgvDriftSchema = z.object({
+  /** The inventory entry's arguments at this place... */
+  inventory: z.array(z.string()),
+  /** ...and the running process's instead. */
+  process: z.array(z.string()),
+});
+
+export const CensusVmSchema = z.object({
+  /** The inventory name, or for a VM outside the inventory the name an adopted entry would get. */
+  name,
+  outcome: CensusStatusSchema,
+  /** Why it is not managed (all reasons, `; `-joined). */
+  reason: z.string().optional(),
+  pid: pid.optional(),
+  /** `qemu`, or the other VMM's name (`cloud-hypervisor`, `firecracker`, `crosvm`, `kvmtool`, ...). */
+  vmm: z.string().optional(),
+  /** An adoptable VM's QMP socket, which its entry would name. */
+  qmpSocket: z.string().optional(),
+  /** The process is one an inventory entry describes (a drifted one, or another manager's). */
+  inventory: z.boolean().optional(),
+  drift: z.array(ArgvDriftSchema).optional(),
+});
+
+export const AdoptionSchema = z.object({
+  name,
+  outcome: z.enum(['adopted', 'refused']),
+  reason: z.string().optional(),
+  pid: pid.optional(),
+  /** The inventory entry written. */
+  entry: z.string().optional(),
+});
+
 export const PreflightVmSchema = z.object({
   name,
   outcome: z.enum(['ready', 'refused']),
@@ -158,6 +210,11 @@ export const PreflightResultSchema = z.object({
   /** VMs whose guest heartbeat did not advance (at top level, so it survives per-VM trimming). */
   silentVms: SilentGuestsSchema.optional(),
   vms: vmList(PreflightVmSchema),
+  /**
+   * Every VM process on the host (and inventory entry without one): the ones not `managed` are not
+   * rejuvenated (level vmm-process), or make the kernel level refuse (a kexec would end them).
+   */
+  census: vmList(CensusVmSchema).optional(),
 });
 
 export const WarmRebootResultSchema = z.object({
@@ -197,6 +254,14 @@ export const RecoverResultSchema = z.object({
   vms: vmList(RecoverVmSchema),
 });
 
+export const CensusResultSchema = z.object({
+  ...common,
+  document: z.literal('Census'),
+  vms: vmList(CensusVmSchema),
+  /** One per VM the request asked to adopt: `ok` when all were adopted, `partial` when some were. */
+  adopted: vmList(AdoptionSchema).optional(),
+});
+
 /** The agent could not even parse its arguments (only reachable by bypassing the documents' patterns). */
 export const UnparsedRequestResultSchema = z.object({
   ...common,
@@ -209,6 +274,7 @@ export const HostDocumentResultSchema = z.discriminatedUnion('document', [
   WarmRebootResultSchema,
   VerifyResultSchema,
   RecoverResultSchema,
+  CensusResultSchema,
   UnparsedRequestResultSchema,
 ]);
 
@@ -217,6 +283,8 @@ export type WarmRebootResult = z.output<typeof WarmRebootResultSchema>;
 export type WarmRebootVm = z.output<typeof WarmRebootVmSchema>;
 export type VerifyResult = z.output<typeof VerifyResultSchema>;
 export type RecoverResult = z.output<typeof RecoverResultSchema>;
+export type CensusVm = z.output<typeof CensusVmSchema>;
+export type CensusResult = z.output<typeof CensusResultSchema>;
 export type HostDocumentResult = z.output<typeof HostDocumentResultSchema>;
 
 /** stdout held no result line, or the line does not match the schema. */

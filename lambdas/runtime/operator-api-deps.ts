@@ -27,9 +27,11 @@ import { deregisterHost } from '../../shared/operator/deregister-host.js';
 import { OperatorConfigSchema, type OperatorUseCaseDeps } from '../../shared/operator/operator-deps.js';
 import { registerHost } from '../../shared/operator/register-host.js';
 import { releaseHost } from '../../shared/operator/release-host.js';
+import { hostInventory } from '../../shared/operator/host-inventory.js';
 import type { OperatorApiDeps } from '../../shared/operator/operator-api.js';
 import { startFromOperator } from '../../shared/workflow/start-rejuvenation.js';
 import { tracer } from './observability.js';
+import { hostCensusConfig } from './host-census-config.js';
 import { operatorGrantsConfig } from './operator-grants-config.js';
 import { policyConfig } from './policy-config.js';
 import { campaignApprovalSettings } from './policy-environment.js';
@@ -57,6 +59,7 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
       leaseDurationMs: config.workflow.leaseDurationMs,
       documents: config.workflow.documents,
       commandTimeoutSeconds: config.workflow.commandTimeoutSeconds,
+      census: hostCensusConfig(),
     }),
   };
   const campaignArn = config.campaignStateMachineArn;
@@ -119,6 +122,7 @@ export function operatorApiDepsFromEnvironment(): OperatorApiDeps {
       register: (principal, input) => registerHost(useCaseDeps, principal, input),
       deregister: (principal, input) => deregisterHost(useCaseDeps, principal, input),
       release: (principal, input) => releaseHost(useCaseDeps, principal, input),
+      inventory: (principal, input) => hostInventory(useCaseDeps, principal, input),
     },
   };
   return cached;

@@ -1,6 +1,6 @@
 /**
  * The operator API: the one way a person acts on hosts (start, dry run, release, register, deregister,
- * sync). The caller is who AWS authenticated, given by the endpoint; the payload cannot name anyone.
+ * sync, inventory). The caller is who AWS authenticated, given by the endpoint; the payload cannot name anyone.
  * Every action is checked against the operator grants for the pool it touches, and a refusal is audited
  * before it is answered.
  */
@@ -32,6 +32,7 @@ export const OPERATOR_ACTIONS = [
   'register',
   'deregister',
   'sync',
+  'inventory',
   ...CAMPAIGN_ACTIONS,
 ] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
@@ -55,6 +56,8 @@ export interface OperatorActions {
   register(principal: string, input: Record<string, unknown>): Promise<object>;
   deregister(principal: string, input: Record<string, unknown>): Promise<object>;
   sync(principal: string): Promise<object>;
+  /** The host's census, and adoption of its adoptable VMs into its inventory (host-inventory.ts). */
+  inventory(principal: string, input: Record<string, unknown>): Promise<object>;
 }
 
 /** Campaigns (shared/campaign/campaign-operations.ts), bound to their ports. */
@@ -148,7 +151,8 @@ export async function handleOperatorCall(
     }
     case 'start':
     case 'release':
-    case 'deregister': {
+    case 'deregister':
+    case 'inventory': {
       const hostId = parseWith(HostIdSchema, 'operator request: hostId', input['hostId']);
       // An unknown host is a plain 404 for anyone holding some grant: host ids are not secrets, clarity is.
       const host = await deps.hosts.get(hostId);

@@ -26,6 +26,16 @@ export const OperatorConfigSchema = z
      * The function running a release must be allowed Preflight's and Verify's together, and more.
      */
     commandTimeoutSeconds: WorkflowConfigSchema.shape.commandTimeoutSeconds,
+    /**
+     * The host Census document (`rejuv hosts inventory`): its deployed name and its deadline, from send to
+     * result. @default - the inventory action is refused as not configured
+     */
+    census: z
+      .strictObject({
+        documentName: z.string().regex(/^[A-Za-z0-9_.-]{3,128}$/, 'SSM document name'),
+        timeoutSeconds: z.number().int().min(5).max(600).default(120),
+      })
+      .optional(),
     /** How long to wait between two looks at a running check. */
     checkPollIntervalMs: z.number().int().min(10).max(60_000).default(2_000),
   })

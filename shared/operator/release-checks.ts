@@ -6,14 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Host } from '../domain/host.js';
-import {
-  TERMINAL_COMMAND_STATUSES,
-  type HostCommandInvocation,
-  type HostCommandStatus,
-} from '../ports/host-commands.js';
+import type { HostCommandInvocation, HostCommandStatus } from '../ports/host-commands.js';
 import { readHostResult, type HostResult } from '../workflow/host-result.js';
 import { withExecutionTimeout } from '../workflow/workflow-config.js';
 import type { OperatorUseCaseDeps, ReleaseCheck } from './operator-deps.js';
+import { runHostDocument } from './run-host-document.js';
 
 export interface CheckVerdict {
   readonly check: ReleaseCheck;
@@ -105,38 +102,28 @@ export async function runCheck(
   runId: string,
   quarantinedBy: string | undefined,
 ): Promise<CheckVerdict> {
-  const sentAtMs = deps.clock.nowMs();
   const timeoutSeconds = deps.config.commandTimeoutSeconds[check];
-  const deadlineMs = sentAtMs + timeoutSeconds * 1000;
-  const { commandId } = await deps.hostCommands.send({
+  const run = await runHostDocument(deps, {
     instanceId,
     documentName: deps.config.documents[check],
     parameters: withExecutionTimeout(checkParameters(check, runId, quarantinedBy), timeoutSeconds),
     executionTimeoutSeconds: timeoutSeconds,
     stepKey: `${runId}:${check}`,
   });
-  for (;;) {
-    const invocation = await deps.hostCommands.invocation(commandId, instanceId);
-    const nowMs = deps.clock.nowMs();
-    if ((TERMINAL_COMMAND_STATUSES as readonly string[]).includes(invocation.status))
-      return {
-        check,
-        commandId,
-        status: invocation.status,
-        durationMs: nowMs - sentAtMs,
-        ...judgeCheck(check, invocation),
-      };
-    if (nowMs >= deadlineMs) {
-      await deps.hostCommands.cancel(commandId, instanceId);
-      return {
-        check,
-        commandId,
-        status: 'DeadlineExceeded',
-        durationMs: nowMs - sentAtMs,
-        passed: false,
-        summary: `${check} did not finish within ${timeoutSeconds} s (last status ${invocation.status}); cancelled`,
-      };
-    }
-    await deps.sleep(deps.config.checkPollIntervalMs);
-  }
+  if (run.ended)
+    return {
+      check,
+      commandId: run.commandId,
+      status: run.invocation.status,
+      durationMs: run.durationMs,
+      ...judgeCheck(check, run.invocation),
+    };
+  return {
+    check,
+    commandId: run.commandId,
+    status: 'DeadlineExceeded',
+    durationMs: run.durationMs,
+    passed: false,
+    summary: `${check} did not finish within ${timeoutSeconds} s (last status ${run.lastStatus}); cancelled`,
+  };
 }

@@ -234,6 +234,11 @@ function resultDetail(
     ...(reading.problem === undefined ? {} : { problem: reading.problem.slice(0, 4000) }),
     ...(silentVms === undefined ? {} : { silentGuests: silentVms.join(',') }),
     ...(silentAtPreflight === undefined ? {} : { silentAtPreflight: silentAtPreflight.join(',') }),
+    // Preflight's census: the VMs on the host this run leaves alone, so the operator learns that part of
+    // the host was not rejuvenated (or, at the kernel level, why the run was refused).
+    ...(result === undefined || result.notRejuvenated.length === 0
+      ? {}
+      : { notRejuvenated: result.notRejuvenated.join('; ').slice(0, 4000) }),
     // The kernel level's reload, as the host saw it: the audit lists the kernels before and after.
     ...(reload?.kernelReloaded === undefined
       ? {}

@@ -9,12 +9,26 @@ import {
   parseHostDocumentResult,
   type HostDocumentResult,
 } from '../../host/results/host-document-result.js';
-import type { HostDocument } from './workflow-config.js';
 
 export type HostResult = HostDocumentResult & {
   /** The result's reason, then each VM's as `name: reason`. */
   readonly reasons: readonly string[];
+  /** Preflight's census: the VM processes on the host the agent does not rejuvenate, each with why. */
+  readonly notRejuvenated: readonly string[];
 };
+
+/** The census statuses of VMs the agent rejuvenates, or has no process for: every other one is left out. */
+const RUN_BY_THE_AGENT = new Set(['managed', 'missing']);
+
+function notRejuvenated(result: HostDocumentResult): string[] {
+  if (result.document !== 'Preflight') return [];
+  return (result.census ?? [])
+    .filter((vm) => !RUN_BY_THE_AGENT.has(vm.outcome))
+    .map(
+      (vm) =>
+        `${vm.name} (${vm.pid === undefined ? '' : `pid ${vm.pid}, `}${vm.outcome})${vm.reason === undefined ? '' : `: ${vm.reason}`}`,
+    );
+}
 
 export type HostResultReading =
   | { readonly result: HostResult; readonly problem?: undefined; readonly versionError?: undefined }
@@ -30,7 +44,10 @@ export type HostResultReading =
  * Reads the result of `document` from its stdout. A line of another document is no result either,
  * except `unknown`: the agent's answer when it could not parse its arguments at all.
  */
-export function readHostResult(stdout: string, document: HostDocument): HostResultReading {
+export function readHostResult(
+  stdout: string,
+  document: Exclude<HostDocumentResult['document'], 'unknown'>,
+): HostResultReading {
   let result: HostDocumentResult;
   try {
     result = parseHostDocumentResult(stdout);
@@ -45,6 +62,10 @@ export function readHostResult(stdout: string, document: HostDocument): HostResu
     .filter((vm) => vm.reason !== undefined)
     .map((vm) => `${vm.name}: ${vm.reason}`);
   return {
-    result: { ...result, reasons: [...(result.reason === undefined ? [] : [result.reason]), ...vmReasons] },
+    result: {
+      ...result,
+      reasons: [...(result.reason === undefined ? [] : [result.reason]), ...vmReasons],
+      notRejuvenated: notRejuvenated(result),
+    },
   };
 }

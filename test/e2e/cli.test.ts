@@ -125,6 +125,7 @@ describe('rejuv CLI against the local environment', () => {
       [['hosts'], 'register'],
       [['hosts', 'list'], '--pool'],
       [['hosts', 'release'], '--force'],
+      [['hosts', 'inventory'], '--adopt-all'],
       [['audit', 'export'], '--format'],
       [['audit', 'verify'], '--public-key'],
       [['audit', 'verify'], '--bundle'],
@@ -592,6 +593,39 @@ describe('rejuv CLI against the local environment', () => {
       'DeregisterHost:succeeded',
     ]);
     expect(chain.at(-1)?.reason).toBe('registered by mistake');
+  });
+
+  it("hosts inventory: the host's census through the operator API and its Census document; an adoption it cannot make exits 1", async () => {
+    const census = await localJson('hosts', 'inventory', 'host-1');
+    expect(census.code, census.stderr).toBe(0);
+    expect(census.json).toMatchObject({
+      action: 'inventory',
+      principal: expect.stringMatching(/^arn:aws:iam::000000000000:user\//),
+      result: { hostId: 'host-1', outcome: 'ok', adopted: [] },
+    });
+    // The lab host's one VM, rejuvenated earlier in this file: a new process, still its inventory argv.
+    const vms = (census.json['result'] as { vms: { name: string; outcome: string; pid?: number }[] }).vms;
+    expect(vms).toEqual([
+      expect.objectContaining({ outcome: 'managed', vmm: 'qemu', pid: expect.any(Number) }),
+    ]);
+    const shown = await local('hosts', 'inventory', 'host-1');
+    expect(shown.stdout.split('\n')[0]).toMatch(/^NAME\s+PID\s+VMM\s+STATUS\s+REASON/);
+    expect(shown.stdout).toMatch(/1 managed, 0 adoptable, 0 foreign.*every VM process is in the inventory/);
+    const before = await snapshot();
+    const refused = await local('hosts', 'inventory', 'host-1', '--adopt', 'nope');
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stdout).toMatch(/not adopted nope: the census found no VM named 'nope'/);
+    const chain = (await local('audit', 'export', '--format', 'jsonl', '--host', 'host-1')).stdout
+      .trim()
+      .split('\n');
+    expect(AuditRecordSchema.parse(JSON.parse(chain.at(-1) ?? '{}'))).toMatchObject({
+      step: 'HostInventory',
+      outcome: 'refused',
+      detail: expect.objectContaining({ asked: 'nope', refused: 'nope' }),
+    });
+    expect((await local('hosts', 'inventory', 'host-1', '--adopt', 'Bad;name')).code).toBe(2);
+    expect((await local('hosts', 'inventory', 'host-99')).code).toBe(4);
+    expect((await snapshot()).length).toBeGreaterThan(before.length);
   });
 
   it('local down stops everything; then commands report the coordinator unreachable (exit 5)', async () => {

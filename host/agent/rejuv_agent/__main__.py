@@ -10,12 +10,13 @@ import sys
 import traceback
 from typing import Callable, Dict, List, Tuple
 
+from .census_document import command_census
 from .collect_aging import command_collect
 from .errors import EXIT_FAILED, EXIT_INVALID_REQUEST, EXIT_OK, Refusal
 from .host import Host
 from .json_types import JsonObject
 from .log import log
-from .patterns import HOST_ID_OR_FLEET, LEVELS, RUN_ID, VM_LIST, VM_SELECTION
+from .patterns import ADOPT_SELECTION, HOST_ID_OR_FLEET, LEVELS, RUN_ID, VM_LIST, VM_SELECTION
 from .preflight import command_preflight
 from .recover import command_recover
 from .results import emit, refused_result
@@ -49,6 +50,9 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
             sub.add_argument("--silent-at-preflight", default="-", type=pattern(VM_LIST, "VM list"))
         if name == "recover":
             sub.add_argument("--cold-start", default="false", choices=("true", "false"))
+    census = commands.add_parser("census")
+    census.add_argument("--run-id", required=True, type=pattern(RUN_ID, "run id"))
+    census.add_argument("--adopt", default="-", type=pattern(ADOPT_SELECTION, "adopt selection"))
     collect = commands.add_parser("collect")
     collect.add_argument("--host-id", required=True, type=pattern(HOST_ID_OR_FLEET, "host id"))
     return parser.parse_args(argv)
@@ -63,6 +67,7 @@ DOCUMENTS: Dict[str, Tuple[str, Command]] = {
     "verify": ("Verify", command_verify),
     "recover": ("Recover", command_recover),
     "collect": ("CollectAging", command_collect),
+    "census": ("Census", command_census),
 }
 
 

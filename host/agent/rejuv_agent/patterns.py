@@ -10,6 +10,8 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 VM_SELECTION = re.compile(r"^(\*|[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255})$")
 # VM names, or "-" for none ("-" can never be a VM name; SSM parameters are best never empty).
 VM_LIST = re.compile(r"^(-|[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255})$")
+# The Census document's adopt: VM names as the census gives them, "*" for every adoptable VM, "-" for none.
+ADOPT_SELECTION = re.compile(r"^(-|\*|[a-z0-9][a-z0-9-]{0,62}(,[a-z0-9][a-z0-9-]{0,62}){0,255})$")
 LEVELS = ("vmm-process", "kernel")
 
 

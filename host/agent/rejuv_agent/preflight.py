@@ -8,6 +8,7 @@ from typing import List, Tuple
 from .assessment import Assessment, assess_host, assess_vm, refusal_code
 from .errors import EXIT_OK, EXIT_REFUSED
 from .heartbeat import sample_heartbeats, silence_reason
+from .host_census import census_checks
 from .host import Host
 from .host_lock import HostLock
 from .inventory import select_vms
@@ -22,6 +23,7 @@ def command_preflight(host: Host, args: argparse.Namespace) -> Tuple[JsonObject,
     try:
         assessments = [assess_vm(t, problems, keep_qmp=False) for t in targets]
         host_reasons = assess_host(host, args.level, assessments)
+        census, census_reasons = census_checks(host, args.level, assessments)
         # Sampled before anything is touched, so that Verify can tell a guest this run silenced from one
         # that was silent already.
         silent = sample_heartbeats(assessments, window_s)
@@ -46,10 +48,14 @@ def command_preflight(host: Host, args: argparse.Namespace) -> Tuple[JsonObject,
         "allowSilentGuests": allow_silent,
         "silentVms": [a.name for a in silent],
         "vms": vms,
+        # Every VM process on the host: those not managed are not rejuvenated (or block the kernel level).
+        "census": census,
     }
-    if host_reasons or refused:
-        reasons = host_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
+    if host_reasons or census_reasons or refused:
+        reasons = host_reasons + census_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
         code = refusal_code(args.level, host_reasons)
+        if census_reasons and not host_reasons:
+            code = "unmanaged-vms"
         if code == "vm-not-ready" and len(silenced_only) == len(refused):
             code = "guest-silent"
         result.update(outcome="refused", reason="; ".join(reasons), reasonCode=code)

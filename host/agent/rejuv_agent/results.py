@@ -67,6 +67,9 @@ def emit(result: JsonObject) -> None:
     if len(line) > MAX_RESULT_CHARS:
         keep = ("name", "outcome", "reason", "pauseMs", "stateBytes")
         result["vms"] = [{k: v for k, v in vm.items() if k in keep} for vm in result.get("vms", [])]
+        if "census" in result:
+            result["census"] = [{k: v for k, v in vm.items() if k in ("name", "outcome", "pid")}
+                                for vm in result["census"]]
         result["detailTrimmed"] = True
         line = json.dumps(result, separators=(",", ":"), sort_keys=True)
     sys.stdout.write(line + "\n")

@@ -9,6 +9,7 @@ from typing import List, Tuple
 from .assessment import Assessment, assess_host, assess_vm, refusal_code
 from .errors import EXIT_FAILED, EXIT_INVALID_REQUEST, Refusal
 from .files import read_json
+from .host_census import census_checks
 from .host import Host
 from .host_lock import HostLock
 from .inventory import select_vms
@@ -46,11 +47,13 @@ def command_warm_reboot(host: Host, args: argparse.Namespace) -> Tuple[JsonObjec
             )
         assessments = [assess_vm(t, problems, keep_qmp=True, in_place=in_place) for t in targets]
         host_reasons = assess_host(host, args.level, assessments)
+        # Again here, not only at Preflight: a VM started on the host since would be ended by a kexec.
+        _, census_reasons = census_checks(host, args.level, assessments)
         refused = [a for a in assessments if a.reasons]
-        if host_reasons or refused:
-            reasons = host_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
+        if host_reasons or census_reasons or refused:
+            reasons = host_reasons + census_reasons + ["%s: %s" % (a.name, "; ".join(a.reasons)) for a in refused]
             raise Refusal(
-                refusal_code(args.level, host_reasons),
+                refusal_code(args.level, host_reasons) if host_reasons or not census_reasons else "unmanaged-vms",
                 "nothing was touched: " + "; ".join(reasons),
                 vms=[a.report() for a in assessments],
             )

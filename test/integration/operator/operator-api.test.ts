@@ -48,6 +48,7 @@ beforeAll(async () => {
       register: recorded('register'),
       deregister: recorded('deregister'),
       sync: recorded('sync'),
+      inventory: recorded('inventory'),
     },
   };
 });
@@ -96,6 +97,24 @@ describe('Operator API', () => {
       detail: { action: 'release', pool: 'db' },
     });
     expect(await store.audit.verify('host#db-1')).toMatchObject({ ok: true });
+  });
+
+  it("runs a host's inventory for a grant on its pool only; a refusal is audited on the host chain", async () => {
+    calls.length = 0;
+    await expect(call(WEB_OPS, { action: 'inventory', hostId: 'db-1', adopt: '*' })).rejects.toThrow(
+      NotAuthorizedError,
+    );
+    expect(calls).toEqual([]);
+    expect((await chain('host#db-1')).at(-1)).toMatchObject({
+      principal: WEB_OPS,
+      outcome: 'refused',
+      reason: `${WEB_OPS} may not inventory pool db`,
+    });
+    const answer = await call(WEB_OPS, { action: 'inventory', hostId: 'web-1', adopt: 'vm-a' });
+    expect(answer).toEqual({ action: 'inventory', principal: WEB_OPS, result: { done: 'inventory' } });
+    expect(calls).toEqual([
+      { action: 'inventory', principal: WEB_OPS, input: { hostId: 'web-1', adopt: 'vm-a' } },
+    ]);
   });
 
   it('refuses a caller no grant names, and a register into a pool not theirs, on the operator-api chain', async () => {

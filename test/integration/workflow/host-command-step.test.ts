@@ -109,6 +109,29 @@ describe('Use case: host command step', () => {
     });
   });
 
+  it("records the VMs Preflight's census found outside the inventory: part of the host is not rejuvenated", async () => {
+    const commands = new ScriptedHostCommands();
+    const ctx = await admitted(commands);
+    const deps = workflowDeps(store, clock, { commands });
+    commands.script[TEST_WORKFLOW_CONFIG.documents.Preflight] = ok('Preflight', {
+      outcome: 'ok',
+      vms: [{ name: 'vm-a', outcome: 'ready' }],
+      census: [
+        { name: 'vm-a', outcome: 'managed', pid: 10, vmm: 'qemu' },
+        { name: 'web', outcome: 'adoptable', pid: 11, vmm: 'qemu', qmpSocket: '/run/web.qmp' },
+        { name: 'db', outcome: 'foreign', pid: 12, vmm: 'qemu', reason: 'its parent process is libvirtd' },
+        { name: 'gone', outcome: 'missing', reason: 'no process runs its inventory argv' },
+      ],
+    });
+    const command = await startHostCommand(deps, ctx, 'Preflight');
+    expect(await pollHostCommand(deps, ctx, command)).toMatchObject({ done: true });
+    const records = [];
+    for await (const r of store.audit.read(hostChainId(ctx.request.hostId))) records.push(r);
+    expect(records.at(-1)?.detail?.['notRejuvenated']).toBe(
+      'web (pid 11, adoptable); db (pid 12, foreign): its parent process is libvirtd',
+    );
+  });
+
   it('finds no silent guests in a Preflight result that lists none', async () => {
     const commands = new ScriptedHostCommands();
     const ctx = await admitted(commands);

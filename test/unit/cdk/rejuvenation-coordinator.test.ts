@@ -56,8 +56,8 @@ describe('Construct: RejuvenationCoordinator', () => {
   });
 
   it('ships every host document as an SSM Command document, with allowedPatterns on its parameters', () => {
-    // The workflow's documents and CollectAging, which no function of the workflow sends.
-    template.resourceCountIs('AWS::SSM::Document', HOST_DOCUMENTS.length + 1);
+    // The workflow's documents, CollectAging and Census, which no function of the workflow sends.
+    template.resourceCountIs('AWS::SSM::Document', HOST_DOCUMENTS.length + 2);
     const documents = template.findResources('AWS::SSM::Document');
     const collect = Object.entries(documents).find(([id]) => id.includes('CollectAgingDocument'));
     expect(collect?.[1].Properties.Content).toMatchObject({
@@ -221,24 +221,28 @@ describe('Construct: RejuvenationCoordinator', () => {
     );
     const sendCommand = statements.filter((s) => s['Action'] === 'ssm:SendCommand');
     // The workflow's step, the operator API (a release's checks) and the aging collector, two statements each.
-    expect(sendCommand).toHaveLength(6);
+    expect(sendCommand).toHaveLength(7);
     for (const onInstances of sendCommand.filter((s) => s['Condition'] !== undefined))
       expect(onInstances['Condition']).toEqual({ StringEquals: { 'ssm:resourceTag/rejuv:managed': 'true' } });
     const onDocuments = sendCommand.filter((s) => s['Condition'] === undefined);
-    expect(onDocuments).toHaveLength(3);
+    expect(onDocuments).toHaveLength(4);
     for (const statement of onDocuments) {
       expect(JSON.stringify(statement['Resource'])).toContain(':document/');
       expect(JSON.stringify(statement['Resource'])).not.toContain('"*"');
     }
-    // The operator API may send Preflight and Verify only: never WarmReboot or Recover.
+    // The operator API may send Preflight, Verify and Census only: never WarmReboot or Recover.
     const byOperatorApi = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([id]) => id.includes('OperatorApiFunctionRole'))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
-      .find((s) => s['Action'] === 'ssm:SendCommand' && s['Condition'] === undefined);
-    const documents = JSON.stringify(byOperatorApi?.['Resource']);
+      .filter((s) => s['Action'] === 'ssm:SendCommand' && s['Condition'] === undefined);
+    const documents = JSON.stringify(byOperatorApi.map((s) => s['Resource']));
     expect(documents).toMatch(/PreflightDocument/);
     expect(documents).toMatch(/VerifyDocument/);
+    expect(documents).toMatch(/CensusDocument/);
     expect(documents).not.toMatch(/WarmRebootDocument|RecoverDocument/);
+    expect(JSON.stringify(onDocuments.filter((s) => !byOperatorApi.includes(s)))).not.toMatch(
+      /CensusDocument/,
+    );
     // CollectAging is the collector's alone, and the collector may send nothing else.
     const byCollector = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([id]) => id.includes('AgingCollectorFunctionRole'))
