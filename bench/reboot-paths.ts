@@ -1,12 +1,14 @@
 /**
  * The two reboot paths the benches compare, run for real on a lab host: the WarmReboot document as the
  * coordinator sends it (the local runner; device state only, RAM left in place), and the classic
- * baseline, the same agent with RAM copied into the state file too (`--classic`), restored into a
- * fresh process: what saving a VM to disk and restoring it costs.
+ * baseline, the same agent with RAM copied into the state file too (`--classic`, a seam of the lab's
+ * agent wrapper, host/lab/agent-seams/), restored into a fresh process: what saving a VM to disk and
+ * restoring it costs.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { AGENT_WITH_SEAMS } from '../host/lab/agent-seams.js';
 import { loadHostDocument } from '../host/documents/load-host-document.js';
 import { REPO_ROOT } from '../host/lab/repo-paths.js';
 import {
@@ -29,8 +31,9 @@ export async function warmViaDocument(hostRoot: string, runId: string): Promise<
 }
 
 export async function classicViaAgent(hostRoot: string, runId: string): Promise<WarmRebootResult> {
-  const agent = join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py');
-  const { stdout } = await exec('python3', ['-B', agent, 'warm-reboot', '--run-id', runId, '--classic'], {
+  const agent = join(REPO_ROOT, 'host', 'agent');
+  const args = ['-B', AGENT_WITH_SEAMS, agent, 'warm-reboot', '--run-id', runId, '--classic'];
+  const { stdout } = await exec('python3', args, {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', REJUV_HOST_ROOT: hostRoot },
     maxBuffer: 1 << 20,
   }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));

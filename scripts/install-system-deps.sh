@@ -4,12 +4,14 @@
 #   qemu-system-x86          runs the local "hosts" VMs (TCG; no KVM needed)
 #   nasm                     assembles the tiny test guest from source
 #   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
+#   python3-flake8           lints the host agent (npm run lint, scripts/flake8.sh)
 # and makes sure apt's package lists know the packages the lab fetches with `apt-get download` and
 # unpacks with `dpkg-deb -x` into .tmp/, installing nothing: linux-image-amd64 and busybox-static for the
 # Linux guest (host/lab/linux-guest.ts; its initramfs is written without cpio), and for the kernel host
 # (host/lab/kernel-host-image.ts) the same two plus kexec-tools and qemu-guest-agent (with whichever
 # shared libraries of theirs this machine lacks: kexec-tools links Xen's).
-# Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
+# Idempotent: installs only what is missing. Run by `npm test` and `npm run demo` (their pre scripts) and
+# by .ci/run. As root (or with password-less sudo) it installs; otherwise it stops with the line to run.
 set -euo pipefail
 
 declare -A wanted=(
@@ -23,6 +25,8 @@ missing=()
 for cmd in "${!wanted[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
 done
+# A module, not a command: Debian's python3-flake8 ships no flake8 executable.
+/usr/bin/python3 -c 'import flake8' >/dev/null 2>&1 || missing+=(python3-flake8)
 if command -v java >/dev/null 2>&1; then
   java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
   if [ -n "$java_major" ] && [ "$java_major" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi
@@ -38,8 +42,19 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]} (or apt-get update)" >&2; exit 1; }
-  SUDO=sudo
+  # Not root: use sudo only when it needs no password (npm test and npm run demo must not sit at a
+  # prompt); otherwise stop with the one line that installs what is missing.
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=sudo
+  else
+    line="apt-get update"
+    if [ ${#missing[@]} -gt 0 ]; then line+=" && apt-get install -y --no-install-recommends ${missing[*]}"; fi
+    as_root="su -c"
+    command -v sudo >/dev/null 2>&1 && as_root="sudo sh -c"
+    echo "system packages missing; run this, then the same npm command again:" >&2
+    echo "  $as_root '$line'" >&2
+    exit 1
+  fi
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq

@@ -8,7 +8,7 @@
  * BackInService, Release, Rejuvenated), 3 per poll p (Wait, Poll or Check, Choice), less 2 because the
  * first drain check and the first await-host check come without a Wait: 17 + 3p state transitions, and
  * 15 + p Lambda invocations. `npm run bench:cost` measured 61 transitions and 30 workflow invocations
- * at p = 15 (README, "Measured"); the formula gives 62 and 30. Polls: 3 host commands that each wait one
+ * at p = 15 (docs/benches.md); the formula gives 62 and 30. Polls: 3 host commands that each wait one
  * 10 s `pollInterval`, one drain check and one await-host check, plus one more poll per further 10 s of
  * the host's duration beyond 40 s. A failed run adds its compensation path (Compensate, the plan's
  * choice, the compensation step, ReleaseAfterFailure, FailureOutcome, the end state): taken as 8

@@ -4,11 +4,11 @@
  * deregistrations), and each host's duration and outcome, all drawn from one seed.
  *
  * Durations: the lab's demo rejuvenates a host with two VMs in about 11 s end to end with the workflow's
- * waits shortened to 100 ms (README, "Quick start": the two rejuvenations take about 11 s). Deployed, each
+ * waits shortened to 100 ms (docs/demo.md: the two rejuvenations take about 11 s). Deployed, each
  * of the three host commands (Preflight, WarmReboot, Verify) waits at least one `pollInterval` (10 s by
  * default, cdk/rejuvenation-coordinator.ts) before its first poll, so a host takes about 40 s: ~30 s of
  * waits and ~10 s of work. Drawn log-normal around 40 s (sigma 0.2), within 25-120 s. Guest pause is not
- * simulated: it is milliseconds (README, "Measured": 8-11 ms per 256 MiB-2 GiB VM, 22 ms on a Linux
+ * simulated: it is milliseconds (docs/benches.md: 8-11 ms per 256 MiB-2 GiB VM, 22 ms on a Linux
  * guest) and happens inside a host's duration.
  */
 import { Prng } from '../bench/aging-prng.js';

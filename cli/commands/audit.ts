@@ -98,7 +98,7 @@ async function exportBundle(target: Target, dir: string, out: Output): Promise<E
             ]
           : []),
         `public key sha256 ${fingerprint} (${target.auditDigests.keyArn})`,
-        `verify it with \`rejuv audit verify --bundle ${dir}\`, or with openssl alone (README)`,
+        `verify it with \`rejuv audit verify --bundle ${dir}\`, or with openssl alone (docs/audit.md)`,
       ].join('\n'),
   );
   return EXIT.ok;

@@ -1,22 +1,22 @@
 /**
- * The shell lines an `#@agent <file>` marker expands to: they unpack the host agent into a shell
- * variable and define `rejuv_agent <args>`, which pipes it into `python3 -I -`. The agent travels
- * zlib-compressed and base64 encoded because as plain text it alone would fill SSM's 64 KB document
- * limit; before it runs, its SHA-256 is checked against the hash of the source file in this
- * repository, which the lines name. Nothing is written to disk, so a document killed at its timeout
- * leaves nothing behind. Every way out still prints the one JSON result line the coordinator expects.
+ * The shell lines an `#@agent rejuv_agent` marker expands to: they write the host agent's archive
+ * (agent-archive.ts) into a private temporary directory and define `rejuv_agent <args>`, which runs it
+ * with `python3 -I`. The archive travels zlib-compressed and base64 encoded inside the document (as
+ * plain text it alone would fill SSM's 64 KB document limit); before it is written, its
+ * SHA-256 is checked against the hash of the archive built from this repository, which the lines
+ * name. The directory (mktemp -d: mode 0700) is removed when the script ends, however it ends short of
+ * a kill. Every way out still prints the one JSON result line the coordinator expects.
  */
-import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
+import type { AgentArchive } from './agent-archive.js';
 
 export const PAYLOAD_DELIMITER = 'REJUV_AGENT_PAYLOAD';
-const BASE64_LINE_CHARS = 76;
+/** Long lines: each costs the YAML block its indentation, and the document is near its size limit. */
+export const BASE64_LINE_CHARS = 1024;
 
 export interface AgentBootstrapInput {
   readonly documentName: string;
-  /** File name under host/agent/, named in the comment. */
-  readonly fileName: string;
-  readonly source: string;
+  readonly archive: AgentArchive;
 }
 
 function failureLine(documentName: string, reason: string, code: string): string {
@@ -32,33 +32,39 @@ function failureLine(documentName: string, reason: string, code: string): string
   return `echo '${JSON.stringify(result)}'`;
 }
 
-export function agentSha256(source: string): string {
-  return createHash('sha256').update(source, 'utf8').digest('hex');
-}
-
-export function agentBootstrap({ documentName, fileName, source }: AgentBootstrapInput): string {
-  const sha256 = agentSha256(source);
-  const payload = deflateSync(Buffer.from(source, 'utf8'), { level: 9 }).toString('base64');
+export function agentBootstrap({ documentName, archive }: AgentBootstrapInput): string {
+  const payload = deflateSync(archive.bytes, { level: 9 }).toString('base64');
   const payloadLines = payload.match(new RegExp(`.{1,${BASE64_LINE_CHARS}}`, 'g')) ?? [];
+  const unpackFailed = failureLine(
+    documentName,
+    'the embedded host agent could not be unpacked',
+    'agent-unpack-failed',
+  );
   return [
-    `# rejuv host agent: host/agent/${fileName}, sha256 ${sha256}.`,
-    `# Compressed to fit SSM's 64 KB document limit; unpacked and checked against that hash before it runs.`,
+    `# rejuv host agent: host/agent (the rejuv_agent package as a zipapp), sha256 ${archive.sha256}.`,
+    `# Written to a private temporary directory, checked against that hash, run from there, removed at exit.`,
     'if ! command -v python3 >/dev/null 2>&1; then',
     `  ${failureLine(documentName, 'python3 is not installed on this host', 'no-python')}`,
     '  exit 1',
     'fi',
-    `if ! REJUV_AGENT_SOURCE=$(python3 -I -c 'import base64, hashlib, sys, zlib`,
-    'source = zlib.decompress(base64.b64decode(sys.stdin.read()))',
-    'if hashlib.sha256(source).hexdigest() != sys.argv[1]:',
-    '    sys.exit("rejuv: the embedded host agent does not match its sha256")',
-    `sys.stdout.buffer.write(source)' ${sha256} <<'${PAYLOAD_DELIMITER}'`,
-    ...payloadLines,
-    PAYLOAD_DELIMITER,
-    '); then',
-    `  ${failureLine(documentName, 'the embedded host agent could not be unpacked', 'agent-unpack-failed')}`,
+    'if ! REJUV_AGENT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/rejuv-agent.XXXXXXXX"); then',
+    `  ${unpackFailed}`,
     '  exit 1',
     'fi',
-    `# The agent's program arrives on stdin; its arguments are the function's, each quoted by the caller.`,
-    `rejuv_agent() { printf '%s\\n' "$REJUV_AGENT_SOURCE" | python3 -I - "$@"; }`,
+    `trap 'rm -rf "$REJUV_AGENT_DIR"' EXIT`,
+    `if ! python3 -I -c 'import base64, hashlib, os, sys, zlib`,
+    'archive = zlib.decompress(base64.b64decode(sys.stdin.read()))',
+    'if hashlib.sha256(archive).hexdigest() != sys.argv[1]:',
+    '    sys.exit("rejuv: the embedded host agent does not match its sha256")',
+    'with open(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:',
+    `    handle.write(archive)' ${archive.sha256} "$REJUV_AGENT_DIR/rejuv-agent.pyz" <<'${PAYLOAD_DELIMITER}'`,
+    ...payloadLines,
+    PAYLOAD_DELIMITER,
+    'then',
+    `  ${unpackFailed}`,
+    '  exit 1',
+    'fi',
+    `# The agent's arguments are the function's, each quoted by the caller.`,
+    `rejuv_agent() { python3 -I "$REJUV_AGENT_DIR/rejuv-agent.pyz" "$@"; }`,
   ].join('\n');
 }

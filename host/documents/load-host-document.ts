@@ -1,9 +1,9 @@
 /**
  * The one way to obtain a host document's final content, used by the CDK stack and by the local
  * runner alike, so what runs locally is byte for byte what ships. Each YAML file in this folder holds
- * a document whose runCommand has one `#@agent <file>` line; the loader replaces it with the lines
- * that unpack that file from host/agent/ (see agent-bootstrap.ts), so the documents share one
- * agent and nothing is pasted twice.
+ * a document whose runCommand has one `#@agent rejuv_agent` line; the loader replaces it with the
+ * lines that unpack the agent's archive, built from host/agent/ (agent-archive.ts, agent-bootstrap.ts),
+ * so the documents share one agent and nothing is pasted twice.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import { CommandDocumentSchema, type CommandDocument } from '../runner/command-document.js';
 import { UnsupportedDocumentError } from '../runner/errors.js';
-import { agentBootstrap, agentSha256 } from './agent-bootstrap.js';
+import { AGENT_PACKAGE, agentArchive } from './agent-archive.js';
+import { agentBootstrap } from './agent-bootstrap.js';
 
 export const HOST_DOCUMENT_NAMES = ['Preflight', 'WarmReboot', 'Verify', 'Recover', 'CollectAging'] as const;
 export type HostDocumentName = (typeof HOST_DOCUMENT_NAMES)[number];
@@ -28,7 +29,6 @@ const SOURCE_FILES: Record<HostDocumentName, string> = {
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 
 const DOCUMENTS_DIR = import.meta.dirname;
-const AGENT_DIR = join(import.meta.dirname, '..', 'agent');
 const AGENT_LINE = /^#@agent ([A-Za-z0-9_.-]+)$/;
 
 export interface LoadedHostDocument {
@@ -39,7 +39,7 @@ export interface LoadedHostDocument {
   readonly yaml: string;
   /** SHA-256 of `yaml`; changes whenever a document or the agent changes. */
   readonly sha256: string;
-  /** SHA-256 of each embedded agent file's source, by file name. */
+  /** SHA-256 of each embedded agent archive, by package name. */
   readonly agents: ReadonlyMap<string, string>;
 }
 
@@ -47,11 +47,16 @@ function expandAgent(documentName: HostDocumentName, script: string, agents: Map
   return script
     .split('\n')
     .map((line) => {
-      const fileName = AGENT_LINE.exec(line)?.[1];
-      if (fileName === undefined) return line;
-      const source = readFileSync(join(AGENT_DIR, fileName), 'utf8');
-      agents.set(fileName, agentSha256(source));
-      return agentBootstrap({ documentName, fileName, source });
+      const packageName = AGENT_LINE.exec(line)?.[1];
+      if (packageName === undefined) return line;
+      if (packageName !== AGENT_PACKAGE)
+        throw new UnsupportedDocumentError(
+          documentName,
+          `#@agent names ${packageName}, not ${AGENT_PACKAGE}`,
+        );
+      const archive = agentArchive();
+      agents.set(packageName, archive.sha256);
+      return agentBootstrap({ documentName, archive });
     })
     .join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * Where things live on a host, relative to its root: `/` on a real host, a directory for a local one.
- * The host agent (host/agent/rejuv_host.py) uses the same layout; REJUV_HOST_ROOT names the root.
+ * The host agent (host/agent/rejuv_agent/host.py) uses the same layout; REJUV_HOST_ROOT names the root.
  */
 import { join } from 'node:path';
 

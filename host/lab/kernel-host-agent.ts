@@ -15,7 +15,8 @@ import type { KernelHost } from './kernel-host.js';
 import { REPO_ROOT } from './repo-paths.js';
 import { HEARTBEAT_PATTERN } from './test-guest.js';
 
-const AGENT = join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py');
+/** The agent's launcher directory (host/agent/__main__.py runs the rejuv_agent package beside it). */
+const AGENT = join(REPO_ROOT, 'host', 'agent');
 const EXIT_REBOOT = 194;
 /** Python and QEMU start inside an emulated CPU, nested guests are double-emulated: minutes, not ms. */
 const AGENT_TIMEOUT_MS = 240_000;

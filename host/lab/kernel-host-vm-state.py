@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Saves and restores a nested VM's device state on a preserved-memory device, inside the lab's kernel
-host (host/lab/kernel-host.ts), with the agent's own QMP code (host/agent/rejuv_host.py).
+host (host/lab/kernel-host.ts), with the agent's own QMP code (host/agent/rejuv_agent/qmp.py).
 
   save <qmp socket> <state device>     stop, x-ignore-shared, migrate the device state into the device,
                                        quit QEMU, write the device back; guest RAM is shared, so not sent
@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "agent"))
-import rejuv_host as agent  # noqa: E402  (the agent is one file beside the lab, not a package)
+from rejuv_agent import qmp as agent  # noqa: E402  (the agent's package, beside the lab)
 
 MIGRATION_TIMEOUT_S = 120
 # Guest RAM through 9p from a doubly emulated QEMU: tens of MiB/s at best.

@@ -1,6 +1,6 @@
 /**
  * The one JSON line each host document prints on stdout, as schemas the coordinator can reuse. The
- * agent (host/agent/rejuv_host.py) is the producer; these schemas are the contract it is tested against.
+ * agent (host/agent/rejuv_agent/) is the producer; these schemas are the contract it is tested against.
  */
 import { z } from 'zod';
 import { RejuvError } from '../../shared/domain/errors.js';

@@ -1,5 +1,5 @@
 /**
- * The CollectAging document's result line (host/agent/rejuv_host.py `collect`), judged per host before
+ * The CollectAging document's result line (host/agent/rejuv_agent/collect_aging.py), judged per host before
  * anything of it is published. A line that is truncated, not JSON, of the wrong shape, or holding a value
  * no host can have (NaN, a negative, more resident memory than the host has, an uptime of centuries) is a
  * broken collector, not a host in trouble: that host is refused with a reason and nothing of it is

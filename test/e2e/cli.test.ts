@@ -71,12 +71,12 @@ async function sealedTrail(): Promise<{ code: number; json: Record<string, unkno
   return verdict;
 }
 
-/** The README's openssl recipe, run by bash in `cwd` (it enters `audit-bundle`). */
+/** The openssl recipe of docs/audit.md, run by bash in `cwd` (it enters `audit-bundle`). */
 function opensslRecipe(cwd: string): { status: number; stdout: string } {
   const script = /<!-- audit-openssl:begin -->\n```bash\n([\s\S]*?)```\n<!-- audit-openssl:end -->/.exec(
-    readFileSync(resolve(import.meta.dirname, '..', '..', 'README.md'), 'utf8'),
+    readFileSync(resolve(import.meta.dirname, '..', '..', 'docs', 'audit.md'), 'utf8'),
   )?.[1];
-  if (script === undefined) throw new Error('README has no openssl verification block');
+  if (script === undefined) throw new Error('docs/audit.md has no openssl verification block');
   try {
     return { status: 0, stdout: execFileSync('bash', ['-c', script], { cwd, encoding: 'utf8' }) };
   } catch (error) {

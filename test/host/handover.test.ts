@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { holdSeamEnv } from '../../host/lab/agent-seams.js';
 import { counterBreaks, readHeartbeatLog, waitForHeartbeat } from '../../host/lab/heartbeat-log.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
 import { queryStatus } from '../../host/lab/qmp-client.js';
@@ -31,7 +32,7 @@ async function holdAt(lab: LabHost, point: string) {
   const dir = join(lab.root, 'holds');
   await mkdir(dir, { recursive: true });
   return {
-    env: { REJUV_HOLD_AT: point, REJUV_HOLD_DIR: dir },
+    env: holdSeamEnv(point, dir),
     reached: () => waitForFile(join(dir, `${point}.reached`)),
     release: () => writeFile(join(dir, `${point}.release`), ''),
   };

@@ -1,20 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { agentSha256 } from '../../host/documents/agent-bootstrap.js';
+import { agentArchive } from '../../host/documents/agent-archive.js';
+import { BASE64_LINE_CHARS } from '../../host/documents/agent-bootstrap.js';
 import {
   HOST_DOCUMENT_NAMES,
   loadHostDocument,
   MAX_DOCUMENT_BYTES,
 } from '../../host/documents/load-host-document.js';
-import { REPO_ROOT } from '../../host/lab/repo-paths.js';
 import { parseHostDocumentResult } from '../../host/results/host-document-result.js';
 import { runDocument } from '../../host/runner/run-document.js';
 
-const agentSource = readFileSync(join(REPO_ROOT, 'host', 'agent', 'rejuv_host.py'), 'utf8');
+const archive = agentArchive();
 
 describe.each(HOST_DOCUMENT_NAMES)('Document: %s', (name) => {
   const document = loadHostDocument(name);
@@ -47,9 +46,9 @@ describe.each(HOST_DOCUMENT_NAMES)('Document: %s', (name) => {
     expect(lines.every((line) => line.startsWith('rejuv_agent '))).toBe(true);
   });
 
-  it('embeds exactly the agent source in this repository, checked by its sha256', () => {
-    expect(document.agents.get('rejuv_host.py')).toBe(agentSha256(agentSource));
-    expect(script).toContain(agentSha256(agentSource));
+  it('embeds exactly the agent archive built from this repository, checked by its sha256', () => {
+    expect(document.agents.get('rejuv_agent')).toBe(archive.sha256);
+    expect(script).toContain(archive.sha256);
     expect(script).not.toContain('#@agent');
   });
 
@@ -64,7 +63,9 @@ describe('Document bootstrap', () => {
     const [step] = content.mainSteps;
     if (step === undefined) throw new Error('Preflight has no step');
     const script = [step.inputs.runCommand].flat().join('\n');
-    const payloadLine = script.split('\n').findIndex((line) => /^[A-Za-z0-9+/]{76}$/.test(line));
+    const payloadLine = script
+      .split('\n')
+      .findIndex((line) => new RegExp(`^[A-Za-z0-9+/]{${BASE64_LINE_CHARS}}$`).test(line));
     const lines = script.split('\n');
     const original = lines[payloadLine] ?? '';
     lines[payloadLine] = (original.startsWith('A') ? 'B' : 'A') + original.slice(1);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadHostDocument } from '../../host/documents/load-host-document.js';
+import { holdSeamEnv } from '../../host/lab/agent-seams.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
 import { findVmProcesses } from '../../host/lab/vm-processes.js';
 import { runDocument } from '../../host/runner/run-document.js';
@@ -35,7 +36,7 @@ describe('Lab host: teardown', () => {
       document: loadHostDocument('WarmReboot').content,
       parameters: { runId: 'in-flight' },
       hostRoot: host.root,
-      env: { REJUV_HOLD_AT: 'vm-a:stopped', REJUV_HOLD_DIR: holdDir },
+      env: holdSeamEnv('vm-a:stopped', holdDir),
     });
     await waitForFile(join(holdDir, 'vm-a:stopped.reached'));
 

@@ -7,6 +7,7 @@ import {
   waitForHeartbeat,
   waitForLog,
 } from '../../host/lab/heartbeat-log.js';
+import { holdSeamEnv } from '../../host/lab/agent-seams.js';
 import { hostLayout } from '../../host/inventory/host-layout.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
 import { findVmProcesses, vmPid, waitForExit } from '../../host/lab/vm-processes.js';
@@ -31,7 +32,7 @@ async function labHostWith(names: readonly string[]): Promise<LabHost> {
 }
 
 /**
- * The agent's documented test seam: with REJUV_HOLD_AT=<point> it stops at that point, creates
+ * The agent's test seam (host/lab/agent-seams.ts): with REJUV_HOLD_AT=<point> it stops at that point, creates
  * `<point>.reached` in REJUV_HOLD_DIR, and waits for `<point>.release`. The test acts in between.
  */
 async function holdAt(lab: LabHost, points: string | readonly string[]) {
@@ -39,7 +40,7 @@ async function holdAt(lab: LabHost, points: string | readonly string[]) {
   await mkdir(dir, { recursive: true });
   const all = [points].flat();
   return {
-    env: { REJUV_HOLD_AT: all.join(','), REJUV_HOLD_DIR: dir },
+    env: holdSeamEnv(all, dir),
     reached: () => Promise.all(all.map((point) => waitForFile(join(dir, `${point}.reached`)))),
     release: (only?: string) =>
       Promise.all((only ? [only] : all).map((point) => writeFile(join(dir, `${point}.release`), ''))),

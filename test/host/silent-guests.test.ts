@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { holdSeamEnv } from '../../host/lab/agent-seams.js';
 import { crashGuest, haltGuestWhenNextStarted } from '../../host/lab/guest-faults.js';
 import { readHeartbeatLog, waitForLog } from '../../host/lab/heartbeat-log.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../../host/lab/lab-host.js';
@@ -130,7 +131,7 @@ describe('Document: Verify after a warm reboot of a host with a guest silent bef
       host.root,
       'WarmReboot',
       { runId: 'died-during' },
-      { env: { REJUV_HOLD_AT: 'vm-live:quit', REJUV_HOLD_DIR: holdDir } },
+      { env: holdSeamEnv('vm-live:quit', holdDir) },
     );
     await waitForFile(join(holdDir, 'vm-live:quit.reached'));
     haltGuestWhenNextStarted(host.vm('vm-live'));

@@ -259,7 +259,7 @@ describe('Use case: sealAuditDigest and the signed digests', () => {
     expect((await verify()).findings).toEqual([]);
   });
 
-  it('verifies an export with only the public key, with rejuv and with the openssl commands of the README', async () => {
+  it('verifies an export with only the public key, with rejuv and with the openssl commands of docs/audit.md', async () => {
     const publicKey = await deps.signer.publicKeyPem();
     const dir = join(mkdtempSync(join(tmpdir(), 'audit-export-')), 'audit-bundle');
     writeAuditBundle(
@@ -276,9 +276,9 @@ describe('Use case: sealAuditDigest and the signed digests', () => {
       });
     };
     const script = /<!-- audit-openssl:begin -->\n```bash\n([\s\S]*?)```\n<!-- audit-openssl:end -->/.exec(
-      readFileSync(new URL('../../../README.md', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../../docs/audit.md', import.meta.url), 'utf8'),
     )?.[1];
-    if (script === undefined) throw new Error('README has no openssl verification block');
+    if (script === undefined) throw new Error('docs/audit.md has no openssl verification block');
     const openssl = () => execFileSync('bash', ['-c', script], { cwd: join(dir, '..'), encoding: 'utf8' });
     expect(verifyBundle()).toMatchObject({ ok: true, digests: 2 });
     expect(openssl()).toContain('sealed records missing or altered: 0; records not yet sealed: 0');
