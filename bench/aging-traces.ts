@@ -48,6 +48,25 @@ const MAX_LEAK_TRACE_DAYS = 90;
 export type LeakKind = 'host-daemon' | 'slab' | 'qemu' | 'fragmentation';
 export const LEAK_KINDS: readonly LeakKind[] = ['host-daemon', 'slab', 'qemu', 'fragmentation'];
 
+/**
+ * What happens on a host besides its model's noise, churn and cycles: a leak (drawn as above unless
+ * `leakStartDays` or `leakDays` say otherwise) or, on a leak-free host, one change of MemAvailable's level
+ * that the guests' RSS does not explain:
+ * - `step`: a drop of 5-20% of MemTotal within 5-30 minutes, then flat (a VM started on preallocated huge
+ *   pages, which its QEMU process's RSS does not count);
+ * - `dip`: a fall of 5-20% of MemTotal over 2-12 hours, then a plateau (a workload filling a tmpfs or
+ *   pinning a cache), at a time drawn over the trace's days 1-29.
+ * Either is capped at half the headroom above the static alarm's level, so neither runs anything out.
+ */
+export interface HostScenario {
+  readonly leak?: LeakKind;
+  /** When the leak starts, days into the trace (default: drawn in 1-5). */
+  readonly leakStartDays?: number;
+  /** The leak takes a log-uniform [min, max] days to reach its limit (default 5-45). */
+  readonly leakDays?: readonly [number, number];
+  readonly levelChange?: 'step' | 'dip';
+}
+
 export interface TraceSeries {
   readonly resource: AgingResource;
   readonly name?: string;
@@ -110,7 +129,8 @@ export function pastLevel(resource: AgingResource, value: number, level: number)
   return resource === 'memAvailable' ? value <= level : value >= level;
 }
 
-export function generateHost(rng: Prng, id: string, leakKind: LeakKind | undefined): HostTrace {
+export function generateHost(rng: Prng, id: string, scenario: HostScenario = {}): HostTrace {
+  const leakKind = scenario.leak;
   const memTotalGiB = rng.pick([128, 256, 256, 512]);
   const maxSteps = (leakKind === undefined ? LEAK_FREE_DAYS : MAX_LEAK_TRACE_DAYS) * STEPS_PER_DAY;
   const osGiB = rng.between(2, 4);
@@ -161,8 +181,13 @@ export function generateHost(rng: Prng, id: string, leakKind: LeakKind | undefin
   const fragLimit = 0.95;
   const qemuLimit = (vm: Vm) => (1.1 * vm.sizeGiB + 1) * GIB;
 
-  const leakStartStep = leakKind === undefined ? Infinity : Math.round(rng.between(1, 5) * STEPS_PER_DAY);
-  const leakDays = rng.logBetween(5, 45);
+  const drawnLeakStart = leakKind === undefined ? Infinity : Math.round(rng.between(1, 5) * STEPS_PER_DAY);
+  const leakStartStep =
+    leakKind !== undefined && scenario.leakStartDays !== undefined
+      ? Math.round(scenario.leakStartDays * STEPS_PER_DAY)
+      : drawnLeakStart;
+  const [leakDaysMin, leakDaysMax] = scenario.leakDays ?? [5, 45];
+  const leakDays = rng.logBetween(leakDaysMin, leakDaysMax);
   const burstiness = rng.uniform() < 0.5 ? 0 : rng.between(0, 0.9);
   const leakingVm = leakKind === 'qemu' ? vms[Math.floor(rng.uniform() * vms.length)] : undefined;
   let leakPerStep = 0; // units of the leaking resource per step, set when the leak starts
@@ -171,6 +196,20 @@ export function generateHost(rng: Prng, id: string, leakKind: LeakKind | undefin
   let fragLeak = 0;
   let steps = maxSteps;
   let exhaustionStep: number | undefined;
+  // The leak-free level change (drawn only for a scenario with one, so the other hosts stay as they were).
+  const change =
+    scenario.levelChange === undefined
+      ? undefined
+      : {
+          atStep: Math.round(rng.between(1, 29) * STEPS_PER_DAY),
+          shareOfTotal: rng.between(0.05, 0.2),
+          steps: Math.max(
+            1,
+            Math.round(scenario.levelChange === 'step' ? rng.between(1, 6) : rng.between(24, 144)),
+          ),
+        };
+  let changeGiBPerStep = 0;
+  let changeGiB = 0;
 
   for (let step = 0; step < maxSteps; step++) {
     const dayAngle = (2 * Math.PI * step) / STEPS_PER_DAY + phase;
@@ -206,7 +245,15 @@ export function generateHost(rng: Prng, id: string, leakKind: LeakKind | undefin
       slabDailyGiB * Math.sin(dayAngle) +
       slabNoise.next() +
       slabLeakGiB;
-    const hostGiB = osGiB + dailyGiB * (0.5 + 0.5 * Math.sin(dayAngle)) + hostNoise.next() + daemonLeakGiB;
+    if (change !== undefined && step === change.atStep) {
+      const aboveAlarmGiB = (memAvailable[step - 1] as number) / GIB - 0.1 * memTotalGiB;
+      changeGiBPerStep =
+        Math.max(0, Math.min(change.shareOfTotal * memTotalGiB, aboveAlarmGiB / 2)) / change.steps;
+    }
+    if (change !== undefined && step >= change.atStep && step < change.atStep + change.steps)
+      changeGiB += changeGiBPerStep;
+    const hostGiB =
+      osGiB + dailyGiB * (0.5 + 0.5 * Math.sin(dayAngle)) + hostNoise.next() + daemonLeakGiB + changeGiB;
     guestRss[step] = rssGiB * GIB;
     memAvailable[step] = (memTotalGiB - hostGiB - rssGiB - slab) * GIB;
     sUnreclaim[step] = Math.max(0, slab) * GIB;

@@ -7,7 +7,14 @@
  * decision (`judgeSeries`; the input validation is skipped for generated traces, which are clean by
  * construction; recorded ones go through `predictHost`, validation included).
  *
- *   npm run bench:aging -- [--seed 1] [--leak-free 1000] [--leaking 400] [--recorded DIR]
+ * Besides the hosts of the model's own draws, two sets that test the judging of the recent regime
+ * (regime-change.ts): leaks that start late, after a flat history, at 50%, 70% or 85% of the window into
+ * the trace (the first judged windows are flat for that share, then falling), each fast (2-6 days from
+ * start to exhaustion) or slow (6-30 days), the four leak kinds in turn; and leak-free hosts whose
+ * MemAvailable changes level once, by a step or by a dip to a plateau (`HostScenario` in aging-traces.ts).
+ *
+ *   npm run bench:aging -- [--seed 1] [--leak-free 1000] [--leaking 400] [--late 300] [--level-changes 400]
+ *     [--recorded DIR] [--window-only]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +42,16 @@ import {
 import { median, round } from './statistics.js';
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** The late-starting leaks: onset as a share of the window, days from the leak's start to exhaustion. */
+const LATE_LEAKS = [0.5, 0.7, 0.85].flatMap((onset) =>
+  (
+    [
+      ['fast', [2, 6]],
+      ['slow', [6, 30]],
+    ] as const
+  ).map(([rate, days]) => ({ row: `late ${100 * onset}% ${rate}`, onset, days })),
+);
 const EVALUATION_INTERVAL_MS = 6 * HOUR_MS;
 /**
  * The period of the points the trigger reads (GetMetricData's Period, statistic Average). Two hours: the
@@ -49,6 +66,8 @@ const FLEET = 10_000;
 
 interface Outcome {
   readonly trace: HostTrace;
+  /** The table's row: the leak's kind, a late leak's onset and rate, or a leak-free host's level change. */
+  readonly row: string;
   /** When the trigger first fired, if it did. */
   readonly firedAt: number | undefined;
   readonly firedOn: string | undefined;
@@ -112,7 +131,7 @@ function alarmTime(trace: HostTrace, fromMs: number): number | undefined {
   return first;
 }
 
-function evaluate(trace: HostTrace, config: PredictionConfig): Outcome {
+function evaluate(trace: HostTrace, row: string, config: PredictionConfig): Outcome {
   const guests = periodMeans(trace.guestRss);
   const series = trace.series.map((s) =>
     s.resource === 'memAvailable' ? adjustForGuests(perPeriod(s), guests) : perPeriod(s),
@@ -142,6 +161,7 @@ function evaluate(trace: HostTrace, config: PredictionConfig): Outcome {
   const leakStart = trace.leak?.startMs ?? TRACE_START_MS;
   return {
     trace,
+    row,
     firedAt,
     firedOn,
     alarmAt: alarmTime(trace, leakStart),
@@ -251,27 +271,52 @@ function main(): void {
       seed: { type: 'string', default: '1' },
       'leak-free': { type: 'string', default: '1000' },
       leaking: { type: 'string', default: '400' },
+      late: { type: 'string', default: '300' },
+      'level-changes': { type: 'string', default: '400' },
       recorded: { type: 'string', default: DEFAULT_RECORDED_DIR },
+      /** The trigger as it was before it judged the recent regime: the whole window only. */
+      'window-only': { type: 'boolean', default: false },
     },
   });
   const seed = Number(args.seed);
   const leakFreeCount = Number(args['leak-free']);
   const leakingCount = Number(args.leaking);
+  const lateCount = Number(args.late);
+  const levelChangeCount = Number(args['level-changes']);
   for (const [name, value] of [
     ['seed', seed],
     ['leak-free', leakFreeCount],
     ['leaking', leakingCount],
+    ['late', lateCount],
+    ['level-changes', levelChangeCount],
   ] as const)
     if (!Number.isInteger(value) || value < 0)
       throw new Error(`--${name} must be a whole number ≥ 0, got ${value}`);
-  const config = DEFAULT_PREDICTION_CONFIG;
+  const config: PredictionConfig = args['window-only']
+    ? { ...DEFAULT_PREDICTION_CONFIG, regimeMinPoints: Number.MAX_SAFE_INTEGER }
+    : DEFAULT_PREDICTION_CONFIG;
   const rng = new Prng(seed);
   const outcomes: Outcome[] = [];
   for (let i = 0; i < leakFreeCount; i++)
-    outcomes.push(evaluate(generateHost(rng, `free-${i}`, undefined), config));
+    outcomes.push(evaluate(generateHost(rng, `free-${i}`), 'no change', config));
   for (let i = 0; i < leakingCount; i++) {
     const kind = LEAK_KINDS[i % LEAK_KINDS.length] as LeakKind;
-    outcomes.push(evaluate(generateHost(rng, `leak-${i}`, kind), config));
+    outcomes.push(evaluate(generateHost(rng, `leak-${i}`, { leak: kind }), kind, config));
+  }
+  // Drawn after the model's own hosts, so that those stay the hosts they were before these were added.
+  for (let i = 0; i < lateCount; i++) {
+    const late = LATE_LEAKS[i % LATE_LEAKS.length] as (typeof LATE_LEAKS)[number];
+    const kind = LEAK_KINDS[Math.floor(i / LATE_LEAKS.length) % LEAK_KINDS.length] as LeakKind;
+    const scenario = {
+      leak: kind,
+      leakStartDays: (late.onset * config.windowMs) / DAY_MS,
+      leakDays: late.days,
+    };
+    outcomes.push(evaluate(generateHost(rng, `late-${i}`, scenario), late.row, config));
+  }
+  for (let i = 0; i < levelChangeCount; i++) {
+    const levelChange = i % 2 === 0 ? 'step' : 'dip';
+    outcomes.push(evaluate(generateHost(rng, `${levelChange}-${i}`, { levelChange }), levelChange, config));
   }
 
   const leakFree = outcomes.filter((o) => o.trace.leak === undefined);
@@ -293,7 +338,9 @@ function main(): void {
   const recordedCount = recorded.length;
   const recordedFalse = recorded.filter((r) => r.firedOn !== undefined).length;
 
-  const meanSeries = outcomes.length === 0 ? 0 : median(outcomes.map((o) => o.meanSeries));
+  // The fleet's cost from the model's own hosts, as before the late leaks and level changes were added.
+  const ownHosts = outcomes.filter((o) => o.row === 'no change' || LEAK_KINDS.includes(o.row as LeakKind));
+  const meanSeries = ownHosts.length === 0 ? 0 : median(ownHosts.map((o) => o.meanSeries));
   const pointsPerSeries = Math.round(config.windowMs / PERIOD_MS);
   // The trigger's own queries (fleet-queries.ts) for a fleet of median hosts, packed as it packs them: the
   // three host series, the guests' RSS summed, MemTotal, and per QEMU process its RSS and its uptime.
@@ -319,20 +366,20 @@ function main(): void {
     `aging bench, seed ${seed}: ${leakFree.length} leak-free hosts (30 days each), ${leaking.length} leaking hosts (until exhaustion)`,
   );
   console.log(
-    `trigger: every ${EVALUATION_INTERVAL_MS / HOUR_MS} h on ${PERIOD_MS / HOUR_MS}-hour means of the last ${days(config.windowMs)} days; Mann-Kendall + Hamed-Rao, one-sided alpha ${config.alpha}; Sen bound at ${100 * (1 - config.boundAlpha)}% one-sided; horizon ${days(config.horizonMs)} days`,
+    `trigger: every ${EVALUATION_INTERVAL_MS / HOUR_MS} h on ${PERIOD_MS / HOUR_MS}-hour means of the last ${days(config.windowMs)} days; Mann-Kendall + Hamed-Rao, one-sided alpha ${config.alpha}; Sen bound at ${100 * (1 - config.boundAlpha)}% one-sided; horizon ${days(config.horizonMs)} days; ${args['window-only'] ? 'the whole window only' : `and the regime since a break (two-phase regression, Schwarz criterion) when it holds ${config.regimeMinPoints} points over ${days(config.regimeMinSpanMs)} days, alpha ${config.regimeAlpha}`}`,
   );
   console.log('');
   console.log(
     'leak            hosts  detected  premature  median lead (h)  threshold alarm: caught  median lead (h)',
   );
-  for (const kind of LEAK_KINDS) {
-    const os = leaking.filter((o) => o.trace.leak?.kind === kind);
+  for (const row of [...LEAK_KINDS, ...LATE_LEAKS.map((l) => l.row)]) {
+    const os = leaking.filter((o) => o.row === row);
     console.log(
       [
-        kind.padEnd(15),
+        row.padEnd(15),
         String(os.length).padStart(5),
         pct(detectedOf(os).length, os.length).padStart(9),
-        String(premature.filter((o) => o.trace.leak?.kind === kind).length).padStart(10),
+        String(premature.filter((o) => o.row === row).length).padStart(10),
         String(round(median(os.map((o) => leadHours(o, o.firedAt))), 1)).padStart(16),
         pct(os.filter((o) => leadHours(o, o.alarmAt) > 0).length, os.length).padStart(24),
         String(round(median(os.map((o) => leadHours(o, o.alarmAt))), 1)).padStart(16),
@@ -354,6 +401,20 @@ function main(): void {
   console.log(
     `leak-free hosts: ${falsePositives.length} of ${leakFree.length} predicted (${pct(falsePositives.length, leakFree.length)}); the static alarm went off on ${alarmFalse.length} (${pct(alarmFalse.length, leakFree.length)})`,
   );
+  console.log('leak-free       hosts  predicted (false positives)  static alarm');
+  for (const row of ['no change', 'step', 'dip']) {
+    const os = leakFree.filter((o) => o.row === row);
+    console.log(
+      [
+        (row === 'dip' ? 'dip, plateau' : row).padEnd(15),
+        String(os.length).padStart(5),
+        `${os.filter((o) => o.firedAt !== undefined).length} (${pct(os.filter((o) => o.firedAt !== undefined).length, os.length)})`.padStart(
+          28,
+        ),
+        String(os.filter((o) => o.alarmBeforeLeak).length).padStart(13),
+      ].join(' '),
+    );
+  }
   if (falsePositives.length > 0)
     console.log(
       `  false positives fired on: ${falsePositives
@@ -409,6 +470,8 @@ function main(): void {
     `  GetMetricData: ${queriesPerCall} queries per call -> ${calls} calls, $${round(dollarsPerEvaluation, 2)} per evaluation at $0.01 per 1,000 metrics; $${round(dollarsPerEvaluation * evaluationsPerMonth, 0)} a month at ${evaluationsPerMonth} evaluations`,
   );
   const detected = detectedOf(leaking).length;
+  const late = leaking.filter((o) => o.row.startsWith('late'));
+  const levelChanges = leakFree.filter((o) => o.row !== 'no change');
   console.log(
     JSON.stringify({
       traces: outcomes.length + recordedCount,
@@ -422,6 +485,12 @@ function main(): void {
       medianLeadTimeHours: round(median(leads), 1),
       thresholdAlarmMedianLeadTimeHours: round(median(alarmLeads), 1),
       getMetricDataCallsPer10kHosts: calls,
+      lateLeakTraces: late.length,
+      lateDetected: detectedOf(late).length,
+      lateMedianLeadTimeHours: round(median(late.map((o) => leadHours(o, o.firedAt))), 1),
+      lateThresholdAlarmMedianLeadTimeHours: round(median(late.map((o) => leadHours(o, o.alarmAt))), 1),
+      levelChangeHosts: levelChanges.length,
+      levelChangeFalsePositives: levelChanges.filter((o) => o.firedAt !== undefined).length,
     }),
   );
 }

@@ -194,7 +194,8 @@ export function evidenceReason(series: string, e: PredictionEvidence, config: Pr
     `predicted exhaustion of ${series} at ${e.projectedExhaustionAt} (horizon ${n(config.horizonMs / 86_400_000)} d): ` +
     `Mann-Kendall S ${e.s}, Z ${n(e.z)}, p ${e.p.toExponential(2)} (Hamed-Rao n/n* ${n(e.varianceInflation)}); ` +
     `Sen's slope ${n(e.slopePerDay)}/day, ${bound}% bound ${n(e.slopeBoundPerDay)}/day; ` +
-    `level ${n(e.level)}, limit ${n(e.limit)}; ${e.points} points`
+    `level ${n(e.level)}, limit ${n(e.limit)}; ${e.points} points ` +
+    (e.judged === 'regime' ? `since the series changed behaviour at ${e.since}` : `over the window`)
   ).slice(0, 1024);
 }
 

@@ -22,6 +22,7 @@ import { hamedRaoInflation } from './autocorrelation-correction.js';
 import { projectExhaustion } from './exhaustion-projection.js';
 import { mannKendallFromS, mannKendallS } from './mann-kendall.js';
 import { predictionDedupeKey } from './prediction-key.js';
+import { findRegimeChange } from './regime-change.js';
 import { senInterval, senSlope } from './sen-slope.js';
 
 const HOUR_MS = 3_600_000;
@@ -48,6 +49,14 @@ export const PredictionConfigSchema = z
      * itself (how long depends on the guests; days for a guest that fills its page cache slowly).
      */
     processWarmupMs: z.number().int().nonnegative(),
+    /**
+     * The recent regime (the points since the series last changed behaviour, regime-change.ts) is judged
+     * too, when it holds this many points over this long: fewer, and a short noisy tail could fire.
+     */
+    regimeMinPoints: z.number().int().min(10),
+    regimeMinSpanMs: z.number().int().positive(),
+    /** The one-sided level of the recent regime's test (the window's is `alpha`). */
+    regimeAlpha: z.number().gt(0).lt(0.5),
   })
   .refine((c) => c.minSpanMs <= c.windowMs, { message: 'minSpanMs must not exceed windowMs' });
 
@@ -70,6 +79,9 @@ export const DEFAULT_PREDICTION_CONFIG: PredictionConfig = {
   minSpanMs: 5 * DAY_MS,
   dedupeWindowMs: DAY_MS,
   processWarmupMs: 3 * DAY_MS,
+  regimeMinPoints: 12,
+  regimeMinSpanMs: DAY_MS,
+  regimeAlpha: 0.001,
 };
 
 export interface PredictionEvidence {
@@ -89,6 +101,13 @@ export interface PredictionEvidence {
   /** ISO 8601. */
   readonly projectedExhaustionAt: string;
   readonly points: number;
+  /**
+   * What was judged: the whole window, or the regime since the series last changed behaviour (a leak
+   * that started partway through the window; see regime-change.ts).
+   */
+  readonly judged: 'window' | 'regime';
+  /** ISO 8601: the first point judged. */
+  readonly since: string;
 }
 
 export type SeriesVerdict =
@@ -178,15 +197,14 @@ export function predictHost(input: HostSeriesInput, config: PredictionConfig): H
   };
 }
 
-/** The verdict on one clean series at `now`. */
+/** The verdict on one clean series at `now`: the window's, or its recent regime's when that is worse. */
 export function judgeSeries(series: CleanSeries, now: number, config: PredictionConfig): SeriesVerdict {
   const label = seriesLabel(series);
   const warmedUp = series.startedAt === undefined ? -Infinity : series.startedAt + config.processWarmupMs;
   const from = Math.max(now - config.windowMs, warmedUp);
   const start = firstIndexPast(series.times, from, false);
   const end = firstIndexPast(series.times, now, true);
-  const values = series.values.slice(start, end);
-  const n = values.length;
+  const n = end - start;
   if (n < config.minPoints)
     return {
       series: label,
@@ -201,6 +219,94 @@ export function judgeSeries(series: CleanSeries, now: number, config: Prediction
       status: 'insufficient',
       reason: `the window's points span ${((lastT - firstT) / HOUR_MS).toFixed(1)} h, ${(config.minSpanMs / HOUR_MS).toFixed(1)} h needed`,
     };
+  const window = judgeSegment(series, start, end, now, config, {
+    alpha: config.alpha,
+    horizonMs: config.horizonMs,
+    judged: 'window',
+  });
+  const since = recentRegimeStart(series, start, end, config);
+  if (since === undefined) return window;
+  // The regime is extrapolated no further than it is long: a day of points says little of the next two
+  // weeks, and projecting a day's wander that far is what fires on noise (bench:aging: 3-4% of leak-free
+  // hosts fired on 2-4 days of fragmentation extrapolated twice as far; none at once as far).
+  const regime = judgeSegment(series, since, end, now, config, {
+    alpha: config.regimeAlpha,
+    horizonMs: Math.min(config.horizonMs, lastT - (series.times[since] as number)),
+    judged: 'regime',
+  });
+  // Flat before the break and flat since: the window's trend is the change of level itself (a VM started,
+  // a workload settled on a plateau), which Hamed-Rao's correction does not always absorb. Flat before at a
+  // lax level (one-sided 0.05), so that a leak running all along, which a break may split, is never
+  // read as flat.
+  if (window.status !== 'no-trend' && regime.status === 'no-trend') {
+    const before = judgeSegment(series, start, since, now, config, {
+      alpha: FLAT_BEFORE_ALPHA,
+      horizonMs: config.horizonMs,
+      judged: 'window',
+    });
+    if (before.status === 'no-trend') return regime;
+  }
+  return moreUrgent(window, regime);
+}
+
+/**
+ * Where the recent regime starts (an index into the series), if the window's points changed behaviour
+ * (regime-change.ts) and enough of them, over long enough, came after: a short tail is not judged, so a
+ * VM that started or a workload that dipped an hour ago cannot pass for a leak.
+ */
+function recentRegimeStart(
+  series: CleanSeries,
+  start: number,
+  end: number,
+  config: PredictionConfig,
+): number | undefined {
+  const firstT = series.times[start] as number;
+  const days = series.times.slice(start, end).map((t) => (t - firstT) / DAY_MS);
+  const change = findRegimeChange(days, series.values.slice(start, end), REGIME_MIN_PHASE_POINTS);
+  if (change === undefined) return undefined;
+  const since = start + change.index;
+  if (end - since < config.regimeMinPoints) return undefined;
+  if ((series.times[end - 1] as number) - (series.times[since] as number) < config.regimeMinSpanMs)
+    return undefined;
+  return since;
+}
+
+/**
+ * A phase of the break search needs this many points (8 hours of 2-hour means): few enough that a dip of
+ * some hours before a plateau is one step between two phases, not a phase of its own.
+ */
+const REGIME_MIN_PHASE_POINTS = 4;
+
+/** The level at which the phase before a break counts as trending (see judgeSeries). */
+const FLAT_BEFORE_ALPHA = 0.05;
+
+type SegmentVerdict = Extract<SeriesVerdict, { status: 'no-trend' }> | TrendVerdict;
+
+const URGENCY: Record<SegmentVerdict['status'], number> = { 'no-trend': 0, 'beyond-horizon': 1, fire: 2 };
+
+/** The verdict that says more: firing over a trend beyond the horizon over none; the earlier exhaustion. */
+function moreUrgent(a: SegmentVerdict, b: SegmentVerdict): SegmentVerdict {
+  if (URGENCY[a.status] !== URGENCY[b.status]) return URGENCY[a.status] > URGENCY[b.status] ? a : b;
+  if (a.status === 'no-trend' || b.status === 'no-trend') return a;
+  const at = (v: TrendVerdict) => v.projectedExhaustionMs ?? Number.POSITIVE_INFINITY;
+  return at(b) < at(a) ? b : a;
+}
+
+/** The trend of the points [start, end) of `series`, tested at `alpha`, and its projection. */
+function judgeSegment(
+  series: CleanSeries,
+  start: number,
+  end: number,
+  now: number,
+  config: PredictionConfig,
+  test: { readonly alpha: number; readonly horizonMs: number; readonly judged: PredictionEvidence['judged'] },
+): SegmentVerdict {
+  const { alpha, horizonMs, judged } = test;
+  const label = seriesLabel(series);
+  const values = series.values.slice(start, end);
+  const n = values.length;
+  const firstT = series.times[start] as number;
+  const lastT = series.times[end - 1] as number;
   const traits = RESOURCE_TRAITS[series.resource];
   const falling = traits.exhaustsWhen === 'falling';
   const s = mannKendallS(values);
@@ -208,15 +314,15 @@ export function judgeSeries(series: CleanSeries, now: number, config: Prediction
   // test does not find trending toward exhaustion cannot be found so after it, and most series are such.
   const plain = mannKendallFromS(values, s, 1);
   const plainP = falling ? plain.pDecreasing : plain.pIncreasing;
-  if (plainP > config.alpha) return { series: label, status: 'no-trend', z: plain.z, p: plainP };
-  // Days since the window's start keep the slopes in human units and the arithmetic well scaled.
+  if (plainP > alpha) return { series: label, status: 'no-trend', z: plain.z, p: plainP };
+  // Days since the segment's start keep the slopes in human units and the arithmetic well scaled.
   const days = series.times.slice(start, end).map((t) => (t - firstT) / DAY_MS);
   const sen = senSlope(days, values);
   const inflation = hamedRaoInflation(days, values, sen.slope);
-  const test = mannKendallFromS(values, s, inflation);
-  const p = falling ? test.pDecreasing : test.pIncreasing;
-  if (p > config.alpha) return { series: label, status: 'no-trend', z: test.z, p };
-  const interval = senInterval(sen.slopes, test.varianceS, 1 - 2 * config.boundAlpha);
+  const corrected = mannKendallFromS(values, s, inflation);
+  const p = falling ? corrected.pDecreasing : corrected.pIncreasing;
+  if (p > alpha) return { series: label, status: 'no-trend', z: corrected.z, p };
+  const interval = senInterval(sen.slopes, corrected.varianceS, 1 - 2 * config.boundAlpha);
   const bound = falling ? interval.lower : interval.upper;
   const lastDay = (lastT - firstT) / DAY_MS;
   // The adjusted MemAvailable's values carry the guests' RSS (guest-adjustment.ts): take off the part that
@@ -232,7 +338,7 @@ export function judgeSeries(series: CleanSeries, now: number, config: Prediction
   });
   const evidence: PredictionEvidence = {
     s,
-    z: test.z,
+    z: corrected.z,
     p,
     varianceInflation: inflation,
     slopePerDay: sen.slope,
@@ -241,8 +347,10 @@ export function judgeSeries(series: CleanSeries, now: number, config: Prediction
     limit: series.limit,
     projectedExhaustionAt: projected === undefined ? 'never' : new Date(projected).toISOString(),
     points: n,
+    judged,
+    since: new Date(firstT).toISOString(),
   };
-  const fire = projected !== undefined && projected - now <= config.horizonMs;
+  const fire = projected !== undefined && projected - now <= horizonMs;
   return {
     series: label,
     status: fire ? 'fire' : 'beyond-horizon',

@@ -137,7 +137,7 @@ describe('Demo report in a browser', () => {
     }));
     // The reason exactly as predict-fleet.ts writes it.
     const reason =
-      "predicted exhaustion of qemuRss:vm1 at 2026-11-25T03:09:41.000Z (horizon 0.01042 d): Mann-Kendall S 105, Z 5.2, p 9.96e-8 (Hamed-Rao n/n* 1.3); Sen's slope 2.6e+11/day, 95% bound 2.9e+11/day; level 2.4e+8, limit 1.07e+9; 15 points";
+      "predicted exhaustion of qemuRss:vm1 at 2026-11-25T03:09:41.000Z (horizon 0.01042 d): Mann-Kendall S 105, Z 5.2, p 9.96e-8 (Hamed-Rao n/n* 1.3); Sen's slope 2.6e+11/day, 95% bound 2.9e+11/day; level 2.4e+8, limit 1.07e+9; 15 points over the window";
     const aging: AgingRun = {
       hostId: 'host-c',
       vm: 'vm1',

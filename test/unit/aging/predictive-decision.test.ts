@@ -204,6 +204,54 @@ describe('Function: predictHost', () => {
   });
 });
 
+describe('Function: predictHost on a change of regime', () => {
+  // The shapes of bench:aging's late leaks and level changes, on MemAvailable: 100 GiB free, ±0.5 GiB.
+  const shaped = (value: (daysAgo: number) => number) => ({
+    resource: 'memAvailable',
+    limit: 5 * GIB,
+    points: points((daysAgo, i) => (value(daysAgo) + 0.5 * noise(i)) * GIB),
+  });
+  const windowOnly = { ...config, regimeMinPoints: Number.MAX_SAFE_INTEGER };
+
+  it('fires on a leak that started late, judged on the regime since it started', () => {
+    // Flat for 5.5 days, then 40 GiB a day for the last 1.5: 35 GiB left, under a day, inside the 1.5 days
+    // a regime of 1.5 days may be extrapolated (no further than it is long).
+    const late = shaped((daysAgo) => 100 - 40 * Math.max(0, 1.5 - daysAgo));
+    const prediction = fired(predictHost({ hostId: 'h', series: [late], now: NOW }, config));
+    expect(prediction.evidence.judged).toBe('regime');
+    const since = Date.parse(prediction.evidence.since);
+    expect(since).toBeGreaterThan(NOW - 2 * DAY);
+    expect(since).toBeLessThan(NOW - DAY);
+    expect(prediction.evidence.slopePerDay / GIB).toBeCloseTo(-40, 0);
+    expect(Date.parse(prediction.evidence.projectedExhaustionAt)).toBeLessThan(NOW + DAY);
+    // The whole window alone reads the flat days as most of the story and does not fire.
+    expect(predictHost({ hostId: 'h', series: [late], now: NOW }, windowOnly).fire).toBe(false);
+  });
+
+  it('does not judge a regime shorter than its minimum, however steep', () => {
+    // The last 12 hours: 6 points, fewer than regimeMinPoints; the window alone says no trend.
+    const young = shaped((daysAgo) => 100 - 40 * Math.max(0, 0.5 - daysAgo));
+    const prediction = predictHost({ hostId: 'h', series: [young], now: NOW }, config);
+    expect(prediction.fire).toBe(false);
+  });
+
+  it('does not fire on a step (a VM started) nor on a plateau after a dip', () => {
+    const step = shaped((daysAgo) => (daysAgo > 3 ? 100 : 75));
+    const dip = shaped((daysAgo) => 100 - 25 * Math.min(1, Math.max(0, (4 - daysAgo) / 0.4)));
+    for (const series of [step, dip]) {
+      const prediction = predictHost({ hostId: 'h', series: [series], now: NOW }, config);
+      expect(prediction.fire).toBe(false);
+      expect(prediction.verdicts[0]).toMatchObject({ status: 'no-trend' });
+    }
+  });
+
+  it('keeps the window verdict for a leak that ran all along, when it is the more urgent', () => {
+    const prediction = fired(predictHost({ hostId: 'h', series: [memAvailable(10)], now: NOW }, config));
+    expect(prediction.evidence.judged).toBe('window');
+    expect(prediction.evidence.since).toBe(new Date(NOW - 83 * 2 * HOUR).toISOString());
+  });
+});
+
 describe('Function: predictionDedupeKey', () => {
   it('is one key per host per window, whatever the time inside it', () => {
     const a = predictionDedupeKey('host-1', Date.UTC(2026, 11, 8, 0, 0), DAY);
