@@ -42,7 +42,7 @@ import { median, round } from './statistics.js';
 
 const MEMORY_MIB = 512;
 const TURNS = 3;
-const BOOT_TIMEOUT_MS = 120_000;
+const BOOT_TIMEOUT_MS = 300_000;
 /** Long enough for the first heartbeat after a pause to reach the log before we stop watching. */
 const SETTLE_MS = 300;
 

@@ -43,8 +43,17 @@ export interface LabHost {
 
 const openHosts = new Set<string>();
 
-/** A Linux guest boots in about 10 s under TCG; a loaded machine can triple that. */
-const LINUX_FIRST_HEARTBEAT_TIMEOUT_MS = 120_000;
+/** A Linux guest boots in about 10 s under TCG; seen at 106 s on 2 cores at a load average of 30. */
+const LINUX_FIRST_HEARTBEAT_TIMEOUT_MS = 300_000;
+
+/**
+ * The heartbeat guest marks every page of its RAM before its first heartbeat: seconds per GiB, more on
+ * hugetlbfs (each 2 MiB page is zeroed as it is first touched) and on a loaded machine.
+ */
+function markingTimeoutMs(argv: readonly string[]): number {
+  const memoryMiB = Number(/^([0-9]+)M$/.exec(argv[argv.indexOf('-m') + 1] ?? '')?.[1] ?? 0);
+  return 30_000 + 30 * memoryMiB;
+}
 
 export interface LabHostOptions {
   /** @default 'lab' */
@@ -107,7 +116,9 @@ export async function createLabHost(options: LabHostOptions = {}): Promise<LabHo
         pending.map((entry) =>
           launchVm(entry, {
             commandPrefix,
-            ...(linux.has(entry.name) ? { firstHeartbeatTimeoutMs: LINUX_FIRST_HEARTBEAT_TIMEOUT_MS } : {}),
+            firstHeartbeatTimeoutMs: linux.has(entry.name)
+              ? LINUX_FIRST_HEARTBEAT_TIMEOUT_MS
+              : markingTimeoutMs(entry.argv),
           }),
         ),
       );
