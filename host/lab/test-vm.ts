@@ -39,19 +39,11 @@ export function shmRamPath(hostRoot: string, name: string): string {
 }
 
 function ramArguments(hostRoot: string, name: string, memoryMiB: number, ram: GuestRam): string[] {
-  const size = `size=${memoryMiB}M`;
   switch (ram) {
     case 'private':
       return ['-machine', 'pc', '-m', `${memoryMiB}M`];
     case 'memfd':
-      return [
-        '-machine',
-        'pc,memory-backend=ram0',
-        '-m',
-        `${memoryMiB}M`,
-        '-object',
-        `memory-backend-memfd,id=ram0,${size},share=on`,
-      ];
+      return backendRam(memoryMiB, 'memory-backend-memfd', 'share=on');
     case 'shared-shm':
     case 'shared-file':
       return sharedFileRam(
@@ -63,15 +55,20 @@ function ramArguments(hostRoot: string, name: string, memoryMiB: number, ram: Gu
   }
 }
 
-function sharedFileRam(memoryMiB: number, memPath: string): string[] {
+/** Guest RAM in one memory backend object, `ram0`, of the given type and options. */
+function backendRam(memoryMiB: number, backend: string, options: string): string[] {
   return [
     '-machine',
     'pc,memory-backend=ram0',
     '-m',
     `${memoryMiB}M`,
     '-object',
-    `memory-backend-file,id=ram0,size=${memoryMiB}M,mem-path=${memPath},share=on`,
+    `${backend},id=ram0,size=${memoryMiB}M,${options}`,
   ];
+}
+
+function sharedFileRam(memoryMiB: number, memPath: string): string[] {
+  return backendRam(memoryMiB, 'memory-backend-file', `mem-path=${memPath},share=on`);
 }
 
 /** A field VM's RAM and devices; its boot disk an overlay over a copy of `image`. */
