@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from typing import Optional
+from typing import Dict, Optional
 
 from .assessment import NEW_PROCESS_MEMORY_ALLOWANCE
 from .clock import elapsed_ms, epoch_ms
@@ -49,7 +49,7 @@ class HandoverRun(VmRun):
             raise VmFailure("%s; the VM ran on in its original process" % error)
         self.tap_guard = VnetHeaderGuard(tap_fds)
         try:
-            self.start_successor(tap_fds)
+            self.start_successor(tap_fds, self.successor_qmp, self.migration_socket)
         except VmFailure:
             self.tap_guard.stop()
             raise
@@ -57,26 +57,26 @@ class HandoverRun(VmRun):
             # The successor has its own copies now (or never will).
             close_all(tap_fds)
 
-    def start_successor(self, tap_fds):
+    def start_successor(self, tap_fds: Dict[int, int], successor_qmp: str, migration_socket: str) -> None:
         vm = self.vm
         if tap_fds:
             hold(vm.name + ":taps-duplicated")
         # Journaled before it exists: an agent killed while the successor starts leaves Recover its QMP
         # path, from which it finds the process by its argv.
-        self.successor = {"qmpSocket": self.successor_qmp}
+        self.successor = {"qmpSocket": successor_qmp}
         self.handover_state = "starting-successor"
         self.on_change()
         started = time.monotonic()
         try:
             process, qmp = start_process(
                 vm,
-                successor_argv(vm, self.successor_qmp, tap_fds),
-                self.successor_qmp,
+                successor_argv(vm, successor_qmp, tap_fds),
+                successor_qmp,
                 lambda: hold(vm.name + ":successor-spawned"),
                 pass_fds=tap_fds.values(),
             )
         except VmFailure as error:
-            remove_file(self.successor_qmp)
+            remove_file(successor_qmp)
             self.handover_state = "abandoned"
             self.outcome = "rolled-back"
             raise VmFailure("its successor did not start (%s); the VM ran on in its original process" % error)
@@ -89,7 +89,7 @@ class HandoverRun(VmRun):
             hold(vm.name + ":successor-started")
             started = time.monotonic()
             set_migration_capabilities(qmp, True, events=True)
-            qmp.execute("migrate-incoming", {"uri": "unix:" + self.migration_socket})
+            qmp.execute("migrate-incoming", {"uri": "unix:" + migration_socket})
             self.phases["prepare"] = elapsed_ms(started)
         except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
             self.successor_conn = None

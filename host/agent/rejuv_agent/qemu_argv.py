@@ -148,7 +148,7 @@ def matches_inventory_argv(args: Optional[List[str]], vm: Vm, qmp_path_ok: Calla
     index = qmp_option_index(vm)
     taps = dict(tap_netdevs(vm.argv))
     for position, (running, own) in enumerate(zip(args, vm.argv)):
-        if position == index:
+        if index is not None and position == index:
             path = vm.qmp_socket if running == own else moved_qmp_path(running, vm, index)
             if path is None or not qmp_path_ok(path):
                 return False

@@ -83,7 +83,9 @@ class TapObstacles(unittest.TestCase):
 
     def test_other_network_backends_still_fall_back(self):
         self.assertIn("a tap/vhost network backend other than -netdev tap", self.reasons("bridge,id=net0,br=br0"))
-        self.assertIn("a tap/vhost network backend other than -netdev tap", self.reasons("vhost-user,id=net0,chardev=c"))
+        self.assertIn(
+            "a tap/vhost network backend other than -netdev tap", self.reasons("vhost-user,id=net0,chardev=c")
+        )
 
 
 class TapDescriptors(unittest.TestCase):
