@@ -12,12 +12,18 @@
  * The guest marks every page of its RAM at boot, so the classic path really has every page to copy.
  * All lab hosts stay up for the whole bench and the configurations take turns run by run, so other
  * load on the machine falls on every row alike. Every run also checks the guest never rebooted and
- * its counter never skipped. The last line of output is one JSON object with the medians.
+ * its counter never skipped.
+ *
+ * Every configuration runs in both shapes of lab host (host/lab/lab-host.ts), in the same turns: `lab`
+ * (user-mode network, RAM in /dev/shm, raw disk) and `field` (virtio-net on a tap in a network
+ * namespace, RAM on hugetlbfs, qcow2 disks over backing files: as field hosts configure VMs). The last
+ * line of output is one JSON object with the medians, the field shape's under the same keys in "field".
  */
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { counterBreaks, readHeartbeatLog } from '../host/lab/heartbeat-log.js';
+import type { LabShape } from '../host/lab/field-host.js';
 import { createLabHost, teardownOpenLabHosts, type LabHost } from '../host/lab/lab-host.js';
 import { runLabBench } from './run-lab-bench.js';
 import type { WarmRebootResult, WarmRebootVm } from '../host/results/host-document-result.js';
@@ -30,10 +36,13 @@ const PARALLEL_VM_COUNTS = [1, 2, 4] as const;
 const PARALLEL_MEMORY_MIB = 256;
 const WARM_RUNS = 7;
 const CLASSIC_RUNS = 3;
+/** The field shape's target: its median warm pause at every size. */
+const FIELD_TARGET_MS = 15;
 /** Long enough for the first heartbeat after resume to reach the log before we stop watching. */
 const SETTLE_MS = 300;
 
 type RebootPath = 'warm' | 'classic';
+const SHAPES: readonly LabShape[] = ['lab', 'field'];
 
 interface VmSample {
   readonly pauseMs: number;
@@ -41,9 +50,12 @@ interface VmSample {
   readonly stateBytes: number;
   readonly phasesMs: Readonly<Record<string, number>>;
   readonly guestContinued: boolean;
+  /** The agent's path for the VM (handover, stop-restart); undefined for classic. */
+  readonly agentPath: string | undefined;
 }
 
 interface Row {
+  readonly shape: LabShape;
   readonly path: RebootPath;
   readonly memoryMiB: number;
   readonly vmCount: number;
@@ -60,8 +72,7 @@ async function rebootOnce(lab: LabHost, path: RebootPath, runId: string): Promis
   const watchers = new Map(names.map((name) => [name, new HeartbeatArrivals(lab.vm(name).heartbeat.log)]));
   let result: WarmRebootResult;
   try {
-    result =
-      path === 'warm' ? await warmViaDocument(lab.root, runId) : await classicViaAgent(lab.root, runId);
+    result = path === 'warm' ? await warmViaDocument(lab, runId) : await classicViaAgent(lab, runId);
     await sleep(SETTLE_MS);
   } finally {
     for (const watcher of watchers.values()) watcher.stop();
@@ -78,12 +89,14 @@ async function rebootOnce(lab: LabHost, path: RebootPath, runId: string): Promis
       phasesMs: vm.phasesMs,
       guestContinued:
         log.boots === 1 && counterBreaks(log.counters).length === 0 && log.badPages.length === 0,
+      agentPath: path === 'warm' ? vm.path : undefined,
     });
   }
   return samples;
 }
 
 interface Config {
+  readonly shape: LabShape;
   readonly path: RebootPath;
   readonly lab: LabHost;
   readonly memoryMiB: number;
@@ -104,7 +117,7 @@ async function runInTurns(configs: readonly Config[]): Promise<void> {
       const samples = await rebootOnce(config.lab, config.path, runId);
       config.samples.push(...samples);
       progress(
-        `${config.path} ${config.memoryMiB} MiB x${config.lab.vms.size} run ${turn}/${config.runs}: pause ${samples
+        `${config.shape} ${config.path} ${config.memoryMiB} MiB x${config.lab.vms.size} run ${turn}/${config.runs}: pause ${samples
           .map((s) => round(s.pauseMs))
           .join(', ')} ms (${Math.round(performance.now() - started)} ms wall)`,
       );
@@ -113,13 +126,13 @@ async function runInTurns(configs: readonly Config[]): Promise<void> {
   }
 }
 
-async function bootLabHost(memoryMiB: number, vmCount: number): Promise<LabHost> {
-  const lab = await createLabHost();
+async function bootLabHost(shape: LabShape, memoryMiB: number, vmCount: number): Promise<LabHost> {
+  const lab = await createLabHost({ shape });
   for (let i = 1; i <= vmCount; i++) await lab.addVm({ name: `vm-${i}`, memoryMiB });
   const started = performance.now();
   await lab.launch();
   progress(
-    `${vmCount} x ${memoryMiB} MiB guest(s) booted, RAM marked, in ${Math.round(performance.now() - started)} ms`,
+    `${shape}: ${vmCount} x ${memoryMiB} MiB guest(s) booted, RAM marked, in ${Math.round(performance.now() - started)} ms`,
   );
   return lab;
 }
@@ -139,6 +152,7 @@ function phaseSummary(samples: readonly VmSample[]): string {
 
 function table(rows: readonly Row[]): string {
   const header = [
+    'shape',
     'path',
     'guest RAM',
     'VMs',
@@ -149,8 +163,10 @@ function table(rows: readonly Row[]): string {
     'state written',
     'phases median, ms',
     'guest continued',
+    'agent path',
   ];
   const lines = rows.map((row) => [
+    row.shape,
     row.path,
     `${row.memoryMiB} MiB`,
     String(row.vmCount),
@@ -161,53 +177,47 @@ function table(rows: readonly Row[]): string {
     formatBytes(median(row.samples.map((s) => s.stateBytes))),
     phaseSummary(row.samples),
     row.samples.every((s) => s.guestContinued) ? 'yes, every run' : 'NO',
+    [...new Set(row.samples.map((s) => s.agentPath ?? 'restore'))].join(', '),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const render = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   return [render(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(render)].join('\n');
 }
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  const { stdout: qemuVersion } = await exec('qemu-system-x86_64', ['--version']);
-  // Every lab host stays up for the whole bench; the single 256 MiB VM is also the parallel row's "1".
+/** Every lab host of one shape (they stay up for the whole bench), and its configurations. */
+async function bootShape(shape: LabShape): Promise<{ warm: Config[]; classic: Config[] }> {
+  // The single 256 MiB VM is also the parallel row's "1".
   const bySize = new Map<number, LabHost>();
-  for (const memoryMiB of MEMORY_SIZES_MIB) bySize.set(memoryMiB, await bootLabHost(memoryMiB, 1));
+  for (const memoryMiB of MEMORY_SIZES_MIB) bySize.set(memoryMiB, await bootLabHost(shape, memoryMiB, 1));
   const byCount = new Map<number, LabHost>();
   for (const vmCount of PARALLEL_VM_COUNTS) {
     const single = bySize.get(PARALLEL_MEMORY_MIB);
     byCount.set(
       vmCount,
-      vmCount === 1 && single !== undefined ? single : await bootLabHost(PARALLEL_MEMORY_MIB, vmCount),
+      vmCount === 1 && single !== undefined ? single : await bootLabHost(shape, PARALLEL_MEMORY_MIB, vmCount),
     );
   }
   const config = (path: RebootPath, lab: LabHost, memoryMiB: number, runs: number): Config => ({
+    shape,
     path,
     lab,
     memoryMiB,
     runs,
     samples: [],
   });
-  const warm = [
-    ...[...bySize].map(([memoryMiB, lab]) => config('warm', lab, memoryMiB, WARM_RUNS)),
-    ...[...byCount]
-      .filter(([vmCount]) => vmCount > 1)
-      .map(([, lab]) => config('warm', lab, PARALLEL_MEMORY_MIB, WARM_RUNS)),
-  ];
-  const classic = [...bySize].map(([memoryMiB, lab]) => config('classic', lab, memoryMiB, CLASSIC_RUNS));
-  await runInTurns(warm);
-  await runInTurns(classic);
-  const rows: Row[] = [...warm, ...classic]
-    .map((c) => ({
-      path: c.path,
-      memoryMiB: c.memoryMiB,
-      vmCount: c.lab.vms.size,
-      runs: c.runs,
-      samples: c.samples,
-    }))
-    .sort((a, b) => a.vmCount - b.vmCount || a.memoryMiB - b.memoryMiB || b.path.localeCompare(a.path));
-  await teardownOpenLabHosts();
+  return {
+    warm: [
+      ...[...bySize].map(([memoryMiB, lab]) => config('warm', lab, memoryMiB, WARM_RUNS)),
+      ...[...byCount]
+        .filter(([vmCount]) => vmCount > 1)
+        .map(([, lab]) => config('warm', lab, PARALLEL_MEMORY_MIB, WARM_RUNS)),
+    ],
+    classic: [...bySize].map(([memoryMiB, lab]) => config('classic', lab, memoryMiB, CLASSIC_RUNS)),
+  };
+}
 
+/** The JSON summary of one shape's rows. */
+function summarize(rows: readonly Row[]) {
   const pauseOf = (path: RebootPath, memoryMiB: number, vmCount: number) =>
     round(
       median(
@@ -216,21 +226,54 @@ async function main(): Promise<void> {
           .flatMap((r) => r.samples.map((s) => s.pauseMs)),
       ),
     );
-  const summary = {
+  return {
     warmPauseMs: Object.fromEntries(MEMORY_SIZES_MIB.map((m) => [String(m), pauseOf('warm', m, 1)])),
     classicPauseMs: Object.fromEntries(MEMORY_SIZES_MIB.map((m) => [String(m), pauseOf('classic', m, 1)])),
     parallelWarmPauseMs: Object.fromEntries(
       PARALLEL_VM_COUNTS.map((n) => [String(n), pauseOf('warm', PARALLEL_MEMORY_MIB, n)]),
     ),
   };
-  const warm256 = summary.warmPauseMs['256'] ?? Number.NaN;
-  const warm2048 = summary.warmPauseMs['2048'] ?? Number.NaN;
-  const classic2048 = summary.classicPauseMs['2048'] ?? Number.NaN;
-  const parallel4 = summary.parallelWarmPauseMs['4'] ?? Number.NaN;
-  const parallel1 = summary.parallelWarmPauseMs['1'] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const { stdout: qemuVersion } = await exec('qemu-system-x86_64', ['--version']);
+  const shapes = [];
+  for (const shape of SHAPES) shapes.push(await bootShape(shape));
+  const warm = shapes.flatMap((s) => s.warm);
+  const classic = shapes.flatMap((s) => s.classic);
+  await runInTurns(warm);
+  await runInTurns(classic);
+  const rows: Row[] = [...warm, ...classic]
+    .map((c) => ({
+      shape: c.shape,
+      path: c.path,
+      memoryMiB: c.memoryMiB,
+      vmCount: c.lab.vms.size,
+      runs: c.runs,
+      samples: c.samples,
+    }))
+    .sort(
+      (a, b) =>
+        a.vmCount - b.vmCount ||
+        a.memoryMiB - b.memoryMiB ||
+        b.path.localeCompare(a.path) ||
+        SHAPES.indexOf(a.shape) - SHAPES.indexOf(b.shape),
+    );
+  await teardownOpenLabHosts();
+
+  const lab = summarize(rows.filter((r) => r.shape === 'lab'));
+  const field = summarize(rows.filter((r) => r.shape === 'field'));
+  const summary = { ...lab, field };
+  const warm256 = lab.warmPauseMs['256'] ?? Number.NaN;
+  const warm2048 = lab.warmPauseMs['2048'] ?? Number.NaN;
+  const classic2048 = lab.classicPauseMs['2048'] ?? Number.NaN;
+  const parallel4 = lab.parallelWarmPauseMs['4'] ?? Number.NaN;
+  const parallel1 = lab.parallelWarmPauseMs['1'] ?? Number.NaN;
+  const fieldWorst = Math.max(...Object.values(field.warmPauseMs));
 
   console.log(
-    `\nrejuv host bench: ${qemuVersion.split('\n')[0]}, TCG, heartbeat guest with every RAM page marked`,
+    `\nrejuv host bench: ${qemuVersion.split('\n')[0]}, TCG, heartbeat guest with every RAM page marked, lab and field shapes`,
   );
   console.log(
     `pause = QMP RESUME (new process) - QMP STOP (old process); guest-seen gap = longest wait between`,
@@ -249,6 +292,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `4 VMs in parallel vs 1: ${round(parallel4 / parallel1, 2)}x per-VM pause (target <= 2x: ${verdict(parallel4 <= 2 * parallel1)})`,
+  );
+  console.log(
+    `field shape (tap, hugetlbfs, qcow2) warm pause, worst median of the sizes: ${round(fieldWorst)} ms (target <= ${FIELD_TARGET_MS} ms: ${verdict(fieldWorst <= FIELD_TARGET_MS)})`,
   );
   console.log(`bench took ${round((performance.now() - started) / 1000)} s`);
   console.log(JSON.stringify(summary));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AGENT_WITH_SEAMS } from '../host/lab/agent-seams.js';
 import { loadHostDocument } from '../host/documents/load-host-document.js';
+import type { LabHost } from '../host/lab/lab-host.js';
 import { REPO_ROOT } from '../host/lab/repo-paths.js';
 import {
   expectDocumentResult,
@@ -20,21 +21,35 @@ import { runDocument } from '../host/runner/run-document.js';
 
 const exec = promisify(execFile);
 
-export async function warmViaDocument(hostRoot: string, runId: string): Promise<WarmRebootResult> {
+/** Where the paths run: the host's root, and how to run something where its VMs run (its namespace). */
+export type BenchHost = Pick<LabHost, 'root' | 'launcher' | 'commandPrefix'>;
+
+export async function warmViaDocument(host: BenchHost, runId: string): Promise<WarmRebootResult> {
   const run = await runDocument({
     document: loadHostDocument('WarmReboot').content,
     documentName: 'WarmReboot',
     parameters: { runId },
-    hostRoot,
+    hostRoot: host.root,
+    launcher: host.launcher,
   });
   return expectDocumentResult(parseHostDocumentResult(run.stdout), 'WarmReboot');
 }
 
-export async function classicViaAgent(hostRoot: string, runId: string): Promise<WarmRebootResult> {
+export async function classicViaAgent(host: BenchHost, runId: string): Promise<WarmRebootResult> {
   const agent = join(REPO_ROOT, 'host', 'agent');
-  const args = ['-B', AGENT_WITH_SEAMS, agent, 'warm-reboot', '--run-id', runId, '--classic'];
-  const { stdout } = await exec('python3', args, {
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', REJUV_HOST_ROOT: hostRoot },
+  const [command = 'python3', ...args] = [
+    ...host.commandPrefix,
+    'python3',
+    '-B',
+    AGENT_WITH_SEAMS,
+    agent,
+    'warm-reboot',
+    '--run-id',
+    runId,
+    '--classic',
+  ];
+  const { stdout } = await exec(command, args, {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', REJUV_HOST_ROOT: host.root },
     maxBuffer: 1 << 20,
   }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
   return expectDocumentResult(parseHostDocumentResult(stdout), 'WarmReboot');

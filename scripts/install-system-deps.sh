@@ -6,6 +6,11 @@
 #   xz-utils                 compresses the host agent the documents carry (the host unpacks it with python3 lzma)
 #   chromium                 opens the demo's HTML report in the report test (driven by playwright-core)
 #   python3-flake8           lints the host agent (npm run lint, scripts/flake8.sh)
+#   iproute2                 field-shaped lab hosts (host/lab/field-host.ts): a network namespace per
+#                            host with a tap per VM (`ip netns`, `ip tuntap`)
+#   qemu-utils               their qcow2 disks: `qemu-img` makes overlays on backing files and reads a
+#                            guest's write log out of a live image
+#   iputils-ping             bench:linux pings a field VM every 10 ms across a warm reboot
 # and makes sure apt's package lists know the packages the lab fetches with `apt-get download` and
 # unpacks with `dpkg-deb -x` into .tmp/, installing nothing: linux-image-amd64 and busybox-static for the
 # Linux guest (host/lab/linux-guest.ts; its initramfs is written without cpio), and for the kernel host
@@ -21,6 +26,9 @@ declare -A wanted=(
   [nasm]=nasm
   [xz]=xz-utils
   [chromium]=chromium
+  [ip]=iproute2
+  [qemu-img]=qemu-utils
+  [ping]=iputils-ping
 )
 
 missing=()

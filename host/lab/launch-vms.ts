@@ -24,6 +24,12 @@ export interface LaunchOptions {
    * @default 30 s (the 512-byte guest needs milliseconds; a Linux guest under TCG about 10 s)
    */
   readonly firstHeartbeatTimeoutMs?: number;
+  /**
+   * Starts QEMU through this command, which execs it in the same process (e.g. `ip netns exec <ns>`, for
+   * a VM whose tap is in a network namespace).
+   * @default none: QEMU is started directly
+   */
+  readonly commandPrefix?: readonly string[];
 }
 
 async function waitForRunning(entry: VmInventoryEntry, exited: () => string | undefined): Promise<void> {
@@ -44,8 +50,8 @@ async function waitForRunning(entry: VmInventoryEntry, exited: () => string | un
 }
 
 export async function launchVm(entry: VmInventoryEntry, options: LaunchOptions = {}): Promise<LaunchedVm> {
-  const [binary, ...args] = entry.argv;
-  if (binary === undefined) throw new Error(`inventory entry ${entry.name} has an empty argv`);
+  if (entry.argv[0] === undefined) throw new Error(`inventory entry ${entry.name} has an empty argv`);
+  const [binary = '', ...args] = [...(options.commandPrefix ?? []), ...entry.argv];
   await mkdir(entry.stateDir, { recursive: true });
   const log = await open(join(entry.stateDir, 'qemu.log'), 'a');
   let exit: string | undefined;

@@ -8,17 +8,25 @@
  * The request port is a FIFO that QEMU opens read-write (a `pipe` chardev), so it never sees an end
  * of file and never blocks on open. While a handover is under way both processes read from it, so
  * requests are sent only when one process runs the VM.
+ *
+ * On a field-shaped host (host/lab/field-host.ts) the same guest has its RAM on hugetlbfs, virtio-net on
+ * a tap it gives itself an address behind (`rejuv.ip=`; it then serves a TCP echo on port 7), and two
+ * qcow2 disks over raw backing files: the data disk, and a write log it writes a numbered record to
+ * about every 20 ms, each flushed to the disk (`rejuv.log=vdb`; read by host/lab/guest-write-log.ts).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeInventoryEntry, type VmInventoryEntry } from '../inventory/vm-inventory.js';
+import { createFieldDisk, type FieldVmWiring } from './field-host.js';
 import { buildLinuxGuest } from './linux-guest.js';
 import { HEARTBEAT_PATTERN } from './test-guest.js';
 import { shmRamPath } from './test-vm.js';
 
 const run = promisify(execFile);
+
+export const LINUX_DEFAULT_MEMORY_MIB = 256;
 
 export interface LinuxVmOptions {
   readonly name: string;
@@ -44,12 +52,31 @@ export interface LinuxGuestWiring {
   readonly qmpSocket: string;
   /** @default 2 */
   readonly cpus?: number;
+  /** @default the raw `disk` alone */
+  readonly disks?: readonly GuestDisk[];
+  /** @default QEMU's user network */
+  readonly network?: { readonly netdev: string; readonly nic: string };
+  /** Appended to the guest's kernel command line (the `rejuv.` options /init reads). */
+  readonly appendOptions?: readonly string[];
 }
+
+export interface GuestDisk {
+  readonly path: string;
+  readonly format: 'raw' | 'qcow2';
+}
+
+/** The TCP port the guest's echo service listens on when it has an address of its own. */
+export const LINUX_GUEST_ECHO_PORT = 7;
+/** The field guest's write log: 512-byte records on its second virtio disk. */
+const WRITE_LOG_DISK = 'vdb';
+const WRITE_LOG_SUFFIX = '-log.qcow2';
 
 /** The Linux guest's QEMU argv, wired as described above; also used nested in a lab kernel host. */
 export async function linuxGuestArgv(wiring: LinuxGuestWiring): Promise<string[]> {
   const { name, memoryMiB, disk, heartbeatLog, control, qmpSocket } = wiring;
   const guest = await buildLinuxGuest();
+  const disks = wiring.disks ?? [{ path: disk, format: 'raw' }];
+  const network = wiring.network ?? { netdev: 'user,id=net0', nic: 'virtio-net-pci,netdev=net0' };
   return [
     'qemu-system-x86_64',
     '-name',
@@ -73,13 +100,12 @@ export async function linuxGuestArgv(wiring: LinuxGuestWiring): Promise<string[]
     '-initrd',
     guest.initrd,
     '-append',
-    guest.append,
-    '-drive',
-    `file=${disk},format=raw,if=virtio`,
+    [guest.append, ...(wiring.appendOptions ?? [])].join(' '),
+    ...disks.flatMap((d) => ['-drive', `file=${d.path},format=${d.format},if=virtio`]),
     '-netdev',
-    'user,id=net0',
+    network.netdev,
     '-device',
-    'virtio-net-pci,netdev=net0',
+    network.nic,
     '-chardev',
     `file,id=heartbeat,path=${heartbeatLog},append=on`,
     '-serial',
@@ -104,19 +130,54 @@ export async function createLinuxDataDisk(path: string): Promise<void> {
   await image.close();
 }
 
-export async function createLinuxVm(hostRoot: string, options: LinuxVmOptions): Promise<VmInventoryEntry> {
+/** A field VM's disks, wiring and kernel options: see the top of this file. */
+async function fieldWiring(
+  images: string,
+  name: string,
+  field: FieldVmWiring,
+): Promise<Pick<LinuxGuestWiring, 'ramPath' | 'disks' | 'network' | 'appendOptions'>> {
+  const data = join(images, `${name}-data.qcow2`);
+  const log = join(images, `${name}${WRITE_LOG_SUFFIX}`);
+  await createFieldDisk(data, { bytes: DATA_DISK_BYTES });
+  await createFieldDisk(log, { bytes: DATA_DISK_BYTES });
+  return {
+    ramPath: field.ramPath,
+    disks: [
+      { path: data, format: 'qcow2' },
+      { path: log, format: 'qcow2' },
+    ],
+    network: { netdev: field.netdev, nic: field.nic },
+    appendOptions: [`rejuv.ip=${field.guestCidr}`, `rejuv.log=${WRITE_LOG_DISK}`],
+  };
+}
+
+/** The image of a field Linux VM's write log (its second disk); undefined for other VMs. */
+export function linuxGuestWriteLog(entry: VmInventoryEntry): string | undefined {
+  return entry.argv
+    .filter((_, index) => entry.argv[index - 1] === '-drive')
+    .map((drive) => /^file=([^,]+)/.exec(drive)?.[1])
+    .find((file) => file?.endsWith(WRITE_LOG_SUFFIX) === true);
+}
+
+export async function createLinuxVm(
+  hostRoot: string,
+  options: LinuxVmOptions,
+  field?: FieldVmWiring,
+): Promise<VmInventoryEntry> {
   const { name } = options;
-  const memoryMiB = options.memoryMiB ?? 256;
+  const memoryMiB = options.memoryMiB ?? LINUX_DEFAULT_MEMORY_MIB;
   const qmpSocket = join(hostRoot, 'run', 'rejuv', `${name}.qmp`);
   const control = join(hostRoot, 'run', 'rejuv', `${name}.control`);
   const stateDir = join(hostRoot, 'var', 'lib', 'rejuv', 'vms', name);
   const logDir = join(hostRoot, 'var', 'log', 'rejuv');
   const heartbeatLog = join(logDir, `${name}.serial.log`);
-  const disk = join(hostRoot, 'var', 'lib', 'rejuv', 'images', `${name}.img`);
+  const images = join(hostRoot, 'var', 'lib', 'rejuv', 'images');
+  const disk = join(images, `${name}.img`);
   for (const dir of ['run/rejuv', 'var/log/rejuv', 'var/lib/rejuv/images'])
     await mkdir(join(hostRoot, dir), { recursive: true });
   await mkdir(stateDir, { recursive: true });
-  await createLinuxDataDisk(disk);
+  const shaped = field === undefined ? undefined : await fieldWiring(images, name, field);
+  if (shaped === undefined) await createLinuxDataDisk(disk);
   await run('mkfifo', ['-m', '600', control]);
   const entry: VmInventoryEntry = {
     schemaVersion: 1,
@@ -130,6 +191,7 @@ export async function createLinuxVm(hostRoot: string, options: LinuxVmOptions): 
       control,
       consoleLog: join(logDir, `${name}.console.log`),
       qmpSocket,
+      ...shaped,
     }),
     qmpSocket,
     stateDir,

@@ -2,10 +2,14 @@
  * Inventory entries for the heartbeat test guest. The RAM variants are what Preflight tells apart:
  * `shared-shm` and `shared-file` survive a QEMU restart (memory-backend-file, share=on), `private`
  * (plain -m) and `memfd` (memory-backend-memfd, which dies with its process on QEMU 7.2) do not.
+ * On a field-shaped host (host/lab/field-host.ts) the guest's RAM is on hugetlbfs, it boots from a
+ * qcow2 overlay over a copy of its image, has a second (blank) qcow2 disk, and a virtio-net NIC on a tap
+ * (the 512-byte guest does not drive either: they are there for the handover to carry).
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeInventoryEntry, type VmInventoryEntry } from '../inventory/vm-inventory.js';
+import { createFieldDisk, type FieldVmWiring } from './field-host.js';
 import { buildTestGuest, HEARTBEAT_PATTERN } from './test-guest.js';
 
 export type GuestRam = 'shared-shm' | 'shared-file' | 'private' | 'memfd';
@@ -23,6 +27,9 @@ export interface TestVmOptions {
   readonly leakCallsPerTick?: number;
 }
 
+/** The field VM's second disk: blank, for the handover to carry an open qcow2 the guest does not use. */
+const SPARE_DISK_BYTES = 16 << 20;
+
 /** Linux limits a unix socket path to 107 bytes; QEMU fails obscurely past it. */
 const MAX_SOCKET_PATH = 107;
 
@@ -32,39 +39,72 @@ export function shmRamPath(hostRoot: string, name: string): string {
 }
 
 function ramArguments(hostRoot: string, name: string, memoryMiB: number, ram: GuestRam): string[] {
-  const size = `size=${memoryMiB}M`;
   switch (ram) {
     case 'private':
       return ['-machine', 'pc', '-m', `${memoryMiB}M`];
     case 'memfd':
-      return [
-        '-machine',
-        'pc,memory-backend=ram0',
-        '-m',
-        `${memoryMiB}M`,
-        '-object',
-        `memory-backend-memfd,id=ram0,${size},share=on`,
-      ];
+      return backendRam(memoryMiB, 'memory-backend-memfd', 'share=on');
     case 'shared-shm':
-    case 'shared-file': {
-      const memPath =
+    case 'shared-file':
+      return sharedFileRam(
+        memoryMiB,
         ram === 'shared-shm'
           ? shmRamPath(hostRoot, name)
-          : join(hostRoot, 'var', 'lib', 'rejuv', 'ram', `${name}.ram`);
-      return [
-        '-machine',
-        'pc,memory-backend=ram0',
-        '-m',
-        `${memoryMiB}M`,
-        '-object',
-        `memory-backend-file,id=ram0,${size},mem-path=${memPath},share=on`,
-      ];
-    }
+          : join(hostRoot, 'var', 'lib', 'rejuv', 'ram', `${name}.ram`),
+      );
   }
 }
 
+/** Guest RAM in one memory backend object, `ram0`, of the given type and options. */
+function backendRam(memoryMiB: number, backend: string, options: string): string[] {
+  return [
+    '-machine',
+    'pc,memory-backend=ram0',
+    '-m',
+    `${memoryMiB}M`,
+    '-object',
+    `${backend},id=ram0,size=${memoryMiB}M,${options}`,
+  ];
+}
+
+function sharedFileRam(memoryMiB: number, memPath: string): string[] {
+  return backendRam(memoryMiB, 'memory-backend-file', `mem-path=${memPath},share=on`);
+}
+
+/** A field VM's RAM and devices; its boot disk an overlay over a copy of `image`. */
+async function fieldArguments(
+  images: string,
+  options: TestVmOptions,
+  field: FieldVmWiring,
+  image: string,
+): Promise<{ ram: string[]; devices: string[] }> {
+  if ((options.ram ?? 'shared-shm') !== 'shared-shm')
+    throw new Error(`a field VM's RAM is on hugetlbfs; ram: ${options.ram} is for lab-shaped hosts`);
+  const boot = join(images, `${options.name}-boot.qcow2`);
+  const spare = join(images, `${options.name}-spare.qcow2`);
+  await createFieldDisk(boot, { copyOf: image });
+  await createFieldDisk(spare, { bytes: SPARE_DISK_BYTES });
+  return {
+    ram: sharedFileRam(options.memoryMiB, field.ramPath),
+    devices: [
+      '-drive',
+      `file=${boot},format=qcow2,if=ide`,
+      '-drive',
+      `file=${spare},format=qcow2,if=virtio`,
+      '-netdev',
+      field.netdev,
+      '-device',
+      field.nic,
+    ],
+  };
+}
+
 /** Writes the VM's inventory entry (and its disk and directories) under the host root. */
-export async function createTestVm(hostRoot: string, options: TestVmOptions): Promise<VmInventoryEntry> {
+export async function createTestVm(
+  hostRoot: string,
+  options: TestVmOptions,
+  field?: FieldVmWiring,
+): Promise<VmInventoryEntry> {
   const { name, memoryMiB } = options;
   const ram = options.ram ?? 'shared-shm';
   const qmpSocket = join(hostRoot, 'run', 'rejuv', `${name}.qmp`);
@@ -76,7 +116,15 @@ export async function createTestVm(hostRoot: string, options: TestVmOptions): Pr
   for (const dir of ['run/rejuv', 'var/log/rejuv', 'var/lib/rejuv/images', 'var/lib/rejuv/ram'])
     await mkdir(join(hostRoot, dir), { recursive: true });
   await mkdir(stateDir, { recursive: true });
-  await copyFile(await buildTestGuest(options.leakCallsPerTick ?? 0), disk);
+  const image = await buildTestGuest(options.leakCallsPerTick ?? 0);
+  const { ram: ramArgs, devices } =
+    field === undefined
+      ? {
+          ram: ramArguments(hostRoot, name, memoryMiB, ram),
+          devices: ['-drive', `file=${disk},format=raw,if=ide`],
+        }
+      : await fieldArguments(join(hostRoot, 'var', 'lib', 'rejuv', 'images'), options, field, image);
+  if (field === undefined) await copyFile(image, disk);
   const entry: VmInventoryEntry = {
     schemaVersion: 1,
     name,
@@ -86,13 +134,12 @@ export async function createTestVm(hostRoot: string, options: TestVmOptions): Pr
       name,
       '-accel',
       'tcg',
-      ...ramArguments(hostRoot, name, memoryMiB, ram),
+      ...ramArgs,
       '-nodefaults',
       '-no-user-config',
       '-display',
       'none',
-      '-drive',
-      `file=${disk},format=raw,if=ide`,
+      ...devices,
       '-chardev',
       `file,id=heartbeat,path=${heartbeatLog},append=on`,
       '-serial',

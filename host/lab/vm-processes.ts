@@ -39,12 +39,30 @@ export async function findProcessesWithEnv(name: string, value: string): Promise
   return found;
 }
 
+/** What a tap opened by name takes that one passed in as `fd=` must not have (the agent drops them). */
+const TAP_OPEN_OPTIONS = new Set(['ifname', 'script', 'downscript', 'vnet_hdr']);
+
+/**
+ * A `-netdev tap,...` value as the agent passes its tap to a handover successor: the options that open
+ * it by name dropped, `fd=<fd>` appended (host/README.md, "The successor's argv").
+ */
+export function tapWithFd(own: string, fd: string): string {
+  // Split at single commas only: ",," is a literal comma inside a part.
+  const parts = own.split(/(?<!,),(?!,)/);
+  const kept = parts.filter((part) => !TAP_OPEN_OPTIONS.has(part.split('=')[0] ?? ''));
+  return [...kept, `fd=${fd}`].join(',');
+}
+
 /**
  * Whether one argument of a running QEMU is the VM's own, or the agent's handover rewrite of it: a
- * `-qmp unix:<path>...` value whose socket moved to `<path>.h<pid>` (the successor's own QMP socket).
+ * `-qmp unix:<path>...` value whose socket moved to `<path>.h<pid>` (the successor's own QMP socket),
+ * or a `-netdev tap,...` passed in as a descriptor.
  */
 function sameArgument(running: string, own: string, previous: string | undefined): boolean {
   if (running === own) return true;
+  const passedFd = /,fd=([0-9]+)$/.exec(running)?.[1];
+  if (previous === '-netdev' && own.startsWith('tap,') && passedFd !== undefined)
+    return running === tapWithFd(own, passedFd);
   const qmp = /^unix:([^,]+)(.*)$/.exec(own);
   if (previous !== '-qmp' || qmp === null) return false;
   const [, path = '', rest = ''] = qmp;
@@ -57,7 +75,7 @@ function sameArgument(running: string, own: string, previous: string | undefined
 
 /**
  * Processes running this VM argv, with or without a trailing `-incoming <uri>`, including a handover
- * successor (whose QMP socket path the agent rewrote; see host/README.md).
+ * successor (whose QMP socket path and taps the agent rewrote; see host/README.md).
  */
 export function findVmProcesses(vmArgv: readonly string[]): Promise<number[]> {
   return findProcesses(

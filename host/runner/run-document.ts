@@ -235,9 +235,21 @@ function statusFor(exitCode: number): RunStatus {
   return exitCode === 0 || exitCode === EXIT_SUCCESS_SKIP_REST ? 'Success' : 'Failed';
 }
 
+/**
+ * `sh -c <script>` on this machine, in its own process group, started through `commandPrefix` when one
+ * is given: a command that execs its arguments in the same process (e.g. `ip netns exec <ns>`, which runs
+ * the script inside a network namespace), so the group is still the script's.
+ */
+export function processLauncher(commandPrefix: readonly string[] = []): ScriptLauncher {
+  return (launch) => launchProcess(commandPrefix, launch);
+}
+
 /** The default launcher: `sh -c <script>` on this machine, in its own process group. */
-export const localProcessLauncher: ScriptLauncher = async (launch) => {
-  const child = spawn('sh', ['-c', launch.scriptPath], {
+export const localProcessLauncher: ScriptLauncher = processLauncher();
+
+async function launchProcess(commandPrefix: readonly string[], launch: ScriptLaunch): Promise<ScriptExit> {
+  const [command = 'sh', ...args] = [...commandPrefix, 'sh', '-c', launch.scriptPath];
+  const child = spawn(command, args, {
     cwd: launch.workingDirectory,
     env: launch.env,
     detached: true,
@@ -276,7 +288,7 @@ export const localProcessLauncher: ScriptLauncher = async (launch) => {
     stdout: stdout(),
     stderr: stderr(),
   };
-};
+}
 
 interface StepEnvironment {
   readonly orchestrationDir: string;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from typing import Dict, Optional
 
 from .assessment import NEW_PROCESS_MEMORY_ALLOWANCE
 from .clock import elapsed_ms, epoch_ms
@@ -14,10 +15,11 @@ from .files import remove_file
 from .heartbeat import read_heartbeat_tail
 from .log import log
 from .procfs import process_start_time, same_process_alive
-from .qemu_argv import successor_argv
+from .qemu_argv import handover_taps, successor_argv
 from .qemu_process import IN_MEMORY_MIGRATION_TIMEOUT_S, QUIT_TIMEOUT_S, start_process
 from .qmp import MIGRATION_ENDED, Qmp, QmpError, QmpGone, set_migration_capabilities, wait_for_migration
 from .seams import hold
+from .taps import VnetHeaderGuard, close_all, duplicate_taps
 from .vm_run import VmRun
 
 
@@ -29,6 +31,8 @@ HANDOVER_MEMORY_HEADROOM = 256 << 20
 class HandoverRun(VmRun):
     """A VM handed over to a successor process: the three steps, and how each is undone."""
 
+    tap_guard: Optional[VnetHeaderGuard] = None
+
     def launch_successor(self) -> None:
         """Handover, step 1, the guest still running: start the successor beside the old process and
         make it wait for the device state on its own socket. Raises VmFailure (VM rolled back)."""
@@ -37,21 +41,42 @@ class HandoverRun(VmRun):
         self.migration_socket = "%s.m%d" % (vm.qmp_socket, self.pid_before)
         for path in (self.successor_qmp, self.migration_socket):
             remove_file(path)
+        # The successor is passed the old process's taps (taps.py); nothing is journaled or started yet.
+        try:
+            tap_fds = duplicate_taps(self.pid_before, handover_taps(vm))
+        except VmFailure as error:
+            self.outcome = "rolled-back"
+            raise VmFailure("%s; the VM ran on in its original process" % error)
+        self.tap_guard = VnetHeaderGuard(tap_fds)
+        try:
+            self.start_successor(tap_fds, self.successor_qmp, self.migration_socket)
+        except VmFailure:
+            self.tap_guard.stop()
+            raise
+        finally:
+            # The successor has its own copies now (or never will).
+            close_all(tap_fds)
+
+    def start_successor(self, tap_fds: Dict[int, int], successor_qmp: str, migration_socket: str) -> None:
+        vm = self.vm
+        if tap_fds:
+            hold(vm.name + ":taps-duplicated")
         # Journaled before it exists: an agent killed while the successor starts leaves Recover its QMP
         # path, from which it finds the process by its argv.
-        self.successor = {"qmpSocket": self.successor_qmp}
+        self.successor = {"qmpSocket": successor_qmp}
         self.handover_state = "starting-successor"
         self.on_change()
         started = time.monotonic()
         try:
             process, qmp = start_process(
                 vm,
-                successor_argv(vm, self.successor_qmp),
-                self.successor_qmp,
+                successor_argv(vm, successor_qmp, tap_fds),
+                successor_qmp,
                 lambda: hold(vm.name + ":successor-spawned"),
+                pass_fds=tap_fds.values(),
             )
         except VmFailure as error:
-            remove_file(self.successor_qmp)
+            remove_file(successor_qmp)
             self.handover_state = "abandoned"
             self.outcome = "rolled-back"
             raise VmFailure("its successor did not start (%s); the VM ran on in its original process" % error)
@@ -64,7 +89,7 @@ class HandoverRun(VmRun):
             hold(vm.name + ":successor-started")
             started = time.monotonic()
             set_migration_capabilities(qmp, True, events=True)
-            qmp.execute("migrate-incoming", {"uri": "unix:" + self.migration_socket})
+            qmp.execute("migrate-incoming", {"uri": "unix:" + migration_socket})
             self.phases["prepare"] = elapsed_ms(started)
         except (VmFailure, QmpGone, QmpError, OSError, ValueError) as error:
             self.successor_conn = None
@@ -87,6 +112,7 @@ class HandoverRun(VmRun):
             self.qmp.execute("stop")
             self.stopped_at = self.qmp.event_time_ms("STOP") or epoch_ms()
             self.phases["stop"] = elapsed_ms(started)
+            self.stop_tap_guard()
             self.heartbeat_at_suspend, self.heartbeat_offset = read_heartbeat_tail(vm)
             hold(vm.name + ":handover-stopped")
             started = time.monotonic()
@@ -152,8 +178,13 @@ class HandoverRun(VmRun):
         self.handover_state = "done"
         self.outcome = "resumed"
 
+    def stop_tap_guard(self) -> None:
+        if self.tap_guard is not None:
+            self.tap_guard.stop()
+
     def abandon_successor(self) -> None:
         """The rollout stopped before this VM's turn: end its waiting successor; the guest never paused."""
+        self.stop_tap_guard()
         if self.successor_conn is not None:
             self.successor_conn.close()
             self.successor_conn = None
@@ -168,6 +199,7 @@ class HandoverRun(VmRun):
     def undo_handover(self, successor: subprocess.Popen[bytes], error: object) -> str:
         """Before the successor ran the guest: end it and continue the old process; the guest lost only
         its pause. Never once the successor may have run: both would then own the guest's RAM."""
+        self.stop_tap_guard()
         self.outcome = "failed"
         assert self.successor is not None
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Iterable, List, Tuple
 
 from .clock import elapsed_ms, epoch_ms
 from .errors import VmFailure
@@ -41,9 +41,14 @@ def start_incoming_process(vm: Vm) -> Tuple[subprocess.Popen[bytes], Qmp]:
 
 
 def start_process(
-    vm: Vm, argv: List[str], qmp_socket: str, spawned: Callable[[], None] = lambda: None
+    vm: Vm,
+    argv: List[str],
+    qmp_socket: str,
+    spawned: Callable[[], None] = lambda: None,
+    pass_fds: Iterable[int] = (),
 ) -> Tuple[subprocess.Popen[bytes], Qmp]:
-    """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp)."""
+    """Starts a QEMU waiting for incoming state and connects to its QMP; returns (process, qmp).
+    pass_fds: descriptors the new process inherits (a handover successor's taps)."""
     os.makedirs(vm.state_dir, exist_ok=True)
     # After a kernel reload /run is a fresh tmpfs: the socket's directory is gone with the old kernel.
     os.makedirs(os.path.dirname(qmp_socket), exist_ok=True)
@@ -56,6 +61,7 @@ def start_process(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            pass_fds=tuple(pass_fds),
         )
     spawned()
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -14,7 +14,7 @@ from .inventory import Vm, select_vms
 from .journal import journal_path, run_journals
 from .json_types import JsonObject
 from .procfs import find_vm_processes, process_argv, process_start_time, same_process_alive, wait_for_exit
-from .qemu_argv import successor_argv
+from .qemu_argv import is_successor_argv
 from .qemu_process import QUIT_TIMEOUT_S, cold_start_vm, restore_vm
 from .qmp import Qmp, QmpError, QmpGone
 from .saved_state import discard_saved_state, usable_saved_state
@@ -33,9 +33,8 @@ def settle_handover(vm: Vm, record: JsonObject, entry: JsonObject) -> None:
     pid: Any = successor.get("pid")
     start: Any = successor.get("startTime")
     if pid is None:
-        wanted = successor_argv(vm, path)
         for candidate in find_vm_processes(vm):
-            if process_argv(candidate) == wanted:
+            if is_successor_argv(process_argv(candidate), vm, path):
                 pid, start = candidate, process_start_time(candidate)
     status = None
     # The agent may have died just after moving the successor's socket into place.

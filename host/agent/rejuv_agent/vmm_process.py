@@ -17,11 +17,12 @@ from .journal import journal_path
 from .json_types import JsonObject
 from .parallel import REBOOT_SLOTS, guarded, in_parallel
 from .procfs import memory_available_bytes
-from .qemu_argv import handover_obstacles
+from .qemu_argv import handover_obstacles, handover_taps
 from .qemu_process import restore_vm
 from .qmp import QmpError, QmpGone
 from .results import finish_run
 from .seams import forced_stop_restart, hold
+from .taps import can_duplicate_descriptors
 
 
 class VmmProcessRun(HandoverRun):
@@ -65,6 +66,11 @@ def choose_path(vm: Vm, pid_before: int, in_place: bool, committed_bytes: int = 
     obstacles = handover_obstacles(vm)
     if obstacles:
         return "stop-restart", "cannot be handed over: " + "; ".join(obstacles), 0
+    if handover_taps(vm) and not can_duplicate_descriptors():
+        return "stop-restart", (
+            "cannot be handed over: its tap cannot be passed to a successor, this kernel does not let the "
+            "agent duplicate another process's descriptor (pidfd_getfd, Linux 5.6+)"
+        ), 0
     estimate = successor_memory_estimate(pid_before)
     needed = estimate + HANDOVER_MEMORY_HEADROOM
     available = memory_available_bytes() - committed_bytes

@@ -6,7 +6,7 @@ import {
   parseHostDocumentResult,
   type HostDocumentResult,
 } from '../../../host/results/host-document-result.js';
-import { runDocument, type DocumentRun } from '../../../host/runner/run-document.js';
+import { runDocument, type DocumentRun, type ScriptLauncher } from '../../../host/runner/run-document.js';
 
 export interface HostDocumentOutcome<R> {
   readonly run: DocumentRun;
@@ -16,6 +16,8 @@ export interface HostDocumentOutcome<R> {
 export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
+  /** Where the scripts run: a field-shaped lab host's `launcher` runs them inside its network namespace. */
+  readonly launcher?: ScriptLauncher;
 }
 
 /** The workflow's documents, whose results host-document-result.ts describes (CollectAging has its own). */
