@@ -164,7 +164,7 @@ describe('Use case: hostInventory', () => {
       [CENSUS]: { status: 'Failed', responseCode: 1, stdout: '', stderr: 'python3: not found' },
     });
     await expect(hostInventory(depsWith(broken), OPERATOR, { hostId })).rejects.toThrow(
-      /Census failed on host inv-\d+ \(command cmd-1\): status Failed, exit 1, no result line; stderr: python3: not found/,
+      /Census failed on host inv-\d+ \(command cmd-1\): status Failed, exit 1, host document result unreadable: stdout has no JSON line; stderr: python3: not found/,
     );
     await expect(hostInventory(depsWith(broken), OPERATOR, { hostId })).rejects.toThrow(
       HostCommandFailedError,

@@ -1,4 +1,6 @@
 import { App, Errors } from 'aws-cdk-lib';
+import { gunzipSync } from 'node:zlib';
+import { PACKED_JSON_PREFIX } from '../../../lambdas/runtime/json-environment.js';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, ArnPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -226,9 +228,12 @@ describe('Construct: RejuvenationCoordinator › grants', () => {
         Properties: { Description: 'rejuv trigger OperatorApi' },
       }),
     );
-    // A plain string, as the construct wrote it before grantOperate existed.
-    expect(fn?.Properties.Environment.Variables[OPERATOR_GRANTS_ENV]).toBe(
-      JSON.stringify([{ principals: ['arn:aws:iam::123456789012:role/Admins'], pools: ['*'] }]),
-    );
+    // The configured grants alone, as the construct wrote them before grantOperate existed (packed since,
+    // to fit Lambda's 4 KB of environment: cdk/limits/packed-json.ts).
+    const value = fn?.Properties.Environment.Variables[OPERATOR_GRANTS_ENV] as string;
+    expect(value.startsWith(PACKED_JSON_PREFIX)).toBe(true);
+    expect(
+      JSON.parse(gunzipSync(Buffer.from(value.slice(PACKED_JSON_PREFIX.length), 'base64')).toString()),
+    ).toEqual([{ principals: ['arn:aws:iam::123456789012:role/Admins'], pools: ['*'] }]);
   }, 60_000);
 });

@@ -20,6 +20,7 @@ describe('File: host/results/host-result.schema.json', () => {
       'WarmReboot',
       'Verify',
       'Recover',
+      'Census',
       'unknown',
     ]);
     for (const d of schema.oneOf) expect(d.properties.schemaVersion).toEqual({ type: 'number', const: 1 });
