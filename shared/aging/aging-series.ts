@@ -138,12 +138,16 @@ export function cleanPoints(points: readonly { t: number; v: number }[]): {
   let duplicatesMerged = 0;
   for (let i = 0; i < sorted.length;) {
     const t = (sorted[i] as { t: number }).t;
-    let sum = 0;
+    // The mean taken around the first value: duplicates of one value (a datapoint published twice) give
+    // back that value exactly, where sum / count does not (0.1 three times averages 0.10000000000000002),
+    // so the verdict does not depend on how many copies arrived.
+    const first = (sorted[i] as { v: number }).v;
+    let deviations = 0;
     let count = 0;
     for (; i < sorted.length && (sorted[i] as { t: number }).t === t; i++, count++)
-      sum += (sorted[i] as { v: number }).v;
+      deviations += (sorted[i] as { v: number }).v - first;
     times.push(t);
-    values.push(sum / count);
+    values.push(first + deviations / count);
     duplicatesMerged += count - 1;
   }
   return { times, values, duplicatesMerged };

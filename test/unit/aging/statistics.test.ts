@@ -24,6 +24,7 @@
  *       return max(1, 1 + 2 / (n * (n - 1) * (n - 2)) * s)
  */
 import fc from 'fast-check';
+import { cleanPoints } from '../../../shared/aging/aging-series.js';
 import { describe, expect, it } from 'vitest';
 import { averageRanks, hamedRaoInflation } from '../../../shared/aging/autocorrelation-correction.js';
 import { mannKendall, mannKendallVariance } from '../../../shared/aging/mann-kendall.js';
@@ -232,5 +233,25 @@ describe('Function: hamedRaoInflation', () => {
 
   it('ranks ties with the mean of the ranks they span', () => {
     expect(averageRanks([30, 10, 20, 10])).toEqual([4, 1.5, 3, 1.5]);
+  });
+});
+
+describe('Function: cleanPoints', () => {
+  it('sorts by time and merges the duplicates of a timestamp into their mean', () => {
+    const cleaned = cleanPoints([
+      { t: 3, v: 30 },
+      { t: 1, v: 10 },
+      { t: 3, v: 34 },
+    ]);
+    expect(cleaned).toEqual({ times: [1, 3], values: [10, 32], duplicatesMerged: 1 });
+  });
+
+  it('gives back exactly the value of a datapoint that arrived several times', () => {
+    // By sum / count, three copies of 0.1 average 0.10000000000000002, and a verdict would then depend on
+    // how many copies CloudWatch returned.
+    for (let copies = 1; copies <= 9; copies++) {
+      const cleaned = cleanPoints(Array.from({ length: copies }, () => ({ t: 1, v: 0.1 })));
+      expect(cleaned.values).toEqual([0.1]);
+    }
   });
 });
